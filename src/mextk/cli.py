@@ -1,0 +1,239 @@
+"""The ``mextk`` command line.  Thin: each command parses options and calls one public function.
+
+Heavy libraries (numpy, pandas, OpenCV, PyAV, scikit-learn) are imported
+inside the commands, so ``mextk --help`` starts instantly.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+
+app = typer.Typer(
+    name="mextk",
+    help="Facial micro-expression toolkit: synthetic data, manifests, dataset tables, metrics and evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_TASK_HELP = "Taxonomy: cmed6, cmed7, megc3, spotting, dfme7, casme2, samm."
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from mextk.io.manifest import ManifestError
+    from mextk.io.video import VideoError
+    from mextk.labels import LabelError
+
+    return (ManifestError, LabelError, VideoError, FileNotFoundError, FileExistsError, ValueError)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("mextk-demo"),
+    subjects: Annotated[int, typer.Option(help="Synthetic subjects.")] = 6,
+    clips_per_subject: Annotated[int, typer.Option(help="Clips per subject.")] = 14,
+    size: Annotated[int, typer.Option(help="Clip frame size in pixels.")] = 128,
+    task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed7",
+    seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
+    jobs: Annotated[int, typer.Option(help="Worker processes for synthesis.")] = 2,
+) -> None:
+    """Run the whole path on embedded synthetic data: synthesise, tabulate, extract, evaluate (LOSO)."""
+    from mextk.demo import DemoConfig, run_demo
+
+    try:
+        run_demo(out, DemoConfig(n_subjects=subjects, clips_per_subject=clips_per_subject, size=size,
+                                 task=task, seed=seed, jobs=jobs))
+    except _known_errors() as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="Output folder (clips/, manifest.csv, calls/).")],
+    subjects: Annotated[int, typer.Option(help="Number of subjects.")] = 8,
+    clips_per_subject: Annotated[int, typer.Option(help="Clips per subject (0: no clips).")] = 14,
+    size: Annotated[int, typer.Option(help="Frame size in pixels (even; 112-300 is typical).")] = 160,
+    fps: Annotated[float, typer.Option(help="Frame rate.")] = 25.0,
+    classes: Annotated[str, typer.Option(help="Comma-separated classes to generate.")] = (
+        "anger,disgust,fear,sadness,happiness,surprise,no_me"
+    ),
+    proportions: Annotated[str, typer.Option(help="'balanced', 'cmed' or 'class=weight,...'.")] = "balanced",
+    amplitude: Annotated[str, typer.Option(help="Apex displacement range in pixels, 'lo,hi'.")] = "2.0,4.0",
+    crf: Annotated[int, typer.Option(help="H.264 quality (higher: more compression).")] = 23,
+    seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
+    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    calls: Annotated[int, typer.Option(help="Also render this many group-call recordings.")] = 0,
+    call_duration: Annotated[float, typer.Option(help="Call length in seconds.")] = 30.0,
+    call_participants: Annotated[int, typer.Option(help="People per call.")] = 4,
+) -> None:
+    """Generate synthetic micro-expression clips (+ manifest) and group-call recordings (+ ground truth)."""
+    try:
+        from mextk.synth.call import CallConfig, make_call_recording
+        from mextk.synth.clips import SynthConfig, synthesize_dataset
+
+        if "=" in proportions:
+            props: str | dict[str, float] = {
+                k.strip(): float(v) for k, v in (item.split("=", 1) for item in proportions.split(","))
+            }
+        else:
+            props = proportions
+        lo, hi = (float(v) for v in amplitude.split(","))
+        if clips_per_subject > 0:
+            cfg = SynthConfig(
+                n_subjects=subjects, clips_per_subject=clips_per_subject,
+                classes=tuple(c.strip() for c in classes.split(",") if c.strip()),
+                proportions=props, size=size, fps=fps, amplitude_px=(lo, hi), crf=crf, seed=seed,
+            )
+            df = synthesize_dataset(out, cfg, jobs=jobs)
+            typer.echo(f"wrote {len(df)} clips and {out / 'manifest.csv'}")
+        for k in range(calls):
+            path = out / "calls" / f"call_{k + 1:02d}.mp4"
+            if path.exists() and path.with_suffix(".json").exists():
+                typer.echo(f"{path} exists, skipped")
+                continue
+            make_call_recording(
+                path,
+                CallConfig(n_participants=call_participants, duration_s=call_duration, fps=fps, seed=seed * 1000 + k),
+            )
+            typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
+    except _known_errors() as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def validate(
+    manifest: Annotated[Path, typer.Argument(help="Manifest (.csv or .parquet).")],
+    task: Annotated[Optional[str], typer.Option(help=_TASK_HELP)] = None,
+    excluded: Annotated[str, typer.Option(help="Labels the task excludes: 'drop' (fine) or 'error'.")] = "drop",
+    check_files: Annotated[bool, typer.Option(help="Check that every clip exists.")] = True,
+) -> None:
+    """Check a manifest; print one line per problem and exit non-zero if there is any."""
+    from mextk.io.manifest import read_manifest_table, validate_manifest
+
+    try:
+        df = read_manifest_table(manifest)
+        problems = validate_manifest(df, taxonomy=task, excluded=excluded, check_files=check_files)
+    except _known_errors() as exc:
+        _fail(str(exc))
+    for p in problems:
+        typer.echo(str(p))
+    if problems:
+        typer.echo(f"{manifest}: {len(problems)} problem(s) in {len(df)} rows", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{manifest}: {len(df)} rows, no problems")
+
+
+@app.command()
+def stats(
+    manifest: Annotated[Path, typer.Argument(help="Manifest (.csv or .parquet).")],
+    task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed7",
+    out: Annotated[Optional[Path], typer.Option(help="Write the tables here as CSV and Markdown.")] = None,
+) -> None:
+    """Print CMED-style dataset tables (II-V) and the imbalance ratio, from the manifest alone."""
+    from rich.console import Console
+
+    from mextk.datasets.stats import compute_tables, excluded_sentence, imbalance_sentence
+    from mextk.demo import print_table
+    from mextk.io.manifest import load_manifest
+
+    console = Console()
+    try:
+        df = load_manifest(manifest, check_files=False)
+        tables = compute_tables(df, task=task)
+    except _known_errors() as exc:
+        _fail(str(exc))
+    for name, table in tables.tables().items():
+        print_table(console, table, tables.TITLES[name])
+    console.print(imbalance_sentence(tables.imbalance))
+    if tables.excluded:
+        console.print(excluded_sentence(tables.excluded, tables.task))
+    if out is not None:
+        written = tables.write(out)
+        console.print(f"wrote {len(written)} files to {out}")
+
+
+@app.command()
+def score(
+    predictions: Annotated[Path, typer.Argument(help="CSV with subject, y_true, y_pred (and optionally dataset).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score predictions pooled over folds: ACC, UF1, UAR, overall and per dataset."""
+    from mextk.evaluate.report import score_file
+
+    try:
+        result = score_file(predictions)
+    except _known_errors() as exc:
+        _fail(str(exc))
+    if as_json:
+        payload = {k: result[k] for k in ("acc", "uf1", "uar", "n")}
+        if "per_dataset" in result:
+            payload["per_dataset"] = result["per_dataset"]
+        payload["per_class"] = result["per_class"]
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{predictions.name}: {result['n']} predictions")
+    for col in ("set", "n", "ACC", "UF1", "UAR"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+    table.add_row("all", str(result["n"]), f"{result['acc']:.4f}", f"{result['uf1']:.4f}", f"{result['uar']:.4f}")
+    for name, m in result.get("per_dataset", {}).items():
+        table.add_row(name, str(m["n"]), f"{m['acc']:.4f}", f"{m['uf1']:.4f}", f"{m['uar']:.4f}")
+    Console().print(table)
+
+
+@app.command("cmed-manifest")
+def cmed_manifest(
+    root: Annotated[Path, typer.Argument(help="CMED folder (video_emotion_metadata.csv, FinalFullVideos_subjects/).")],
+    out: Annotated[Path, typer.Option(help="Manifest to write (.csv or .parquet).")],
+) -> None:
+    """Build a manifest from CMED's released layout (clips that cannot be read are skipped and listed)."""
+    import warnings
+
+    from mextk.datasets.cmed import load_cmed
+    from mextk.io.manifest import save_manifest
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df = load_cmed(root, progress=True)
+    except _known_errors() as exc:
+        _fail(str(exc))
+    for line in df.attrs.get("skipped", []):
+        typer.echo(f"skipped: {line}", err=True)
+    df.attrs["root"] = str(root.resolve())
+    if out.resolve().parent != root.resolve():
+        df["path"] = [str((root / p).resolve()) for p in df["path"]]
+    save_manifest(df, out)
+    typer.echo(f"wrote {out}: {len(df)} samples, {len(df.attrs.get('skipped', []))} skipped")
+
+
+@app.command()
+def tasks() -> None:
+    """List the label taxonomies and their classes."""
+    from mextk.labels import TAXONOMIES
+
+    for name, tax in TAXONOMIES.items():
+        typer.echo(f"{name:9s} {', '.join(tax.classes):70s} {tax.description}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

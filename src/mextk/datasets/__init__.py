@@ -1,0 +1,1 @@
+"""Dataset loaders (public layouts -> manifest) and paper-style statistics."""

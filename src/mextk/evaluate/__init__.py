@@ -1,0 +1,1 @@
+"""Metrics, subject-wise splits and reports."""

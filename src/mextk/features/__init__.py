@@ -1,0 +1,1 @@
+"""Features: pure functions over frame arrays."""

@@ -1,0 +1,65 @@
+"""Tables for papers: Markdown rendering and atomic CSV + Markdown output."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from mextk.io.atomic import atomic_path, write_text_atomic
+
+
+def _cell(value: object, floatfmt: str) -> str:
+    if isinstance(value, float):
+        return format(value, floatfmt)
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(df: pd.DataFrame, *, floatfmt: str = ".4f", index: bool = False) -> str:
+    """Render a DataFrame as a GitHub-flavoured Markdown table.
+
+    Numbers are right-aligned, text left-aligned.
+
+    Examples
+    --------
+    >>> print(markdown_table(pd.DataFrame({"Class": ["Anger"], "Samples": [114]})))
+    | Class | Samples |
+    | :--- | ---: |
+    | Anger | 114 |
+    """
+    if index:
+        df = df.reset_index()
+    cols = [str(c) for c in df.columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |"]
+    lines.append("| " + " | ".join("---:" if n else ":---" for n in numeric) + " |")
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v, floatfmt) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def write_table(
+    df: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    name: str,
+    *,
+    title: str | None = None,
+    floatfmt: str = ".4f",
+) -> tuple[Path, Path]:
+    """Write ``name.csv`` and ``name.md`` into ``out_dir`` atomically.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The CSV and Markdown paths.
+    """
+    out = Path(out_dir)
+    csv_path, md_path = out / f"{name}.csv", out / f"{name}.md"
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False)
+    md = markdown_table(df, floatfmt=floatfmt)
+    if title:
+        md = f"**{title}**\n\n{md}"
+    write_text_atomic(md_path, md + "\n")
+    return csv_path, md_path

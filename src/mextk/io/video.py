@@ -1,0 +1,396 @@
+"""Video input and output: H.264 mp4 through PyAV, or a folder of frame images.
+
+One function per job: :func:`probe_video` (metadata), :func:`iter_frames`
+(streaming decode), :func:`read_frames` (a clip into one array) and
+:class:`VideoWriter` / :func:`write_video` (atomic H.264 encode).  Frames are
+``(H, W, 3)`` ``uint8`` RGB arrays, or ``(H, W)`` ``uint8`` when ``gray=True``.
+
+OpenCV's ``VideoWriter`` cannot write H.264 with the PyPI wheels, so encoding
+goes through PyAV (FFmpeg's ``libx264``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mextk.io.atomic import atomic_path
+
+#: Image suffixes accepted for a clip stored as a folder of frames (CASME/SAMM layout).
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+class VideoError(RuntimeError):
+    """A video (or frame folder) that is missing, unreadable, corrupt or truncated.
+
+    The message is one line and starts with the path.
+    """
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Metadata of a clip.
+
+    Attributes
+    ----------
+    path : str
+        The file or frame folder.
+    n_frames : int
+        Number of frames.
+    fps : float
+        Frame rate (frames per second).  For a frame folder this is ``nan``
+        unless the caller knows it.
+    width, height : int
+        Frame size in pixels.
+    """
+
+    path: str
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds (``n_frames / fps``)."""
+        return self.n_frames / self.fps if self.fps and self.fps > 0 else float("nan")
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def list_frame_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Return the image files of a frame folder in natural order (``img2`` before ``img10``)."""
+    folder = Path(folder)
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
+    return sorted(files, key=lambda p: _natural_key(p.name))
+
+
+def _open(path: Path) -> Any:
+    import av
+
+    if not path.exists():
+        raise VideoError(f"{path}: file not found")
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # PyAV raises several FFmpeg error types
+        raise VideoError(f"{path}: cannot open video ({exc.__class__.__name__}: {exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path}: no video stream")
+    return container
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read a clip's metadata without decoding its frames.
+
+    Parameters
+    ----------
+    path : path-like
+        A video file or a folder of frame images.
+
+    Returns
+    -------
+    VideoInfo
+
+    Raises
+    ------
+    VideoError
+        Missing, unreadable or empty input.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = list_frame_files(path)
+        if not files:
+            raise VideoError(f"{path}: frame folder holds no images")
+        first = _imread(files[0])
+        return VideoInfo(str(path), len(files), float("nan"), first.shape[1], first.shape[0])
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else float("nan")
+        n = int(stream.frames or 0)
+        if n <= 0:  # some containers do not store a count: count packets (no decoding)
+            n = sum(1 for pkt in container.demux(stream) if pkt.size)
+        width, height = stream.codec_context.width, stream.codec_context.height
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(f"{path}: cannot read stream metadata ({exc})") from exc
+    finally:
+        container.close()
+    if n <= 0:
+        raise VideoError(f"{path}: video has no frames")
+    return VideoInfo(str(path), n, fps, width, height)
+
+
+def _imread(file: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(file), cv2.IMREAD_COLOR)
+    if img is None:
+        raise VideoError(f"{file}: cannot read image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _to_gray(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def iter_frames(
+    path: str | os.PathLike[str],
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    gray: bool = False,
+) -> Iterator[np.ndarray]:
+    """Decode frames one at a time (memory stays bounded whatever the length).
+
+    Parameters
+    ----------
+    path : path-like
+        A video file or a folder of frame images.
+    start, stop : int
+        Half-open range ``[start, stop)`` of 0-based frame indices to yield.
+    gray : bool
+        Yield ``(H, W)`` grayscale instead of ``(H, W, 3)`` RGB.
+
+    Yields
+    ------
+    numpy.ndarray
+        ``uint8`` frames.
+
+    Raises
+    ------
+    VideoError
+        Naming the file and the frame where decoding failed.
+    """
+    path = Path(path)
+    if start < 0 or (stop is not None and stop < start):
+        raise ValueError(f"{path}: bad frame range [{start}, {stop})")
+    if path.is_dir():
+        for file in list_frame_files(path)[start:stop]:
+            img = _imread(file)
+            yield _to_gray(img) if gray else img
+        return
+    container = _open(path)
+    index = -1
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                index += 1
+                if index < start:
+                    continue
+                if stop is not None and index >= stop:
+                    break
+                if gray:
+                    yield frame.to_ndarray(format="gray")
+                else:
+                    yield frame.to_ndarray(format="rgb24")
+        except VideoError:
+            raise
+        except Exception as exc:
+            raise VideoError(
+                f"{path}: decoding failed after frame {index} ({exc.__class__.__name__}: {exc})"
+            ) from exc
+    finally:
+        container.close()
+
+
+def read_frames(
+    path: str | os.PathLike[str],
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    gray: bool = False,
+) -> np.ndarray:
+    """Read a clip (or the range ``[start, stop)``) into one array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T, H, W, 3)`` (or ``(T, H, W)`` when ``gray``) ``uint8``.
+
+    Raises
+    ------
+    VideoError
+        When the clip cannot be read or has fewer frames than asked for.
+    """
+    frames = list(iter_frames(path, start=start, stop=stop, gray=gray))
+    if not frames:
+        raise VideoError(f"{path}: no frames in range [{start}, {stop})")
+    if stop is not None and len(frames) < stop - start:
+        raise VideoError(
+            f"{path}: truncated: asked for frames [{start}, {stop}), got {len(frames)}"
+        )
+    return np.stack(frames)
+
+
+class VideoWriter:
+    """Streaming H.264 writer with a constant frame rate; the file appears atomically.
+
+    Frames go to a temporary ``*.part.mp4`` beside the target, which is renamed
+    onto the target only when :meth:`close` succeeds.  Used as a context
+    manager, an exception discards the partial file.
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.mp4`` path.
+    fps : float
+        Constant frame rate.
+    crf : int
+        x264 constant rate factor (0 lossless, 18 visually lossless, 23 default).
+    preset : str
+        x264 speed preset.
+    gray_ok : bool
+        Accept ``(H, W)`` grayscale frames (stored as RGB).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> with VideoWriter(os.path.join(d, "a.mp4"), fps=25) as w:
+    ...     for _ in range(5):
+    ...         w.write(np.zeros((64, 64, 3), np.uint8))
+    >>> probe_video(os.path.join(d, "a.mp4")).n_frames
+    5
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fps: float,
+        crf: int = 18,
+        preset: str = "veryfast",
+        gray_ok: bool = True,
+    ) -> None:
+        if not fps or fps <= 0:
+            raise ValueError(f"{path}: fps must be positive, got {fps}")
+        self.path = Path(path)
+        self.fps = fps
+        self.crf = int(crf)
+        self.preset = preset
+        self.gray_ok = gray_ok
+        self.n_written = 0
+        self._ctx = atomic_path(self.path)
+        self._tmp: Path | None = None
+        self._container: Any = None
+        self._stream: Any = None
+
+    def _start(self, height: int, width: int) -> None:
+        import av
+
+        if height % 2 or width % 2:
+            raise ValueError(f"{self.path}: H.264 (yuv420p) needs even frame sizes, got {width}x{height}")
+        self._tmp = self._ctx.__enter__()
+        self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        rate = Fraction(self.fps).limit_denominator(1001)
+        stream = self._container.add_stream("libx264", rate=rate)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        self._stream = stream
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` RGB (or ``(H, W)`` gray) ``uint8`` frame."""
+        import av
+
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8:
+            raise TypeError(f"{self.path}: frames must be uint8, got {frame.dtype}")
+        if frame.ndim == 2 and self.gray_ok:
+            frame = np.repeat(frame[:, :, None], 3, axis=2)
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"{self.path}: frames must be (H, W, 3), got {frame.shape}")
+        if self._stream is None:
+            self._start(frame.shape[0], frame.shape[1])
+        elif (frame.shape[0], frame.shape[1]) != (self._stream.height, self._stream.width):
+            raise ValueError(
+                f"{self.path}: frame {self.n_written} is {frame.shape[1]}x{frame.shape[0]}, "
+                f"expected {self._stream.width}x{self._stream.height}"
+            )
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
+        self.n_written += 1
+
+    def close(self) -> Path:
+        """Flush the encoder and move the finished file into place."""
+        if self._stream is None:
+            raise VideoError(f"{self.path}: no frames were written")
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        self._ctx.__exit__(None, None, None)
+        self._stream = None
+        return self.path
+
+    def abort(self) -> None:
+        """Discard the partial output."""
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:  # the partial file is deleted anyway
+                pass
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+        self._stream = None
+        self._container = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    *,
+    fps: float,
+    crf: int = 18,
+    preset: str = "veryfast",
+) -> Path:
+    """Encode ``frames`` to an H.264 mp4 at a constant ``fps``, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.mp4`` path.
+    frames : iterable of numpy.ndarray
+        ``(H, W, 3)`` RGB or ``(H, W)`` gray ``uint8`` frames of one size.
+    fps : float
+        Frame rate.
+    crf : int
+        x264 constant rate factor.
+    preset : str
+        x264 speed preset.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    with VideoWriter(path, fps=fps, crf=crf, preset=preset) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return Path(path)

@@ -1,0 +1,373 @@
+"""Synthetic group video-call recordings with ground truth, for the recording-splitting stage.
+
+A recording imitates a Zoom-style gallery view at 25 fps: participants in a
+grid of 16:9 tiles on a dark background, each with a name label; the speaking
+participant's tile has a highlighted border; people join and leave, and the
+grid is laid out again each time (tiles move and resize); for a while a
+participant shares a screen (a slide with text and a chart, a moving mouse
+pointer, and a filmstrip of small participant thumbnails at the right), which
+replaces the gallery.
+
+Participants are synthetic subjects (:mod:`mextk.synth.face`) who talk (jaw
+and lip movement), blink, move their heads and now and then show a
+micro-expression.
+
+The ground truth (a JSON file beside the video) lists, in the recording's
+frame numbering (0-based, inclusive ends):
+
+* ``participants``: person id, subject seed, join and leave frames,
+  ``presence`` (gallery intervals, screen share removed) and ``events``
+  (micro-expressions with onset/apex/offset and emotion);
+* ``layouts``: each interval with a fixed gallery layout and every tile box
+  ``[x, y, w, h]`` in pixels;
+* ``screen_share``: the intervals during which the shared screen is shown.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mextk.io.atomic import write_json_atomic
+from mextk.io.video import VideoWriter
+from mextk.synth.clips import _subject, expression_profile, smooth_noise
+from mextk.synth.face import EMOTION_AUS, FaceRenderer, au_field, blink_field
+
+_NAMES = ["Alex", "Sam", "Robin", "Kim", "Jo", "Charlie", "Max", "Ari", "Noa", "Lee", "Mika", "Tao"]
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    """Settings of a synthetic call recording.
+
+    Attributes
+    ----------
+    n_participants : int
+        People who appear at some point (2-12).
+    duration_s : float
+        Length in seconds.
+    width, height : int
+        Frame size (even).
+    fps : float
+        Frame rate (Zoom records 25 fps).
+    n_late : int
+        How many participants join after the start.
+    n_early_leave : int
+        How many leave before the end.
+    screen_share : bool
+        Include one screen-share interval.
+    filmstrip : bool
+        Show small participant thumbnails during the screen share.
+    me_rate : float
+        Micro-expressions per participant per minute.
+    crf : int
+        H.264 quality.
+    seed : int
+        Master seed.
+    """
+
+    n_participants: int = 4
+    duration_s: float = 30.0
+    width: int = 960
+    height: int = 540
+    fps: float = 25.0
+    n_late: int = 1
+    n_early_leave: int = 1
+    screen_share: bool = True
+    filmstrip: bool = True
+    me_rate: float = 4.0
+    crf: int = 23
+    seed: int = 0
+
+
+def gallery_layout(n: int, width: int, height: int, *, gap: int = 8, margin: int = 12) -> list[tuple[int, int, int, int]]:
+    """Tile boxes ``(x, y, w, h)`` of a Zoom-like gallery of ``n`` participants.
+
+    Tiles are 16:9, as large as fits; a ``cols = ceil(sqrt(n))`` grid; the
+    last, incomplete row is centred; the whole grid is centred.  Sizes are even.
+
+    Examples
+    --------
+    >>> gallery_layout(1, 960, 540)
+    [(12, 12, 936, 516)]
+    >>> len(gallery_layout(5, 960, 540))
+    5
+    """
+    if n < 1:
+        return []
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    avail_w = width - 2 * margin - (cols - 1) * gap
+    avail_h = height - 2 * margin - (rows - 1) * gap
+    tw = min(avail_w / cols, avail_h / rows * 16 / 9)
+    th = tw * 9 / 16
+    tw, th = int(tw) // 2 * 2, int(th) // 2 * 2
+    grid_h = rows * th + (rows - 1) * gap
+    y0 = (height - grid_h) // 2
+    boxes = []
+    for r in range(rows):
+        in_row = min(cols, n - r * cols)
+        row_w = in_row * tw + (in_row - 1) * gap
+        x0 = (width - row_w) // 2
+        for c in range(in_row):
+            boxes.append((x0 + c * (tw + gap), y0 + r * (th + gap), tw, th))
+    return boxes
+
+
+def _schedule(cfg: CallConfig, rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[list[int]]]:
+    n_frames = int(round(cfg.duration_s * cfg.fps))
+    n = cfg.n_participants
+    if not 2 <= n <= len(_NAMES):
+        raise ValueError(f"n_participants must be 2-{len(_NAMES)}, got {n}")
+    if cfg.n_late + cfg.n_early_leave > n - 1:
+        raise ValueError("at least one participant must stay for the whole call")
+    if cfg.duration_s < 8:
+        raise ValueError("duration_s must be at least 8 s")
+    share: list[list[int]] = []
+    if cfg.screen_share:
+        s0 = int(rng.uniform(0.42, 0.5) * n_frames)
+        s1 = s0 + int(rng.uniform(0.12, 0.18) * n_frames)
+        share = [[s0, s1]]
+    order = rng.permutation(n)
+    late = set(order[: cfg.n_late].tolist())
+    leave = set(order[cfg.n_late : cfg.n_late + cfg.n_early_leave].tolist())
+    seeds = rng.choice(np.arange(1, 10_000), size=n, replace=False)
+    people = []
+    for i in range(n):
+        join = int(rng.uniform(0.12, 0.3) * n_frames) if i in late else 0
+        end = int(rng.uniform(0.68, 0.85) * n_frames) if i in leave else n_frames - 1
+        people.append(
+            {
+                "person": f"p{i + 1}",
+                "name": _NAMES[i],
+                "subject_seed": int(seeds[i]),
+                "join_frame": join,
+                "leave_frame": end,
+            }
+        )
+    return people, share
+
+
+def _presence(join: int, leave: int, share: list[list[int]]) -> list[list[int]]:
+    intervals = [[join, leave]]
+    for s0, s1 in share:
+        nxt = []
+        for a, b in intervals:
+            if s1 < a or s0 > b:
+                nxt.append([a, b])
+                continue
+            if a < s0:
+                nxt.append([a, s0 - 1])
+            if b > s1:
+                nxt.append([s1 + 1, b])
+        intervals = nxt
+    return intervals
+
+
+def _slide(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    import cv2
+
+    img = np.full((height, width, 3), 250, np.uint8)
+    cv2.rectangle(img, (0, 0), (width, int(0.14 * height)), (40, 70, 140), -1)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, "Today's activity: feelings", (int(0.04 * width), int(0.1 * height)), font, height / 500, (255, 255, 255), 2, cv2.LINE_AA)
+    for k in range(5):
+        y = int((0.25 + 0.1 * k) * height)
+        cv2.circle(img, (int(0.06 * width), y - 6), 5, (40, 70, 140), -1)
+        words = int(rng.integers(3, 7))
+        text = " ".join(["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "elit"][:words])
+        cv2.putText(img, text, (int(0.09 * width), y), font, height / 700, (30, 30, 30), 1, cv2.LINE_AA)
+    base = int(0.85 * height)
+    for k in range(5):
+        h = int(rng.uniform(0.1, 0.3) * height)
+        x = int((0.55 + 0.07 * k) * width)
+        cv2.rectangle(img, (x, base - h), (x + int(0.05 * width), base), (60 + 30 * k, 140, 200 - 25 * k), -1)
+    return img
+
+
+class _Participant:
+    """Animation state of one participant (talking, blinking, head motion, micro-expressions)."""
+
+    def __init__(self, info: dict[str, Any], n_frames: int, cfg: CallConfig, rng: np.random.Generator) -> None:
+        self.info = info
+        self.subject = _subject(info["subject_seed"])
+        self.rng = rng
+        fps = cfg.fps
+        lm = self.subject.landmarks
+        # talking: speech bursts with a syllable-rate jaw oscillation
+        talk = np.zeros(n_frames)
+        t = 0
+        while t < n_frames:
+            pause = int(rng.uniform(1.0, 6.0) * fps)
+            burst = int(rng.uniform(1.0, 4.0) * fps)
+            a = t + pause
+            b = min(n_frames, a + burst)
+            if a < n_frames:
+                k = np.arange(b - a)
+                syll = 0.5 * (1 - np.cos(2 * np.pi * k * rng.uniform(3.0, 5.0) / fps))
+                talk[a:b] = syll * rng.uniform(0.5, 1.0)
+            t = b
+        self.talk = talk
+        self.talk_disp = au_field(lm, {"AU26": 1.0}) * 0.12 * self.subject.iod
+        # blinks every 2-6 s
+        blink = np.zeros(n_frames)
+        t = int(rng.uniform(0.5, 3) * fps)
+        shape = np.array([0.5, 1.0, 0.7, 0.3])
+        while t < n_frames - 4:
+            blink[t : t + 4] = shape
+            t += int(rng.uniform(2, 6) * fps)
+        self.blink = blink
+        self.blink_disp = blink_field(lm, 0.85)
+        # micro-expressions
+        self.expr = np.zeros((n_frames, 68, 2))
+        self.events: list[dict[str, Any]] = []
+        n_me = rng.poisson(cfg.me_rate * n_frames / fps / 60)
+        emotions = list(EMOTION_AUS)
+        for _ in range(n_me):
+            emo = str(rng.choice(emotions))
+            span = int(rng.integers(max(4, round(0.24 * fps)), max(5, int(0.5 * fps - 1e-9)) + 1))
+            on = int(rng.integers(info["join_frame"], max(info["join_frame"] + 1, info["leave_frame"] - span)))
+            if on + span >= n_frames:
+                continue
+            ap = on + max(1, int(round(span * rng.uniform(0.35, 0.65))))
+            ap = min(ap, on + span - 1)
+            prof = expression_profile(n_frames, on, ap, on + span)
+            fld = au_field(lm, {au: float(rng.uniform(0.6, 1.0)) for au in EMOTION_AUS[emo]})
+            peak = np.max(np.hypot(fld[:, 0], fld[:, 1]))
+            self.expr += prof[:, None, None] * (fld / peak * 0.08 * self.subject.iod)[None]
+            self.events.append({"emotion": emo, "onset": on, "apex": ap, "offset": on + span})
+        self.shift = smooth_noise(rng, n_frames, 0.03 * self.subject.face_width, corr=0.98, dims=2)
+        self.angle = smooth_noise(rng, n_frames, np.deg2rad(2.0), corr=0.97)
+        self.zoom = 1 + smooth_noise(rng, n_frames, 0.03, corr=0.98)
+        self._renderers: dict[tuple[int, int], FaceRenderer] = {}
+
+    def renderer(self, w: int, h: int) -> FaceRenderer:
+        key = (w, h)
+        if key not in self._renderers:
+            s = self.subject
+            # head and shoulders: the face takes ~40% of the tile height
+            scale = 0.4 * h / (s.face_width * 1.15)
+            centre = s.face_centre + np.array([0.0, 0.18 * h / scale])
+            self._renderers = {key: FaceRenderer(s, out_size=(w, h), centre=centre, scale=scale)}
+        return self._renderers[key]
+
+    def frame(self, t: int, w: int, h: int) -> np.ndarray:
+        disp = self.talk[t] * self.talk_disp + self.blink[t] * self.blink_disp + self.expr[t]
+        img, _ = self.renderer(w, h).render(disp, shift=self.shift[t], angle=self.angle[t], zoom=self.zoom[t])
+        return img
+
+
+def make_call_recording(
+    path: str | os.PathLike[str],
+    config: CallConfig = CallConfig(),
+    *,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Render a synthetic gallery-view call recording and its ground truth.
+
+    Frames are rendered and encoded one at a time, so memory does not grow
+    with the duration.  The video and ``<path>.json`` appear atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.mp4``; the ground truth goes to the same name with ``.json``.
+    config : CallConfig
+        What to render.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        The ground truth (also written to JSON).
+    """
+    import cv2
+
+    if config.width % 2 or config.height % 2:
+        raise ValueError("width and height must be even")
+    path = Path(path)
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xCA11]))
+    n_frames = int(round(config.duration_s * config.fps))
+    people, share = _schedule(config, rng)
+    parts = [_Participant(p, n_frames, config, np.random.default_rng(rng.integers(2**32))) for p in people]
+    slide = _slide(config.width, config.height, rng)
+    pointer = smooth_noise(rng, n_frames, 0.2, corr=0.995, dims=2)
+    speaker_turns = smooth_noise(rng, n_frames, 1.0, corr=0.995, dims=len(parts))
+
+    def active_at(t: int) -> list[int]:
+        return [i for i, p in enumerate(people) if p["join_frame"] <= t <= p["leave_frame"]]
+
+    def in_share(t: int) -> bool:
+        return any(a <= t <= b for a, b in share)
+
+    layouts: list[dict[str, Any]] = []
+    bg = np.array([28, 28, 28], np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    from rich.progress import Progress
+
+    with VideoWriter(path, fps=config.fps, crf=config.crf) as writer, Progress(disable=not progress) as bar:
+        task = bar.add_task(f"rendering {path.name}", total=n_frames)
+        for t in range(n_frames):
+            active = active_at(t)
+            canvas = np.empty((config.height, config.width, 3), np.uint8)
+            canvas[:] = bg
+            if in_share(t):
+                strip_w = config.width // 6 if config.filmstrip else 0
+                main_w = config.width - strip_w
+                canvas[:, :main_w] = cv2.resize(slide, (main_w, config.height), interpolation=cv2.INTER_AREA)
+                px = int(np.clip(0.5 + pointer[t, 0], 0.05, 0.95) * main_w)
+                py = int(np.clip(0.5 + pointer[t, 1], 0.05, 0.95) * config.height)
+                cv2.fillPoly(canvas, [np.array([(px, py), (px, py + 18), (px + 5, py + 13), (px + 12, py + 13)])], (0, 0, 0))
+                if strip_w:
+                    tw = strip_w - 8
+                    th = (tw * 9 // 16) // 2 * 2
+                    tw = tw // 2 * 2
+                    for k, i in enumerate(active[: config.height // (th + 6)]):
+                        x, y = main_w + 4, 4 + k * (th + 6)
+                        tile = parts[i].frame(t, tw, th)
+                        canvas[y : y + th, x : x + tw] = np.clip(tile, 0, 255).astype(np.uint8)
+                boxes: dict[str, list[int]] = {}
+            else:
+                boxes = {}
+                speaker = max(active, key=lambda i: speaker_turns[t, i]) if active else None
+                for i, (x, y, w, h) in zip(active, gallery_layout(len(active), config.width, config.height)):
+                    tile = np.clip(parts[i].frame(t, w, h), 0, 255).astype(np.uint8)
+                    canvas[y : y + h, x : x + w] = tile
+                    if i == speaker and len(active) > 1:
+                        cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), (80, 200, 60), 3)
+                    label = people[i]["name"]
+                    (lw, lh), _ = cv2.getTextSize(label, font, 0.45, 1)
+                    cv2.rectangle(canvas, (x + 4, y + h - lh - 12), (x + lw + 12, y + h - 4), (20, 20, 20), -1)
+                    cv2.putText(canvas, label, (x + 8, y + h - 8), font, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+                    boxes[people[i]["person"]] = [int(x), int(y), int(w), int(h)]
+            key = "share" if in_share(t) else boxes
+            if not layouts or layouts[-1]["_key"] != key:
+                layouts.append({"start_frame": t, "end_frame": t, "screen_share": in_share(t), "tiles": boxes, "_key": key})
+            else:
+                layouts[-1]["end_frame"] = t
+            noise = rng.normal(0, 1.2, canvas.shape)
+            writer.write(np.clip(canvas + noise, 0, 255).astype(np.uint8))
+            bar.advance(task)
+    for lay in layouts:
+        del lay["_key"]
+    truth = {
+        "video": path.name,
+        "fps": config.fps,
+        "width": config.width,
+        "height": config.height,
+        "n_frames": n_frames,
+        "config": asdict(config),
+        "screen_share": share,
+        "participants": [
+            {**p, "presence": _presence(p["join_frame"], p["leave_frame"], share), "events": parts[i].events}
+            for i, p in enumerate(people)
+        ],
+        "layouts": layouts,
+    }
+    write_json_atomic(path.with_suffix(".json"), truth)
+    return truth
