@@ -256,9 +256,9 @@ def validate_manifest(
                 add(col, f"{col} {v} is negative{label}")
             elif n is not None and n >= 1 and v >= n:
                 add(col, f"{col} {v} is not < n_frames {n}{label}")
-        order = [(c, frames[c]) for c in ("onset", "apex", "offset") if frames[c] is not None]
-        for (c1, v1), (c2, v2) in zip(order, order[1:]):
-            if v1 > v2:  # type: ignore[operator]
+        for c1, c2 in (("onset", "apex"), ("apex", "offset"), ("onset", "offset")):
+            v1, v2 = frames[c1], frames[c2]
+            if v1 is not None and v2 is not None and v1 > v2:
                 add(c2, f"{c1} {v1} is after {c2} {v2}{label}")
 
         if check_labels:

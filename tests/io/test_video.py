@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from mextk.io.video import VideoError, VideoWriter, iter_frames, list_frame_files, probe_video, read_frames, write_video
+from tests.conftest import SHARED_DATA, need_shared
+
+
+def test_h264_roundtrip_keeps_count_rate_size_and_content(tmp_path, textured_frames):
+    path = write_video(tmp_path / "clip.mp4", textured_frames, fps=25, crf=0)
+    info = probe_video(path)
+    assert (info.n_frames, info.fps, info.width, info.height) == (12, 25.0, 80, 64)
+    assert info.duration == pytest.approx(12 / 25)
+    back = read_frames(path)
+    assert back.shape == textured_frames.shape and back.dtype == np.uint8
+    # crf 0 is lossless in YUV: luma survives almost exactly, chroma loses 4:2:0 resolution only
+    import cv2
+
+    luma = lambda f: cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(int)  # noqa: E731
+    assert np.mean([np.abs(luma(a) - luma(b)).mean() for a, b in zip(back, textured_frames)]) < 1.5
+    assert np.abs(back.astype(int) - textured_frames.astype(int)).mean() < 10
+
+
+def test_stream_is_h264(tmp_path, textured_frames):
+    import av
+
+    path = write_video(tmp_path / "clip.mp4", textured_frames, fps=25)
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert c.streams.video[0].average_rate == 25
+
+
+def test_ranges_and_gray(tmp_path, textured_frames):
+    path = write_video(tmp_path / "clip.mp4", textured_frames, fps=25, crf=0)
+    part = read_frames(path, start=3, stop=7, gray=True)
+    assert part.shape == (4, 64, 80)
+    full = read_frames(path, gray=True)
+    np.testing.assert_array_equal(part, full[3:7])
+    assert len(list(iter_frames(path, start=10))) == 2
+    with pytest.raises(VideoError, match="truncated"):
+        read_frames(path, start=8, stop=20)
+
+
+def test_frame_folder_natural_order(tmp_path, textured_frames):
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t, f in enumerate(textured_frames):
+        cv2.imwrite(str(folder / f"img{t + 1}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    (folder / "notes.txt").write_text("not a frame")
+    assert [p.name for p in list_frame_files(folder)][:3] == ["img1.png", "img2.png", "img3.png"]
+    assert list_frame_files(folder)[-1].name == "img12.png"
+    info = probe_video(folder)
+    assert info.n_frames == 12 and (info.width, info.height) == (80, 64)
+    np.testing.assert_array_equal(read_frames(folder), textured_frames)
+
+
+def test_missing_and_corrupt_files_name_the_file(tmp_path):
+    with pytest.raises(VideoError, match="missing.mp4: file not found"):
+        probe_video(tmp_path / "missing.mp4")
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(VideoError) as err:
+        read_frames(bad)
+    assert "corrupt.mp4" in str(err.value) and "\n" not in str(err.value)
+    empty = tmp_path / "frames"
+    empty.mkdir()
+    with pytest.raises(VideoError, match="no images"):
+        probe_video(empty)
+
+
+def test_truncated_file_keeps_frames_before_the_damage(tmp_path, rng):
+    frames = rng.integers(0, 255, (40, 64, 64, 3), dtype=np.uint8)
+    path = write_video(tmp_path / "full.mp4", frames, fps=25, crf=30)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    got = []
+    with pytest.raises(VideoError) as err:
+        for f in iter_frames(cut):
+            got.append(f)
+        # a cut mp4 may also decode cleanly but short; then reading the full range must fail
+        read_frames(cut, start=0, stop=40)
+    assert "cut.mp4" in str(err.value)
+
+
+def test_writer_is_atomic_and_checks_frames(tmp_path):
+    target = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError):
+        with VideoWriter(target, fps=25) as w:
+            w.write(np.zeros((32, 32, 3), np.uint8))
+            raise RuntimeError("interrupted")
+    assert not target.exists()
+    assert not any(p.name.endswith(".part.mp4") for p in tmp_path.iterdir())
+    with pytest.raises(ValueError, match="even"):
+        with VideoWriter(target, fps=25) as w:
+            w.write(np.zeros((31, 32, 3), np.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        with VideoWriter(target, fps=25) as w:
+            w.write(np.zeros((32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match="expected 32x32"):
+        with VideoWriter(target, fps=25) as w:
+            w.write(np.zeros((32, 32, 3), np.uint8))
+            w.write(np.zeros((64, 32, 3), np.uint8))
+    assert not target.exists()
+    with pytest.raises(ValueError, match="fps"):
+        VideoWriter(target, fps=0)
+
+
+def test_gray_frames_are_written_as_rgb(tmp_path):
+    frames = np.full((3, 32, 32), 128, np.uint8)
+    path = write_video(tmp_path / "g.mp4", frames, fps=30, crf=0)
+    back = read_frames(path)
+    assert back.shape == (3, 32, 32, 3)
+    assert abs(int(back.mean()) - 128) <= 2
+    assert probe_video(path).fps == 30
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", ["talking_head_d3.mp4", "speech_frontal_1.mp4"])
+def test_reads_real_recordings(name):
+    path = need_shared(SHARED_DATA / "videos" / name)
+    info = probe_video(path)
+    assert info.n_frames > 50 and info.fps in (25.0, 30.0) and info.width >= 480
+    frames = read_frames(path, start=10, stop=14)
+    assert frames.shape == (4, info.height, info.width, 3)
+    assert frames.std() > 10  # real content, not a blank decode
+    assert os.path.getsize(path) > 0
