@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mextk.evaluate.crossval import cross_val_predictions
+from mextk.evaluate.splits import (
+    LeakageError,
+    LeaveOneSubjectOut,
+    SubjectStratifiedKFold,
+    check_subject_independence,
+    make_splitter,
+)
+
+
+def _data(n_subjects=12, per=10, k=3, seed=0):
+    g = np.random.default_rng(seed)
+    subjects = np.repeat([f"sub_{i}" for i in range(1, n_subjects + 1)], per)
+    y = g.integers(0, k, len(subjects))
+    return np.zeros((len(y), 2)), y, subjects
+
+
+def test_loso_refuses_without_subjects():
+    X, y, _ = _data()
+    with pytest.raises(ValueError, match="needs groups"):
+        list(LeaveOneSubjectOut().split(X, y))
+    with pytest.raises(ValueError, match="empty"):
+        list(LeaveOneSubjectOut().split(X[:3], y[:3], ["a", "", "b"]))
+    with pytest.raises(ValueError, match="at least 2 subjects"):
+        list(LeaveOneSubjectOut().split(X[:3], y[:3], ["a", "a", "a"]))
+
+
+def test_loso_one_fold_per_subject_in_natural_order():
+    X, y, s = _data()
+    splitter = LeaveOneSubjectOut()
+    folds = list(splitter.split(X, y, s))
+    assert len(folds) == splitter.get_n_splits(groups=s) == 12
+    assert [s[test][0] for _, test in folds] == [f"sub_{i}" for i in range(1, 13)]
+    assert check_subject_independence(folds, s) == 12
+    tested = np.concatenate([t for _, t in folds])
+    assert sorted(tested.tolist()) == list(range(len(y)))
+
+
+def test_kfold_is_leak_free_deterministic_and_stratified():
+    X, y, s = _data(n_subjects=30, per=8, seed=2)
+    a = [t.tolist() for _, t in SubjectStratifiedKFold(10, random_state=5).split(X, y, s)]
+    b = [t.tolist() for _, t in SubjectStratifiedKFold(10, random_state=5).split(X, y, s)]
+    c = [t.tolist() for _, t in SubjectStratifiedKFold(10, random_state=6).split(X, y, s)]
+    assert a == b and a != c
+    folds = list(SubjectStratifiedKFold(10, random_state=5).split(X, y, s))
+    assert len(folds) == 10
+    check_subject_independence(folds, s)
+    assert sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(len(y)))
+
+
+def test_kfold_needs_enough_subjects_and_groups():
+    X, y, s = _data(n_subjects=5)
+    with pytest.raises(ValueError, match="at least 10 subjects"):
+        list(SubjectStratifiedKFold(10).split(X, y, s))
+    with pytest.raises(ValueError, match="needs groups"):
+        list(SubjectStratifiedKFold(2).split(X, y))
+    with pytest.raises(ValueError, match="n_splits"):
+        SubjectStratifiedKFold(1)
+
+
+def test_leak_check_catches_a_shared_subject():
+    s = np.array(["a", "a", "b", "b"])
+    with pytest.raises(LeakageError, match="fold 1: subject\\(s\\) b"):
+        check_subject_independence([(np.array([0, 1]), np.array([2, 3])), (np.array([0, 2]), np.array([3]))], s)
+
+
+def test_sample_level_kfold_would_leak():
+    """The reason for subject-wise folds: plain StratifiedKFold mixes subjects."""
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y, s = _data(n_subjects=12, per=10)
+    with pytest.raises(LeakageError):
+        check_subject_independence(StratifiedKFold(10, shuffle=True, random_state=0).split(X, y), s)
+
+
+def test_make_splitter():
+    assert isinstance(make_splitter("loso"), LeaveOneSubjectOut)
+    assert make_splitter("kfold", n_splits=4, seed=1).n_splits == 4
+    with pytest.raises(ValueError, match="unknown protocol"):
+        make_splitter("holdout")
+
+
+def test_cross_val_predictions_learns_a_separable_problem():
+    from sklearn.linear_model import LogisticRegression
+
+    g = np.random.default_rng(0)
+    s = np.repeat([f"s{i}" for i in range(6)], 20)
+    y = np.tile(np.arange(2), 60)
+    X = g.normal(0, 1, (120, 3)) + y[:, None] * 3.0
+    preds = cross_val_predictions(LogisticRegression(), X, y, subjects=s, splitter=LeaveOneSubjectOut(),
+                                  sample_ids=[f"id{i}" for i in range(120)])
+    assert list(preds.columns) == ["sample_id", "subject", "dataset", "fold", "y_true", "y_pred"]
+    assert (preds["y_true"] == preds["y_pred"]).mean() > 0.9
+    assert preds.groupby("fold")["subject"].nunique().max() == 1

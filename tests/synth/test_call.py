@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mextk.io.video import probe_video, read_frames
+from mextk.synth.call import CallConfig, gallery_layout, make_call_recording
+
+
+def _overlap(a, b):
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+
+
+@pytest.mark.parametrize("n", range(1, 13))
+def test_gallery_layout_tiles_fit_and_do_not_overlap(n):
+    boxes = gallery_layout(n, 960, 540)
+    assert len(boxes) == n
+    for x, y, w, h in boxes:
+        assert x >= 0 and y >= 0 and x + w <= 960 and y + h <= 540
+        assert w % 2 == 0 and h % 2 == 0 and abs(w / h - 16 / 9) < 0.05
+    for i in range(n):
+        for j in range(i + 1, n):
+            assert not _overlap(boxes[i], boxes[j])
+
+
+@pytest.fixture(scope="module")
+def call(tmp_path_factory):
+    path = tmp_path_factory.mktemp("call") / "call.mp4"
+    cfg = CallConfig(n_participants=3, duration_s=10, width=640, height=360, seed=4, me_rate=12)
+    truth = make_call_recording(path, cfg, progress=False)
+    return path, cfg, truth
+
+
+def test_recording_and_ground_truth_files(call):
+    path, cfg, truth = call
+    info = probe_video(path)
+    assert (info.n_frames, info.width, info.height, info.fps) == (250, 640, 360, 25.0)
+    on_disk = json.loads(path.with_suffix(".json").read_text())
+    assert on_disk == json.loads(json.dumps(truth))
+    assert len(truth["participants"]) == 3 and len(truth["screen_share"]) == 1
+
+
+def test_schedule_has_joins_leaves_and_presence_excludes_the_share(call):
+    _, _, truth = call
+    s0, s1 = truth["screen_share"][0]
+    joins = [p["join_frame"] for p in truth["participants"]]
+    leaves = [p["leave_frame"] for p in truth["participants"]]
+    assert sorted(joins)[-1] > 0 and min(leaves) < truth["n_frames"] - 1
+    for p in truth["participants"]:
+        for a, b in p["presence"]:
+            assert p["join_frame"] <= a <= b <= p["leave_frame"]
+            assert b < s0 or a > s1
+        for ev in p["events"]:
+            assert ev["onset"] < ev["apex"] < ev["offset"] and ev["emotion"]
+
+
+def test_layouts_cover_the_recording_and_match_presence(call):
+    _, _, truth = call
+    layouts = truth["layouts"]
+    assert layouts[0]["start_frame"] == 0 and layouts[-1]["end_frame"] == truth["n_frames"] - 1
+    for a, b in zip(layouts, layouts[1:]):
+        assert b["start_frame"] == a["end_frame"] + 1
+    assert sum(lay["screen_share"] for lay in layouts) == 1
+    assert len({tuple(sorted(lay["tiles"])) for lay in layouts if not lay["screen_share"]}) >= 2  # layout changes
+    by_person = {p["person"]: p for p in truth["participants"]}
+    for lay in layouts:
+        for t in (lay["start_frame"], lay["end_frame"]):
+            for person, p in by_person.items():
+                present = any(a <= t <= b for a, b in p["presence"])
+                assert present == (person in lay["tiles"])
+
+
+def test_every_tile_shows_one_detectable_face(call):
+    import cv2
+
+    path, _, truth = call
+    casc = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    lay = max((x for x in truth["layouts"] if not x["screen_share"]), key=lambda x: len(x["tiles"]))
+    t = (lay["start_frame"] + lay["end_frame"]) // 2
+    frame = read_frames(path, start=t, stop=t + 1)[0]
+    faces = casc.detectMultiScale(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), 1.1, 5, minSize=(40, 40))
+    assert len(faces) == len(lay["tiles"])
+    for x, y, w, h in lay["tiles"].values():
+        inside = [f for f in faces if x <= f[0] + f[2] / 2 <= x + w and y <= f[1] + f[3] / 2 <= y + h]
+        assert len(inside) == 1
+
+
+def test_screen_share_frames_show_no_gallery(call):
+    path, _, truth = call
+    s0, s1 = truth["screen_share"][0]
+    frame = read_frames(path, start=(s0 + s1) // 2, stop=(s0 + s1) // 2 + 1)[0]
+    main = frame[:, : frame.shape[1] * 5 // 6]
+    assert np.mean(main > 200) > 0.5  # mostly a bright slide
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="n_participants"):
+        make_call_recording(tmp_path / "x.mp4", CallConfig(n_participants=1), progress=False)
+    with pytest.raises(ValueError, match="whole call"):
+        make_call_recording(tmp_path / "x.mp4", CallConfig(n_participants=2, n_late=1, n_early_leave=1), progress=False)
+    assert not (tmp_path / "x.mp4").exists()
