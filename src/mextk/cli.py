@@ -105,7 +105,15 @@ def synth(
                 continue
             make_call_recording(
                 path,
-                CallConfig(n_participants=call_participants, duration_s=call_duration, fps=fps, seed=seed * 1000 + k),
+                CallConfig(
+                    n_participants=call_participants,
+                    duration_s=call_duration,
+                    fps=fps,
+                    # one person joins late (if three or more), one leaves early; the rest stay throughout
+                    n_late=1 if call_participants >= 3 else 0,
+                    n_early_leave=1,
+                    seed=seed * 1000 + k,
+                ),
             )
             typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
     except _known_errors() as exc:

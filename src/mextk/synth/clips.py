@@ -417,6 +417,7 @@ def synthesize_dataset(
     pandas.DataFrame
         The manifest.
     """
+    plan = plan_dataset(config)  # validates the settings before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "synth.json"
@@ -427,7 +428,6 @@ def synthesize_dataset(
                 f"{out}: holds a synthetic dataset made with other settings ({cfg_path}); choose another folder"
             )
     write_json_atomic(cfg_path, config.to_dict())
-    plan = plan_dataset(config)
     rows: list[dict[str, Any]] = [{}] * len(plan)
     from rich.progress import Progress
 
