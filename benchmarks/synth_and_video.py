@@ -39,13 +39,17 @@ def main() -> None:
         t0 = time.perf_counter()
         m = sum(len(read_frames(tmp / f"c{size}_{k}.mp4")) for k in range(len(clips)))
         decode_s = time.perf_counter() - t0
-        print(f"clips {size}px: render {n / render_s:7.1f} fps, encode {n / encode_s:7.1f} fps, "
-              f"decode {m / decode_s:7.1f} fps, encode/render time ratio {encode_s / render_s:.2f}")
+        print(
+            f"clips {size}px: render {n / render_s:7.1f} fps, encode {n / encode_s:7.1f} fps, "
+            f"decode {m / decode_s:7.1f} fps, encode/render time ratio {encode_s / render_s:.2f}"
+        )
     t0 = time.perf_counter()
     truth = make_call_recording(tmp / "call.mp4", CallConfig(duration_s=10, seed=0), progress=False)
     dt = time.perf_counter() - t0
-    print(f"call 960x540, 4 people: {truth['n_frames'] / dt:.1f} fps rendered+encoded "
-          f"({dt / (truth['n_frames'] / truth['fps']):.2f} s of compute per second of video)")
+    print(
+        f"call 960x540, 4 people: {truth['n_frames'] / dt:.1f} fps rendered+encoded "
+        f"({dt / (truth['n_frames'] / truth['fps']):.2f} s of compute per second of video)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from mextk.cli import app
 def test_help_loads_no_heavy_library():
     code = (
         "import sys; from mextk.cli import app\n"
-        "heavy = [m for m in ('numpy', 'pandas', 'cv2', 'av', 'sklearn', 'matplotlib', 'torch', 'skimage') if m in sys.modules]\n"
+        "mods = ('numpy', 'pandas', 'cv2', 'av', 'sklearn', 'matplotlib', 'torch', 'skimage')\n"
+        "heavy = [m for m in mods if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -33,39 +34,73 @@ def test_synth_cli_writes_clips_manifest_and_a_call(tmp_path):
     out = tmp_path / "s"
     res = CliRunner().invoke(
         app,
-        ["synth", "--out", str(out), "--subjects", "2", "--clips-per-subject", "3", "--size", "64",
-         "--classes", "happiness,no_me", "--proportions", "happiness=2,no_me=1", "--calls", "1",
-         "--call-duration", "8", "--call-participants", "2"],
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--subjects",
+            "2",
+            "--clips-per-subject",
+            "3",
+            "--size",
+            "64",
+            "--classes",
+            "happiness,no_me",
+            "--proportions",
+            "happiness=2,no_me=1",
+            "--calls",
+            "1",
+            "--call-duration",
+            "8",
+            "--call-participants",
+            "2",
+        ],
     )
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out / "manifest.csv")
     assert len(df) == 6 and (df["emotion"] == "happiness").sum() == 4
     truth = json.loads((out / "calls" / "call_01.json").read_text())
     assert truth["n_frames"] == 200 and (out / "calls" / "call_01.mp4").exists()
-    res = CliRunner().invoke(app, ["synth", "--out", str(out), "--subjects", "2", "--clips-per-subject", "3",
-                                   "--size", "64", "--classes", "happiness,boredom"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--subjects",
+            "2",
+            "--clips-per-subject",
+            "3",
+            "--size",
+            "64",
+            "--classes",
+            "happiness,boredom",
+        ],
+    )
     assert res.exit_code == 2 and "boredom" in res.output
 
 
 def test_demo_runs_the_whole_path_and_beats_chance(tmp_path):
     out = tmp_path / "demo"
-    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--subjects", "4", "--clips-per-subject", "14",
-                                   "--size", "96", "--jobs", "1"])
+    res = CliRunner().invoke(
+        app, ["demo", "--out", str(out), "--subjects", "4", "--clips-per-subject", "14", "--size", "96", "--jobs", "1"]
+    )
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "run" / "metrics.json").read_text())
     assert set(metrics) >= {"acc", "uf1", "uar", "per_class", "per_dataset"}
     assert metrics["uar"] > 2 / 7  # 7 classes: well above chance (1/7) on held-out subjects
     preds = pd.read_csv(out / "run" / "predictions.csv", dtype={"subject": str})
     assert len(preds) == 56
-    for fold, part in preds.groupby("fold"):
+    for _fold, part in preds.groupby("fold"):
         assert part["subject"].nunique() == 1  # LOSO: each fold tests one subject
     assert (out / "run" / "confusion.png").exists() and "UF1" in (out / "run" / "table.md").read_text()
     assert (out / "stats" / "subject_counts.md").exists() and (out / "data" / "manifest.csv").exists()
     assert "UAR" in res.stdout
     # re-running resumes: same metrics, nothing re-rendered
     mtime = (out / "data" / "clips" / "s01" / "s01_001.mp4").stat().st_mtime_ns
-    res2 = CliRunner().invoke(app, ["demo", "--out", str(out), "--subjects", "4", "--clips-per-subject", "14",
-                                    "--size", "96", "--jobs", "1"])
+    res2 = CliRunner().invoke(
+        app, ["demo", "--out", str(out), "--subjects", "4", "--clips-per-subject", "14", "--size", "96", "--jobs", "1"]
+    )
     assert res2.exit_code == 0
     assert json.loads((out / "run" / "metrics.json").read_text())["uar"] == metrics["uar"]
     assert (out / "data" / "clips" / "s01" / "s01_001.mp4").stat().st_mtime_ns == mtime

@@ -55,7 +55,13 @@ def test_megc3_mapping_follows_megc2019():
 
 def test_spotting_counts_every_micro_expression():
     t = get_taxonomy("spotting")
-    assert [t.map(x) for x in ("happy", "others", "repression", "No-ME", "negative")] == ["me", "me", "me", "no_me", "me"]
+    assert [t.map(x) for x in ("happy", "others", "repression", "No-ME", "negative")] == [
+        "me",
+        "me",
+        "me",
+        "no_me",
+        "me",
+    ]
 
 
 def test_encode_drop_reports_and_error_refuses():

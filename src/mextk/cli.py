@@ -53,8 +53,12 @@ def demo(
     from mextk.demo import DemoConfig, run_demo
 
     try:
-        run_demo(out, DemoConfig(n_subjects=subjects, clips_per_subject=clips_per_subject, size=size,
-                                 task=task, seed=seed, jobs=jobs))
+        run_demo(
+            out,
+            DemoConfig(
+                n_subjects=subjects, clips_per_subject=clips_per_subject, size=size, task=task, seed=seed, jobs=jobs
+            ),
+        )
     except _known_errors() as exc:
         _fail(str(exc))
 
@@ -92,9 +96,15 @@ def synth(
         lo, hi = (float(v) for v in amplitude.split(","))
         if clips_per_subject > 0:
             cfg = SynthConfig(
-                n_subjects=subjects, clips_per_subject=clips_per_subject,
+                n_subjects=subjects,
+                clips_per_subject=clips_per_subject,
                 classes=tuple(c.strip() for c in classes.split(",") if c.strip()),
-                proportions=props, size=size, fps=fps, amplitude_px=(lo, hi), crf=crf, seed=seed,
+                proportions=props,
+                size=size,
+                fps=fps,
+                amplitude_px=(lo, hi),
+                crf=crf,
+                seed=seed,
             )
             df = synthesize_dataset(out, cfg, jobs=jobs)
             typer.echo(f"wrote {len(df)} clips and {out / 'manifest.csv'}")

@@ -87,7 +87,9 @@ def extract_motion_features(
     from mextk.io.video import VideoError, read_frames
 
     size = grid * 16
-    cache = FeatureCache(cache_root, "motion", {"grid": grid, "size": size, "seed": seed, "apex": "cmed-random-for-no-me"})
+    cache = FeatureCache(
+        cache_root, "motion", {"grid": grid, "size": size, "seed": seed, "apex": "cmed-random-for-no-me"}
+    )
     feats: list[np.ndarray | None] = []
     errors: list[str] = []
     rows = manifest.to_dict("records")
@@ -121,7 +123,9 @@ def extract_motion_features(
     return X, ok, errors
 
 
-def run_demo(out_dir: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, console: Any = None) -> dict[str, Any]:
+def run_demo(
+    out_dir: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, console: Any = None
+) -> dict[str, Any]:
     """Run the demo and return its metrics.
 
     Parameters
@@ -162,7 +166,9 @@ def run_demo(out_dir: str | os.PathLike[str], config: DemoConfig = DemoConfig(),
         seed=config.seed,
     )
     manifest = synthesize_dataset(out / "data", synth_cfg, jobs=config.jobs, progress=True)
-    console.print(f"{len(manifest)} clips of {manifest['subject'].nunique()} subjects -> {out / 'data' / 'manifest.csv'}")
+    console.print(
+        f"{len(manifest)} clips of {manifest['subject'].nunique()} subjects -> {out / 'data' / 'manifest.csv'}"
+    )
 
     console.rule("[bold]2. dataset tables (CMED Tables II-V)")
     tables = compute_tables(manifest, task="cmed7")
@@ -212,13 +218,17 @@ def run_demo(out_dir: str | os.PathLike[str], config: DemoConfig = DemoConfig(),
     chance = 1.0 / tax.n_classes
 
     console.rule("[bold]5. results")
-    result = Table(title=f"LOSO on {len(y)} synthetic clips, {tax.name} ({tax.n_classes} classes, chance UAR {chance:.3f})")
+    result = Table(
+        title=f"LOSO on {len(y)} synthetic clips, {tax.name} ({tax.n_classes} classes, chance UAR {chance:.3f})"
+    )
     for col in ("ACC", "UF1", "UAR"):
         result.add_column(col, justify="right")
     result.add_row(f"{metrics['acc']:.4f}", f"{metrics['uf1']:.4f}", f"{metrics['uar']:.4f}")
     console.print(result)
-    console.print(f"report: {out / 'run'} (predictions.csv, metrics.json, confusion.png, table.md); "
-                  f"tables: {out / 'stats'}; took {time.perf_counter() - t0:.1f} s")
+    console.print(
+        f"report: {out / 'run'} (predictions.csv, metrics.json, confusion.png, table.md); "
+        f"tables: {out / 'stats'}; took {time.perf_counter() - t0:.1f} s"
+    )
     return metrics
 
 

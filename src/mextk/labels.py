@@ -294,9 +294,7 @@ class Taxonomy:
                 continue
             ys.append(self.classes.index(cls))
             keep.append(True)
-        return LabelEncoding(
-            np.asarray(ys, dtype=np.int64), np.asarray(keep, dtype=bool), self.classes, dict(dropped)
-        )
+        return LabelEncoding(np.asarray(ys, dtype=np.int64), np.asarray(keep, dtype=bool), self.classes, dict(dropped))
 
     def with_mapping(self, extra: Mapping[str, str], *, name: str | None = None) -> Taxonomy:
         """Return a copy with extra ``label -> class`` entries; new classes are appended.
@@ -335,9 +333,7 @@ def register_taxonomy(taxonomy: Taxonomy) -> Taxonomy:
     return taxonomy
 
 
-register_taxonomy(
-    Taxonomy("cmed6", _EMOTIONS6, _IDENTITY6, "CMED's 6 emotion classes (No-ME excluded)")
-)
+register_taxonomy(Taxonomy("cmed6", _EMOTIONS6, _IDENTITY6, "CMED's 6 emotion classes (No-ME excluded)"))
 register_taxonomy(
     Taxonomy(
         "cmed7",
@@ -376,9 +372,7 @@ register_taxonomy(
         "micro-expression present (any emotion) vs No-ME",
     )
 )
-register_taxonomy(
-    Taxonomy("dfme7", _SAMM7, {e: e for e in _SAMM7}, "DFME's 7 emotions (with contempt)")
-)
+register_taxonomy(Taxonomy("dfme7", _SAMM7, {e: e for e in _SAMM7}, "DFME's 7 emotions (with contempt)"))
 register_taxonomy(
     Taxonomy(
         "casme2",
@@ -393,9 +387,7 @@ register_taxonomy(
         "CASME II 5 classes (fear and sadness excluded)",
     )
 )
-register_taxonomy(
-    Taxonomy("samm", _SAMM7, {e: e for e in _SAMM7}, "SAMM's 7 emotions (others excluded)")
-)
+register_taxonomy(Taxonomy("samm", _SAMM7, {e: e for e in _SAMM7}, "SAMM's 7 emotions (others excluded)"))
 
 
 def get_taxonomy(task: str | Taxonomy) -> Taxonomy:

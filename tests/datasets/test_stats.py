@@ -17,10 +17,17 @@ def manifest_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
             for k in range(int(rec[cls])):
                 rows.append(
                     {
-                        "dataset": "cmed", "subject": rec["subject"], "sample_id": f"{rec['subject']}_{cls}_{k}",
-                        "path": f"nowhere/{rec['subject']}_{cls}_{k}.mp4", "fps": 25.0, "n_frames": 10 + k % 7,
-                        "onset": 0, "apex": None if cls == "no_me" else 1, "offset": 9 + k % 7,
-                        "emotion": "No_Emotion" if cls == "no_me" else cls.capitalize(), "aus": "",
+                        "dataset": "cmed",
+                        "subject": rec["subject"],
+                        "sample_id": f"{rec['subject']}_{cls}_{k}",
+                        "path": f"nowhere/{rec['subject']}_{cls}_{k}.mp4",
+                        "fps": 25.0,
+                        "n_frames": 10 + k % 7,
+                        "onset": 0,
+                        "apex": None if cls == "no_me" else 1,
+                        "offset": 9 + k % 7,
+                        "emotion": "No_Emotion" if cls == "no_me" else cls.capitalize(),
+                        "aus": "",
                     }
                 )
     return pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # order must not matter
@@ -39,27 +46,46 @@ def tables(reference):
 
 @pytest.mark.shared_data
 def test_table_ii_totals_match_the_paper(tables):
-    got = dict(zip(tables.class_counts["Class"], tables.class_counts["Number of Samples"]))
+    got = dict(zip(tables.class_counts["Class"], tables.class_counts["Number of Samples"], strict=True))
     assert got == {
-        "Anger": 114, "Disgust": 105, "Fear": 19, "Sadness": 42, "Happiness": 4855, "Surprise": 351,
-        "Total Emotion Samples": 5486, "No-ME": 5438, "Total": 10924,
+        "Anger": 114,
+        "Disgust": 105,
+        "Fear": 19,
+        "Sadness": 42,
+        "Happiness": 4855,
+        "Surprise": 351,
+        "Total Emotion Samples": 5486,
+        "No-ME": 5438,
+        "Total": 10924,
     }
     assert list(got)[:6] == ["Anger", "Disgust", "Fear", "Sadness", "Happiness", "Surprise"]  # paper's row order
 
 
 @pytest.mark.shared_data
 def test_table_iii_matches_the_paper(tables):
-    got = dict(zip(tables.megc3_counts["Class"], tables.megc3_counts["Number of Samples"]))
+    got = dict(zip(tables.megc3_counts["Class"], tables.megc3_counts["Number of Samples"], strict=True))
     assert got == {"Negative": 280, "Positive": 4855, "Surprise": 351, "Total Emotion Samples": 5486}
 
 
 @pytest.mark.shared_data
 def test_table_v_matches_the_paper_exactly(tables, reference):
     t5 = tables.subject_counts
-    assert list(t5.columns) == ["Subject", "Disgust", "Happiness", "Anger", "Fear", "Sadness", "Surprise", "No-ME", "Total"]
+    assert list(t5.columns) == [
+        "Subject",
+        "Disgust",
+        "Happiness",
+        "Anger",
+        "Fear",
+        "Sadness",
+        "Surprise",
+        "No-ME",
+        "Total",
+    ]
     expected = reference.rename(columns={"subject": "Subject", "no_me": "No-ME", "total": "Total"})
     expected = expected.rename(columns={c: c.capitalize() for c in CLASS_COLUMNS if c != "no_me"})
-    pd.testing.assert_frame_equal(t5.reset_index(drop=True), expected[t5.columns].reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        t5.reset_index(drop=True), expected[t5.columns].reset_index(drop=True), check_dtype=False
+    )
 
 
 @pytest.mark.shared_data
@@ -94,7 +120,9 @@ def test_ties_in_table_v_keep_natural_subject_order():
 
 
 def test_other_taxonomies_use_their_own_classes():
-    df = pd.DataFrame({"subject": ["1", "1", "2"], "emotion": ["repression", "others", "happiness"], "n_frames": [30, 40, 50]})
+    df = pd.DataFrame(
+        {"subject": ["1", "1", "2"], "emotion": ["repression", "others", "happiness"], "n_frames": [30, 40, 50]}
+    )
     t = compute_tables(df, task="casme2")
     assert t.class_counts["Class"].tolist() == ["Happiness", "Disgust", "Surprise", "Repression", "Others", "Total"]
     assert t.class_counts["Number of Samples"].tolist() == [1, 0, 0, 1, 1, 3]
@@ -107,8 +135,28 @@ def test_stats_cli_works_from_manifest_alone_and_writes_csv_and_markdown(tmp_pat
     from mextk.cli import app
 
     counts = pd.DataFrame(
-        [{"subject": "sub_1", "disgust": 1, "happiness": 3, "anger": 0, "fear": 1, "sadness": 0, "surprise": 2, "no_me": 4},
-         {"subject": "sub_2", "disgust": 0, "happiness": 5, "anger": 1, "fear": 0, "sadness": 1, "surprise": 0, "no_me": 1}]
+        [
+            {
+                "subject": "sub_1",
+                "disgust": 1,
+                "happiness": 3,
+                "anger": 0,
+                "fear": 1,
+                "sadness": 0,
+                "surprise": 2,
+                "no_me": 4,
+            },
+            {
+                "subject": "sub_2",
+                "disgust": 0,
+                "happiness": 5,
+                "anger": 1,
+                "fear": 0,
+                "sadness": 1,
+                "surprise": 0,
+                "no_me": 1,
+            },
+        ]
     )
     manifest = tmp_path / "m.csv"
     manifest_from_counts(counts).to_csv(manifest, index=False)  # the clips do not exist

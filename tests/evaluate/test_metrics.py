@@ -20,8 +20,12 @@ def test_matches_scikit_learn_on_random_cases(seed):
     y_pred = np.where(g.random(n) < 0.6, y_true, g.integers(0, k + 1, n))  # sometimes a class absent from y_true
     present = np.unique(y_true)
     assert accuracy(y_true, y_pred) == pytest.approx(np.mean(y_true == y_pred))
-    assert uf1(y_true, y_pred) == pytest.approx(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
-    assert uar(y_true, y_pred) == pytest.approx(recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+    assert uf1(y_true, y_pred) == pytest.approx(
+        f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    )
+    assert uar(y_true, y_pred) == pytest.approx(
+        recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    )
 
 
 def test_hand_computed_example_and_absent_class_rule():
@@ -94,8 +98,14 @@ def test_score_cli(tmp_path):
     from mextk.cli import app
 
     path = tmp_path / "p.csv"
-    pd.DataFrame({"subject": ["1", "1", "2", "2"], "dataset": ["a", "a", "b", "b"],
-                  "y_true": ["pos", "neg", "neg", "sur"], "y_pred": ["pos", "neg", "pos", "sur"]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "subject": ["1", "1", "2", "2"],
+            "dataset": ["a", "a", "b", "b"],
+            "y_true": ["pos", "neg", "neg", "sur"],
+            "y_pred": ["pos", "neg", "pos", "sur"],
+        }
+    ).to_csv(path, index=False)
     res = CliRunner().invoke(app, ["score", str(path), "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

@@ -8,10 +8,19 @@ from mextk.evaluate.report import write_run_report
 
 
 def test_run_folder_contract(tmp_path):
-    preds = pd.DataFrame({"sample_id": ["a", "b", "c", "d"], "subject": ["1", "1", "2", "2"], "dataset": ["x"] * 4,
-                          "fold": [0, 0, 1, 1], "y_true": [0, 1, 2, 2], "y_pred": [0, 1, 2, 0]})
-    m = write_run_report(tmp_path, preds, classes=["negative", "positive", "surprise"], method="M", variant="3-class",
-                         config={"seed": 0})
+    preds = pd.DataFrame(
+        {
+            "sample_id": ["a", "b", "c", "d"],
+            "subject": ["1", "1", "2", "2"],
+            "dataset": ["x"] * 4,
+            "fold": [0, 0, 1, 1],
+            "y_true": [0, 1, 2, 2],
+            "y_pred": [0, 1, 2, 0],
+        }
+    )
+    m = write_run_report(
+        tmp_path, preds, classes=["negative", "positive", "surprise"], method="M", variant="3-class", config={"seed": 0}
+    )
     for f in ("predictions.csv", "metrics.json", "confusion.png", "table.md", "table.csv", "config.json"):
         assert (tmp_path / f).exists(), f
     saved = json.loads((tmp_path / "metrics.json").read_text())

@@ -92,8 +92,9 @@ def test_cross_val_predictions_learns_a_separable_problem():
     s = np.repeat([f"s{i}" for i in range(6)], 20)
     y = np.tile(np.arange(2), 60)
     X = g.normal(0, 1, (120, 3)) + y[:, None] * 3.0
-    preds = cross_val_predictions(LogisticRegression(), X, y, subjects=s, splitter=LeaveOneSubjectOut(),
-                                  sample_ids=[f"id{i}" for i in range(120)])
+    preds = cross_val_predictions(
+        LogisticRegression(), X, y, subjects=s, splitter=LeaveOneSubjectOut(), sample_ids=[f"id{i}" for i in range(120)]
+    )
     assert list(preds.columns) == ["sample_id", "subject", "dataset", "fold", "y_true", "y_pred"]
     assert (preds["y_true"] == preds["y_pred"]).mean() > 0.9
     assert preds.groupby("fold")["subject"].nunique().max() == 1

@@ -104,7 +104,10 @@ def test_every_problem_is_reported_with_row_and_column(tmp_path):
 def test_missing_columns_and_formats(tmp_path):
     df = pd.DataFrame([{k: v for k, v in _row().items() if k not in ("fps", "aus")}])
     probs = [str(p) for p in validate_manifest(df, check_files=False)]
-    assert [p.split(": ", 1)[1] for p in probs] == ["column 'fps': required column is missing", "column 'aus': required column is missing"]
+    assert [p.split(": ", 1)[1] for p in probs] == [
+        "column 'fps': required column is missing",
+        "column 'aus': required column is missing",
+    ]
     (tmp_path / "m.txt").write_text("x")
     with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
         read_manifest_table(tmp_path / "m.txt")

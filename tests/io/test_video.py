@@ -20,7 +20,7 @@ def test_h264_roundtrip_keeps_count_rate_size_and_content(tmp_path, textured_fra
     import cv2
 
     luma = lambda f: cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(int)  # noqa: E731
-    assert np.mean([np.abs(luma(a) - luma(b)).mean() for a, b in zip(back, textured_frames)]) < 1.5
+    assert np.mean([np.abs(luma(a) - luma(b)).mean() for a, b in zip(back, textured_frames, strict=True)]) < 1.5
     assert np.abs(back.astype(int) - textured_frames.astype(int)).mean() < 10
 
 

@@ -62,7 +62,7 @@ def test_layouts_cover_the_recording_and_match_presence(call):
     _, _, truth = call
     layouts = truth["layouts"]
     assert layouts[0]["start_frame"] == 0 and layouts[-1]["end_frame"] == truth["n_frames"] - 1
-    for a, b in zip(layouts, layouts[1:]):
+    for a, b in zip(layouts, layouts[1:], strict=False):
         assert b["start_frame"] == a["end_frame"] + 1
     assert sum(lay["screen_share"] for lay in layouts) == 1
     assert len({tuple(sorted(lay["tiles"])) for lay in layouts if not lay["screen_share"]}) >= 2  # layout changes

@@ -8,7 +8,15 @@ import pytest
 
 from mextk.io.manifest import load_manifest, sample_path
 from mextk.io.video import probe_video, read_frames
-from mextk.synth.clips import ClipSpec, SynthConfig, class_allocation, expression_profile, plan_dataset, render_clip, synthesize_dataset
+from mextk.synth.clips import (
+    ClipSpec,
+    SynthConfig,
+    class_allocation,
+    expression_profile,
+    plan_dataset,
+    render_clip,
+    synthesize_dataset,
+)
 
 
 def test_expression_profile_shape():

@@ -14,8 +14,8 @@ from mextk.synth.face import (
     blink_field,
     face_frame,
     make_subject,
-    rbf_weights,
     rbf_basis,
+    rbf_weights,
 )
 
 

@@ -93,9 +93,7 @@ class StatsTables:
         for name, table in self.tables().items():
             written.extend(write_table(table, out, name, title=self.TITLES[name], floatfmt=".2f"))
         written.append(
-            write_json_atomic(
-                out / "imbalance.json", {**self.imbalance, "excluded": self.excluded, "task": self.task}
-            )
+            write_json_atomic(out / "imbalance.json", {**self.imbalance, "excluded": self.excluded, "task": self.task})
         )
         from mextk.io.atomic import write_text_atomic
 

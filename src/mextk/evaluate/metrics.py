@@ -167,7 +167,7 @@ def confusion_matrix(
     if unknown:
         raise ValueError(f"labels not in the class list: {', '.join(unknown)}")
     cm = np.zeros((len(order), len(order)), dtype=np.int64)
-    for t, p in zip(yt.tolist(), yp.tolist()):
+    for t, p in zip(yt.tolist(), yp.tolist(), strict=True):
         cm[pos[t], pos[p]] += 1
     if normalize:
         totals = cm.sum(axis=1, keepdims=True)

@@ -93,8 +93,13 @@ def plot_confusion(
         for i in range(k):
             for j in range(k):
                 ax.text(
-                    j, i, format(mat[i, j], fmt), ha="center", va="center",
-                    color="white" if norm[i, j] > 0.5 else "black", fontsize=8,
+                    j,
+                    i,
+                    format(mat[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    color="white" if norm[i, j] > 0.5 else "black",
+                    fontsize=8,
                 )
     fig.colorbar(im, ax=axes, shrink=0.7, label="recall (row share)")
     if title:
@@ -141,11 +146,23 @@ def write_run_report(
     metrics["method"], metrics["variant"], metrics["classes"] = method, variant, names
     write_json_atomic(out / "metrics.json", metrics)
     plot_confusion(
-        preds["true_label"].tolist(), preds["pred_label"].tolist(), out / "confusion.png",
-        labels=names, display=display, title=f"{method} ({variant})",
+        preds["true_label"].tolist(),
+        preds["pred_label"].tolist(),
+        out / "confusion.png",
+        labels=names,
+        display=display,
+        title=f"{method} ({variant})",
     )
     row = pd.DataFrame(
-        [{"Method": method, "Variant": variant, "UF1": metrics["uf1"], "UAR": metrics["uar"], "Accuracy": metrics["acc"]}]
+        [
+            {
+                "Method": method,
+                "Variant": variant,
+                "UF1": metrics["uf1"],
+                "UAR": metrics["uar"],
+                "Accuracy": metrics["acc"],
+            }
+        ]
     )
     write_table(row, out, "table")
     if config is not None:

@@ -124,9 +124,7 @@ class SubjectStratifiedKFold:
         yield from inner.split(np.zeros(len(g)), np.asarray(y), g)
 
 
-def check_subject_independence(
-    splits: Iterable[tuple[Sequence[int], Sequence[int]]], groups: Sequence[Any]
-) -> int:
+def check_subject_independence(splits: Iterable[tuple[Sequence[int], Sequence[int]]], groups: Sequence[Any]) -> int:
     """Raise :class:`LeakageError` if any subject is in both train and test of a fold.
 
     Parameters

@@ -203,9 +203,7 @@ def iter_frames(
         except VideoError:
             raise
         except Exception as exc:
-            raise VideoError(
-                f"{path}: decoding failed after frame {index} ({exc.__class__.__name__}: {exc})"
-            ) from exc
+            raise VideoError(f"{path}: decoding failed after frame {index} ({exc.__class__.__name__}: {exc})") from exc
     finally:
         container.close()
 
@@ -233,9 +231,7 @@ def read_frames(
     if not frames:
         raise VideoError(f"{path}: no frames in range [{start}, {stop})")
     if stop is not None and len(frames) < stop - start:
-        raise VideoError(
-            f"{path}: truncated: asked for frames [{start}, {stop}), got {len(frames)}"
-        )
+        raise VideoError(f"{path}: truncated: asked for frames [{start}, {stop}), got {len(frames)}")
     return np.stack(frames)
 
 

@@ -84,7 +84,9 @@ class CallConfig:
     seed: int = 0
 
 
-def gallery_layout(n: int, width: int, height: int, *, gap: int = 8, margin: int = 12) -> list[tuple[int, int, int, int]]:
+def gallery_layout(
+    n: int, width: int, height: int, *, gap: int = 8, margin: int = 12
+) -> list[tuple[int, int, int, int]]:
     """Tile boxes ``(x, y, w, h)`` of a Zoom-like gallery of ``n`` participants.
 
     Tiles are 16:9, as large as fits; a ``cols = ceil(sqrt(n))`` grid; the
@@ -174,7 +176,16 @@ def _slide(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     img = np.full((height, width, 3), 250, np.uint8)
     cv2.rectangle(img, (0, 0), (width, int(0.14 * height)), (40, 70, 140), -1)
     font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(img, "Today's activity: feelings", (int(0.04 * width), int(0.1 * height)), font, height / 500, (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        "Today's activity: feelings",
+        (int(0.04 * width), int(0.1 * height)),
+        font,
+        height / 500,
+        (255, 255, 255),
+        2,
+        cv2.LINE_AA,
+    )
     for k in range(5):
         y = int((0.25 + 0.1 * k) * height)
         cv2.circle(img, (int(0.06 * width), y - 6), 5, (40, 70, 140), -1)
@@ -322,7 +333,9 @@ def make_call_recording(
                 canvas[:, :main_w] = cv2.resize(slide, (main_w, config.height), interpolation=cv2.INTER_AREA)
                 px = int(np.clip(0.5 + pointer[t, 0], 0.05, 0.95) * main_w)
                 py = int(np.clip(0.5 + pointer[t, 1], 0.05, 0.95) * config.height)
-                cv2.fillPoly(canvas, [np.array([(px, py), (px, py + 18), (px + 5, py + 13), (px + 12, py + 13)])], (0, 0, 0))
+                cv2.fillPoly(
+                    canvas, [np.array([(px, py), (px, py + 18), (px + 5, py + 13), (px + 12, py + 13)])], (0, 0, 0)
+                )
                 if strip_w:
                     tw = strip_w - 8
                     th = (tw * 9 // 16) // 2 * 2
@@ -335,7 +348,9 @@ def make_call_recording(
             else:
                 boxes = {}
                 speaker = max(active, key=lambda i: speaker_turns[t, i]) if active else None
-                for i, (x, y, w, h) in zip(active, gallery_layout(len(active), config.width, config.height)):
+                for i, (x, y, w, h) in zip(
+                    active, gallery_layout(len(active), config.width, config.height), strict=True
+                ):
                     tile = np.clip(parts[i].frame(t, w, h), 0, 255).astype(np.uint8)
                     canvas[y : y + h, x : x + w] = tile
                     if i == speaker and len(active) > 1:
@@ -347,7 +362,9 @@ def make_call_recording(
                     boxes[people[i]["person"]] = [int(x), int(y), int(w), int(h)]
             key = "share" if in_share(t) else boxes
             if not layouts or layouts[-1]["_key"] != key:
-                layouts.append({"start_frame": t, "end_frame": t, "screen_share": in_share(t), "tiles": boxes, "_key": key})
+                layouts.append(
+                    {"start_frame": t, "end_frame": t, "screen_share": in_share(t), "tiles": boxes, "_key": key}
+                )
             else:
                 layouts[-1]["end_frame"] = t
             noise = rng.normal(0, 1.2, canvas.shape)

@@ -147,7 +147,9 @@ def render_clip(spec: ClipSpec) -> RenderedClip:
     RenderedClip
     """
     if spec.emotion != "no_me" and spec.emotion not in EMOTION_AUS:
-        raise ValueError(f"cannot synthesise emotion {spec.emotion!r}; choose from {', '.join([*EMOTION_AUS, 'no_me'])}")
+        raise ValueError(
+            f"cannot synthesise emotion {spec.emotion!r}; choose from {', '.join([*EMOTION_AUS, 'no_me'])}"
+        )
     if spec.size % 2 or spec.size < 32:
         raise ValueError(f"clip size must be even and >= 32, got {spec.size}")
     subject = _subject(spec.subject_seed)
