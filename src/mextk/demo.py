@@ -218,9 +218,8 @@ def run_demo(
     chance = 1.0 / tax.n_classes
 
     console.rule("[bold]5. results")
-    result = Table(
-        title=f"LOSO on {len(y)} synthetic clips, {tax.name} ({tax.n_classes} classes, chance UAR {chance:.3f})"
-    )
+    title = f"LOSO on {len(y)} synthetic clips, {tax.name} ({tax.n_classes} classes, chance UAR {chance:.3f})"
+    result = Table(title=title, title_justify="left", min_width=len(title) + 4)
     for col in ("ACC", "UF1", "UAR"):
         result.add_column(col, justify="right")
     result.add_row(f"{metrics['acc']:.4f}", f"{metrics['uf1']:.4f}", f"{metrics['uar']:.4f}")
@@ -236,7 +235,7 @@ def print_table(console: Any, df: pd.DataFrame, title: str) -> None:
     """Print a DataFrame as a rich table."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", min_width=min(100, len(title) + 4))
     for col in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[col])
         table.add_column(str(col), justify="right" if numeric else "left")

@@ -88,3 +88,11 @@ def test_cli_writes_a_valid_manifest(tmp_path):
     assert res.exit_code == 0, res.output
     df = load_manifest(out, taxonomy="cmed7", excluded="error")  # paths made absolute: still valid from elsewhere
     assert len(df) == 2 and df["n_frames"].tolist() == [5, 6]
+
+
+def test_loader_is_reachable_from_the_manifest_module():
+    from mextk.io import manifest
+
+    assert manifest.load_cmed is load_cmed
+    with pytest.raises(AttributeError):
+        manifest.no_such_thing  # noqa: B018

@@ -367,3 +367,13 @@ def save_manifest(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 def empty_manifest() -> pd.DataFrame:
     """A manifest with the required columns and no rows."""
     return pd.DataFrame({c: pd.Series(dtype=object) for c in REQUIRED_COLUMNS})
+
+
+def __getattr__(name: str) -> object:
+    # ``mextk.io.manifest.load_cmed``: the CMED loader lives with the other dataset loaders
+    # (``mextk.datasets.cmed``); re-exported lazily here to avoid an import cycle.
+    if name == "load_cmed":
+        from mextk.datasets.cmed import load_cmed
+
+        return load_cmed
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -261,7 +261,7 @@ class _Participant:
         if key not in self._renderers:
             s = self.subject
             # head and shoulders: the face takes ~40% of the tile height
-            scale = 0.4 * h / (s.face_width * 1.15)
+            scale = 0.4 * h / (s.face_width * 1.15 * s.distance)
             centre = s.face_centre + np.array([0.0, 0.18 * h / scale])
             self._renderers = {key: FaceRenderer(s, out_size=(w, h), centre=centre, scale=scale)}
         return self._renderers[key]

@@ -163,7 +163,7 @@ def render_clip(spec: ClipSpec) -> RenderedClip:
     onset, offset = lead, lead + span
     apex = onset + int(np.clip(round(span * rng.uniform(0.35, 0.65)), 1, span - 1))
 
-    crop_factor = rng.uniform(1.6, 1.9)
+    crop_factor = rng.uniform(1.6, 1.9) * subject.distance
     scale = spec.size / (subject.face_width * crop_factor)
     centre = subject.face_centre + rng.normal(0, 0.04, 2) * subject.face_width
     renderer = FaceRenderer(subject, out_size=(spec.size, spec.size), centre=centre, scale=scale)

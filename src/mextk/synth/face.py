@@ -324,6 +324,11 @@ class Subject:
         return float(np.hypot(*(self.landmarks[16] - self.landmarks[0])))
 
     @property
+    def distance(self) -> float:
+        """Relative camera distance (1 = average); crops around the face widen by this factor."""
+        return float(self.params.get("distance", 1.0))
+
+    @property
     def face_centre(self) -> np.ndarray:
         """Centre of the landmarks' bounding box."""
         return (self.landmarks.min(axis=0) + self.landmarks.max(axis=0)) / 2
@@ -390,8 +395,9 @@ def make_subject(seed: int) -> Subject:
     length, eye spacing, brow height, nose length, mouth width; up to ~12% of
     the inter-ocular distance), skin tone (brightness 0.6-1.15, warm/cool
     tint), hair colour, lighting (a smooth left/right and top/bottom gradient
-    and gamma), background (a generated room) and a mirror image with
-    probability 1/2.  Seed 0 is the unchanged photo with a new background.
+    and gamma), background (a generated room), camera distance (the face's
+    size within crops and tiles, +-12%) and a mirror image with probability
+    1/2.  Seed 0 is the unchanged photo with a new background.
 
     Parameters
     ----------
@@ -423,6 +429,8 @@ def make_subject(seed: int) -> Subject:
         "light_y": rng.uniform(-0.3, 0.3) if identity else 0.0,
         "gamma": rng.uniform(0.85, 1.15) if identity else 1.0,
         "mirror": bool(rng.random() < 0.5) if identity else False,
+        # how close the person sits to the camera: scales the face within every crop and tile
+        "distance": rng.uniform(0.88, 1.12) if identity else 1.0,
     }
     # 1. face shape
     rel = lm - origin
