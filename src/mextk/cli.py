@@ -213,6 +213,101 @@ def score(
     Console().print(table)
 
 
+@app.command()
+def prepare(
+    recordings: Annotated[
+        Optional[list[Path]], typer.Argument(help="Recordings, or folders searched for them.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder (clips, manifest.csv, review.csv).")] = Path("prepared"),
+    preset_name: Annotated[str, typer.Option("--preset", help="'default' or 'cmed' (Algorithm 1 as written).")] = (
+        "default"
+    ),
+    jobs: Annotated[int, typer.Option(help="Recordings processed in parallel.")] = 1,
+    subjects: Annotated[Optional[Path], typer.Option(help="CSV: source_recording, track_id, subject.")] = None,
+    dataset: Annotated[str, typer.Option(help="Manifest 'dataset' column.")] = "prepared",
+    detector: Annotated[Optional[str], typer.Option(help="haar, dlib-hog or dlib-cnn.")] = None,
+    detect_every: Annotated[Optional[int], typer.Option(help="Frames between analysis steps.")] = None,
+    full_detect_every: Annotated[Optional[int], typer.Option(help="Frames between full detections.")] = None,
+    lookahead: Annotated[Optional[int], typer.Option(help="Frames examined per step.")] = None,
+    max_gap: Annotated[Optional[int], typer.Option(help="Frames a face may be missing before its clip ends.")] = None,
+    min_duration: Annotated[Optional[float], typer.Option(help="Shortest clip kept, seconds.")] = None,
+    crop_size: Annotated[Optional[int], typer.Option(help="Output crop side in pixels.")] = None,
+    crop_scale: Annotated[
+        Optional[float], typer.Option(help="Crop side relative to the face (default preset).")
+    ] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Constant output frame rate (default: the input's).")] = None,
+    screen_share: Annotated[Optional[bool], typer.Option(help="Detect and drop screen shares.")] = None,
+    layout: Annotated[Optional[bool], typer.Option(help="Follow the gallery's tiles.")] = None,
+    pose: Annotated[Optional[bool], typer.Option(help="Estimate head pose (turned_head flag).")] = None,
+    x264_preset: Annotated[Optional[str], typer.Option(help="x264 speed preset of the clips.")] = None,
+    crf: Annotated[Optional[int], typer.Option(help="x264 quality of the clips.")] = None,
+    flag_min_face_px: Annotated[Optional[float], typer.Option(help="small_face below this face height.")] = None,
+    flag_min_face_frac: Annotated[
+        Optional[float], typer.Option(help="small_face below this share of the tile.")
+    ] = None,
+    flag_max_yaw: Annotated[Optional[float], typer.Option(help="turned_head above this yaw (degrees).")] = None,
+    flag_max_pitch: Annotated[Optional[float], typer.Option(help="turned_head above this pitch (degrees).")] = None,
+    flag_multi_face: Annotated[Optional[float], typer.Option(help="multiple_faces in this share of checks.")] = None,
+    flag_min_visible: Annotated[Optional[float], typer.Option(help="face_covered below this share of checks.")] = None,
+    flag_max_intrusion: Annotated[Optional[float], typer.Option(help="intrusion above this share of the crop.")] = None,
+) -> None:
+    """Split group video-call recordings into per-person face clips (CMED Algorithm 1, or the better default).
+
+    Writes OUT/manifest.csv (one row per clip), OUT/review.csv (flags for the manual check) and
+    OUT/RECORDING/summary.json.  Finished recordings are skipped when run again; with no
+    recordings, only the manifest is rebuilt (e.g. after editing the --subjects map).
+    """
+    from rich.console import Console
+
+    from mextk.prepare.batch import prepare_recordings
+    from mextk.prepare.config import preset
+
+    overrides = {
+        k: v
+        for k, v in dict(
+            detector=detector,
+            detect_every=detect_every,
+            full_detect_every=full_detect_every,
+            lookahead=lookahead,
+            max_gap=max_gap,
+            min_duration=min_duration,
+            crop_size=crop_size,
+            crop_scale=crop_scale,
+            fps=fps,
+            screen_share=screen_share,
+            layout=layout,
+            pose=pose,
+            x264_preset=x264_preset,
+            crf=crf,
+            flag_min_face_px=flag_min_face_px,
+            flag_min_face_frac=flag_min_face_frac,
+            flag_max_yaw=flag_max_yaw,
+            flag_max_pitch=flag_max_pitch,
+            flag_multi_face=flag_multi_face,
+            flag_min_visible=flag_min_visible,
+            flag_max_intrusion=flag_max_intrusion,
+        ).items()
+        if v is not None
+    }
+    console = Console(stderr=True)
+    try:
+        config = preset(preset_name, **overrides)
+        result = prepare_recordings(
+            recordings or [], out, config, jobs=jobs, dataset=dataset, subjects=subjects, console=console
+        )
+    except _known_errors() as exc:
+        _fail(str(exc))
+    m = result["manifest"]
+    kept = int(m["kept"].sum()) if len(m) else 0
+    typer.echo(
+        f"{len(result['done'])} recording(s) done, {len(result['skipped'])} already done, "
+        f"{len(result['failed'])} failed; {len(m)} clips ({kept} kept, {len(m) - kept} flagged) "
+        f"-> {out / 'manifest.csv'}"
+    )
+    if result["failed"]:
+        raise typer.Exit(1)
+
+
 @app.command("cmed-manifest")
 def cmed_manifest(
     root: Annotated[Path, typer.Argument(help="CMED folder (video_emotion_metadata.csv, FinalFullVideos_subjects/).")],

@@ -274,6 +274,7 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "veryfast",
         gray_ok: bool = True,
+        threads: int | None = None,
     ) -> None:
         if not fps or fps <= 0:
             raise ValueError(f"{path}: fps must be positive, got {fps}")
@@ -282,6 +283,7 @@ class VideoWriter:
         self.crf = int(crf)
         self.preset = preset
         self.gray_ok = gray_ok
+        self.threads = threads
         self.n_written = 0
         self._ctx = atomic_path(self.path)
         self._tmp: Path | None = None
@@ -299,7 +301,10 @@ class VideoWriter:
         stream = self._container.add_stream("libx264", rate=rate)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        options = {"crf": str(self.crf), "preset": self.preset}
+        if self.threads:
+            options["threads"] = str(self.threads)
+        stream.options = options
         self._stream = stream
 
     def write(self, frame: np.ndarray) -> None:
@@ -321,6 +326,28 @@ class VideoWriter:
                 f"expected {self._stream.width}x{self._stream.height}"
             )
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
+        self.n_written += 1
+
+    def write_yuv420(self, planes: np.ndarray) -> None:
+        """Append one frame given as an I420 array ``(H * 3 // 2, W)`` (Y rows, then U, then V).
+
+        Skips the RGB conversion: the fast path for frames cut from decoded video.
+        """
+        import av
+
+        if planes.dtype != np.uint8 or planes.ndim != 2 or planes.shape[0] % 3:
+            raise ValueError(f"{self.path}: expected a (H*3/2, W) uint8 I420 array, got {planes.dtype} {planes.shape}")
+        height, width = planes.shape[0] * 2 // 3, planes.shape[1]
+        if self._stream is None:
+            self._start(height, width)
+        elif (height, width) != (self._stream.height, self._stream.width):
+            raise ValueError(
+                f"{self.path}: frame {self.n_written} is {width}x{height}, "
+                f"expected {self._stream.width}x{self._stream.height}"
+            )
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(planes), format="yuv420p")
         for packet in self._stream.encode(vf):
             self._container.mux(packet)
         self.n_written += 1
@@ -390,3 +417,118 @@ def write_video(
         for frame in frames:
             writer.write(frame)
     return Path(path)
+
+
+def yuv_planes(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zero-copy views of the Y, U and V planes of a decoded ``yuv420p`` PyAV frame.
+
+    Frames in other pixel formats are converted to ``yuv420p`` first.
+    """
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
+    out = []
+    for plane in frame.planes:
+        arr = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        out.append(arr[:, : plane.width])
+    return out[0], out[1], out[2]
+
+
+@dataclass
+class CfrStats:
+    """What :class:`CfrReader` did to make the frame rate constant."""
+
+    fps: float
+    source_fps: float
+    declared_frames: int
+    decoded: int = 0
+    emitted: int = 0
+    duplicated: int = 0
+    dropped: int = 0
+
+    @property
+    def variable(self) -> bool:
+        """Whether the input needed frames duplicated or dropped."""
+        return self.duplicated > 0 or self.dropped > 0
+
+
+class CfrReader:
+    """Decode a video as a constant-frame-rate stream, converting variable frame rates on the fly.
+
+    Each decoded frame's presentation time ``t`` (seconds from the first
+    frame) gives its slot ``round(t * fps)``.  A frame whose slot is taken is
+    dropped; slots that nothing fills repeat the previous frame (what
+    ``ffmpeg -vsync cfr`` does), so frame ``n`` of the output always shows
+    time ``n / fps``.  Memory stays bounded: frames stream one at a time.
+
+    Parameters
+    ----------
+    path : path-like
+        Video file.
+    fps : float, optional
+        Output rate; defaults to the stream's average rate.
+
+    Raises
+    ------
+    VideoError
+        When the file cannot be opened, or decoding fails (the message names
+        the last good frame; frames before it have been yielded).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fps: float | None = None) -> None:
+        self.path = Path(path)
+        self._container = _open(self.path)
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        source_fps = float(rate) if rate else float("nan")
+        target = fps or source_fps
+        if not target or not np.isfinite(target) or target <= 0:
+            self._container.close()
+            raise VideoError(f"{self.path}: frame rate unknown; give one explicitly")
+        self.stats = CfrStats(float(target), source_fps, int(stream.frames or 0))
+        self.width = stream.codec_context.width
+        self.height = stream.codec_context.height
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        stream = self._stream
+        stats = self.stats
+        tb = float(stream.time_base) if stream.time_base else None
+        t0: float | None = None
+        prev = None
+        try:
+            try:
+                for frame in self._container.decode(stream):
+                    stats.decoded += 1
+                    if frame.pts is None or tb is None:
+                        slot = stats.emitted
+                    else:
+                        t = frame.pts * tb
+                        if t0 is None:
+                            t0 = t
+                        slot = int(round((t - t0) * stats.fps))
+                    if slot < stats.emitted:
+                        stats.dropped += 1
+                        prev = frame
+                        continue
+                    while stats.emitted < slot and prev is not None:
+                        stats.duplicated += 1
+                        stats.emitted += 1
+                        yield stats.emitted - 1, prev
+                    stats.emitted += 1
+                    prev = frame
+                    yield stats.emitted - 1, frame
+            except VideoError:
+                raise
+            except Exception as exc:
+                raise VideoError(
+                    f"{self.path}: decoding failed after frame {stats.emitted - 1} ({exc.__class__.__name__}: {exc})"
+                ) from exc
+        finally:
+            self._container.close()
+
+    @property
+    def truncated(self) -> bool:
+        """After reading: fewer frames decoded than the container declares."""
+        d = self.stats.declared_frames
+        return d > 0 and self.stats.decoded < d - 1

@@ -1,0 +1,1 @@
+"""Faces: landmarks, alignment, cropping."""

@@ -1,0 +1,325 @@
+"""``mextk prepare``: many recordings, in parallel, resumable; one manifest and one review table.
+
+Output folder layout::
+
+    DIR/
+      manifest.csv            one row per clip, all recordings (foundation format + prepare columns)
+      review.csv              one row per clip for the manual check: flags, kept, and empty
+                              reviewer_decision / reviewer_note columns (kept across re-runs)
+      problems.txt            one line per recording that failed
+      RECORDING/
+        clips/tNN_cNNN.mp4    H.264 clips, constant frame rate
+        clips.csv             this recording's rows
+        summary.json          this recording's summary; written last, it marks the recording done
+
+A recording whose ``summary.json`` exists (with the same settings) is not
+processed again; a failed or interrupted one is processed again from the
+start (its clips are rewritten atomically, so nothing half-written is ever
+taken for a finished clip).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mextk.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from mextk.io.manifest import REQUIRED_COLUMNS, save_manifest
+from mextk.io.video import VideoError
+from mextk.prepare.config import PrepareConfig
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts")
+REVIEW_COLUMNS = (
+    "sample_id",
+    "path",
+    "source_recording",
+    "track_id",
+    "subject",
+    "start_time",
+    "end_time",
+    "n_frames",
+    "kept",
+    "flags",
+    "face_px",
+    "face_frac",
+    "yaw",
+    "pitch",
+    "visible",
+    "multi_face",
+    "intrusion",
+)
+REVIEWER_COLUMNS = ("reviewer_decision", "reviewer_note")
+
+
+def find_recordings(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files and folders (searched recursively for videos) into a sorted list of recordings."""
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found.extend(
+                sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES and not q.name.startswith("."))
+            )
+        else:
+            found.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def recording_names(paths: Sequence[Path]) -> list[str]:
+    """A folder-safe, unique name per recording (its file stem; ``_2``, ``_3`` for repeats)."""
+    names: list[str] = []
+    counts: dict[str, int] = {}
+    for p in paths:
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in p.stem)
+        counts[stem] = counts.get(stem, 0) + 1
+        names.append(stem if counts[stem] == 1 else f"{stem}_{counts[stem]}")
+    return names
+
+
+def _process_one(path: str, out_dir: str, name: str, config: PrepareConfig, progress: Any = None) -> dict[str, Any]:
+    """Worker: split one recording into ``out_dir/name``; return its summary (or raise VideoError)."""
+    from mextk.prepare.split import RecordingSplitter
+
+    folder = Path(out_dir) / name
+    if folder.exists():  # an interrupted earlier attempt: start clean
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress[name] = (done, total)
+
+    splitter = RecordingSplitter(path, folder, config, name)
+    summary = splitter.run(report)
+    summary["config"] = config.to_dict()
+    rows = pd.DataFrame(splitter.rows)
+    with atomic_path(folder / "clips.csv") as tmp:
+        rows.to_csv(tmp, index=False)
+    write_json_atomic(folder / "summary.json", summary)  # last: marks the recording done
+    return summary
+
+
+def _done(folder: Path, config: PrepareConfig) -> bool:
+    summary = folder / "summary.json"
+    if not summary.exists():
+        return False
+    saved = json.loads(summary.read_text()).get("config")
+    if saved != json.loads(json.dumps(config.to_dict())):
+        raise FileExistsError(
+            f"{folder}: was prepared with other settings; use another --out folder or remove that recording's folder"
+        )
+    return True
+
+
+def read_subject_map(path: str | os.PathLike[str]) -> dict[tuple[str, int], str]:
+    """Read ``source_recording, track_id, subject`` rows (a person's review of the tracks).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line of a malformed row.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: subject map not found")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("source_recording", "track_id", "subject") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    mapping: dict[tuple[str, int], str] = {}
+    for i, row in enumerate(df.to_dict("records")):
+        try:
+            track = int(str(row["track_id"]).strip().lstrip("t"))
+        except ValueError:
+            raise ValueError(f"{path}:{i + 2}: column 'track_id': {row['track_id']!r} is not a track number") from None
+        if not str(row["subject"]).strip():
+            raise ValueError(f"{path}:{i + 2}: column 'subject' is empty")
+        mapping[(str(row["source_recording"]).strip(), track)] = str(row["subject"]).strip()
+    return mapping
+
+
+def assemble(
+    out_dir: str | os.PathLike[str],
+    *,
+    dataset: str = "prepared",
+    subjects: dict[tuple[str, int], str] | None = None,
+) -> pd.DataFrame:
+    """Build ``manifest.csv`` and ``review.csv`` from every finished recording in ``out_dir``.
+
+    Subject ids come from ``subjects`` (``(recording, track) -> subject``);
+    unmapped tracks get ``RECORDING_tNN``.  Reviewer columns already filled in
+    ``review.csv`` are carried over by ``sample_id``.
+    """
+    out = Path(out_dir)
+    parts = []
+    for summary in sorted(out.glob("*/summary.json")):
+        clips = summary.parent / "clips.csv"
+        if clips.exists() and clips.stat().st_size > 1:
+            try:
+                df = pd.read_csv(clips, dtype={"source_recording": str, "flags": str}, keep_default_na=False)
+            except pd.errors.EmptyDataError:
+                continue
+            if df.empty:
+                continue
+            df["path"] = [f"{summary.parent.name}/{p}" for p in df["path"]]
+            parts.append(df)
+    if parts:
+        manifest = pd.concat(parts, ignore_index=True)
+    else:
+        manifest = pd.DataFrame(columns=list(REQUIRED_COLUMNS))
+    subjects = subjects or {}
+    manifest["dataset"] = dataset
+    manifest["subject"] = [
+        subjects.get((str(r), int(t)), f"{r}_t{int(t):02d}")
+        for r, t in zip(manifest.get("source_recording", []), manifest.get("track_id", []), strict=True)
+    ]
+    for col in ("onset", "apex", "offset"):
+        manifest[col] = pd.array([None] * len(manifest), dtype="Int64")
+    manifest["kept"] = manifest.get("kept", pd.Series(dtype=bool)).astype(str).str.lower().isin(["true", "1"])
+    if "source_truncated" in manifest.columns:
+        manifest["source_truncated"] = manifest["source_truncated"].astype(str).str.lower().isin(["true", "1"])
+    save_manifest(manifest, out / "manifest.csv")
+    review = manifest[[c for c in REVIEW_COLUMNS if c in manifest.columns]].copy()
+    old_path = out / "review.csv"
+    if old_path.exists():
+        old = pd.read_csv(old_path, dtype=str, keep_default_na=False)
+        keep = [c for c in REVIEWER_COLUMNS if c in old.columns]
+        review = review.merge(old[["sample_id", *keep]], on="sample_id", how="left")
+    for col in REVIEWER_COLUMNS:
+        if col not in review.columns:
+            review[col] = ""
+    review[list(REVIEWER_COLUMNS)] = review[list(REVIEWER_COLUMNS)].fillna("")
+    with atomic_path(old_path) as tmp:
+        review.to_csv(tmp, index=False)
+    return manifest
+
+
+def prepare_recordings(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    config: PrepareConfig,
+    *,
+    jobs: int = 1,
+    dataset: str = "prepared",
+    subjects: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    console: Any = None,
+) -> dict[str, Any]:
+    """Split every recording into clips; build the manifest and review table.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        Recordings, or folders searched for them.
+    out_dir : path-like
+        Output folder (layout in the module docstring).
+    config : PrepareConfig
+        Settings.
+    jobs : int
+        Recordings processed in parallel (one process each).
+    dataset : str
+        ``dataset`` column of the manifest.
+    subjects : path-like, optional
+        CSV mapping ``source_recording, track_id`` to ``subject``.
+    progress : bool
+        Show progress bars.
+    console : rich.console.Console, optional
+        Where to print.
+
+    Returns
+    -------
+    dict
+        ``{"done": [...], "skipped": [...], "failed": {name: error}, "manifest": DataFrame}``.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = console or Console(stderr=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    subject_map = read_subject_map(subjects) if subjects else None
+    paths = find_recordings(inputs)
+    names = recording_names(paths)
+    todo, skipped = [], []
+    for p, n in zip(paths, names, strict=True):
+        if _done(out / n, config):
+            skipped.append(n)
+        else:
+            todo.append((p, n))
+    failed: dict[str, str] = {}
+    done: list[str] = []
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        tasks = {n: bar.add_task(n, total=None) for _, n in todo}
+        if jobs <= 1 or len(todo) <= 1:
+            live = _BarUpdater(bar, tasks)
+            for p, n in todo:
+                try:
+                    _process_one(str(p), str(out), n, config, live)
+                    done.append(n)
+                except Exception as exc:  # one bad recording must not stop the others
+                    failed[n] = _one_line(p, exc)
+                bar.update(tasks[n], total=1, completed=1)
+        else:
+            import multiprocessing as mp
+
+            with mp.Manager() as manager:
+                shared = manager.dict()
+                with ProcessPoolExecutor(max_workers=jobs) as pool:
+                    futures = {pool.submit(_process_one, str(p), str(out), n, config, shared): (p, n) for p, n in todo}
+                    pending = set(futures)
+                    while pending:
+                        finished, pending = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
+                        for key, (d, total) in list(shared.items()):
+                            bar.update(tasks[key], completed=d, total=total or None)
+                        for fut in finished:
+                            p, n = futures[fut]
+                            try:
+                                fut.result()
+                                done.append(n)
+                            except Exception as exc:  # one bad recording must not stop the others
+                                failed[n] = _one_line(p, exc)
+                            bar.update(tasks[n], total=1, completed=1)
+    for msg in failed.values():
+        console.print(f"[red]failed[/] {msg}", highlight=False)
+    if failed:
+        write_text_atomic(out / "problems.txt", "\n".join(failed.values()) + "\n")
+    elif (out / "problems.txt").exists():
+        (out / "problems.txt").unlink()
+    manifest = assemble(out, dataset=dataset, subjects=subject_map)
+    if subject_map:
+        known = set(zip(manifest["source_recording"], manifest["track_id"].astype(int), strict=True))
+        for key in sorted(set(subject_map) - known):
+            console.print(f"[yellow]subject map[/]: no clip of recording {key[0]} track {key[1]}", highlight=False)
+    return {"done": done, "skipped": skipped, "failed": failed, "manifest": manifest}
+
+
+class _BarUpdater:
+    """Receives ``progress[name] = (done, total)`` from a worker and moves that recording's bar."""
+
+    def __init__(self, bar: Any, tasks: dict[str, Any]) -> None:
+        self.bar, self.tasks = bar, tasks
+
+    def __setitem__(self, key: str, value: tuple[int, int]) -> None:
+        self.bar.update(self.tasks[key], completed=value[0], total=value[1] or None)
+
+
+def _one_line(path: Path, exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    if not isinstance(exc, (VideoError, OSError, ValueError)):
+        text = f"{exc.__class__.__name__}: {text}"
+    return text if str(path) in text else f"{path}: {text}"

@@ -1,0 +1,159 @@
+"""Automatic exclusion checks for prepared clips (what CMED's reviewers checked by hand).
+
+Each clip collects measurements while it is written (:class:`ClipEvidence`),
+and :func:`clip_flags` turns them into flags with thresholds from
+:class:`~mextk.prepare.config.PrepareConfig`:
+
+``small_face``      the median face height is below ``flag_min_face_px`` pixels or
+                    below ``flag_min_face_frac`` of the tile's height (far from the camera);
+``turned_head``     the median absolute yaw or pitch, estimated from 68 landmarks,
+                    exceeds ``flag_max_yaw`` / ``flag_max_pitch`` degrees;
+``multiple_faces``  another face was seen in the tile in at least
+                    ``flag_multi_face`` of the checks (a sibling, an adult behind);
+``face_covered``    the face was found in fewer than ``flag_min_visible`` of the
+                    checks inside the clip (hands, food, turning away);
+``intrusion``       more than ``flag_max_intrusion`` of the crop lies outside the
+                    face's tile or is black bars (letterboxing, other tiles).
+
+Flags never delete a clip; they mark it ``kept = false`` in the review table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mextk.prepare.config import PrepareConfig
+
+Box = tuple[int, int, int, int]
+
+# A 3-D face (millimetres; x right, y up, z towards the camera) at six iBUG landmarks.  Depths
+# follow the generic head model common in pose estimation; x and y are scaled from the 2-D
+# proportions of a frontal dlib-landmarked face (skimage's astronaut) and tuned so that dlib's
+# landmarks of that frontal face give yaw and pitch within about 5 degrees of zero.
+_MODEL_POINTS = np.array(
+    [
+        [0.0, 0.0, 0.0],  # 30 nose tip
+        [0.0, -78.0, -12.5],  # 8 chin
+        [-43.3, 35.0, -26.0],  # 36 right eye, outer corner (image left)
+        [43.3, 35.0, -26.0],  # 45 left eye, outer corner
+        [-31.0, -17.0, -24.1],  # 48 mouth corner (image left)
+        [31.0, -17.0, -24.1],  # 54 mouth corner
+    ]
+)
+_MODEL_INDEX = [30, 8, 36, 45, 48, 54]
+
+
+def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float, float, float]:
+    """Yaw, pitch and roll in degrees from 68 landmarks (0, 0, 0 = frontal).
+
+    Solves the perspective-n-point problem (``cv2.solvePnP``) for six
+    landmarks against a generic 3-D face, with a pinhole camera whose focal
+    length is the image width.
+
+    Parameters
+    ----------
+    landmarks : numpy.ndarray
+        ``(68, 2)`` landmarks.
+    image_size : (int, int)
+        ``(width, height)`` of the image the landmarks are in.
+
+    Returns
+    -------
+    (float, float, float)
+        Yaw (turning left/right), pitch (nodding), roll (tilting).
+    """
+    import cv2
+
+    w, h = image_size
+    cam = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], dtype=np.float64)
+    image_points = landmarks[_MODEL_INDEX].astype(np.float64)
+    # image y points down, the model's y points up
+    model = _MODEL_POINTS * np.array([1.0, -1.0, -1.0])
+    ok, rvec, _ = cv2.solvePnP(model, image_points, cam, np.zeros(4), flags=cv2.SOLVEPNP_SQPNP)
+    if not ok:
+        return float("nan"), float("nan"), float("nan")
+    rot, _ = cv2.Rodrigues(rvec)
+    sy = np.hypot(rot[0, 0], rot[1, 0])
+    pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
+    yaw = np.degrees(np.arctan2(-rot[2, 0], sy))
+    roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
+    pitch = (pitch + 180) % 360 - 180
+    return float(yaw), float(pitch), float(roll)
+
+
+def black_bar_fraction(gray: np.ndarray, *, level: int = 24, min_run: float = 0.04) -> float:
+    """Fraction of an image covered by black bars (uniform near-black full rows or columns at its edges)."""
+    h, w = gray.shape
+    if h == 0 or w == 0:
+        return 0.0
+    dark = gray <= level
+    rows = dark.mean(axis=1) > 0.98
+    cols = dark.mean(axis=0) > 0.98
+
+    def edge_run(mask: np.ndarray) -> int:
+        n = len(mask)
+        a = int(np.argmin(mask)) if not mask.all() else n
+        b = int(np.argmin(mask[::-1])) if not mask.all() else 0
+        return (a if a >= min_run * n else 0) + (b if b >= min_run * n else 0)
+
+    r, c = edge_run(rows), edge_run(cols)
+    return float(min(1.0, r / h + c / w - (r / h) * (c / w)))
+
+
+def outside_fraction(crop: Box, tile: Box) -> float:
+    """Fraction of the crop box that lies outside the tile."""
+    cx, cy, cw, ch = crop
+    tx, ty, tw, th = tile
+    iw = max(0, min(cx + cw, tx + tw) - max(cx, tx))
+    ih = max(0, min(cy + ch, ty + th) - max(cy, ty))
+    return 1.0 - iw * ih / float(cw * ch)
+
+
+@dataclass
+class ClipEvidence:
+    """What was measured about a clip while it was written."""
+
+    tile_height: float
+    face_heights: list[float] = field(default_factory=list)
+    yaws: list[float] = field(default_factory=list)
+    pitches: list[float] = field(default_factory=list)
+    checks: int = 0
+    found: int = 0
+    multi: int = 0
+    intrusion: float = 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Medians and rates, for the manifest's measurement columns."""
+        med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
+        return {
+            "face_px": round(med(self.face_heights), 1),
+            "face_frac": round(med(self.face_heights) / self.tile_height, 3) if self.tile_height else float("nan"),
+            "yaw": round(med([abs(y) for y in self.yaws]), 1),
+            "pitch": round(med([abs(p) for p in self.pitches]), 1),
+            "visible": round(self.found / self.checks, 3) if self.checks else float("nan"),
+            "multi_face": round(self.multi / self.checks, 3) if self.checks else 0.0,
+            "intrusion": round(self.intrusion, 3),
+        }
+
+
+def clip_flags(evidence: ClipEvidence, config: PrepareConfig) -> list[str]:
+    """The exclusion flags a clip earns (empty: keep it)."""
+    s = evidence.summary()
+    flags = []
+    if s["face_px"] == s["face_px"] and (
+        s["face_px"] < config.flag_min_face_px or s["face_frac"] < config.flag_min_face_frac
+    ):
+        flags.append("small_face")
+    if (s["yaw"] == s["yaw"] and s["yaw"] > config.flag_max_yaw) or (
+        s["pitch"] == s["pitch"] and s["pitch"] > config.flag_max_pitch
+    ):
+        flags.append("turned_head")
+    if evidence.checks and s["multi_face"] >= config.flag_multi_face:
+        flags.append("multiple_faces")
+    if evidence.checks and s["visible"] < config.flag_min_visible:
+        flags.append("face_covered")
+    if s["intrusion"] > config.flag_max_intrusion:
+        flags.append("intrusion")
+    return flags

@@ -1,0 +1,202 @@
+"""Settings of the recording-splitting stage, and the two presets.
+
+``cmed`` is CMED's Algorithm 1 as written (Matharaarachchi et al., CMED,
+section III-B); ``default`` is the faster-reacting, layout-aware variant that
+mextk recommends.  Every number is a field and so a command-line option.
+
+Choices where the paper is vague, for ``cmed``:
+
+* "every 60 frames, read the next three frames": at every frame index
+  ``t`` with ``t % 60 == 0`` the frames ``t, t+1, t+2`` are examined (a
+  look-ahead of three frames, not a skip: every frame is still written);
+* "the list with the most faces": the frame of the three with the most
+  detections (the earliest on ties) supplies the faces;
+* "face belongs to an existing user frame": the face's centre lies inside
+  that user frame's 300x300 region;
+* a new user frame is a 300x300 region centred on the face, shifted to lie
+  inside the recording;
+* "disappears for more than 60 frames": at a detection frame, the face of a
+  user frame was last seen more than 60 frames ago; until then every frame is
+  written (so a clip can run up to two detection intervals past the face);
+* crops are written at their 300x300 source size.
+
+For ``default`` the numbers differ so that clip boundaries fall within one
+second of the truth: the layout is analysed every 5 frames (0.2 s), faces are
+re-checked there by template matching, the full detector runs at least every 50 frames, frames
+after the last sighting are held back and dropped when the face does not come
+back within 1 s, and crops follow the gallery's tiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+DETECTORS = ("haar", "dlib-hog", "dlib-cnn")
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """All settings of ``mextk prepare``.
+
+    Attributes
+    ----------
+    preset : str
+        ``"default"`` or ``"cmed"`` (for the record; use :func:`preset` to build one).
+    detector : str
+        ``haar`` (OpenCV frontal face cascade), ``dlib-hog`` or ``dlib-cnn`` (dlib's MMOD
+        CNN, weights from ``face-recognition-models``).
+    detect_every : int
+        Frames between analysis steps (layout, face checks).
+    full_detect_every : int
+        Frames between full-tile detections (the detector over whole tiles); in between,
+        known faces are re-checked in a small window around their last position.
+    lookahead : int
+        Frames examined at each step; the one with most faces is used.
+    max_gap : int
+        A clip ends when its face has not been seen for more than this many frames.
+    min_duration : float
+        Clips shorter than this (seconds) are deleted.
+    trim_gaps : bool
+        Hold back frames after the last sighting and drop them if the face does not
+        return, so the clip ends where the face was last seen.
+    layout : bool
+        Follow the gallery's tiles (crop inside a tile, identify people across
+        layout changes); otherwise faces open "user frames" as in Algorithm 1.
+    screen_share : bool
+        Detect and drop screen-share segments.
+    crop : str
+        ``"fixed"``: a ``crop_size`` square of source pixels centred on the face
+        (Algorithm 1); ``"face"``: a square ``crop_scale`` times the face size,
+        inside the tile, resized to ``crop_size``.
+    crop_size : int
+        Output side in pixels (a multiple of 4).
+    crop_scale : float
+        Crop side relative to the detected face box (``crop="face"``).
+    detect_width : int
+        Frames are downscaled to at most this width for the detector (0: no
+        downscaling).
+    min_face_frac : float
+        Faces smaller than this fraction of their tile's height are ignored by the
+        detector (they are thumbnails, or people far back in a room).
+    haar_scale_factor : float
+        Pyramid step of the Haar cascade (1.1 in Algorithm 1's OpenCV default; 1.15 is
+        about 30% faster and finds the same gallery faces).
+    follow_min_score : float
+        Between full detections a face is followed by template matching; below this
+        normalised correlation it counts as lost and the detector runs.
+    fps : float or None
+        Constant output frame rate; ``None`` keeps the input's average rate.
+        Variable-frame-rate input is converted to this rate while decoding.
+    x264_preset, crf : str, int
+        Encoder speed/size trade-off and quality of the clips.  ``ultrafast`` at CRF 18
+        keeps the quality and costs about twice the disk space of ``veryfast``; it is
+        the default because encoding every clip dominates the run time.
+    flag_min_face_px : float
+        Flag ``small_face`` when the median face height is below this (source px)...
+    flag_min_face_frac : float
+        ...or below this fraction of the tile height.
+    flag_max_yaw, flag_max_pitch : float
+        Flag ``turned_head`` when the median absolute yaw / pitch (degrees, from
+        68 landmarks) exceeds these.
+    flag_multi_face : float
+        Flag ``multiple_faces`` when more than one face is seen in the tile in at
+        least this fraction of the checks.
+    flag_min_visible : float
+        Flag ``face_covered`` when the face is found in less than this fraction of
+        the checks inside the clip.
+    flag_max_intrusion : float
+        Flag ``intrusion`` when more than this fraction of the crop is outside the
+        face's tile or is black bars.
+    pose : bool
+        Estimate head pose from landmarks (needs dlib and face-recognition-models).
+    """
+
+    preset: str = "default"
+    detector: str = "haar"
+    detect_every: int = 5
+    full_detect_every: int = 50
+    lookahead: int = 1
+    max_gap: int = 25
+    min_duration: float = 3.0
+    trim_gaps: bool = True
+    layout: bool = True
+    screen_share: bool = True
+    crop: str = "face"
+    crop_size: int = 300
+    crop_scale: float = 2.2
+    detect_width: int = 640
+    min_face_frac: float = 0.15
+    haar_scale_factor: float = 1.15
+    follow_min_score: float = 0.6
+    fps: float | None = None
+    x264_preset: str = "ultrafast"
+    crf: int = 18
+    flag_min_face_px: float = 48.0
+    flag_min_face_frac: float = 0.2
+    flag_max_yaw: float = 30.0
+    flag_max_pitch: float = 25.0
+    flag_multi_face: float = 0.3
+    flag_min_visible: float = 0.5
+    flag_max_intrusion: float = 0.1
+    pose: bool = True
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        if self.crop not in ("fixed", "face"):
+            raise ValueError(f"crop must be 'fixed' or 'face', got {self.crop!r}")
+        if self.crop_size % 4 or self.crop_size < 32:
+            raise ValueError(f"crop_size must be a multiple of 4 and >= 32, got {self.crop_size}")
+        for name in ("detect_every", "full_detect_every", "lookahead"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.lookahead > self.detect_every:
+            raise ValueError("lookahead cannot exceed detect_every")
+        if self.max_gap < 0 or self.min_duration < 0:
+            raise ValueError("max_gap and min_duration must be >= 0")
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError("fps must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+CMED_PRESET = PrepareConfig(
+    preset="cmed",
+    detect_every=60,
+    full_detect_every=60,
+    lookahead=3,
+    max_gap=60,
+    min_duration=3.0,
+    trim_gaps=False,
+    layout=False,
+    screen_share=False,
+    crop="fixed",
+    crop_size=300,
+    detect_width=0,
+    min_face_frac=0.0,
+    haar_scale_factor=1.1,
+)
+
+
+def preset(name: str, **overrides: Any) -> PrepareConfig:
+    """Build the settings of a preset (``default`` or ``cmed``) with overrides.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset or option.
+    """
+    if name == "default":
+        base = PrepareConfig()
+    elif name == "cmed":
+        base = CMED_PRESET
+    else:
+        raise ValueError(f"unknown preset {name!r}; choose 'default' or 'cmed'")
+    known = {f.name for f in fields(PrepareConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,177 @@
+"""Gallery layout analysis: where the tiles are, and whether a shared screen replaced them.
+
+A video-call gallery shows participants in rectangular tiles on a uniform dark
+background, separated by gaps.  :func:`find_tiles` recovers the tiles with a
+recursive XY-cut (Nagy and Seth, ICPR 1984): rows that are entirely
+background split the frame into bands, columns that are entirely background
+split each band into tiles, and each tile is trimmed of background rows and
+columns.  When the frame's border is not a uniform dark colour there is no
+gallery structure and the whole frame is one tile.
+
+:func:`tile_descriptor` summarises a tile's content (a small gray thumbnail
+and its colour) so that a participant's feed can be recognised after the
+gallery is laid out again (tiles move and resize when someone joins or leaves,
+but the feed is the same video).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The tiles of one frame.
+
+    Attributes
+    ----------
+    tiles : tuple of Box
+        Tile boxes in source pixels, in reading order.
+    background : float or None
+        Gray level of the gallery background; ``None`` when the frame has no
+        gallery structure (one tile covering the frame).
+    """
+
+    tiles: tuple[Box, ...]
+    background: float | None
+
+    @property
+    def gallery(self) -> bool:
+        """Whether the frame shows a gallery (tiles on a uniform background)."""
+        return self.background is not None and len(self.tiles) > 0
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open ``[a, b)`` runs of True in a 1-D boolean array."""
+    if not mask.any():
+        return []
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def find_tiles(
+    gray: np.ndarray,
+    *,
+    scale: float = 1.0,
+    tol: float = 12.0,
+    max_background: float = 90.0,
+    min_uniform: float = 0.85,
+    gap_fill: float = 0.985,
+    min_tile_frac: float = 0.004,
+) -> Layout:
+    """Find the gallery tiles of a (downscaled) grayscale frame.
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        ``(H, W)`` ``uint8`` frame, possibly downscaled.
+    scale : float
+        Source pixels per ``gray`` pixel; boxes are returned in source pixels.
+    tol : float
+        Gray-level tolerance of a background pixel.
+    max_background : float
+        The background must be darker than this (galleries use dark backgrounds).
+    min_uniform : float
+        Fraction of the frame's 2-pixel border that must be background.
+    gap_fill : float
+        A row or column is a gap when this fraction of it is background.
+    min_tile_frac : float
+        Tiles smaller than this fraction of the frame are ignored (labels, icons).
+
+    Returns
+    -------
+    Layout
+    """
+    h, w = gray.shape
+    ring = np.concatenate([gray[:2].ravel(), gray[-2:].ravel(), gray[:, :2].ravel(), gray[:, -2:].ravel()])
+    bg = float(np.median(ring))
+    if bg > max_background or np.mean(np.abs(ring.astype(np.float32) - bg) <= tol) < min_uniform:
+        return Layout(((0, 0, int(round(w * scale)), int(round(h * scale))),), None)
+    is_bg = np.abs(gray.astype(np.int16) - int(round(bg))) <= tol
+    tiles: list[Box] = []
+    min_area = min_tile_frac * h * w
+    for r0, r1 in _runs(is_bg.mean(axis=1) < gap_fill):
+        band = is_bg[r0:r1]
+        for c0, c1 in _runs(band.mean(axis=0) < gap_fill):
+            cell = is_bg[r0:r1, c0:c1]
+            rows = _runs(cell.mean(axis=1) < gap_fill)
+            cols = _runs(cell.mean(axis=0) < gap_fill)
+            if not rows or not cols:
+                continue
+            y0, y1 = r0 + rows[0][0], r0 + rows[-1][1]
+            x0, x1 = c0 + cols[0][0], c0 + cols[-1][1]
+            if (y1 - y0) * (x1 - x0) < min_area:
+                continue
+            tiles.append(_to_source((x0, y0, x1 - x0, y1 - y0), scale, w * scale, h * scale))
+    if not tiles:
+        return Layout((), bg)
+    return Layout(tuple(tiles), bg)
+
+
+def _to_source(box: Box, scale: float, width: float, height: float) -> Box:
+    # Round inwards (plus one downscaled pixel when downscaled), so that a tile never takes in the gap.
+    x, y, bw, bh = box
+    pad = 1 if scale > 1 else 0
+    x0 = int(np.ceil((x + pad) * scale) + 1) // 2 * 2
+    y0 = int(np.ceil((y + pad) * scale) + 1) // 2 * 2
+    x1 = min(int(width), int(np.floor((x + bw - pad) * scale)))
+    y1 = min(int(height), int(np.floor((y + bh - pad) * scale)))
+    return (x0, y0, max(0, x1 - x0) // 2 * 2, max(0, y1 - y0) // 2 * 2)
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np.ndarray:
+    """Appearance of a tile's content, for recognising a feed after the layout changes.
+
+    A 16x9 gray thumbnail (zero mean, unit variance) and an 8x4 colour (U, V)
+    thumbnail of the tile's inner 88% (the speaker highlight and name label at
+    the edges are left out).
+
+    Parameters
+    ----------
+    y, u, v : numpy.ndarray
+        Planes of a YUV 4:2:0 frame (``u``, ``v`` at half resolution).
+    box : Box
+        Tile in source pixels.
+    """
+    import cv2
+
+    x, yy, w, h = box
+    mx, my = int(0.06 * w), int(0.06 * h)
+    # every k-th pixel first (a view): the thumbnails are tiny, so this loses nothing and saves time
+    k = max(1, min(w, h) // 72)
+    inner = y[yy + my : yy + h - my : k, x + mx : x + w - mx : k]
+    g = cv2.resize(inner, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
+    g = (g - g.mean()) / (g.std() + 1e-3)
+    cu = u[(yy + my) // 2 : (yy + h - my) // 2 : k, (x + mx) // 2 : (x + w - mx) // 2 : k]
+    cv = v[(yy + my) // 2 : (yy + h - my) // 2 : k, (x + mx) // 2 : (x + w - mx) // 2 : k]
+    cu = cv2.resize(cu, (8, 4), interpolation=cv2.INTER_AREA).astype(np.float32) - 128.0
+    cv_ = cv2.resize(cv, (8, 4), interpolation=cv2.INTER_AREA).astype(np.float32) - 128.0
+    return np.concatenate([g.ravel(), cu.ravel() / 8.0, cv_.ravel() / 8.0])
+
+
+def descriptor_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Similarity in [-1, 1] of two tile descriptors (1: same content).
+
+    The gray part is compared by correlation, the colour part by distance; the
+    mean of the two is returned.
+    """
+    n = 16 * 9
+    corr = float(np.dot(a[:n], b[:n]) / n)
+    colour = float(np.exp(-np.mean(np.abs(a[n:] - b[n:]))))
+    return 0.5 * corr + 0.5 * (2 * colour - 1)
