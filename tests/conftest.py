@@ -45,3 +45,14 @@ def synth_dataset(tmp_path_factory: pytest.TempPathFactory):
     cfg = SynthConfig(n_subjects=4, clips_per_subject=7, size=96, seed=3)
     df = synthesize_dataset(out, cfg, progress=False)
     return out, cfg, df
+
+
+@pytest.fixture(scope="session")
+def synth_call(tmp_path_factory: pytest.TempPathFactory):
+    """A 24 s synthetic gallery call (4 people, one joins late, one leaves early, a screen share)."""
+    from mextk.synth.call import CallConfig, make_call_recording
+
+    path = tmp_path_factory.mktemp("call") / "call.mp4"
+    cfg = CallConfig(n_participants=4, duration_s=24, width=640, height=360, seed=4, me_rate=8, min_event_gap_s=4.0)
+    truth = make_call_recording(path, cfg, progress=False)
+    return path, cfg, truth

@@ -51,16 +51,18 @@ def test_synth_cli_writes_clips_manifest_and_a_call(tmp_path):
             "--calls",
             "1",
             "--call-duration",
-            "8",
+            "16",
             "--call-participants",
             "2",
+            "--call-size",
+            "480x270",
         ],
     )
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out / "manifest.csv")
     assert len(df) == 6 and (df["emotion"] == "happiness").sum() == 4
     truth = json.loads((out / "calls" / "call_01.json").read_text())
-    assert truth["n_frames"] == 200 and (out / "calls" / "call_01.mp4").exists()
+    assert truth["n_frames"] == 400 and truth["width"] == 480 and (out / "calls" / "call_01.mp4").exists()
     res = CliRunner().invoke(
         app,
         [

@@ -81,6 +81,7 @@ def synth(
     calls: Annotated[int, typer.Option(help="Also render this many group-call recordings.")] = 0,
     call_duration: Annotated[float, typer.Option(help="Call length in seconds.")] = 30.0,
     call_participants: Annotated[int, typer.Option(help="People per call.")] = 4,
+    call_size: Annotated[str, typer.Option(help="Call frame size, WIDTHxHEIGHT.")] = "960x540",
 ) -> None:
     """Generate synthetic micro-expression clips (+ manifest) and group-call recordings (+ ground truth)."""
     try:
@@ -94,6 +95,7 @@ def synth(
         else:
             props = proportions
         lo, hi = (float(v) for v in amplitude.split(","))
+        width, height = (int(v) for v in call_size.lower().split("x"))
         if clips_per_subject > 0:
             cfg = SynthConfig(
                 n_subjects=subjects,
@@ -118,6 +120,8 @@ def synth(
                 CallConfig(
                     n_participants=call_participants,
                     duration_s=call_duration,
+                    width=width,
+                    height=height,
                     fps=fps,
                     # one person joins late (if three or more), one leaves early; the rest stay throughout
                     n_late=1 if call_participants >= 3 else 0,

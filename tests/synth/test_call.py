@@ -28,24 +28,21 @@ def test_gallery_layout_tiles_fit_and_do_not_overlap(n):
 
 
 @pytest.fixture(scope="module")
-def call(tmp_path_factory):
-    path = tmp_path_factory.mktemp("call") / "call.mp4"
-    cfg = CallConfig(n_participants=3, duration_s=10, width=640, height=360, seed=4, me_rate=12)
-    truth = make_call_recording(path, cfg, progress=False)
-    return path, cfg, truth
+def call(synth_call):
+    return synth_call
 
 
 def test_recording_and_ground_truth_files(call):
     path, cfg, truth = call
     info = probe_video(path)
-    assert (info.n_frames, info.width, info.height, info.fps) == (250, 640, 360, 25.0)
+    assert (info.n_frames, info.width, info.height, info.fps) == (600, 640, 360, 25.0)
     on_disk = json.loads(path.with_suffix(".json").read_text())
     assert on_disk == json.loads(json.dumps(truth))
-    assert len(truth["participants"]) == 3 and len(truth["screen_share"]) == 1
+    assert len(truth["participants"]) == 4 and len(truth["screen_share"]) == 1
 
 
 def test_schedule_has_joins_leaves_and_presence_excludes_the_share(call):
-    _, _, truth = call
+    _, cfg, truth = call
     s0, s1 = truth["screen_share"][0]
     joins = [p["join_frame"] for p in truth["participants"]]
     leaves = [p["leave_frame"] for p in truth["participants"]]
@@ -54,6 +51,9 @@ def test_schedule_has_joins_leaves_and_presence_excludes_the_share(call):
         for a, b in p["presence"]:
             assert p["join_frame"] <= a <= b <= p["leave_frame"]
             assert b < s0 or a > s1
+        events = sorted([p["join_frame"], p["leave_frame"] + 1, s0, s1 + 1])
+        inner = [e for e in events if 0 < e < truth["n_frames"]]
+        assert all(b - a >= cfg.min_event_gap_s * cfg.fps for a, b in zip(inner, inner[1:], strict=False))
         for ev in p["events"]:
             assert ev["onset"] < ev["apex"] < ev["offset"] and ev["emotion"]
 
@@ -102,4 +102,6 @@ def test_bad_configs_are_refused(tmp_path):
         make_call_recording(tmp_path / "x.mp4", CallConfig(n_participants=1), progress=False)
     with pytest.raises(ValueError, match="whole call"):
         make_call_recording(tmp_path / "x.mp4", CallConfig(n_participants=2, n_late=1, n_early_leave=1), progress=False)
+    with pytest.raises(ValueError, match="make the call longer"):
+        make_call_recording(tmp_path / "x.mp4", CallConfig(duration_s=10), progress=False)
     assert not (tmp_path / "x.mp4").exists()

@@ -64,6 +64,9 @@ class CallConfig:
         Show small participant thumbnails during the screen share.
     me_rate : float
         Micro-expressions per participant per minute.
+    min_event_gap_s : float
+        Joins, leaves and the start and end of the screen share are at least this
+        far apart (and from the ends of the call), as in real sessions.
     crf : int
         H.264 quality.
     seed : int
@@ -80,6 +83,7 @@ class CallConfig:
     screen_share: bool = True
     filmstrip: bool = True
     me_rate: float = 4.0
+    min_event_gap_s: float = 4.0
     crf: int = 23
     seed: int = 0
 
@@ -120,35 +124,49 @@ def gallery_layout(
     return boxes
 
 
-def _schedule(cfg: CallConfig, rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[list[int]]]:
+def _event_times(n_events: int, n_frames: int, gap: int, rng: np.random.Generator) -> list[int]:
+    """``n_events`` sorted frame times at least ``gap`` apart and from both ends."""
+    slack = n_frames - (n_events + 1) * gap
+    if slack < 0:
+        raise ValueError(
+            f"{n_events} joins/leaves/screen-share changes need at least {(n_events + 1) * gap} frames "
+            f"{gap} apart; make the call longer or min_event_gap_s smaller"
+        )
+    points = np.sort(rng.uniform(0, slack, n_events))
+    return [int(p) + (i + 1) * gap for i, p in enumerate(points)]
+
+
+def _schedule(
+    cfg: CallConfig, rng: np.random.Generator, n: int | None = None
+) -> tuple[list[dict[str, Any]], list[list[int]]]:
+    """Who is there when: late joins first, then the screen share, then early leaves, all spaced apart."""
     n_frames = int(round(cfg.duration_s * cfg.fps))
-    n = cfg.n_participants
+    n = cfg.n_participants if n is None else n
     if not 2 <= n <= len(_NAMES):
         raise ValueError(f"n_participants must be 2-{len(_NAMES)}, got {n}")
     if cfg.n_late + cfg.n_early_leave > n - 1:
         raise ValueError("at least one participant must stay for the whole call")
-    if cfg.duration_s < 8:
-        raise ValueError("duration_s must be at least 8 s")
+    n_events = cfg.n_late + cfg.n_early_leave + (2 if cfg.screen_share else 0)
+    times = _event_times(n_events, n_frames, int(round(cfg.min_event_gap_s * cfg.fps)), rng)
+    joins, times = times[: cfg.n_late], times[cfg.n_late :]
     share: list[list[int]] = []
     if cfg.screen_share:
-        s0 = int(rng.uniform(0.42, 0.5) * n_frames)
-        s1 = s0 + int(rng.uniform(0.12, 0.18) * n_frames)
-        share = [[s0, s1]]
+        share = [[times[0], times[1] - 1]]
+        times = times[2:]
+    leaves = times
     order = rng.permutation(n)
-    late = set(order[: cfg.n_late].tolist())
-    leave = set(order[cfg.n_late : cfg.n_late + cfg.n_early_leave].tolist())
+    late = {int(i): joins[k] for k, i in enumerate(order[: cfg.n_late])}
+    leave = {int(i): leaves[k] - 1 for k, i in enumerate(order[cfg.n_late : cfg.n_late + cfg.n_early_leave])}
     seeds = rng.choice(np.arange(1, 10_000), size=n, replace=False)
     people = []
     for i in range(n):
-        join = int(rng.uniform(0.12, 0.3) * n_frames) if i in late else 0
-        end = int(rng.uniform(0.68, 0.85) * n_frames) if i in leave else n_frames - 1
         people.append(
             {
                 "person": f"p{i + 1}",
                 "name": _NAMES[i],
                 "subject_seed": int(seeds[i]),
-                "join_frame": join,
-                "leave_frame": end,
+                "join_frame": late.get(i, 0),
+                "leave_frame": leave.get(i, n_frames - 1),
             }
         )
     return people, share
@@ -297,15 +315,115 @@ def make_call_recording(
     dict
         The ground truth (also written to JSON).
     """
+    if config.width % 2 or config.height % 2:
+        raise ValueError("width and height must be even")
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xCA11]))
+    n_frames = int(round(config.duration_s * config.fps))
+    people, share = _schedule(config, rng)
+    feeds = [_Participant(p, n_frames, config, np.random.default_rng(rng.integers(2**32))) for p in people]
+    return _render_call(Path(path), config, people, share, feeds, rng, progress=progress)
+
+
+class _VideoFeed:
+    """A participant whose camera is a real video clip, looped, resampled to the call's frame rate."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        from mextk.io.video import probe_video
+
+        self.path = path
+        info = probe_video(path)
+        self.src_fps = info.fps
+        self.fps = fps
+        self.events: list[dict[str, Any]] = []
+        self._iter: Any = None
+        self._index = -1
+        self._frame: np.ndarray | None = None
+        self._loops = 0
+
+    def _next(self) -> np.ndarray:
+        from mextk.io.video import iter_frames
+
+        if self._iter is None:
+            self._iter = iter_frames(self.path)
+        try:
+            return next(self._iter)
+        except StopIteration:
+            self._iter = iter_frames(self.path)
+            self._loops += 1
+            return next(self._iter)
+
+    def frame(self, t: int, w: int, h: int) -> np.ndarray:
+        import cv2
+
+        want = int(t * self.src_fps / self.fps)
+        while self._index < want:
+            self._frame = self._next()
+            self._index += 1
+        assert self._frame is not None
+        fh, fw = self._frame.shape[:2]
+        # fill the tile: centre crop to the tile's aspect, as a video call does
+        if fw / fh > w / h:
+            cw = int(fh * w / h)
+            crop = self._frame[:, (fw - cw) // 2 : (fw - cw) // 2 + cw]
+        else:
+            ch = int(fw * h / w)
+            crop = self._frame[(fh - ch) // 2 : (fh - ch) // 2 + ch]
+        return cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def compose_gallery(
+    videos: list[str | os.PathLike[str]],
+    path: str | os.PathLike[str],
+    config: CallConfig = CallConfig(),
+    *,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Compose real face videos into a gallery-view call recording with known ground truth.
+
+    Each video is one participant's camera (looped when shorter than the call,
+    resampled to the call's frame rate, centre-cropped to the tile).  Joins,
+    leaves and the screen share follow ``config`` as in
+    :func:`make_call_recording`, and the ground truth has the same form
+    (``events`` are empty: real videos carry no labels).
+
+    Parameters
+    ----------
+    videos : list of path-like
+        One video per participant (2-12).
+    path : path-like
+        Output ``.mp4`` (ground truth beside it as ``.json``).
+    config : CallConfig
+        Size, duration, schedule; ``n_participants`` is taken from ``videos``.
+    progress : bool
+        Show a progress bar.
+    """
+    from dataclasses import replace
+
+    config = replace(config, n_participants=len(videos))
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xCA12]))
+    people, share = _schedule(config, rng)
+    feeds = [_VideoFeed(Path(v), config.fps) for v in videos]
+    for person, v in zip(people, videos, strict=True):
+        person["video"] = str(v)
+        person.pop("subject_seed", None)
+    return _render_call(Path(path), config, people, share, feeds, rng, progress=progress)
+
+
+def _render_call(
+    path: Path,
+    config: CallConfig,
+    people: list[dict[str, Any]],
+    share: list[list[int]],
+    parts: list[Any],
+    rng: np.random.Generator,
+    *,
+    progress: bool,
+) -> dict[str, Any]:
     import cv2
 
     if config.width % 2 or config.height % 2:
         raise ValueError("width and height must be even")
-    path = Path(path)
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xCA11]))
     n_frames = int(round(config.duration_s * config.fps))
-    people, share = _schedule(config, rng)
-    parts = [_Participant(p, n_frames, config, np.random.default_rng(rng.integers(2**32))) for p in people]
     slide = _slide(config.width, config.height, rng)
     pointer = smooth_noise(rng, n_frames, 0.2, corr=0.995, dims=2)
     speaker_turns = smooth_noise(rng, n_frames, 1.0, corr=0.995, dims=len(parts))
@@ -333,9 +451,8 @@ def make_call_recording(
                 canvas[:, :main_w] = cv2.resize(slide, (main_w, config.height), interpolation=cv2.INTER_AREA)
                 px = int(np.clip(0.5 + pointer[t, 0], 0.05, 0.95) * main_w)
                 py = int(np.clip(0.5 + pointer[t, 1], 0.05, 0.95) * config.height)
-                cv2.fillPoly(
-                    canvas, [np.array([(px, py), (px, py + 18), (px + 5, py + 13), (px + 12, py + 13)])], (0, 0, 0)
-                )
+                arrow = np.array([(px, py), (px, py + 18), (px + 5, py + 13), (px + 12, py + 13)])
+                cv2.fillPoly(canvas, [arrow], (0, 0, 0))
                 if strip_w:
                     tw = strip_w - 8
                     th = (tw * 9 // 16) // 2 * 2
