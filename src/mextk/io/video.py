@@ -489,6 +489,7 @@ class CfrReader:
         self.width = stream.codec_context.width
         self.height = stream.codec_context.height
         self._stream = stream
+        self._format = self._container.format.name.split(",")[0]
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         stream = self._stream
@@ -529,6 +530,9 @@ class CfrReader:
 
     @property
     def truncated(self) -> bool:
-        """After reading: fewer frames decoded than the container declares."""
+        """After reading: fewer frames decoded than the container declares, or a cut-off MPEG-TS file."""
         d = self.stats.declared_frames
-        return d > 0 and self.stats.decoded < d - 1
+        if d > 0 and self.stats.decoded < d - 1:
+            return True
+        # MPEG-TS declares no frame count, but its packets are 188 bytes: a partial last packet means a cut file
+        return self._format == "mpegts" and self.path.stat().st_size % 188 != 0

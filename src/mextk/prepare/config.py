@@ -93,7 +93,9 @@ class PrepareConfig:
         keeps the quality and costs about twice the disk space of ``veryfast``; it is
         the default because encoding every clip dominates the run time.
     flag_min_face_px : float
-        Flag ``small_face`` when the median face height is below this (source px)...
+        Flag ``small_face`` when the median face height is below this (source px): a
+        micro-expression moves a few pixels on a 150-300 px face (CASME II, SAMM, CMED);
+        below 64 px it is lost in the compression noise...
     flag_min_face_frac : float
         ...or below this fraction of the tile height.
     flag_max_yaw, flag_max_pitch : float
@@ -132,7 +134,7 @@ class PrepareConfig:
     fps: float | None = None
     x264_preset: str = "ultrafast"
     crf: int = 18
-    flag_min_face_px: float = 48.0
+    flag_min_face_px: float = 64.0
     flag_min_face_frac: float = 0.2
     flag_max_yaw: float = 30.0
     flag_max_pitch: float = 25.0

@@ -5,7 +5,8 @@ background, separated by gaps.  :func:`find_tiles` recovers the tiles with a
 recursive XY-cut (Nagy and Seth, ICPR 1984): rows that are entirely
 background split the frame into bands, columns that are entirely background
 split each band into tiles, and each tile is trimmed of background rows and
-columns.  When the frame's border is not a uniform dark colour there is no
+columns, and of black bars (a camera of another aspect is padded with them),
+so that a tile is the picture itself.  When the frame's border is not a uniform dark colour there is no
 gallery structure and the whole frame is one tile.
 
 :func:`tile_descriptor` summarises a tile's content (a small gray thumbnail
@@ -107,10 +108,34 @@ def find_tiles(
             x0, x1 = c0 + cols[0][0], c0 + cols[-1][1]
             if (y1 - y0) * (x1 - x0) < min_area:
                 continue
+            y0, y1, x0, x1 = _trim_black_bars(gray, y0, y1, x0, x1)
             tiles.append(_to_source((x0, y0, x1 - x0, y1 - y0), scale, w * scale, h * scale))
     if not tiles:
         return Layout((), bg)
     return Layout(tuple(tiles), bg)
+
+
+def _trim_black_bars(gray: np.ndarray, y0: int, y1: int, x0: int, x1: int, *, level: int = 18) -> tuple[int, ...]:
+    """Shrink a tile to its picture: video-call software pads a camera of another aspect with black bars."""
+    # a bar column is mostly black; the name label and the speaker highlight drawn over the
+    # bars cover a small part of it, so "mostly" rather than "all"
+    # The picture is the longest run of non-bar columns (rows): a highlight frame drawn around
+    # the tile makes thin runs at the edges, which are not the picture.
+    cell = gray[y0:y1, x0:x1] <= level
+    col_runs = _runs(cell.mean(axis=0) < 0.85)
+    row_runs = _runs(cell.mean(axis=1) < 0.85)
+    if not col_runs or not row_runs:
+        return y0, y1, x0, x1
+    c0, c1 = max(col_runs, key=lambda r: r[1] - r[0])
+    r0, r1 = max(row_runs, key=lambda r: r[1] - r[0])
+    if c1 - c0 < 0.3 * (x1 - x0) or r1 - r0 < 0.3 * (y1 - y0):
+        return y0, y1, x0, x1  # mostly black (camera off): keep the tile as it is
+    # bars come in pairs on opposite sides; a one-sided dark band is picture content, not a bar
+    if c0 > 0 and c1 < x1 - x0 or c0 == 0 and c1 == x1 - x0:
+        x0, x1 = x0 + c0, x0 + c1
+    if r0 > 0 and r1 < y1 - y0 or r0 == 0 and r1 == y1 - y0:
+        y0, y1 = y0 + r0, y0 + r1
+    return y0, y1, x0, x1
 
 
 def _to_source(box: Box, scale: float, width: float, height: float) -> Box:

@@ -789,9 +789,8 @@ class RecordingSplitter:
         for track in self.tracks:
             self._close_clip(track)
         truncated = error is not None or reader.truncated
-        if truncated:
-            for row in self.rows:
-                row["source_truncated"] = True
+        for row in self.rows:
+            row["source_truncated"] = truncated
         if progress is not None:
             progress(n_frames, n_frames)
         elapsed = time.perf_counter() - t_start

@@ -361,14 +361,14 @@ class _VideoFeed:
             self._index += 1
         assert self._frame is not None
         fh, fw = self._frame.shape[:2]
-        # fill the tile: centre crop to the tile's aspect, as a video call does
-        if fw / fh > w / h:
-            cw = int(fh * w / h)
-            crop = self._frame[:, (fw - cw) // 2 : (fw - cw) // 2 + cw]
-        else:
-            ch = int(fw * h / w)
-            crop = self._frame[(fh - ch) // 2 : (fh - ch) // 2 + ch]
-        return cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+        # fit the whole camera image into the tile with black bars, as a video call shows a
+        # camera whose aspect differs from the tile's (phones, square webcams)
+        scale = min(w / fw, h / fh)
+        nw, nh = int(round(fw * scale)) // 2 * 2, int(round(fh * scale)) // 2 * 2
+        out = np.zeros((h, w, 3), np.float32)
+        y0, x0 = (h - nh) // 2, (w - nw) // 2
+        out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(self._frame, (nw, nh), interpolation=cv2.INTER_AREA)
+        return out
 
 
 def compose_gallery(
@@ -381,7 +381,8 @@ def compose_gallery(
     """Compose real face videos into a gallery-view call recording with known ground truth.
 
     Each video is one participant's camera (looped when shorter than the call,
-    resampled to the call's frame rate, centre-cropped to the tile).  Joins,
+    resampled to the call's frame rate, fitted into the tile with black bars
+    where its aspect differs, as video-call software shows it).  Joins,
     leaves and the screen share follow ``config`` as in
     :func:`make_call_recording`, and the ground truth has the same form
     (``events`` are empty: real videos carry no labels).

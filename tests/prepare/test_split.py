@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mextk.io.video import probe_video, read_frames
+from mextk.prepare.batch import prepare_recordings
+from mextk.prepare.config import preset
+from tests.prepare.helpers import evaluate_against_truth, face_video, persons_in_clip
+
+
+@pytest.fixture(scope="module")
+def prepared_call(synth_call, tmp_path_factory):
+    path, cfg, truth = synth_call
+    out = tmp_path_factory.mktemp("prepared")
+    result = prepare_recordings([path], out, preset("default"), progress=False)
+    return out, result, truth
+
+
+def test_default_meets_the_acceptance_criteria_on_a_synthetic_call(prepared_call):
+    out, result, truth = prepared_call
+    m = result["manifest"]
+    assert not result["failed"] and len(m) >= 4
+    ev = evaluate_against_truth(m, truth)
+    assert ev["mixed"] == []  # no clip mixes two people
+    for person, share in ev["recovered"].items():
+        assert share >= 0.95, (person, share)
+    assert ev["in_share"] == 0  # the screen share is excluded
+    assert max(ev["start_err"]) <= 1.0 and max(ev["end_err"]) <= 1.0
+
+
+def test_manifest_columns_clips_and_summary(prepared_call):
+    out, result, truth = prepared_call
+    m = pd.read_csv(out / "manifest.csv", dtype={"subject": str})
+    for col in (
+        "source_recording",
+        "track_id",
+        "x",
+        "y",
+        "w",
+        "h",
+        "start_frame",
+        "end_frame",
+        "start_time",
+        "end_time",
+        "kept",
+        "flags",
+        "dataset",
+        "subject",
+        "sample_id",
+        "path",
+        "fps",
+        "n_frames",
+    ):
+        assert col in m.columns, col
+    row = m.iloc[0]
+    info = probe_video(out / row["path"])
+    assert (info.width, info.height, info.fps, info.n_frames) == (300, 300, 25.0, row["n_frames"])
+    assert row["end_frame"] - row["start_frame"] + 1 == row["n_frames"]
+    assert row["start_time"] == pytest.approx(row["start_frame"] / 25.0)
+    summary = json.loads((out / "call" / "summary.json").read_text())
+    (seg,) = summary["dropped_segments"]
+    ((s0, s1),) = truth["screen_share"]
+    assert abs(seg["start_frame"] - s0) <= 5 and abs(seg["end_frame"] - s1) <= 5 and "screen share" in seg["reason"]
+    # a track keeps its id for the whole recording: one track per person
+    per_track = {}
+    for r in m.to_dict("records"):
+        who = [p for p in persons_in_clip(r, truth) if p != "?"]
+        per_track.setdefault(r["track_id"], set()).update(who)
+    assert all(len(v) == 1 for v in per_track.values())
+    assert len(per_track) == len(truth["participants"])
+    review = pd.read_csv(out / "review.csv")
+    assert {"flags", "kept", "reviewer_decision"} <= set(review.columns) and len(review) == len(m)
+
+
+def test_clips_show_the_person_of_their_tile(prepared_call):
+    """The clip's pixels are the person's tile content: compare a clip frame with the recording's crop."""
+    import cv2
+
+    out, result, truth = prepared_call
+    row = result["manifest"].iloc[0]
+    t = int(row["start_frame"]) + 10
+    rec = next(iter((out / "call").glob("summary.json")))
+    recording = json.loads(rec.read_text())["recording"]
+    frame = read_frames(recording, start=t, stop=t + 1)[0]
+    x, y, w, h = int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"])
+    expected = cv2.resize(frame[y : y + h, x : x + w], (300, 300), interpolation=cv2.INTER_AREA).astype(float)
+    got = read_frames(out / row["path"], start=10, stop=11)[0].astype(float)
+    assert np.abs(got - expected).mean() < 8
+
+
+def _rows(out):
+    return pd.read_csv(out / "manifest.csv", keep_default_na=False)
+
+
+def test_cmed_preset_cadence_lookahead_gap_and_minimum_length(tmp_path):
+    # face visible in [70, 400): first seen at the detection at frame 120, last at 360;
+    # at 420 it has been missing 60 frames (not more than 60): the writer goes on; at 480 it closes
+    video = face_video(tmp_path / "a.mp4", 600, [(70, 400)])
+    out = tmp_path / "out"
+    prepare_recordings([video], out, preset("cmed", pose=False), progress=False)
+    (row,) = _rows(out).to_dict("records")
+    assert (row["start_frame"], row["end_frame"]) == (120, 479)
+    assert (row["w"], row["h"]) == (300, 300)
+    assert probe_video(out / row["path"]).width == 300
+
+
+def test_cmed_lookahead_of_three_frames(tmp_path):
+    # the face is there only in frames 181-182 (and from 300 on); the detection at 180 looks at 180-182
+    video = face_video(tmp_path / "b.mp4", 560, [(181, 183), (300, 560)])
+    out = tmp_path / "out3"
+    prepare_recordings([video], out, preset("cmed", pose=False), progress=False)
+    rows = _rows(out)
+    assert rows["start_frame"].tolist()[0] == 180
+    out1 = tmp_path / "out1"
+    prepare_recordings([video], out1, preset("cmed", pose=False, lookahead=1), progress=False)
+    assert _rows(out1)["start_frame"].tolist()[0] == 300  # without the look-ahead the glimpse is missed
+
+
+def test_cmed_deletes_clips_shorter_than_three_seconds(tmp_path):
+    # seen at 540 in a 600-frame video: the clip [540, 599] lasts 2.4 s and is deleted
+    video = face_video(tmp_path / "c.mp4", 600, [(530, 600)])
+    out = tmp_path / "out"
+    prepare_recordings([video], out, preset("cmed", pose=False), progress=False)
+    assert len(_rows(out)) == 0
+    summary = json.loads((out / "c" / "summary.json").read_text())
+    assert summary["clips_too_short_deleted"] == 1
+    assert not list((out / "c" / "clips").glob("*.mp4")) if (out / "c" / "clips").exists() else True
+
+
+def test_default_boundaries_are_within_a_step(tmp_path):
+    video = face_video(tmp_path / "d.mp4", 500, [(70, 400)])
+    out = tmp_path / "out"
+    prepare_recordings([video], out, preset("default", pose=False), progress=False)
+    (row,) = _rows(out).to_dict("records")
+    assert 70 <= row["start_frame"] <= 75 and 395 <= row["end_frame"] <= 400
+
+
+def test_variable_frame_rate_input_is_made_constant(tmp_path):
+    import av
+
+    from mextk.io.video import CfrReader
+
+    # 25 fps on average, but frames arrive 20, 20, 80 ms apart: 4.0 s of video
+    path = tmp_path / "vfr.mp4"
+    frames = []
+    t_ms = 0
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        s.codec_context.time_base = __import__("fractions").Fraction(1, 1000)
+        k = 0
+        while t_ms < 4000:
+            img = np.full((240, 320, 3), (k * 7) % 255, np.uint8)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = t_ms
+            f.time_base = __import__("fractions").Fraction(1, 1000)
+            for p in s.encode(f):
+                c.mux(p)
+            frames.append(t_ms)
+            t_ms += (20, 20, 80)[k % 3]
+            k += 1
+        for p in s.encode():
+            c.mux(p)
+    reader = CfrReader(path, fps=25)
+    out = list(reader)
+    last = frames[-1] / 1000
+    assert len(out) == round(last * 25) + 1
+    assert [i for i, _ in out] == list(range(len(out)))
+    assert reader.stats.duplicated + reader.stats.dropped > 0 and reader.stats.variable
+
+
+def test_bad_recordings_are_reported_and_the_others_finish(tmp_path):
+    good = face_video(tmp_path / "good.mp4", 200, [(0, 200)])
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 2000)
+    out = tmp_path / "out"
+    result = prepare_recordings(
+        [good, bad, tmp_path / "missing.mp4"], out, preset("default", pose=False), progress=False
+    )
+    assert result["done"] == ["good"]
+    assert set(result["failed"]) == {"bad", "missing"}
+    assert all("\n" not in msg and ("bad.mp4" in msg or "missing.mp4" in msg) for msg in result["failed"].values())
+    assert len(_rows(out)) == 1
+    lines = (out / "problems.txt").read_text().strip().splitlines()
+    assert len(lines) == 2
+
+
+def _encode(path, frames, **container_options):
+    import av
+
+    fmt = "mpegts" if path.suffix == ".ts" else "mp4"
+    with av.open(str(path), "w", format=fmt, options=container_options) as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".mp4"])
+def test_truncated_recording_keeps_the_clips_before_the_damage(tmp_path, suffix):
+    from mextk.io.video import write_video
+
+    frames = read_frames(face_video(tmp_path / "src.mp4", 400, [(0, 400)]))
+    # streamable containers survive truncation: MPEG-TS, and MP4 with its index at the front
+    full = _encode(tmp_path / f"rec{suffix}", frames, **({"movflags": "faststart"} if suffix == ".mp4" else {}))
+    data = full.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: int(len(data) * 0.6) + 7])
+    other = write_video(tmp_path / "other.mp4", frames[:100], fps=25)
+    out = tmp_path / "out"
+    result = prepare_recordings([cut, other], out, preset("default", pose=False), progress=False)
+    assert sorted(result["done"]) == ["cut", "other"]  # the damaged one does not stop the other
+    rows = _rows(out)
+    cut_rows = rows[rows["source_recording"] == "cut"]
+    assert len(cut_rows) == 1 and 100 < cut_rows["end_frame"].iloc[0] < 390
+    summary = json.loads((out / "cut" / "summary.json").read_text())
+    assert summary["status"] == "truncated" and summary["error"]
+    assert cut_rows["source_truncated"].astype(str).str.lower().iloc[0] == "true"
+    assert probe_video(out / cut_rows["path"].iloc[0]).n_frames == cut_rows["n_frames"].iloc[0]
+
+
+def test_resume_skips_finished_recordings_and_redoes_interrupted_ones(tmp_path):
+    a = face_video(tmp_path / "a.mp4", 150, [(0, 150)])
+    b = face_video(tmp_path / "b.mp4", 150, [(0, 150)], seed=1)
+    out = tmp_path / "out"
+    cfg = preset("default", pose=False)
+    prepare_recordings([a, b], out, cfg, progress=False)
+    clip_a = next((out / "a" / "clips").glob("*.mp4"))
+    mtime = clip_a.stat().st_mtime_ns
+    # b was "interrupted": its summary is missing and a half-written temp file lies around
+    (out / "b" / "summary.json").unlink()
+    (out / "b" / "clips" / ".t01_c001.x.part.mp4").write_bytes(b"half")
+    result = prepare_recordings([a, b], out, cfg, progress=False)
+    assert result["skipped"] == ["a"] and result["done"] == ["b"]
+    assert clip_a.stat().st_mtime_ns == mtime
+    assert not list((out / "b" / "clips").glob(".*part*"))
+    assert len(_rows(out)) == 2
+    with pytest.raises(FileExistsError, match="other settings"):
+        prepare_recordings([a], out, preset("default", pose=False, crop_size=200), progress=False)
+
+
+def test_subject_map_and_reviewer_columns_survive(tmp_path):
+    a = face_video(tmp_path / "a.mp4", 150, [(0, 150)])
+    out = tmp_path / "out"
+    cfg = preset("default", pose=False)
+    prepare_recordings([a], out, cfg, progress=False)
+    review = pd.read_csv(out / "review.csv", keep_default_na=False)
+    review.loc[0, "reviewer_decision"] = "exclude"
+    review.to_csv(out / "review.csv", index=False)
+    mp = tmp_path / "map.csv"
+    mp.write_text("source_recording,track_id,subject\na,1,child_07\n")
+    prepare_recordings([], out, cfg, subjects=mp, progress=False)
+    assert _rows(out)["subject"].tolist() == ["child_07"]
+    assert pd.read_csv(out / "review.csv", keep_default_na=False)["reviewer_decision"].tolist() == ["exclude"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("source_recording,track_id,subject\na,x1,kid\n")
+    with pytest.raises(ValueError, match="bad.csv:2: column 'track_id'"):
+        prepare_recordings([], out, cfg, subjects=bad, progress=False)
+
+
+def test_parallel_jobs_give_the_same_manifest(tmp_path):
+    vids = [face_video(tmp_path / f"v{i}.mp4", 120, [(0, 120)], seed=i) for i in range(3)]
+    cfg = preset("default", pose=False)
+    r1 = prepare_recordings(vids, tmp_path / "o1", cfg, progress=False)
+    r2 = prepare_recordings(vids, tmp_path / "o2", cfg, jobs=2, progress=False)
+    cols = ["sample_id", "start_frame", "end_frame", "x", "y", "w", "h", "flags"]
+    pd.testing.assert_frame_equal(r1["manifest"][cols], r2["manifest"][cols])
+
+
+def test_prepare_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    a = face_video(tmp_path / "a.mp4", 150, [(0, 150)])
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["prepare", str(a), "--out", str(out), "--preset", "cmed", "--no-pose"])
+    assert res.exit_code == 0, res.output
+    assert "1 recording(s) done" in res.output
+    res = CliRunner().invoke(app, ["prepare", str(a), "--out", str(out), "--preset", "nope"])
+    assert res.exit_code == 2 and "unknown preset" in res.output
