@@ -193,10 +193,11 @@ def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np
 def descriptor_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Similarity in [-1, 1] of two tile descriptors (1: same content).
 
-    The gray part is compared by correlation, the colour part by distance; the
-    mean of the two is returned.
+    The correlation of the gray thumbnails, damped by the difference of the
+    colour thumbnails: the same structure in other colours, or other structure
+    in the same colours, both score low.
     """
     n = 16 * 9
     corr = float(np.dot(a[:n], b[:n]) / n)
     colour = float(np.exp(-np.mean(np.abs(a[n:] - b[n:]))))
-    return 0.5 * corr + 0.5 * (2 * colour - 1)
+    return corr * colour

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mextk.prepare.checks import ClipEvidence, black_bar_fraction, clip_flags, head_pose, outside_fraction
+from mextk.prepare.config import PrepareConfig, preset
+from mextk.synth.face import ASTRONAUT_LANDMARKS, MIRROR
+
+
+def test_head_pose_of_a_frontal_face_is_near_zero_and_mirrors():
+    yaw, pitch, roll = head_pose(ASTRONAUT_LANDMARKS, (512, 512))
+    assert abs(yaw) < 8 and abs(pitch) < 12 and abs(roll) < 8
+    mirrored = ASTRONAUT_LANDMARKS.copy()
+    mirrored[:, 0] = 511 - mirrored[:, 0]
+    yaw2, pitch2, _ = head_pose(mirrored[MIRROR], (512, 512))
+    assert yaw2 == pytest.approx(-yaw, abs=0.5) and pitch2 == pytest.approx(pitch, abs=0.5)
+
+
+@pytest.mark.parametrize(("yaw", "pitch"), [(40, 0), (-35, 10), (0, 30)])
+def test_head_pose_recovers_a_known_rotation(yaw, pitch):
+    import cv2
+
+    from mextk.prepare import checks
+
+    model = checks._MODEL_POINTS * np.array([1.0, -1.0, -1.0])
+    rot = (
+        cv2.Rodrigues(np.array([0, np.radians(yaw), 0.0]))[0] @ cv2.Rodrigues(np.array([np.radians(pitch), 0, 0.0]))[0]
+    )
+    cam = np.array([[512, 0, 256], [0, 512, 256], [0, 0, 1.0]])
+    pts, _ = cv2.projectPoints(model, cv2.Rodrigues(rot)[0], np.array([0, 0, 700.0]), cam, np.zeros(4))
+    lm = np.zeros((68, 2))
+    lm[checks._MODEL_INDEX] = pts[:, 0]
+    got_yaw, got_pitch, _ = head_pose(lm, (512, 512))
+    assert got_yaw == pytest.approx(yaw, abs=1) and got_pitch == pytest.approx(pitch, abs=1)
+
+
+def test_black_bars_and_outside_fraction():
+    img = np.full((100, 200), 120, np.uint8)
+    assert black_bar_fraction(img) == 0
+    img[:, :25] = 5
+    img[:, -25:] = 5
+    assert black_bar_fraction(img) == pytest.approx(0.25)
+    img[:2, 50:60] = 5  # a dark speck at the border is no bar
+    assert black_bar_fraction(img) == pytest.approx(0.25)
+    assert outside_fraction((0, 0, 10, 10), (0, 0, 10, 10)) == 0
+    assert outside_fraction((5, 0, 10, 10), (0, 0, 10, 10)) == pytest.approx(0.5)
+
+
+def test_flags_follow_the_thresholds():
+    cfg = PrepareConfig()
+    ev = ClipEvidence(tile_height=300, face_heights=[120] * 5, yaws=[5] * 5, pitches=[3] * 5, checks=10, found=10)
+    assert clip_flags(ev, cfg) == []
+    assert clip_flags(ClipEvidence(300, [40] * 5, checks=10, found=10), cfg) == ["small_face"]
+    assert clip_flags(ClipEvidence(300, [80] * 5, checks=10, found=10), cfg) == []
+    assert clip_flags(ClipEvidence(600, [80] * 5, checks=10, found=10), cfg) == ["small_face"]  # far away
+    assert "turned_head" in clip_flags(ClipEvidence(300, [120], [45, 50, 40], [0, 0, 0], 3, 3), cfg)
+    assert "turned_head" in clip_flags(ClipEvidence(300, [120], [0, 0], [35, 40], 2, 2), cfg)
+    assert clip_flags(ClipEvidence(300, [120], checks=10, found=10, multi=4), cfg) == ["multiple_faces"]
+    assert clip_flags(ClipEvidence(300, [120], checks=10, found=4), cfg) == ["face_covered"]
+    assert clip_flags(ClipEvidence(300, [120], checks=1, found=1, intrusion=0.3), cfg) == ["intrusion"]
+    lenient = preset("default", flag_max_intrusion=0.5)
+    assert clip_flags(ClipEvidence(300, [120], checks=1, found=1, intrusion=0.3), lenient) == []
+
+
+def test_presets_and_validation():
+    cmed = preset("cmed")
+    assert (cmed.detect_every, cmed.lookahead, cmed.max_gap, cmed.min_duration, cmed.crop_size) == (60, 3, 60, 3.0, 300)
+    assert cmed.crop == "fixed" and not cmed.layout and not cmed.trim_gaps
+    assert preset("cmed", detect_every=30).detect_every == 30
+    with pytest.raises(ValueError, match="unknown option"):
+        preset("default", detect_evry=3)
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("zoom")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        PrepareConfig(crop_size=301)
+    with pytest.raises(ValueError, match="lookahead"):
+        PrepareConfig(detect_every=2, lookahead=3)
+    with pytest.raises(ValueError, match="unknown detector"):
+        PrepareConfig(detector="yolo")
