@@ -84,3 +84,22 @@ def evaluate_against_truth(manifest, truth) -> dict:
             mask[a : b + 1] = True
         result["recovered"][p["person"]] = float(covered[p["person"]][mask].mean()) if mask.any() else 1.0
     return result
+
+
+def two_face_video(path: Path, n_frames: int, *, fps=25.0):
+    """A camera showing two people side by side (siblings sharing a laptop)."""
+    from mextk.io.video import VideoWriter
+    from mextk.synth.face import FaceRenderer, make_subject
+
+    faces = []
+    for seed in (5, 9):
+        s = make_subject(seed)
+        r = FaceRenderer(s, out_size=(200, 200), centre=s.face_centre, scale=200 / (s.face_width * 1.8))
+        faces.append(np.clip(r.render()[0], 0, 255).astype(np.uint8))
+    with VideoWriter(path, fps=fps, crf=18) as wr:
+        for _ in range(n_frames):
+            frame = np.full((300, 480, 3), 110, np.uint8)
+            frame[50:250, 20:220] = faces[0]
+            frame[50:250, 260:460] = faces[1]
+            wr.write(frame)
+    return path

@@ -287,3 +287,34 @@ def test_prepare_cli(tmp_path):
     assert "1 recording(s) done" in res.output
     res = CliRunner().invoke(app, ["prepare", str(a), "--out", str(out), "--preset", "nope"])
     assert res.exit_code == 2 and "unknown preset" in res.output
+
+
+def test_two_people_in_one_tile_are_flagged(tmp_path):
+    from mextk.synth.call import CallConfig, compose_gallery
+    from tests.prepare.helpers import two_face_video
+
+    videos = [two_face_video(tmp_path / "siblings.mp4", 100), face_video(tmp_path / "one.mp4", 100, [(0, 100)])]
+    cfg = CallConfig(duration_s=8, width=960, height=540, n_late=0, n_early_leave=0, screen_share=False, seed=1)
+    compose_gallery(videos, tmp_path / "call.mp4", cfg, progress=False)
+    result = prepare_recordings([tmp_path / "call.mp4"], tmp_path / "out", preset("default"), progress=False)
+    m = result["manifest"]
+    flagged = m[m["flags"].astype(str).str.contains("multiple_faces")]
+    assert len(flagged) == 1 and flagged["x"].iloc[0] < 480  # the siblings' tile (left)
+    assert not m[m["x"] >= 480]["flags"].astype(str).str.contains("multiple_faces").any()
+
+
+def test_a_face_hidden_most_of_the_time_is_flagged_covered(tmp_path):
+    # visible 4 frames out of every 20: never missing for more than a second, but mostly covered
+    visible = [(a, a + 4) for a in range(0, 300, 20)]
+    video = face_video(tmp_path / "cov.mp4", 300, visible)
+    prepare_recordings([video], tmp_path / "out", preset("default", pose=False), progress=False)
+    (row,) = _rows(tmp_path / "out").to_dict("records")
+    assert "face_covered" in row["flags"] and row["visible"] < 0.5 and row["kept"] in (False, "False")
+
+
+def test_cmed_fixed_crops_take_in_other_tiles_and_are_flagged(synth_call, tmp_path):
+    path, _, _ = synth_call
+    result = prepare_recordings([path], tmp_path / "out", preset("cmed", pose=False), progress=False)
+    m = result["manifest"]
+    assert len(m) >= 1
+    assert m["flags"].astype(str).str.contains("intrusion").all()  # 300x300 squares on 640x360 galleries
