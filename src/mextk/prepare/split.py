@@ -67,7 +67,7 @@ class _Encoder:
         self.writer = writer
         self._cut = cut
         self._pool = ThreadPoolExecutor(max_workers=1)
-        self._last: Any = None
+        self._pending: list[Any] = []
         self.n_frames = 0
         self._batch: list[tuple[Any, Box]] = []
 
@@ -75,10 +75,16 @@ class _Encoder:
         self._batch.append((planes, box))
         self.n_frames += 1
 
+    #: Batches queued before the reader waits for the encoder: bounds the frames held in memory.
+    MAX_QUEUED = 4
+
     def submit(self) -> None:
         if self._batch:
             batch, self._batch = self._batch, []
-            self._last = self._pool.submit(self._run, batch)
+            self._pending.append(self._pool.submit(self._run, batch))
+        while len(self._pending) > self.MAX_QUEUED:
+            self._pending.pop(0).result()
+        self._pending = [f for f in self._pending if not f.done() or f.exception() is not None]
 
     def _run(self, batch: list[tuple[Any, Box]]) -> None:
         for planes, box in batch:
@@ -89,8 +95,8 @@ class _Encoder:
         self.submit()
         self._pool.shutdown(wait=True)
         try:
-            if self._last is not None:
-                self._last.result()  # re-raise an encoding error here
+            for fut in self._pending:
+                fut.result()  # re-raise an encoding error here
         except BaseException:
             self.writer.abort()
             raise

@@ -1,0 +1,231 @@
+"""Throughput of ``mextk prepare`` on a 720p gallery recording (prints figures; not a test).
+
+    python benchmarks/prepare.py [--seconds 30] [--keep DIR]
+
+For each recording it prints frames per second, in one run, for:
+
+* pure decoding with PyAV (the physical floor: nothing can split a recording faster than it decodes);
+* decoding plus cutting and H.264-encoding five 300x300 clips, with no analysis at all (what any
+  splitter must do for five people; the rest of mextk's time is face detection and tracking);
+* a naive OpenCV implementation of CMED's Algorithm 1 as written (``cv2.VideoCapture``, the Haar
+  cascade on full frames every 60 frames with a 3-frame look-ahead, one ``cv2.VideoWriter`` per user);
+* ``mextk prepare`` with the default settings and with ``--preset cmed``;
+
+with the ratio to pure decoding and the peak memory of each (every method runs in a fresh
+process).  Two recordings are used: a synthetic gallery (5 people, joins, a leave, a screen
+share) and, when ``../shared/data/videos`` is there, a gallery composed from real face videos.
+The default preset is also run on a recording twice as long, to show that memory does not grow
+with the length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "data" / "videos"
+
+
+def _peak_mb() -> float:
+    # VmHWM is this process's own peak (ru_maxrss would include what a spawned child inherited)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def decode_only(path: str) -> tuple[int, float, float]:
+    import av
+
+    t = time.perf_counter()
+    with av.open(path) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        n = sum(1 for _ in c.decode(s))
+    return n, time.perf_counter() - t, _peak_mb()
+
+
+def decode_and_encode(path: str, out: str, n_clips: int = 5) -> tuple[int, float, float]:
+    """The work no splitter can skip: decode, cut ``n_clips`` 300x300 crops per frame, H.264-encode them."""
+    from mextk.io.video import CfrReader, VideoWriter, yuv_planes
+    from mextk.prepare.config import PrepareConfig
+    from mextk.prepare.split import RecordingSplitter, _Encoder
+
+    cfg = PrepareConfig()
+    splitter = RecordingSplitter(path, out, cfg, "floor")
+    t = time.perf_counter()
+    reader = CfrReader(path)
+    splitter.width, splitter.height = reader.width, reader.height
+    side = min(reader.height // 2, 240) // 4 * 4
+    boxes = [(_x, 0, side, side) for _x in range(0, n_clips * side, side)]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    encoders = [
+        _Encoder(
+            VideoWriter(Path(out) / f"c{i}.mp4", fps=25, crf=cfg.crf, preset=cfg.x264_preset, threads=1), splitter._cut
+        )
+        for i in range(n_clips)
+    ]
+    n = 0
+    for _, frame in reader:
+        planes = yuv_planes(frame)
+        for enc, box in zip(encoders, boxes, strict=True):
+            enc.add(planes, box)
+            enc.submit()
+        n += 1
+    for enc in encoders:
+        enc.finish(keep=True)
+    return n, time.perf_counter() - t, _peak_mb()
+
+
+def naive_algorithm1(path: str, out: str) -> tuple[int, float, float]:
+    """CMED Algorithm 1 as written, with OpenCV only (mp4v: OpenCV's wheels cannot write H.264)."""
+    import cv2
+
+    t = time.perf_counter()
+    cap = cv2.VideoCapture(path)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    casc = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    users: list[dict] = []
+    Path(out).mkdir(parents=True, exist_ok=True)
+    counter = 0
+
+    def close(u: dict) -> None:
+        u["writer"].release()
+        u["open"] = False
+        if u["frames"] < 3 * fps:
+            Path(u["path"]).unlink(missing_ok=True)
+
+    def write(frame) -> None:
+        for u in users:
+            if u["open"]:
+                x, y = u["x"], u["y"]
+                u["writer"].write(frame[y : y + 300, x : x + 300])
+                u["frames"] += 1
+
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if counter % 60 == 0:
+            frames = [frame]
+            for _ in range(2):
+                ok2, f2 = cap.read()
+                if ok2:
+                    frames.append(f2)
+            found = [casc.detectMultiScale(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), 1.1, 5) for f in frames]
+            faces = max(found, key=len)
+            h, w = frame.shape[:2]
+            for fx, fy, fw, fh in faces:
+                cx, cy = fx + fw / 2, fy + fh / 2
+                user = next((u for u in users if u["x"] <= cx < u["x"] + 300 and u["y"] <= cy < u["y"] + 300), None)
+                if user is None:
+                    x = int(min(max(cx - 150, 0), w - 300))
+                    y = int(min(max(cy - 150, 0), h - 300))
+                    user = {"x": x, "y": y, "open": False, "frames": 0}
+                    users.append(user)
+                if not user["open"]:
+                    user["path"] = f"{out}/u{users.index(user)}_{counter}.mp4"
+                    user["writer"] = cv2.VideoWriter(user["path"], cv2.VideoWriter_fourcc(*"mp4v"), fps, (300, 300))
+                    user["open"] = True
+                    user["frames"] = 0
+                user["last"] = counter
+            for u in users:
+                if u["open"] and counter - u["last"] > 60:
+                    close(u)
+            for f in frames:
+                write(f)
+            counter += len(frames)
+            continue
+        write(frame)
+        counter += 1
+    for u in users:
+        if u["open"]:
+            close(u)
+    cap.release()
+    return counter, time.perf_counter() - t, _peak_mb()
+
+
+def mextk_prepare(path: str, out: str, preset_name: str) -> tuple[int, float, float]:
+    from mextk.prepare.batch import prepare_recordings
+    from mextk.prepare.config import preset
+
+    t = time.perf_counter()
+    result = prepare_recordings([path], out, preset(preset_name), progress=False)
+    if result["failed"]:
+        raise RuntimeError(result["failed"])
+    import json
+
+    summary = json.loads(next(Path(out).glob("*/summary.json")).read_text())
+    return summary["n_frames"], time.perf_counter() - t, _peak_mb()
+
+
+def _in_fresh_process(fn, *args):  # noqa: ANN001, ANN202
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def bench(recording: Path, label: str, work: Path) -> None:
+    print(f"\n{label}: {recording.name}")
+    n, dt, mem = _in_fresh_process(decode_only, str(recording))
+    floor = n / dt
+    print(f"  {'pure decoding (PyAV)':34s} {floor:7.1f} frames/s   1.00x   peak {mem:6.0f} MB")
+    rows = [
+        ("decode + cut + encode 5 clips", decode_and_encode, (str(recording), str(work / "floor"))),
+        ("naive OpenCV Algorithm 1", naive_algorithm1, (str(recording), str(work / "naive"))),
+        ("mextk prepare (default)", mextk_prepare, (str(recording), str(work / "default"), "default")),
+        ("mextk prepare --preset cmed", mextk_prepare, (str(recording), str(work / "cmed"), "cmed")),
+    ]
+    for name, fn, args in rows:
+        n, dt, mem = _in_fresh_process(fn, *args)
+        print(f"  {name:34s} {n / dt:7.1f} frames/s   {n / dt / floor:.2f}x   peak {mem:6.0f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of the benchmark recordings")
+    ap.add_argument("--keep", type=Path, help="keep the recordings and outputs here")
+    args = ap.parse_args()
+    from mextk.synth.call import CallConfig, compose_gallery, make_call_recording
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="mextk-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = CallConfig(n_participants=5, duration_s=args.seconds, width=1280, height=720, seed=5)
+    synth = work / "synthetic_720p.mp4"
+    if not synth.exists():
+        print("rendering the synthetic 720p gallery ...")
+        make_call_recording(synth, cfg, progress=False)
+    recordings = [(synth, "synthetic gallery, 1280x720, 5 people")]
+    if REAL.exists():
+        real = work / "real_720p.mp4"
+        if not real.exists():
+            print("composing the real-face 720p gallery ...")
+            names = ["talking_head_d0", "talking_head_d3", "talking_head_d6", "talking_head_d9", "speech_frontal_1"]
+            compose_gallery([REAL / f"{n}.mp4" for n in names], real, cfg, progress=False)
+        recordings.append((real, "real faces composed into a gallery, 1280x720, 5 people"))
+    for rec, label in recordings:
+        out = work / f"out_{rec.stem}"
+        shutil.rmtree(out, ignore_errors=True)
+        bench(rec, label, out)
+    # memory does not grow with the length: the same gallery, twice as long
+    long_cfg = CallConfig(n_participants=5, duration_s=2 * args.seconds, width=1280, height=720, seed=5)
+    long = work / "synthetic_720p_long.mp4"
+    if not long.exists():
+        make_call_recording(long, long_cfg, progress=False)
+    for rec in (synth, long):
+        out = work / f"mem_{rec.stem}"
+        shutil.rmtree(out, ignore_errors=True)
+        n, dt, mem = _in_fresh_process(mextk_prepare, str(rec), str(out), "default")
+        print(f"memory, default preset, {n / 25:5.0f} s recording: peak {mem:6.0f} MB")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
