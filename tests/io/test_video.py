@@ -130,3 +130,16 @@ def test_reads_real_recordings(name):
     assert frames.shape == (4, info.height, info.width, 3)
     assert frames.std() > 10  # real content, not a blank decode
     assert os.path.getsize(path) > 0
+
+
+def test_encoding_is_bit_identical_run_to_run(tmp_path, rng):
+    import hashlib
+
+    import cv2
+
+    frames = [cv2.GaussianBlur(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8), (0, 0), 2) for _ in range(20)]
+    hashes = set()
+    for k in range(5):
+        path = write_video(tmp_path / f"{k}.mp4", frames, fps=25, crf=23, preset="veryfast")
+        hashes.add(hashlib.md5(np.ascontiguousarray(read_frames(path)).tobytes()).hexdigest())
+    assert len(hashes) == 1
