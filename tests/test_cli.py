@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from mextk.cli import app
@@ -82,6 +83,7 @@ def test_synth_cli_writes_clips_manifest_and_a_call(tmp_path):
     assert res.exit_code == 2 and "boredom" in res.output
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_path_and_beats_chance(tmp_path):
     out = tmp_path / "demo"
     res = CliRunner().invoke(

@@ -11,7 +11,7 @@ from mextk.synth.call import CallConfig, compose_gallery
 from tests.conftest import SHARED_DATA, need_shared
 from tests.prepare.helpers import evaluate_against_truth
 
-pytestmark = pytest.mark.shared_data
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 FACES = [
     "talking_head_d0.mp4",

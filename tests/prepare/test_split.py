@@ -20,6 +20,7 @@ def prepared_call(synth_call, tmp_path_factory):
     return out, result, truth
 
 
+@pytest.mark.slow
 def test_default_meets_the_acceptance_criteria_on_a_synthetic_call(prepared_call):
     out, result, truth = prepared_call
     m = result["manifest"]
