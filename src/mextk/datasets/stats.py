@@ -19,7 +19,6 @@ separately (``StatsTables.excluded``), never silently lost.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import pandas as pd
 from mextk.io.atomic import write_json_atomic
 from mextk.io.tables import markdown_table, write_table
 from mextk.labels import Taxonomy, get_taxonomy
+from mextk.naming import natural_key
 
 #: CMED prints Table V's class columns in this order.
 CMED_TABLE_V_ORDER = ("disgust", "happiness", "anger", "fear", "sadness", "surprise", "no_me")
@@ -99,10 +99,6 @@ class StatsTables:
 
         written.append(write_text_atomic(out / "stats.md", self.to_markdown()))
         return written
-
-
-def _natural_key(text: str) -> tuple[Any, ...]:
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text)))
 
 
 def imbalance_sentence(imb: dict[str, Any]) -> str:
@@ -211,7 +207,7 @@ def compute_tables(manifest: pd.DataFrame, *, task: str | Taxonomy = "cmed7") ->
     order = [c for c in CMED_TABLE_V_ORDER if c in tax.classes]
     if len(order) != tax.n_classes:
         order = list(tax.classes)
-    subjects = sorted(kept["subject"].astype(str).unique(), key=_natural_key)
+    subjects = sorted(kept["subject"].astype(str).unique(), key=natural_key)
     table5 = (
         pd.crosstab(kept["subject"].astype(str), kept["_class"])
         .reindex(index=subjects, columns=order, fill_value=0)

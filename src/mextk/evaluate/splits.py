@@ -16,19 +16,16 @@ splitters (``split(X, y, groups)``, ``get_n_splits``) and so drop into
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from mextk.naming import natural_key
+
 
 class LeakageError(RuntimeError):
     """A subject appears in both the training and the test part of a fold."""
-
-
-def _natural_key(text: str) -> tuple[Any, ...]:
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text)))
 
 
 def _groups(groups: Sequence[Any] | None, n: int | None = None) -> np.ndarray:
@@ -61,7 +58,7 @@ class LeaveOneSubjectOut:
 
     def subjects(self, groups: Sequence[Any]) -> list[str]:
         """The subject tested in each fold, in fold order."""
-        return sorted(np.unique(_groups(groups)).tolist(), key=_natural_key)
+        return sorted(np.unique(_groups(groups)).tolist(), key=natural_key)
 
     def split(
         self, X: Any, y: Any = None, groups: Sequence[Any] | None = None
@@ -142,7 +139,7 @@ def check_subject_independence(splits: Iterable[tuple[Sequence[int], Sequence[in
     g = _groups(groups)
     n = 0
     for fold, (train, test) in enumerate(splits):
-        both = sorted(set(g[np.asarray(train, dtype=int)]) & set(g[np.asarray(test, dtype=int)]), key=_natural_key)
+        both = sorted(set(g[np.asarray(train, dtype=int)]) & set(g[np.asarray(test, dtype=int)]), key=natural_key)
         if both:
             raise LeakageError(f"fold {fold}: subject(s) {', '.join(both)} in both train and test")
         n += 1

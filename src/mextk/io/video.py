@@ -12,7 +12,6 @@ goes through PyAV (FFmpeg's ``libx264``).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mextk.io.atomic import atomic_path
+from mextk.naming import natural_key
 
 #: Image suffixes accepted for a clip stored as a folder of frames (CASME/SAMM layout).
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -63,15 +63,11 @@ class VideoInfo:
         return self.n_frames / self.fps if self.fps and self.fps > 0 else float("nan")
 
 
-def _natural_key(name: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
 def list_frame_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Return the image files of a frame folder in natural order (``img2`` before ``img10``)."""
     folder = Path(folder)
     files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
-    return sorted(files, key=lambda p: _natural_key(p.name))
+    return sorted(files, key=lambda p: natural_key(p.name))
 
 
 def _open(path: Path) -> Any:

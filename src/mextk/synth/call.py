@@ -99,7 +99,7 @@ def gallery_layout(
     Examples
     --------
     >>> gallery_layout(1, 960, 540)
-    [(12, 12, 936, 516)]
+    [(22, 12, 916, 516)]
     >>> len(gallery_layout(5, 960, 540))
     5
     """
