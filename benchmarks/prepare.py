@@ -189,7 +189,7 @@ def bench(recording: Path, label: str, work: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=30.0, help="length of the benchmark recordings")
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the benchmark recordings")
     ap.add_argument("--keep", type=Path, help="keep the recordings and outputs here")
     args = ap.parse_args()
     from mextk.synth.call import CallConfig, compose_gallery, make_call_recording

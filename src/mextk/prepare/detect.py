@@ -106,10 +106,12 @@ def _rects_to_boxes(rects: Any, scale: float, min_size: int, max_size: int | Non
 
 
 @lru_cache(maxsize=8)
-def make_detector(name: str, scale_factor: float = 1.1) -> HaarDetector | DlibHogDetector | DlibCnnDetector:
-    """Build (once per process) the detector called ``name`` (``scale_factor``: Haar's pyramid step)."""
+def make_detector(
+    name: str, scale_factor: float = 1.1, min_neighbors: int = 5
+) -> HaarDetector | DlibHogDetector | DlibCnnDetector:
+    """Build (once per process) the detector called ``name`` (the Haar cascade's two settings)."""
     if name == "haar":
-        return HaarDetector(scale_factor=scale_factor)
+        return HaarDetector(scale_factor=scale_factor, min_neighbors=min_neighbors)
     if name == "dlib-hog":
         return DlibHogDetector()
     if name == "dlib-cnn":

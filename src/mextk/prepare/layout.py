@@ -94,10 +94,12 @@ def find_tiles(
     if bg > max_background or np.mean(np.abs(ring.astype(np.float32) - bg) <= tol) < min_uniform:
         return Layout(((0, 0, int(round(w * scale)), int(round(h * scale))),), None)
     is_bg = np.abs(gray.astype(np.int16) - int(round(bg))) <= tol
-    tiles: list[Box] = []
+    cells: list[list[int]] = []  # y0, y1, x0, x1 of each tile, and its band's extent
+    bands: list[tuple[int, int, list[int]]] = []
     min_area = min_tile_frac * h * w
     for r0, r1 in _runs(is_bg.mean(axis=1) < gap_fill):
         band = is_bg[r0:r1]
+        members = []
         for c0, c1 in _runs(band.mean(axis=0) < gap_fill):
             cell = is_bg[r0:r1, c0:c1]
             rows = _runs(cell.mean(axis=1) < gap_fill)
@@ -108,14 +110,50 @@ def find_tiles(
             x0, x1 = c0 + cols[0][0], c0 + cols[-1][1]
             if (y1 - y0) * (x1 - x0) < min_area:
                 continue
-            y0, y1, x0, x1 = _trim_black_bars(gray, y0, y1, x0, x1)
-            tiles.append(_to_source((x0, y0, x1 - x0, y1 - y0), scale, w * scale, h * scale))
-    if not tiles:
+            members.append(len(cells))
+            cells.append([y0, y1, x0, x1])
+        bands.append((r0, r1, members))
+    if not cells:
         return Layout((), bg)
+    _regularise(cells, bands, w)
+    tiles = []
+    for y0, y1, x0, x1 in cells:
+        y0, y1, x0, x1 = _trim_black_bars(gray, y0, y1, x0, x1)
+        tiles.append(_to_source((x0, y0, x1 - x0, y1 - y0), scale, w * scale, h * scale))
     return Layout(tuple(tiles), bg)
 
 
-def _trim_black_bars(gray: np.ndarray, y0: int, y1: int, x0: int, x1: int, *, level: int = 18) -> tuple[int, ...]:
+def _regularise(cells: list[list[int]], bands: list[tuple[int, int, list[int]]], width: int) -> None:
+    """Give every tile the gallery's common size.
+
+    Video-call galleries use one tile size; a tile that came out narrower or
+    shorter (a dark wall at its edge read as background) is widened towards
+    its wider neighbouring gap, up to the common size.
+    """
+    ws = sorted(c[3] - c[2] for c in cells)
+    hs = sorted(c[1] - c[0] for c in cells)
+    mw, mh = ws[len(ws) // 2], hs[len(hs) // 2]
+    for r0, r1, members in bands:
+        for k, i in enumerate(members):
+            y0, y1, x0, x1 = cells[i]
+            if x1 - x0 < 0.95 * mw:
+                left_edge = cells[members[k - 1]][3] if k > 0 else 0
+                right_edge = cells[members[k + 1]][2] if k + 1 < len(members) else width
+                missing = mw - (x1 - x0)
+                if right_edge - x1 >= x0 - left_edge:
+                    x1 = min(right_edge, x1 + missing)
+                else:
+                    x0 = max(left_edge, x0 - missing)
+            if y1 - y0 < 0.95 * mh:
+                missing = mh - (y1 - y0)
+                if r1 - y1 >= y0 - r0:
+                    y1 = min(r1, y1 + missing)
+                else:
+                    y0 = max(r0, y0 - missing)
+            cells[i] = [y0, y1, x0, x1]
+
+
+def _trim_black_bars(gray: np.ndarray, y0: int, y1: int, x0: int, x1: int, *, level: int = 20) -> tuple[int, ...]:
     """Shrink a tile to its picture: video-call software pads a camera of another aspect with black bars."""
     # a bar column is mostly black; the name label and the speaker highlight drawn over the
     # bars cover a small part of it, so "mostly" rather than "all"
@@ -130,12 +168,17 @@ def _trim_black_bars(gray: np.ndarray, y0: int, y1: int, x0: int, x1: int, *, le
     r0, r1 = max(row_runs, key=lambda r: r[1] - r[0])
     if c1 - c0 < 0.3 * (x1 - x0) or r1 - r0 < 0.3 * (y1 - y0):
         return y0, y1, x0, x1  # mostly black (camera off): keep the tile as it is
-    # bars come in pairs on opposite sides; a one-sided dark band is picture content, not a bar
-    if c0 > 0 and c1 < x1 - x0 or c0 == 0 and c1 == x1 - x0:
+    # bars come in pairs of (nearly) equal width on opposite sides, as the picture is centred;
+    # a dark band on one side only is picture content, not a bar
+    if _paired(c0, (x1 - x0) - c1):
         x0, x1 = x0 + c0, x0 + c1
-    if r0 > 0 and r1 < y1 - y0 or r0 == 0 and r1 == y1 - y0:
+    if _paired(r0, (y1 - y0) - r1):
         y0, y1 = y0 + r0, y0 + r1
     return y0, y1, x0, x1
+
+
+def _paired(a: int, b: int) -> bool:
+    return a > 1 and b > 1 and abs(a - b) <= max(2, 0.25 * max(a, b))
 
 
 def _to_source(box: Box, scale: float, width: float, height: float) -> Box:
@@ -163,9 +206,8 @@ def iou(a: Box, b: Box) -> float:
 def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np.ndarray:
     """Appearance of a tile's content, for recognising a feed after the layout changes.
 
-    A 16x9 gray thumbnail (zero mean, unit variance) and an 8x4 colour (U, V)
-    thumbnail of the tile's inner 88% (the speaker highlight and name label at
-    the edges are left out).
+    A 16x9 gray thumbnail and an 8x4 colour (U, V) thumbnail of the tile's
+    inner 88% (the speaker highlight and name label at the edges are left out).
 
     Parameters
     ----------
@@ -182,22 +224,20 @@ def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np
     k = max(1, min(w, h) // 72)
     inner = y[yy + my : yy + h - my : k, x + mx : x + w - mx : k]
     g = cv2.resize(inner, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
-    g = (g - g.mean()) / (g.std() + 1e-3)
     cu = u[(yy + my) // 2 : (yy + h - my) // 2 : k, (x + mx) // 2 : (x + w - mx) // 2 : k]
     cv = v[(yy + my) // 2 : (yy + h - my) // 2 : k, (x + mx) // 2 : (x + w - mx) // 2 : k]
-    cu = cv2.resize(cu, (8, 4), interpolation=cv2.INTER_AREA).astype(np.float32) - 128.0
-    cv_ = cv2.resize(cv, (8, 4), interpolation=cv2.INTER_AREA).astype(np.float32) - 128.0
-    return np.concatenate([g.ravel(), cu.ravel() / 8.0, cv_.ravel() / 8.0])
+    cu = cv2.resize(cu, (8, 4), interpolation=cv2.INTER_AREA).astype(np.float32)
+    cv_ = cv2.resize(cv, (8, 4), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return np.concatenate([g.ravel(), cu.ravel(), cv_.ravel()])
 
 
 def descriptor_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Similarity in [-1, 1] of two tile descriptors (1: same content).
+    """Similarity in (0, 1] of two tile descriptors (1: same content).
 
-    The correlation of the gray thumbnails, damped by the difference of the
-    colour thumbnails: the same structure in other colours, or other structure
-    in the same colours, both score low.
+    ``exp(-d / 10)`` of the mean absolute difference ``d`` of the thumbnails
+    in gray levels (brightness and colour together).  Raw levels, not
+    normalised ones: a tile with little texture (a plain wall, a small face)
+    still compares reliably, and the same feed rescaled differs only by
+    resampling.
     """
-    n = 16 * 9
-    corr = float(np.dot(a[:n], b[:n]) / n)
-    colour = float(np.exp(-np.mean(np.abs(a[n:] - b[n:]))))
-    return corr * colour
+    return float(np.exp(-np.mean(np.abs(a - b)) / 10.0))
