@@ -10,9 +10,7 @@ import pytest
 
 import mextk
 
-MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(mextk.__path__, "mextk.") if not m.name.endswith("__main__")
-)
+MODULES = sorted(m.name for m in pkgutil.walk_packages(mextk.__path__, "mextk.") if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", MODULES)

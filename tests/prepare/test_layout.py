@@ -57,18 +57,28 @@ def test_descriptor_recognises_the_same_feed_rescaled():
     import cv2
 
     g = np.random.default_rng(3)
-    a = cv2.GaussianBlur(g.uniform(0, 255, (180, 320)).astype(np.float32), (0, 0), 8).astype(np.uint8)
-    b = cv2.GaussianBlur(g.uniform(0, 255, (180, 320)).astype(np.float32), (0, 0), 8).astype(np.uint8)
+
+    def scene(level):
+        tex = cv2.GaussianBlur(g.uniform(-60, 60, (180, 320)).astype(np.float32), (0, 0), 6)
+        return np.clip(level + 3 * tex, 0, 255).astype(np.uint8)
+
+    a, b = scene(150), scene(80)  # two rooms: one bright, one dim
     y = np.zeros((400, 800), np.uint8)
-    y[0:180, 0:320] = a
-    y[200:335, 400:640] = cv2.resize(a, (240, 135))  # the same feed, smaller, elsewhere
-    y[200:380, 0:320] = b
     u = np.full((200, 400), 128, np.uint8)
     v = np.full((200, 400), 128, np.uint8)
+    y[0:180, 0:320] = a
+    u[0:90, 0:160] = 140  # a warm room
+    y[200:335, 400:640] = cv2.resize(a, (240, 135))  # the same feed, smaller, elsewhere
+    u[100:168, 200:320] = 140
+    y[200:380, 0:320] = b
     da = tile_descriptor(y, u, v, (0, 0, 320, 180))
     da2 = tile_descriptor(y, u, v, (400, 200, 240, 134))
     db = tile_descriptor(y, u, v, (0, 200, 320, 180))
-    assert descriptor_similarity(da, da2) > 0.8 > 0.3 > descriptor_similarity(da, db)
+    assert descriptor_similarity(da, da2) > 0.6
+    assert descriptor_similarity(da, db) < 0.1
+    same_shape_other_colour = da.copy()
+    same_shape_other_colour[16 * 9 :] += 30
+    assert descriptor_similarity(da, same_shape_other_colour) < descriptor_similarity(da, da2)
 
 
 def test_iou():

@@ -126,30 +126,31 @@ def find_tiles(
 def _regularise(cells: list[list[int]], bands: list[tuple[int, int, list[int]]], width: int) -> None:
     """Give every tile the gallery's common size.
 
-    Video-call galleries use one tile size; a tile that came out narrower or
-    shorter (a dark wall at its edge read as background) is widened towards
-    its wider neighbouring gap, up to the common size.
+    Video-call galleries use one tile size and one gap; a tile that came out
+    narrower (a dark wall at its edge read as background) gets its edges back
+    from its neighbours (a neighbour's edge plus the gap), and an edge with no
+    neighbour from the common width.
     """
     ws = sorted(c[3] - c[2] for c in cells)
     hs = sorted(c[1] - c[0] for c in cells)
     mw, mh = ws[len(ws) // 2], hs[len(hs) // 2]
+    gaps = [cells[b][2] - cells[a][3] for _, _, m in bands for a, b in zip(m, m[1:], strict=False)]
+    gap = sorted(gaps)[len(gaps) // 2] if gaps else 0
     for r0, r1, members in bands:
         for k, i in enumerate(members):
             y0, y1, x0, x1 = cells[i]
             if x1 - x0 < 0.95 * mw:
-                left_edge = cells[members[k - 1]][3] if k > 0 else 0
-                right_edge = cells[members[k + 1]][2] if k + 1 < len(members) else width
-                missing = mw - (x1 - x0)
-                if right_edge - x1 >= x0 - left_edge:
-                    x1 = min(right_edge, x1 + missing)
-                else:
-                    x0 = max(left_edge, x0 - missing)
+                if k + 1 < len(members):
+                    x1 = max(x1, cells[members[k + 1]][2] - gap)
+                if k > 0:
+                    x0 = min(x0, cells[members[k - 1]][3] + gap)
+                if x1 - x0 < 0.95 * mw:
+                    if k + 1 == len(members) and k > 0:
+                        x1 = min(width, x0 + mw)  # only the right edge is free
+                    elif k == 0 and k + 1 < len(members):
+                        x0 = max(0, x1 - mw)  # only the left edge is free
             if y1 - y0 < 0.95 * mh:
-                missing = mh - (y1 - y0)
-                if r1 - y1 >= y0 - r0:
-                    y1 = min(r1, y1 + missing)
-                else:
-                    y0 = max(r0, y0 - missing)
+                y0, y1 = (r0, r1) if r1 - r0 <= 1.05 * mh else (y0, y1)
             cells[i] = [y0, y1, x0, x1]
 
 

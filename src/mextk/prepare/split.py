@@ -52,7 +52,7 @@ LAYOUT_WIDTH = 320
 #: different feeds at most 0.32.
 SAME_FEED = 0.37
 #: The looser bar for a feed that stays in its slot, and the assignment bonus for staying there.
-SAME_SLOT = 0.25
+SAME_SLOT = 0.2
 #: The bar for a feed that keeps its place in the gallery's order but moved.
 SAME_ORDERED = 0.3
 #: Tiles overlapping more than this (IoU) are the same slot, measured a few pixels differently.
@@ -155,6 +155,7 @@ class _Track:
     template: np.ndarray | None = None
     template_scale: float = 1.0
     n_faces: int = 0
+    last_tile: Box | None = None  # the tile it had before it lost it (a screen share, leaving)
 
 
 @dataclass
@@ -391,6 +392,7 @@ class RecordingSplitter:
         if self._mode != mode:
             for track in self.tracks:
                 self._close_clip(track, end=t - 1)
+                track.last_tile = track.tile or track.last_tile
                 track.tile = None
             self._mode = mode
 
@@ -427,6 +429,7 @@ class RecordingSplitter:
             self.share.append([t0, t0])
             for track in self.tracks:
                 self._close_clip(track, end=t0 - 1)
+                track.last_tile = track.tile or track.last_tile
                 track.tile = None
         self.share[-1][1] = t0 + self.cfg.detect_every - 1
 
@@ -644,6 +647,7 @@ class RecordingSplitter:
             if track not in assigned.values():
                 if track.clip is not None:
                     self._close_clip(track, end=t0 - 1)
+                track.last_tile = track.tile or track.last_tile
                 track.tile = None
         for i in range(len(layout.tiles)):
             if i not in assigned:
@@ -683,7 +687,8 @@ class RecordingSplitter:
         for a, tr in enumerate(old):
             for b, (tile, desc) in enumerate(zip(tiles, descs, strict=True)):
                 sim[a, b] = descriptor_similarity(desc, tr.descriptor)
-                same_slot = tr.tile is not None and iou(tr.tile, tile) > SAME_BOX
+                slot_before = tr.tile if tr.tile is not None else tr.last_tile
+                same_slot = slot_before is not None and iou(slot_before, tile) > SAME_BOX
                 ok[a, b] = sim[a, b] >= (SAME_SLOT if same_slot else SAME_ORDERED)
         score = np.zeros((m + 1, n + 1))
         for a in range(1, m + 1):
