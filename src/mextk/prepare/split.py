@@ -862,7 +862,12 @@ class RecordingSplitter:
             "clips_flagged": len(self.rows) - kept,
             "clips_too_short_deleted": self.dropped_short,
             "tracks": [
-                {"track_id": tr.track_id, "clips": sum(1 for r in self.rows if r["track_id"] == tr.track_id)}
+                {
+                    "track_id": tr.track_id,
+                    "clips": sum(1 for r in self.rows if r["track_id"] == tr.track_id),
+                    "first_frame": tr.first_frame,
+                    "last_frame": tr.last_frame,
+                }
                 for tr in self.tracks
             ],
             "dropped_segments": [
