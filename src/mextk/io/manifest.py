@@ -364,11 +364,6 @@ def save_manifest(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def empty_manifest() -> pd.DataFrame:
-    """A manifest with the required columns and no rows."""
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in REQUIRED_COLUMNS})
-
-
 def __getattr__(name: str) -> object:
     # ``mextk.io.manifest.load_cmed``: the CMED loader lives with the other dataset loaders
     # (``mextk.datasets.cmed``); re-exported lazily here to avoid an import cycle.

@@ -338,7 +338,6 @@ class _VideoFeed:
         self._iter: Any = None
         self._index = -1
         self._frame: np.ndarray | None = None
-        self._loops = 0
 
     def _next(self) -> np.ndarray:
         from mextk.io.video import iter_frames
@@ -349,7 +348,6 @@ class _VideoFeed:
             return next(self._iter)
         except StopIteration:
             self._iter = iter_frames(self.path)
-            self._loops += 1
             return next(self._iter)
 
     def frame(self, t: int, w: int, h: int) -> np.ndarray:

@@ -535,10 +535,6 @@ class FaceRenderer:
         rel = (uv - np.array([self.width / 2, self.height / 2])) / (self.scale * zoom)
         return self.centre + shift + rel @ rot.T
 
-    def landmark_displacement(self, displacement: np.ndarray) -> np.ndarray:
-        """Where the RBF field actually moves each landmark (close to ``displacement``)."""
-        return self._k_landmarks @ (self._solve @ displacement)
-
     def render(
         self,
         displacement: np.ndarray | None = None,
