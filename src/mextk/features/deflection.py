@@ -145,6 +145,10 @@ def plot_deflection(table: pd.DataFrame, path: str | os.PathLike[str], *, exagge
     for k, (emo, ds) in enumerate(panels):
         ax = axes[k // ncols][k % ncols]
         part = table[(table["emotion"] == emo) & (table["dataset"] == ds)]
+        if part.empty:  # this dataset has no sample of this emotion
+            ax.set_title(f"{emo} {ds} (n=0)", fontsize=9)
+            ax.axis("off")
+            continue
         ax.scatter(part["x"], part["y"], s=6, c="red")
         ax.quiver(
             part["x"],
