@@ -312,6 +312,39 @@ def prepare(
         raise typer.Exit(1)
 
 
+@app.command()
+def features(
+    kind: Annotated[str, typer.Argument(help="landmarks, flow, motion, or deflection.")],
+    manifests: Annotated[list[Path], typer.Argument(help="Manifest(s); deflection takes one per dataset.")],
+    out: Annotated[Path, typer.Option(help="Feature cache folder.")] = Path("features"),
+    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    retry_failed: Annotated[bool, typer.Option(help="Compute samples that failed before again.")] = False,
+    exaggerate: Annotated[float, typer.Option(help="deflection: arrow lengthening in the figure.")] = 10.0,
+) -> None:
+    """Compute per-sample features into a resumable cache (failures are reported, not fatal)."""
+    from mextk.features.batch import deflection_from_manifests, extract_features
+
+    try:
+        if kind == "deflection":
+            res = deflection_from_manifests(manifests, out, jobs=jobs, exaggerate=exaggerate)
+            typer.echo(
+                f"deflection of {res['samples']} samples ({res['skipped']} skipped) -> "
+                f"{out / 'deflection.csv'}, {res['figure']}"
+            )
+            return
+        if len(manifests) != 1:
+            _fail(f"{kind} takes one manifest, got {len(manifests)}")
+        res = extract_features(manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed)
+    except _known_errors() as exc:
+        _fail(str(exc))
+    for msg in res["failed"].values():
+        typer.echo(f"failed: {msg}", err=True)
+    counts = f"{len(res['done'])} computed, {len(res['cached'])} cached, {len(res['failed'])} failed"
+    typer.echo(f"{kind}: {counts} -> {res['folder']}")
+    if res["failed"]:
+        raise typer.Exit(1)
+
+
 @app.command("cmed-manifest")
 def cmed_manifest(
     root: Annotated[Path, typer.Argument(help="CMED folder (video_emotion_metadata.csv, FinalFullVideos_subjects/).")],

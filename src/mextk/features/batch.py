@@ -1,0 +1,265 @@
+"""``mextk features KIND MANIFEST --out DIR``: per-sample features over a manifest, cached and resumable.
+
+Each kind is a function from one manifest row to named arrays.  Results go to
+the feature cache of ``DESIGN.md`` (``DIR/KIND/PARAMS_HASH/SAMPLE_ID.npz`` with
+``params.json``); a sample that fails leaves ``SAMPLE_ID.error`` (one line) and
+the batch goes on; an interrupted batch resumes with the samples not yet done;
+``index.csv`` lists every sample's status.
+
+Kinds so far:
+
+``landmarks``   68 landmarks on every frame (:func:`mextk.faces.landmarks.track_landmarks`),
+                arrays ``landmarks (T, 68, 2)`` and ``found (T,)``; long clips are read in
+                chunks, so memory does not grow with their length
+``flow``        the MEGC 3-channel onset-to-apex input (:func:`mextk.features.flow.megc_flow_input`),
+                array ``x (28, 28, 3)``; No-ME clips use a random frame between onset and offset
+                (seeded), as CMED does
+``motion``      the block-flow descriptor of ``mextk demo`` (:func:`mextk.features.motion.block_flow_features`)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mextk.features.cache import FeatureCache
+from mextk.io.atomic import atomic_path
+
+CHUNK = 500  # frames read at a time for whole-clip features
+
+
+def _frame_index(row: dict[str, Any], key: str) -> int | None:
+    v = row.get(key)
+    return None if v is None or pd.isna(v) else int(v)
+
+
+def _onset_apex(row: dict[str, Any], seed: int) -> tuple[int, int]:
+    import zlib
+
+    from mextk.features.sampling import pick_apex
+
+    # a stable per-sample seed (Python's hash() changes from run to run)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(str(row["sample_id"]).encode())]))
+    onset = _frame_index(row, "onset") or 0
+    apex = pick_apex(
+        int(row["n_frames"]),
+        onset=_frame_index(row, "onset"),
+        apex=_frame_index(row, "apex"),
+        offset=_frame_index(row, "offset"),
+        rng=rng,
+    )
+    return onset, apex
+
+
+def _landmarks(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    from mextk.faces.landmarks import track_landmarks
+    from mextk.io.video import iter_frames
+
+    parts, found = [], []
+    chunk: list[np.ndarray] = []
+    for frame in iter_frames(path, gray=True):
+        chunk.append(frame)
+        if len(chunk) == CHUNK:
+            lm, ok = track_landmarks(np.stack(chunk), redetect_every=params["redetect_every"])
+            parts.append(lm)
+            found.append(ok)
+            chunk = []
+    if chunk:
+        lm, ok = track_landmarks(np.stack(chunk), redetect_every=params["redetect_every"])
+        parts.append(lm)
+        found.append(ok)
+    if not parts:
+        raise ValueError("clip has no frames")
+    ok_all = np.concatenate(found)
+    if not ok_all.any():
+        raise ValueError("no face found in any frame")
+    return {"landmarks": np.concatenate(parts), "found": ok_all}
+
+
+def _two_frames(path: Path, row: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from mextk.io.video import read_frames
+
+    onset, apex = _onset_apex(row, seed)
+    frames = read_frames(path, start=onset, stop=apex + 1, gray=True)
+    return frames[0], frames[-1]
+
+
+def _flow(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    from mextk.features.flow import megc_flow_input
+
+    a, b = _two_frames(path, row, params["seed"])
+    return {"x": megc_flow_input(a, b, size=params["size"])}
+
+
+def _motion(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    from mextk.features.motion import block_flow_features
+
+    a, b = _two_frames(path, row, params["seed"])
+    return {"x": block_flow_features(a, b, grid=params["grid"], size=params["grid"] * 16)}
+
+
+#: kind -> (function, default parameters)
+KINDS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], dict[str, Any]]] = {
+    "landmarks": (_landmarks, {"redetect_every": 10, "version": 1}),
+    "flow": (_flow, {"size": 28, "seed": 0, "version": 1}),
+    "motion": (_motion, {"grid": 6, "seed": 0, "version": 1}),
+}
+
+
+def _one(kind: str, params: dict[str, Any], cache_root: str, root: str, row: dict[str, Any]) -> tuple[str, str | None]:
+    fn = KINDS[kind][0]
+    cache = FeatureCache(cache_root, kind, params)
+    sid = str(row["sample_id"])
+    p = Path(str(row["path"]))
+    path = p if p.is_absolute() else Path(root) / p
+    try:
+        arrays = fn(path, row, params)
+    except Exception as exc:  # one bad sample must not stop the batch
+        msg = f"sample {sid} ({path}): {exc.__class__.__name__}: {exc}"
+        cache.record_error(sid, msg)
+        return sid, " ".join(msg.split())
+    cache.save(sid, **arrays)
+    return sid, None
+
+
+def extract_features(
+    manifest: str | os.PathLike[str],
+    kind: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    jobs: int = 1,
+    params: dict[str, Any] | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Compute one kind of feature for every sample of a manifest.
+
+    Parameters
+    ----------
+    manifest : path-like
+        The manifest (validated, files checked).
+    kind : str
+        One of :data:`KINDS`.
+    out_dir : path-like
+        Cache root.
+    jobs : int
+        Worker processes.
+    params : dict, optional
+        Overrides of the kind's parameters (changing any starts a new cache folder).
+    retry_failed : bool
+        Compute again the samples that failed before.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        ``{"folder", "done", "cached", "failed": {sample_id: message}}``.
+    """
+    from rich.progress import track
+
+    from mextk.io.manifest import load_manifest, manifest_root
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown feature kind {kind!r}; choose one of {', '.join(KINDS)}")
+    merged = {**KINDS[kind][1], **(params or {})}
+    unknown = set(params or {}) - set(KINDS[kind][1])
+    if unknown:
+        raise ValueError(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
+    df = load_manifest(manifest)
+    root = str(manifest_root(df))
+    cache = FeatureCache(out_dir, kind, merged)
+    rows = df.to_dict("records")
+    todo, cached, failed = [], [], {}
+    for row in rows:
+        sid = str(row["sample_id"])
+        if cache.has(sid):
+            cached.append(sid)
+        elif cache.error(sid) and not retry_failed:
+            failed[sid] = cache.error(sid) or ""
+        else:
+            todo.append(row)
+    done = []
+    if jobs <= 1:
+        for row in track(todo, description=f"{kind} features", disable=not progress):
+            sid, err = _one(kind, merged, str(out_dir), root, row)
+            (failed.__setitem__(sid, err) if err else done.append(sid))
+    else:
+        from rich.progress import Progress
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool, Progress(disable=not progress) as bar:
+            task = bar.add_task(f"{kind} features", total=len(todo))
+            futures = [pool.submit(_one, kind, merged, str(out_dir), root, row) for row in todo]
+            for fut in as_completed(futures):
+                sid, err = fut.result()
+                (failed.__setitem__(sid, err) if err else done.append(sid))
+                bar.advance(task)
+    index = pd.DataFrame(
+        [
+            {
+                "sample_id": str(r["sample_id"]),
+                "file": cache.path(str(r["sample_id"])).name if str(r["sample_id"]) not in failed else "",
+                "status": "failed" if str(r["sample_id"]) in failed else "ok",
+                "error": failed.get(str(r["sample_id"]), ""),
+            }
+            for r in rows
+        ]
+    )
+    with atomic_path(cache.folder / "index.csv") as tmp:
+        index.to_csv(tmp, index=False)
+    return {"folder": cache.folder, "done": done, "cached": cached, "failed": failed}
+
+
+def deflection_from_manifests(
+    manifests: list[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    jobs: int = 1,
+    exaggerate: float = 10.0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """CMED's deflection analysis over one or more manifests (one per dataset, drawn side by side).
+
+    Landmarks come from the ``landmarks`` feature cache in ``out_dir``
+    (computed first where missing).  Samples with an emotion label, an onset
+    and an apex, and a face at both frames, take part; the others are counted
+    as skipped.  Writes ``deflection.csv`` and ``deflection.png``.
+    """
+    from mextk.features.deflection import deflection_table, plot_deflection
+    from mextk.io.manifest import load_manifest
+    from mextk.io.tables import write_table
+    from mextk.labels import normalize_label
+
+    onsets, apexes, emotions, datasets = [], [], [], []
+    skipped = 0
+    for manifest in manifests:
+        result = extract_features(manifest, "landmarks", out_dir, jobs=jobs, progress=progress)
+        cache = FeatureCache(out_dir, "landmarks", KINDS["landmarks"][1])
+        df = load_manifest(manifest)
+        for row in df.to_dict("records"):
+            sid = str(row["sample_id"])
+            onset, apex = _frame_index(row, "onset"), _frame_index(row, "apex")
+            if onset is None or apex is None or sid in result["failed"] or not cache.has(sid):
+                skipped += 1
+                continue
+            data = cache.load(sid)
+            if not (data["found"][onset] and data["found"][apex]):
+                skipped += 1
+                continue
+            onsets.append(data["landmarks"][onset])
+            apexes.append(data["landmarks"][apex])
+            emotions.append(normalize_label(row["emotion"]))
+            datasets.append(str(row["dataset"]))
+    if not onsets:
+        raise ValueError("no sample with onset, apex and a face at both: nothing to analyse")
+    table = deflection_table(np.array(onsets), np.array(apexes), emotions, datasets)
+    out = Path(out_dir)
+    write_table(table, out, "deflection", floatfmt=".5f")
+    figure = plot_deflection(table, out / "deflection.png", exaggerate=exaggerate)
+    return {"table": table, "figure": figure, "samples": len(onsets), "skipped": skipped}

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mextk.features.batch import extract_features
+from mextk.features.cache import FeatureCache
+
+
+@pytest.fixture
+def small_dataset(synth_dataset, tmp_path):
+    """The session's synthetic dataset plus one corrupt clip, in a manifest of its own."""
+    out, _, df = synth_dataset
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    rows = df.head(6).copy()
+    rows["path"] = [str(out / p) for p in rows["path"]]
+    extra = rows.iloc[[0]].copy()
+    extra["sample_id"], extra["path"] = "broken", str(bad)
+    manifest = tmp_path / "m.csv"
+    pd.concat([rows, extra]).to_csv(manifest, index=False)
+    return manifest, df
+
+
+def test_features_are_cached_failures_reported_and_runs_resume(small_dataset, tmp_path):
+    manifest, _ = small_dataset
+    cache_dir = tmp_path / "feat"
+    res = extract_features(manifest, "flow", cache_dir, progress=False)
+    assert len(res["done"]) == 6 and list(res["failed"]) == ["broken"]
+    assert "bad.mp4" in res["failed"]["broken"] and "\n" not in res["failed"]["broken"]
+    cache = FeatureCache(cache_dir, "flow", {"size": 28, "seed": 0, "version": 1})
+    x = cache.load(res["done"][0])["x"]
+    assert x.shape == (28, 28, 3) and 0 <= x.min() and x.max() <= 1
+    again = extract_features(manifest, "flow", cache_dir, progress=False)
+    assert again["done"] == [] and len(again["cached"]) == 6 and list(again["failed"]) == ["broken"]
+    index = pd.read_csv(res["folder"] / "index.csv")
+    assert (index["status"] == "failed").sum() == 1
+    other = extract_features(manifest, "flow", cache_dir, params={"size": 32}, progress=False)
+    assert len(other["done"]) == 6  # other parameters: a new cache folder
+    with pytest.raises(ValueError, match="unknown parameter"):
+        extract_features(manifest, "flow", cache_dir, params={"sizes": 3}, progress=False)
+    with pytest.raises(ValueError, match="unknown feature kind"):
+        extract_features(manifest, "lbp", cache_dir, progress=False)
+
+
+def test_parallel_landmarks_match_serial(small_dataset, tmp_path):
+    manifest, _ = small_dataset
+    a = extract_features(manifest, "landmarks", tmp_path / "a", progress=False)
+    b = extract_features(manifest, "landmarks", tmp_path / "b", jobs=2, progress=False)
+    assert sorted(a["done"]) == sorted(b["done"])
+    ca = FeatureCache(tmp_path / "a", "landmarks", {"redetect_every": 10, "version": 1})
+    cb = FeatureCache(tmp_path / "b", "landmarks", {"redetect_every": 10, "version": 1})
+    sid = a["done"][0]
+    np.testing.assert_array_equal(ca.load(sid)["landmarks"], cb.load(sid)["landmarks"])
+    assert ca.load(sid)["found"].mean() > 0.9
+
+
+def test_deflection_command_writes_table_and_figure(small_dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    manifest, _ = small_dataset
+    res = CliRunner().invoke(app, ["features", "deflection", str(manifest), "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp_path / "d" / "deflection.csv")
+    assert {"dataset", "emotion", "landmark", "dx", "dy", "spread_y"} <= set(table.columns)
+    assert (tmp_path / "d" / "deflection.png").read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(app, ["features", "flow", str(manifest), "--out", str(tmp_path / "f")])
+    assert res.exit_code == 1 and "broken" in res.output
