@@ -59,7 +59,8 @@ class DemoConfig:
     jobs: int = 2
 
 
-def extract_motion_features(
+def motion_features(
+    manifest_path: str | os.PathLike[str],
     manifest: pd.DataFrame,
     cache_root: str | os.PathLike[str],
     *,
@@ -67,60 +68,31 @@ def extract_motion_features(
     seed: int,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Block-flow features of every sample, cached; failures are reported, not fatal.
+    """Block-flow features of the manifest's samples, in its row order (via ``mextk features motion``).
 
     Returns
     -------
     X : numpy.ndarray
         ``(n_ok, 2 * grid * grid)`` features of the samples that worked.
     ok : numpy.ndarray
-        Boolean mask over the manifest rows.
+        Boolean mask over ``manifest``'s rows.
     errors : list of str
         One line per failed sample.
     """
-    from rich.progress import track
-
+    from mextk.features.batch import KINDS, extract_features
     from mextk.features.cache import FeatureCache
-    from mextk.features.motion import block_flow_features
-    from mextk.features.sampling import pick_apex
-    from mextk.io.manifest import sample_path
-    from mextk.io.video import VideoError, read_frames
 
-    size = grid * 16
-    cache = FeatureCache(
-        cache_root, "motion", {"grid": grid, "size": size, "seed": seed, "apex": "cmed-random-for-no-me"}
+    params = {"grid": grid, "seed": seed}
+    result = extract_features(manifest_path, "motion", cache_root, params=params, progress=progress)
+    cache = FeatureCache(cache_root, "motion", {**KINDS["motion"][1], **params})
+    ids = [str(s) for s in manifest["sample_id"]]
+    ok = np.array([cache.has(s) for s in ids], dtype=bool)
+    X = (
+        np.stack([cache.load(s)["x"] for s, k in zip(ids, ok, strict=True) if k])
+        if ok.any()
+        else np.zeros((0, 2 * grid * grid))
     )
-    feats: list[np.ndarray | None] = []
-    errors: list[str] = []
-    rows = manifest.to_dict("records")
-    for i, row in enumerate(track(rows, description="motion features", disable=not progress)):
-        sid = str(row["sample_id"])
-        if cache.has(sid):
-            feats.append(cache.load(sid)["x"])
-            continue
-        try:
-            rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
-            onset = 0 if pd.isna(row["onset"]) else int(row["onset"])
-            apex = pick_apex(
-                int(row["n_frames"]),
-                onset=None if pd.isna(row["onset"]) else int(row["onset"]),
-                apex=None if pd.isna(row["apex"]) else int(row["apex"]),
-                offset=None if pd.isna(row["offset"]) else int(row["offset"]),
-                rng=rng,
-            )
-            frames = read_frames(sample_path(manifest, row["path"]), start=onset, stop=apex + 1, gray=True)
-            x = block_flow_features(frames[0], frames[-1], grid=grid, size=size)
-        except (VideoError, ValueError, OSError) as exc:
-            msg = f"sample {sid}: {exc}"
-            cache.record_error(sid, msg)
-            errors.append(msg)
-            feats.append(None)
-            continue
-        cache.save(sid, x=x)
-        feats.append(x)
-    ok = np.array([f is not None for f in feats], dtype=bool)
-    X = np.stack([f for f in feats if f is not None]) if ok.any() else np.zeros((0, 2 * grid * grid), np.float32)
-    return X, ok, errors
+    return X, ok, list(result["failed"].values())
 
 
 def run_demo(
@@ -188,7 +160,9 @@ def run_demo(
         console.print(enc.describe_dropped())
     used = manifest.loc[enc.keep].reset_index(drop=True)
     used.attrs = manifest.attrs
-    X, ok, errors = extract_motion_features(used, out / "features", grid=config.grid, seed=config.seed)
+    X, ok, errors = motion_features(
+        out / "data" / "manifest.csv", used, out / "features", grid=config.grid, seed=config.seed
+    )
     for line in errors:
         console.print(f"[yellow]skipped[/] {line}")
     y = enc.y[ok]
