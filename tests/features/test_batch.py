@@ -69,3 +69,16 @@ def test_deflection_command_writes_table_and_figure(small_dataset, tmp_path):
     assert (tmp_path / "d" / "deflection.png").read_bytes()[:4] == b"\x89PNG"
     res = CliRunner().invoke(app, ["features", "flow", str(manifest), "--out", str(tmp_path / "f")])
     assert res.exit_code == 1 and "broken" in res.output
+
+
+def test_lbp_top_kind(small_dataset, tmp_path):
+    manifest, _ = small_dataset
+    res = extract_features(manifest, "lbp_top", tmp_path / "l", progress=False)
+    assert len(res["done"]) == 6
+    cache = FeatureCache(
+        tmp_path / "l", "lbp_top", __import__("mextk.features.batch", fromlist=["KINDS"]).KINDS["lbp_top"][1]
+    )
+    x = cache.load(res["done"][0])["x"]
+    assert x.shape == (25 * 177,) and abs(x.sum() - 1) < 1e-9
+    whole = extract_features(manifest, "lbp_top", tmp_path / "l", params={"temporal": "clip"}, progress=False)
+    assert len(whole["done"]) == 6

@@ -15,6 +15,8 @@ Kinds so far:
                 array ``x (28, 28, 3)``; No-ME clips use a random frame between onset and offset
                 (seeded), as CMED does
 ``motion``      the block-flow descriptor of ``mextk demo`` (:func:`mextk.features.motion.block_flow_features`)
+``lbp_top``     LBP-TOP histograms (:func:`mextk.features.lbp_top.lbp_top`) over the onset, apex and
+                offset frames (CMED's choice; ``temporal="clip"`` for the whole clip), array ``x``
 """
 
 from __future__ import annotations
@@ -104,11 +106,55 @@ def _motion(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
     return {"x": block_flow_features(a, b, grid=params["grid"], size=params["grid"] * 16)}
 
 
+def _lbp_top(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    from mextk.features.lbp_top import key_frame_volume, lbp_top
+    from mextk.io.video import read_frames
+
+    frames = read_frames(path, gray=True)
+    if params["temporal"] == "key_frames":
+        onset, apex = _onset_apex(row, params["seed"])
+        offset = _frame_index(row, "offset")
+        offset = len(frames) - 1 if offset is None else offset
+        volume = key_frame_volume(frames, onset, max(apex, onset), max(offset, apex))
+        time_length = 1
+    elif params["temporal"] == "clip":
+        volume, time_length = frames, None
+    else:
+        raise ValueError(f"temporal must be 'key_frames' or 'clip', got {params['temporal']!r}")
+    hist = lbp_top(
+        volume,
+        radius=tuple(params["radius"]),
+        n_points=tuple(params["n_points"]),
+        time_length=time_length,
+        rows=params["rows"],
+        cols=params["cols"],
+        time_parts=params["time_parts"],
+        overlap=params["overlap"],
+        mapping=params["mapping"],
+    )
+    return {"x": hist}
+
+
 #: kind -> (function, default parameters)
 KINDS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], dict[str, Any]]] = {
     "landmarks": (_landmarks, {"redetect_every": 10, "version": 1}),
     "flow": (_flow, {"size": 28, "seed": 0, "version": 1}),
     "motion": (_motion, {"grid": 6, "seed": 0, "version": 1}),
+    "lbp_top": (
+        _lbp_top,
+        {
+            "temporal": "key_frames",
+            "radius": [1, 1, 1],
+            "n_points": [8, 8, 8],
+            "rows": 5,
+            "cols": 5,
+            "time_parts": 1,
+            "overlap": 0.0,
+            "mapping": "u2",
+            "seed": 0,
+            "version": 1,
+        },
+    ),
 }
 
 
