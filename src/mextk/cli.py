@@ -314,7 +314,7 @@ def prepare(
 
 @app.command()
 def features(
-    kind: Annotated[str, typer.Argument(help="landmarks, flow, motion, lbp_top, or deflection.")],
+    kind: Annotated[str, typer.Argument(help="landmarks, flow, motion, lbp_top, graphs, or deflection.")],
     manifests: Annotated[list[Path], typer.Argument(help="Manifest(s); deflection takes one per dataset.")],
     out: Annotated[Path, typer.Option(help="Feature cache folder.")] = Path("features"),
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,

@@ -82,3 +82,15 @@ def test_lbp_top_kind(small_dataset, tmp_path):
     assert x.shape == (25 * 177,) and abs(x.sum() - 1) < 1e-9
     whole = extract_features(manifest, "lbp_top", tmp_path / "l", params={"temporal": "clip"}, progress=False)
     assert len(whole["done"]) == 6
+
+
+def test_graphs_kind(small_dataset, tmp_path):
+    from mextk.features.batch import KINDS
+
+    manifest, _ = small_dataset
+    res = extract_features(manifest, "graphs", tmp_path / "g", progress=False)
+    # 96 px synthetic faces are near the detector's limit: a miss is reported, not fatal
+    assert len(res["done"]) >= 5 and "broken" in res["failed"]
+    assert all("no face" in m for k, m in res["failed"].items() if k != "broken")
+    data = FeatureCache(tmp_path / "g", "graphs", KINDS["graphs"][1]).load(res["done"][0])
+    assert data["x"].shape == (3 * 42, 4) and data["edge_index"].shape[0] == 2

@@ -15,6 +15,9 @@ Kinds so far:
                 array ``x (28, 28, 3)``; No-ME clips use a random frame between onset and offset
                 (seeded), as CMED does
 ``motion``      the block-flow descriptor of ``mextk demo`` (:func:`mextk.features.motion.block_flow_features`)
+``graphs``      landmark graphs of the onset, apex and offset frames (:func:`mextk.features.graphs.landmark_graph`),
+                arrays ``x, edge_index, pos`` (:func:`mextk.features.graphs.to_pyg` makes a
+                ``torch_geometric`` ``Data`` of them)
 ``lbp_top``     LBP-TOP histograms (:func:`mextk.features.lbp_top.lbp_top`) over the onset, apex and
                 offset frames (CMED's choice; ``temporal="clip"`` for the whole clip), array ``x``
 """
@@ -135,11 +138,30 @@ def _lbp_top(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[st
     return {"x": hist}
 
 
+def _graphs(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    from mextk.faces.landmarks import track_landmarks
+    from mextk.features.graphs import landmark_graph
+    from mextk.io.video import read_frames
+
+    onset, apex = _onset_apex(row, params["seed"])
+    offset = _frame_index(row, "offset")
+    frames = read_frames(path, gray=True)
+    offset = len(frames) - 1 if offset is None else offset
+    key = np.stack([frames[onset], frames[apex], frames[max(offset, apex)]])
+    lm, found = track_landmarks(key, redetect_every=1)
+    if not found.all():
+        missing = [name for name, ok in zip(("onset", "apex", "offset"), found, strict=True) if not ok]
+        raise ValueError(f"no face in the {', '.join(missing)} frame")
+    graph = landmark_graph(lm, k=params["k"])
+    return {"x": graph.x, "edge_index": graph.edge_index, "pos": graph.pos}
+
+
 #: kind -> (function, default parameters)
 KINDS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], dict[str, Any]]] = {
     "landmarks": (_landmarks, {"redetect_every": 10, "version": 1}),
     "flow": (_flow, {"size": 28, "seed": 0, "version": 1}),
     "motion": (_motion, {"grid": 6, "seed": 0, "version": 1}),
+    "graphs": (_graphs, {"k": 4, "seed": 0, "version": 1}),
     "lbp_top": (
         _lbp_top,
         {
