@@ -150,6 +150,28 @@ def _tables(n_points: tuple[int, int, int], mapping: str) -> list[tuple[np.ndarr
     raise ValueError(f"mapping must be 'u2' or 'none', got {mapping!r}")
 
 
+def _setup(
+    volume: np.ndarray,
+    radius: tuple[float, float, float],
+    n_points: tuple[int, int, int],
+    border_length: int | None,
+    time_length: int | None,
+    rows: int,
+    cols: int,
+    time_parts: int,
+    overlap: float,
+    mapping: str,
+) -> tuple[tuple[float, float, float], int, int, list[tuple[np.ndarray, int]], _Geometry]:
+    """Defaults, checks, code tables and block geometry shared by both implementations."""
+    r = (float(radius[0]), float(radius[1]), float(radius[2]))
+    border = int(math.ceil(max(r[0], r[1]))) if border_length is None else int(border_length)
+    tlen = int(math.ceil(r[2])) if time_length is None else int(time_length)
+    _check(volume, r, border, tlen, overlap)
+    tables = _tables(tuple(n_points), mapping)  # type: ignore[arg-type]
+    g = _geometry(volume.shape, border, tlen, rows, cols, time_parts, overlap)
+    return r, border, tlen, tables, g
+
+
 def _finish(hist: np.ndarray, bins: list[int]) -> np.ndarray:
     # hist: (blocks, 3, max_bins) -> concatenate each plane's own bins, block by block
     parts = [hist[:, k, : bins[k]] for k in range(3)]
@@ -203,14 +225,11 @@ def lbp_top(
     >>> h.shape, round(float(h.sum()), 6)
     ((708,), 1.0)
     """
-    radius = tuple(float(r) for r in radius)  # type: ignore[assignment]
-    border = int(math.ceil(max(radius[0], radius[1]))) if border_length is None else int(border_length)
-    tlen = int(math.ceil(radius[2])) if time_length is None else int(time_length)
-    _check(volume, radius, border, tlen, overlap)
-    tables = _tables(tuple(n_points), mapping)  # type: ignore[arg-type]
+    radius, border, tlen, tables, g = _setup(
+        volume, radius, n_points, border_length, time_length, rows, cols, time_parts, overlap, mapping
+    )
     bins = [b for _, b in tables]
     t_len, h, w = volume.shape
-    g = _geometry((t_len, h, w), border, tlen, rows, cols, time_parts, overlap)
     vol = volume.astype(np.float64)
     ts = np.arange(tlen, t_len - tlen)
     ys = np.arange(border, h - border)
@@ -273,14 +292,11 @@ def lbp_top_reference(
     mapping: str = "u2",
 ) -> np.ndarray:
     """The same histogram as :func:`lbp_top`, by a plain loop over every pixel (slow; for checking)."""
-    radius = tuple(float(r) for r in radius)  # type: ignore[assignment]
-    border = int(math.ceil(max(radius[0], radius[1]))) if border_length is None else int(border_length)
-    tlen = int(math.ceil(radius[2])) if time_length is None else int(time_length)
-    _check(volume, radius, border, tlen, overlap)
-    tables = _tables(tuple(n_points), mapping)  # type: ignore[arg-type]
+    radius, border, tlen, tables, g = _setup(
+        volume, radius, n_points, border_length, time_length, rows, cols, time_parts, overlap, mapping
+    )
     bins = [b for _, b in tables]
     t_len, h, w = volume.shape
-    g = _geometry((t_len, h, w), border, tlen, rows, cols, time_parts, overlap)
     vol = volume.astype(np.float64)
     rx, ry, rt = radius
     max_bins = max(bins)

@@ -316,7 +316,6 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Append one ``(H, W, 3)`` RGB (or ``(H, W)`` gray) ``uint8`` frame."""
-        import av
 
         frame = np.asarray(frame)
         if frame.dtype != np.uint8:
@@ -325,28 +324,22 @@ class VideoWriter:
             frame = np.repeat(frame[:, :, None], 3, axis=2)
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"{self.path}: frames must be (H, W, 3), got {frame.shape}")
-        if self._stream is None:
-            self._start(frame.shape[0], frame.shape[1])
-        elif (frame.shape[0], frame.shape[1]) != (self._stream.height, self._stream.width):
-            raise ValueError(
-                f"{self.path}: frame {self.n_written} is {frame.shape[1]}x{frame.shape[0]}, "
-                f"expected {self._stream.width}x{self._stream.height}"
-            )
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        for packet in self._stream.encode(vf):
-            self._container.mux(packet)
-        self.n_written += 1
+        self._encode(frame, frame.shape[0], frame.shape[1], "rgb24")
 
     def write_yuv420(self, planes: np.ndarray) -> None:
         """Append one frame given as an I420 array ``(H * 3 // 2, W)`` (Y rows, then U, then V).
 
         Skips the RGB conversion: the fast path for frames cut from decoded video.
         """
-        import av
 
         if planes.dtype != np.uint8 or planes.ndim != 2 or planes.shape[0] % 3:
             raise ValueError(f"{self.path}: expected a (H*3/2, W) uint8 I420 array, got {planes.dtype} {planes.shape}")
-        height, width = planes.shape[0] * 2 // 3, planes.shape[1]
+        self._encode(planes, planes.shape[0] * 2 // 3, planes.shape[1], "yuv420p")
+
+    def _encode(self, array: np.ndarray, height: int, width: int, fmt: str) -> None:
+        """Open the stream on the first frame, check the size of later ones, encode and mux."""
+        import av
+
         if self._stream is None:
             self._start(height, width)
         elif (height, width) != (self._stream.height, self._stream.width):
@@ -354,7 +347,7 @@ class VideoWriter:
                 f"{self.path}: frame {self.n_written} is {width}x{height}, "
                 f"expected {self._stream.width}x{self._stream.height}"
             )
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(planes), format="yuv420p")
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format=fmt)
         for packet in self._stream.encode(vf):
             self._container.mux(packet)
         self.n_written += 1
