@@ -33,18 +33,11 @@ def test_tasks_lists_every_taxonomy():
 
 def test_synth_cli_writes_clips_manifest_and_a_call(tmp_path):
     out = tmp_path / "s"
+    base = ["synth", "--out", str(out), "--subjects", "2", "--clips-per-subject", "3", "--size", "64"]
     res = CliRunner().invoke(
         app,
         [
-            "synth",
-            "--out",
-            str(out),
-            "--subjects",
-            "2",
-            "--clips-per-subject",
-            "3",
-            "--size",
-            "64",
+            *base,
             "--classes",
             "happiness,no_me",
             "--proportions",
@@ -64,22 +57,7 @@ def test_synth_cli_writes_clips_manifest_and_a_call(tmp_path):
     assert len(df) == 6 and (df["emotion"] == "happiness").sum() == 4
     truth = json.loads((out / "calls" / "call_01.json").read_text())
     assert truth["n_frames"] == 400 and truth["width"] == 480 and (out / "calls" / "call_01.mp4").exists()
-    res = CliRunner().invoke(
-        app,
-        [
-            "synth",
-            "--out",
-            str(out),
-            "--subjects",
-            "2",
-            "--clips-per-subject",
-            "3",
-            "--size",
-            "64",
-            "--classes",
-            "happiness,boredom",
-        ],
-    )
+    res = CliRunner().invoke(app, [*base, "--classes", "happiness,boredom"])
     assert res.exit_code == 2 and "boredom" in res.output
 
 
