@@ -314,15 +314,23 @@ def prepare(
 
 @app.command()
 def features(
-    kind: Annotated[str, typer.Argument(help="landmarks, flow, motion, lbp_top, graphs, or deflection.")],
+    kind: Annotated[str, typer.Argument(help="landmarks, frames, flow, motion, lbp_top, graphs, or deflection.")],
     manifests: Annotated[list[Path], typer.Argument(help="Manifest(s); deflection takes one per dataset.")],
     out: Annotated[Path, typer.Option(help="Feature cache folder.")] = Path("features"),
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     retry_failed: Annotated[bool, typer.Option(help="Compute samples that failed before again.")] = False,
     exaggerate: Annotated[float, typer.Option(help="deflection: arrow lengthening in the figure.")] = 10.0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Kind parameter KEY=VALUE (repeatable; VALUE as JSON, e.g. radius=[1,1,2])."),
+    ] = None,
 ) -> None:
-    """Compute per-sample features into a resumable cache (failures are reported, not fatal)."""
-    from mextk.features.batch import deflection_from_manifests, extract_features
+    """Compute per-sample features into a resumable cache (failures are reported, not fatal).
+
+    Each kind's parameters and defaults are listed in mextk.features.batch.KINDS;
+    the cache folder's params.json records the ones used.
+    """
+    from mextk.features.batch import deflection_from_manifests, extract_features, parse_params
 
     try:
         if kind == "deflection":
@@ -334,7 +342,8 @@ def features(
             return
         if len(manifests) != 1:
             _fail(f"{kind} takes one manifest, got {len(manifests)}")
-        res = extract_features(manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed)
+        params = parse_params(set_ or [])
+        res = extract_features(manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed, params=params)
     except _known_errors() as exc:
         _fail(str(exc))
     for msg in res["failed"].values():

@@ -11,7 +11,6 @@ from mextk.faces.align import (
     reference_shape,
     transform_points,
 )
-from mextk.faces.crop import CROP_SIZES, crop_clip, onset_crop_box
 from mextk.synth.face import ASTRONAUT_LANDMARKS
 
 
@@ -65,13 +64,3 @@ def test_alignment_ignores_an_expression_and_uses_one_transform_for_the_clip():
     warped = align_clip(img[None], m, size=112)[0]
     yy, xx = np.unravel_index(np.argmax(warped), warped.shape)
     assert abs(xx - ref[30, 0]) <= 1.5 and abs(yy - ref[30, 1]) <= 1.5
-
-
-def test_crop_from_onset_box():
-    frames = np.random.default_rng(0).integers(0, 255, (4, 120, 160, 3), dtype=np.uint8)
-    box = onset_crop_box(ASTRONAUT_LANDMARKS / 4, shape=(120, 160))
-    for size in CROP_SIZES:
-        out = crop_clip(frames, box, size=size)
-        assert out.shape == (4, size, size, 3) and out.dtype == np.uint8
-    with pytest.raises(ValueError, match="not inside"):
-        crop_clip(frames, (150, 0, 40, 40), size=28)

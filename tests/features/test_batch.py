@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mextk.features.batch import extract_features
+from mextk.features.batch import KINDS, extract_features
 from mextk.features.cache import FeatureCache
 
 
@@ -29,14 +29,14 @@ def test_features_are_cached_failures_reported_and_runs_resume(small_dataset, tm
     res = extract_features(manifest, "flow", cache_dir, progress=False)
     assert len(res["done"]) == 6 and list(res["failed"]) == ["broken"]
     assert "bad.mp4" in res["failed"]["broken"] and "\n" not in res["failed"]["broken"]
-    cache = FeatureCache(cache_dir, "flow", {"size": 28, "seed": 0, "version": 1})
+    cache = FeatureCache(cache_dir, "flow", KINDS["flow"][1])
     x = cache.load(res["done"][0])["x"]
     assert x.shape == (28, 28, 3) and 0 <= x.min() and x.max() <= 1
     again = extract_features(manifest, "flow", cache_dir, progress=False)
     assert again["done"] == [] and len(again["cached"]) == 6 and list(again["failed"]) == ["broken"]
     index = pd.read_csv(res["folder"] / "index.csv")
     assert (index["status"] == "failed").sum() == 1
-    other = extract_features(manifest, "flow", cache_dir, params={"size": 32}, progress=False)
+    other = extract_features(manifest, "flow", cache_dir, params={"out_size": 32}, progress=False)
     assert len(other["done"]) == 6  # other parameters: a new cache folder
     with pytest.raises(ValueError, match="unknown parameter"):
         extract_features(manifest, "flow", cache_dir, params={"sizes": 3}, progress=False)
@@ -75,9 +75,7 @@ def test_lbp_top_kind(small_dataset, tmp_path):
     manifest, _ = small_dataset
     res = extract_features(manifest, "lbp_top", tmp_path / "l", progress=False)
     assert len(res["done"]) == 6
-    cache = FeatureCache(
-        tmp_path / "l", "lbp_top", __import__("mextk.features.batch", fromlist=["KINDS"]).KINDS["lbp_top"][1]
-    )
+    cache = FeatureCache(tmp_path / "l", "lbp_top", KINDS["lbp_top"][1])
     x = cache.load(res["done"][0])["x"]
     assert x.shape == (25 * 177,) and abs(x.sum() - 1) < 1e-9
     whole = extract_features(manifest, "lbp_top", tmp_path / "l", params={"temporal": "clip"}, progress=False)
@@ -85,8 +83,6 @@ def test_lbp_top_kind(small_dataset, tmp_path):
 
 
 def test_graphs_kind(small_dataset, tmp_path):
-    from mextk.features.batch import KINDS
-
     manifest, _ = small_dataset
     res = extract_features(manifest, "graphs", tmp_path / "g", progress=False)
     # 96 px synthetic faces are near the detector's limit: a miss is reported, not fatal
@@ -94,3 +90,63 @@ def test_graphs_kind(small_dataset, tmp_path):
     assert all("no face" in m for k, m in res["failed"].items() if k != "broken")
     data = FeatureCache(tmp_path / "g", "graphs", KINDS["graphs"][1]).load(res["done"][0])
     assert data["x"].shape == (3 * 42, 4) and data["edge_index"].shape[0] == 2
+
+
+def test_frames_kind_aligns_crops_and_samples(small_dataset, tmp_path):
+    manifest, df = small_dataset
+    res = extract_features(manifest, "frames", tmp_path / "k", params={"size": 64}, progress=False)
+    assert len(res["done"]) >= 5 and "broken" in res["failed"]
+    cache = FeatureCache(tmp_path / "k", "frames", {**KINDS["frames"][1], "size": 64})
+    sid = res["done"][0]
+    data = cache.load(sid)
+    row = df.set_index("sample_id").loc[sid]
+    assert data["x"].shape == (16, 64, 64, 3) and data["x"].dtype == np.uint8
+    assert data["positions"][0] == row["onset"] and data["positions"][-1] == row["offset"]
+    if not pd.isna(row["apex"]):
+        assert row["apex"] in data["positions"]
+    apex = extract_features(manifest, "frames", tmp_path / "k", params={"sampling": "apex", "size": 64}, progress=False)
+    one = FeatureCache(tmp_path / "k", "frames", {**KINDS["frames"][1], "sampling": "apex", "size": 64}).load(sid)
+    assert one["x"].shape == (1, 64, 64, 3) and len(apex["done"]) >= 5
+    # the apex frame of the 16 adaptive samples is the apex-only sample
+    if not pd.isna(row["apex"]):
+        k = int(np.flatnonzero(data["positions"] == row["apex"])[0])
+        np.testing.assert_array_equal(data["x"][k], one["x"][0])
+
+
+@pytest.mark.parametrize("n_frames", [4, 7680])
+def test_frames_kind_handles_cmeds_shortest_and_longest_clips(tmp_path, n_frames):
+    from mextk.io.video import write_video
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (1, 16, 16), dtype=np.uint8)
+    frames = np.repeat(base, n_frames, axis=0)
+    frames[:, 0, 0] = (np.arange(n_frames) * 7) % 256  # a frame counter in one pixel
+    clip = tmp_path / "c.mp4"
+    write_video(clip, np.repeat(frames[..., None], 3, axis=3), fps=25, crf=0)
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame(
+        [
+            {
+                "sample_id": "c",
+                "subject": "s1",
+                "path": str(clip),
+                "emotion": "happiness",
+                "dataset": "x",
+                "fps": 25,
+                "n_frames": n_frames,
+                "aus": "AU12",
+                "onset": 0,
+                "apex": n_frames // 2,
+                "offset": n_frames - 1,
+            }
+        ]
+    ).to_csv(manifest, index=False)
+    params = {"align": "none", "size": 0, "gray": True}
+    for sampling in ("uniform", "adaptive"):
+        res = extract_features(
+            manifest, "frames", tmp_path / "f", params={**params, "sampling": sampling}, progress=False
+        )
+        assert res["done"] == ["c"], res["failed"]
+        data = FeatureCache(tmp_path / "f", "frames", {**KINDS["frames"][1], **params, "sampling": sampling}).load("c")
+        assert data["x"].shape == (16, 16, 16)
+        assert data["positions"][0] == 0 and data["positions"][-1] == n_frames - 1

@@ -83,15 +83,27 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def reference_shape(size: int = 224, *, face_fraction: float = 0.6) -> np.ndarray:
-    """A frontal 68-point reference shape centred in a ``size x size`` image.
+    """A frontal, left-right symmetric 68-point reference shape centred in a ``size x size`` image.
 
-    The shape is dlib's landmarks of a frontal face (skimage's astronaut),
-    scaled so that the face (landmarks 0-16 across) spans ``face_fraction``
-    of the image width, its landmark box centred.
+    The shape is dlib's landmarks of a frontal face (skimage's astronaut)
+    averaged with their mirror image (left and right landmarks swapped), which
+    levels the eyes and removes the person's own small head roll and
+    asymmetry.  It is scaled so that the face (landmarks 0-16 across) spans
+    ``face_fraction`` of the image width, its landmark box centred.
+
+    Examples
+    --------
+    >>> ref = reference_shape(100)
+    >>> bool(abs(ref[36, 1] - ref[45, 1]) < 1e-9)  # outer eye corners level
+    True
     """
-    from mextk.synth.face import ASTRONAUT_LANDMARKS
+    from mextk.synth.face import ASTRONAUT_LANDMARKS, MIRROR
 
     lm = ASTRONAUT_LANDMARKS.astype(np.float64)
+    mirrored = lm[MIRROR].copy()
+    mirrored[:, 0] = -mirrored[:, 0]
+    mirrored[:, 0] += lm[:, 0].mean() - mirrored[:, 0].mean()
+    lm = (lm + mirrored) / 2
     width = lm[16, 0] - lm[0, 0]
     scale = face_fraction * size / width
     centre = (lm.min(axis=0) + lm.max(axis=0)) / 2

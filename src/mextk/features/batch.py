@@ -6,20 +6,32 @@ the feature cache of ``DESIGN.md`` (``DIR/KIND/PARAMS_HASH/SAMPLE_ID.npz`` with
 the batch goes on; an interrupted batch resumes with the samples not yet done;
 ``index.csv`` lists every sample's status.
 
-Kinds so far:
+Kinds (parameters and defaults in :data:`KINDS`; ``--set KEY=VALUE`` changes one):
 
 ``landmarks``   68 landmarks on every frame (:func:`mextk.faces.landmarks.track_landmarks`),
                 arrays ``landmarks (T, 68, 2)`` and ``found (T,)``; long clips are read in
                 chunks, so memory does not grow with their length
-``flow``        the MEGC 3-channel onset-to-apex input (:func:`mextk.features.flow.megc_flow_input`),
-                array ``x (28, 28, 3)``; No-ME clips use a random frame between onset and offset
-                (seeded), as CMED does
+``frames``      the input of the 3D CNNs and of the apex CNN: ``n`` frames (default 16) sampled
+                ``adaptive`` (around onset, apex, offset; :func:`~mextk.features.sampling.adaptive_positions`),
+                ``uniform`` (onset to offset) or ``apex`` (one frame), with temporal interpolation for
+                short clips; aligned on the onset frame's stable landmarks (``align``: affine,
+                similarity or none) and cropped from the onset face box plus ``margin`` to
+                ``size`` (224, 160, 112 or 28; :func:`mextk.faces.crop.aligned_crop_matrix`), one
+                transform for the whole clip.  Arrays ``x (n, size, size, 3)`` uint8 (``(n, size, size)``
+                with ``gray``) and ``positions (n,)``.  Only the frames needed are decoded.
+``flow``        the MEGC 3-channel onset-to-apex input (:func:`mextk.features.flow.megc_flow_input`):
+                onset and apex aligned and cropped to ``size`` (128) first, then TV-L1 flow and strain,
+                array ``x (out_size, out_size, 3)`` (28); ``align=none`` with ``size=0`` uses the frames as
+                they are
 ``motion``      the block-flow descriptor of ``mextk demo`` (:func:`mextk.features.motion.block_flow_features`)
 ``graphs``      landmark graphs of the onset, apex and offset frames (:func:`mextk.features.graphs.landmark_graph`),
                 arrays ``x, edge_index, pos`` (:func:`mextk.features.graphs.to_pyg` makes a
                 ``torch_geometric`` ``Data`` of them)
 ``lbp_top``     LBP-TOP histograms (:func:`mextk.features.lbp_top.lbp_top`) over the onset, apex and
                 offset frames (CMED's choice; ``temporal="clip"`` for the whole clip), array ``x``
+
+No-ME clips have no apex: where one is needed, a frame drawn between onset and
+offset stands in for it (CMED section IV-A), seeded by ``seed`` and the sample id.
 """
 
 from __future__ import annotations
@@ -95,11 +107,77 @@ def _two_frames(path: Path, row: dict[str, Any], seed: int) -> tuple[np.ndarray,
     return frames[0], frames[-1]
 
 
+def _face_transform(frames: dict[int, np.ndarray], onset: int, params: dict[str, Any], size: int) -> np.ndarray:
+    """The aligned-crop matrix of a clip, from the landmarks of its onset frame.
+
+    When dlib finds no face in the onset frame, the next frames read (in
+    order) are tried, so one blurred onset frame does not lose the sample.
+    """
+    import cv2
+
+    from mextk.faces.crop import aligned_crop_matrix
+    from mextk.faces.landmarks import image_landmarks
+
+    for i in sorted(k for k in frames if k >= onset):
+        frame = frames[i]
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        lm = image_landmarks(gray)
+        if lm is not None:
+            return aligned_crop_matrix(lm, size=size, margin=params["margin"], kind=params["align"])
+    raise ValueError(f"no face found in the onset frame {onset} or the key frames after it")
+
+
+def _key_frames(
+    path: Path, row: dict[str, Any], params: dict[str, Any], positions: np.ndarray, onset: int, *, gray: bool
+) -> np.ndarray:
+    """Frames at (fractional) positions, aligned and cropped to ``params['size']`` when asked."""
+    from mextk.faces.crop import align_crop_clip
+    from mextk.features.sampling import sample_frames
+    from mextk.io.video import read_frames_at
+
+    lo = np.floor(positions).astype(int)
+    hi = np.ceil(positions).astype(int)
+    needed = sorted({onset, *lo.tolist(), *hi.tolist()})
+    # a few frames after the onset in case dlib misses the face there
+    extra = [onset + d for d in range(1, 4) if onset + d < int(row["n_frames"])]
+    frames = read_frames_at(path, [*needed, *extra], gray=gray)
+    index = {k: j for j, k in enumerate(needed)}
+    stack = np.stack([frames[k] for k in needed])
+    if params["align"] != "none" or params["size"]:
+        size = params["size"] or max(stack.shape[1:3])
+        matrix = _face_transform(frames, onset, params, size)
+        stack = align_crop_clip(stack, matrix, size=size)
+    # positions in the stack: floor and ceil of a position are both in it, next to each other
+    rel = np.array([index[a] + (p - a) for p, a in zip(positions, lo, strict=True)])
+    return sample_frames(stack, rel)
+
+
+def _frames(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    from mextk.features.sampling import adaptive_positions, uniform_positions
+
+    n_frames = int(row["n_frames"])
+    onset, apex = _onset_apex(row, params["seed"])
+    offset = _frame_index(row, "offset")
+    offset = n_frames - 1 if offset is None else offset
+    mode = params["sampling"]
+    if mode == "uniform":
+        positions = uniform_positions(n_frames, params["n"], start=onset, stop=offset)
+    elif mode == "adaptive":
+        positions = adaptive_positions(onset, max(apex, onset), max(offset, apex), params["n"])
+    elif mode == "apex":
+        positions = np.array([float(apex)])
+    else:
+        raise ValueError(f"sampling must be 'uniform', 'adaptive' or 'apex', got {mode!r}")
+    x = _key_frames(path, row, params, positions, onset, gray=params["gray"])
+    return {"x": x, "positions": positions.astype(np.float32)}
+
+
 def _flow(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
     from mextk.features.flow import megc_flow_input
 
-    a, b = _two_frames(path, row, params["seed"])
-    return {"x": megc_flow_input(a, b, size=params["size"])}
+    onset, apex = _onset_apex(row, params["seed"])
+    pair = _key_frames(path, row, params, np.array([float(onset), float(apex)]), onset, gray=True)
+    return {"x": megc_flow_input(pair[0], pair[1], size=params["out_size"])}
 
 
 def _motion(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -159,7 +237,20 @@ def _graphs(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
 #: kind -> (function, default parameters)
 KINDS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], dict[str, Any]]] = {
     "landmarks": (_landmarks, {"redetect_every": 10, "version": 1}),
-    "flow": (_flow, {"size": 28, "seed": 0, "version": 1}),
+    "flow": (_flow, {"align": "affine", "size": 128, "margin": 0.2, "out_size": 28, "seed": 0, "version": 2}),
+    "frames": (
+        _frames,
+        {
+            "sampling": "adaptive",
+            "n": 16,
+            "align": "affine",
+            "size": 112,
+            "margin": 0.2,
+            "gray": False,
+            "seed": 0,
+            "version": 1,
+        },
+    ),
     "motion": (_motion, {"grid": 6, "seed": 0, "version": 1}),
     "graphs": (_graphs, {"k": 4, "seed": 0, "version": 1}),
     "lbp_top": (
@@ -178,6 +269,28 @@ KINDS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], dict[str, Any]]] = 
         },
     ),
 }
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``["size=64", "radius=[1,1,2]", "align=none"]`` -> a parameter dict (values read as JSON, else text).
+
+    Examples
+    --------
+    >>> parse_params(["size=64", "radius=[1,1,2]", "align=none", "gray=true"])
+    {'size': 64, 'radius': [1, 1, 2], 'align': 'none', 'gray': True}
+    """
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"parameter {item!r} is not KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _one(kind: str, params: dict[str, Any], cache_root: str, root: str, row: dict[str, Any]) -> tuple[str, str | None]:
@@ -239,7 +352,14 @@ def extract_features(
     merged = {**KINDS[kind][1], **(params or {})}
     unknown = set(params or {}) - set(KINDS[kind][1])
     if unknown:
-        raise ValueError(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
+        raise ValueError(
+            f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}; it takes {', '.join(KINDS[kind][1])}"
+        )
+    for key, value in (params or {}).items():
+        default = KINDS[kind][1][key]
+        ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
+        if not ok or (isinstance(default, int) and isinstance(value, bool) != isinstance(default, bool)):
+            raise ValueError(f"parameter {key} of {kind} must be {type(default).__name__}, got {value!r}")
     df = load_manifest(manifest)
     root = str(manifest_root(df))
     cache = FeatureCache(out_dir, kind, merged)

@@ -231,6 +231,45 @@ def read_frames(
     return np.stack(frames)
 
 
+def read_frames_at(
+    path: str | os.PathLike[str],
+    indices: Iterable[int],
+    *,
+    gray: bool = False,
+) -> dict[int, np.ndarray]:
+    """Read only the frames at ``indices``, streaming (memory holds just those frames).
+
+    Decoding stops after the largest index, so key frames near the start of a
+    long clip are cheap.
+
+    Returns
+    -------
+    dict
+        ``{index: frame}`` for every requested index.
+
+    Raises
+    ------
+    VideoError
+        When the clip ends before the largest index.
+    """
+    wanted = sorted({int(i) for i in indices})
+    if not wanted:
+        return {}
+    if wanted[0] < 0:
+        raise ValueError(f"{path}: negative frame index {wanted[0]}")
+    keep = set(wanted)
+    out: dict[int, np.ndarray] = {}
+    n_read = 0
+    for i, frame in enumerate(iter_frames(path, start=0, stop=wanted[-1] + 1, gray=gray)):
+        n_read = i + 1
+        if i in keep:
+            out[i] = frame
+    if len(out) < len(wanted):
+        missing = [i for i in wanted if i not in out]
+        raise VideoError(f"{path}: clip ends before frame {missing[0]} (it has {n_read} frames)")
+    return out
+
+
 class VideoWriter:
     """Streaming H.264 writer with a constant frame rate; the file appears atomically.
 
