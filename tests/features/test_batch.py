@@ -69,6 +69,19 @@ def test_deflection_command_writes_table_and_figure(small_dataset, tmp_path):
     assert (tmp_path / "d" / "deflection.png").read_bytes()[:4] == b"\x89PNG"
     res = CliRunner().invoke(app, ["features", "flow", str(manifest), "--out", str(tmp_path / "f")])
     assert res.exit_code == 1 and "broken" in res.output
+    # two manifests: two datasets side by side
+    other = pd.read_csv(manifest)
+    other["dataset"] = "second"
+    other["sample_id"] = "b_" + other["sample_id"].astype(str)
+    other.to_csv(tmp_path / "m2.csv", index=False)
+    res = CliRunner().invoke(
+        app, ["features", "deflection", str(manifest), str(tmp_path / "m2.csv"), "--out", str(tmp_path / "d2")]
+    )
+    assert res.exit_code == 0, res.output
+    both = pd.read_csv(tmp_path / "d2" / "deflection.csv")
+    assert set(both["dataset"]) == {str(pd.read_csv(manifest)["dataset"][0]), "second"}
+    res = CliRunner().invoke(app, ["features", "frames", str(manifest), "--out", str(tmp_path / "f"), "--set", "sizes=3"])
+    assert res.exit_code == 2 and "unknown parameter" in res.output
 
 
 def test_lbp_top_kind(small_dataset, tmp_path):

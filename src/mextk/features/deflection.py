@@ -94,7 +94,7 @@ def deflection_table(
         raise ValueError("need one emotion (and dataset) per sample")
     rows = []
     disp = ap - on
-    for ds in sorted(set(datasets)):
+    for ds in dict.fromkeys(datasets):  # datasets in the order given (first manifest first)
         for emo in sorted(set(emotions)):
             m = (datasets == ds) & (emotions == emo)
             if not m.any():
@@ -134,7 +134,7 @@ def plot_deflection(table: pd.DataFrame, path: str | os.PathLike[str], *, exagge
     if table.empty:
         raise ValueError("nothing to plot: the deflection table is empty")
     emotions = sorted(table["emotion"].unique())
-    datasets = sorted(table["dataset"].unique())
+    datasets = list(dict.fromkeys(table["dataset"]))
     panels = [(emo, ds) for emo in emotions for ds in datasets]
     # datasets side by side (CMED's layout); a single dataset in a grid of three columns
     ncols = len(datasets) if len(datasets) > 1 else min(3, len(emotions))
