@@ -45,18 +45,26 @@ def demo(
     subjects: Annotated[int, typer.Option(help="Synthetic subjects.")] = 6,
     clips_per_subject: Annotated[int, typer.Option(help="Clips per subject.")] = 14,
     size: Annotated[int, typer.Option(help="Clip frame size in pixels.")] = 128,
-    task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed7",
+    task: Annotated[str, typer.Option(help="Recognition taxonomy (spotting runs too). " + _TASK_HELP)] = "cmed6",
+    dgcnn_epochs: Annotated[int, typer.Option(help="DGCNN training epochs.")] = 150,
     seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
-    jobs: Annotated[int, typer.Option(help="Worker processes for synthesis.")] = 2,
+    jobs: Annotated[int, typer.Option(help="Worker processes (synthesis, features, folds).")] = 2,
 ) -> None:
-    """Run the whole path on embedded synthetic data: synthesise, tabulate, extract, evaluate (LOSO)."""
+    """Run the whole path on embedded synthetic data: synthesise, tabulate, extract features, and evaluate
+    LBP-TOP + SVM and the DGCNN under LOSO for recognition and spotting."""
     from mextk.demo import DemoConfig, run_demo
 
     try:
         run_demo(
             out,
             DemoConfig(
-                n_subjects=subjects, clips_per_subject=clips_per_subject, size=size, task=task, seed=seed, jobs=jobs
+                n_subjects=subjects,
+                clips_per_subject=clips_per_subject,
+                size=size,
+                task=task,
+                dgcnn_epochs=dgcnn_epochs,
+                seed=seed,
+                jobs=jobs,
             ),
         )
     except _known_errors() as exc:
@@ -352,6 +360,175 @@ def features(
     typer.echo(f"{kind}: {counts} -> {res['folder']}")
     if res["failed"]:
         raise typer.Exit(1)
+
+
+def _metrics_table(metrics: dict, title: str):  # type: ignore[no-untyped-def, type-arg]
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("set", "n", "ACC", "UF1", "UAR"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+    table.add_row("all", str(metrics["n"]), f"{metrics['acc']:.4f}", f"{metrics['uf1']:.4f}", f"{metrics['uar']:.4f}")
+    for name, m in metrics.get("per_dataset", {}).items():
+        table.add_row(name, str(m["n"]), f"{m['acc']:.4f}", f"{m['uf1']:.4f}", f"{m['uar']:.4f}")
+    return table
+
+
+@app.command()
+def evaluate(
+    manifest: Annotated[
+        Optional[Path], typer.Argument(help="Manifest of the samples (optional with --checkpoints).")
+    ] = None,
+    model: Annotated[Optional[str], typer.Option(help="Registered model (mextk models lists them).")] = None,
+    protocol: Annotated[str, typer.Option(help="loso or kfold (subject-independent).")] = "loso",
+    task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed6",
+    out: Annotated[Path, typer.Option(help="Run folder (re-running resumes it).")] = Path("run"),
+    n_splits: Annotated[int, typer.Option(help="Folds of kfold.")] = 10,
+    seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
+    input_: Annotated[
+        str, typer.Option("--input", help="features (computed and cached) or precomputed (the manifest's path).")
+    ] = "features",
+    features: Annotated[
+        Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the run folder, shared by runs).")
+    ] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Feature parameter KEY=VALUE (repeatable).")
+    ] = None,
+    train: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ..."),
+    ] = None,
+    option: Annotated[Optional[list[str]], typer.Option(help="Model option KEY=VALUE (repeatable).")] = None,
+    weights: Annotated[
+        Optional[str], typer.Option(help="Starting weights: a torchvision name (IMAGENET1K_V1) or a file.")
+    ] = None,
+    size: Annotated[Optional[int], typer.Option(help="Input size (overrides the model's default).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Training epochs.")] = None,
+    resample: Annotated[Optional[str], typer.Option(help="Class resampling: none or uniform.")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="Loss: ce, cb, focal or cb_focal.")] = None,
+    val_subjects: Annotated[
+        Optional[float], typer.Option(help="Share of training subjects held out to pick the epoch (0: fixed).")
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local, process or ray.")] = "local",
+    jobs: Annotated[int, typer.Option(help="Parallel folds (process, ray) and feature workers.")] = 1,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URI to log the run to.")] = None,
+    checkpoints: Annotated[
+        Optional[Path], typer.Option(help="Score this run folder's saved fold models instead of training.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
+) -> None:
+    """Train and score a model under leave-one-subject-out or subject-independent k-fold; resumable."""
+    from mextk.features.batch import parse_params
+
+    try:
+        if checkpoints is not None:
+            from mextk.evaluate.runner import score_checkpoints
+
+            metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
+        else:
+            from mextk.evaluate.runner import RunConfig, evaluate_run
+            from mextk.models.registry import get_model
+
+            if manifest is None or model is None:
+                _fail("evaluate needs a MANIFEST and --model (or --checkpoints RUN_DIR)")
+            spec = get_model(model)
+            feature_params = parse_params(set_ or [])
+            if size is not None:
+                if spec.size_param is None:
+                    _fail(f"{model} has no input size option")
+                feature_params[spec.size_param] = size
+            train_cfg = parse_params(train or [])
+            for key, value in (
+                ("epochs", epochs),
+                ("resample", resample),
+                ("loss", loss),
+                ("val_subjects", val_subjects),
+            ):
+                if value is not None:
+                    train_cfg[key] = value
+            options = parse_params(option or [])
+            if weights is not None:
+                options["weights"] = weights
+            config = RunConfig(
+                manifest=str(manifest.resolve()),
+                model=model,
+                protocol=protocol,
+                task=task,
+                n_splits=n_splits,
+                seed=seed,
+                input=input_,
+                features_dir=str((features or out.resolve().parent / "features").resolve()),
+                feature_params=feature_params,
+                model_options=options,
+                train=train_cfg,
+            )
+            metrics = evaluate_run(
+                config,
+                out,
+                executor=executor,
+                jobs=jobs,
+                ray_address=ray_address,
+                mlflow_uri=mlflow,
+                progress=not as_json,
+            )
+    except _known_errors() as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo((out / "metrics.json").read_text())
+        return
+    from rich.console import Console
+
+    Console().print(_metrics_table(metrics, f"{metrics['method']} ({metrics['variant']}), {metrics['protocol']}"))
+    typer.echo(f"run folder: {out} (predictions.csv, metrics.json, confusion.png, table.md)")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders of mextk evaluate.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for compare.md / compare.csv.")] = None,
+) -> None:
+    """One table over several runs (CMED Table VI, DFME Tables VIII-XI)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mextk.evaluate.runner import compare_runs
+
+    try:
+        df = compare_runs(runs)
+    except _known_errors() as exc:
+        _fail(str(exc))
+    table = Table(title=f"{len(df)} runs", title_justify="left")
+    cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N"]
+    for col in cols:
+        table.add_column(col, justify="right" if col in ("UF1", "UAR", "Accuracy", "N") else "left")
+    for row in df.itertuples(index=False):
+        r = row._asdict()
+        table.add_row(*[f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols])
+    Console().print(table)
+    if out is not None:
+        from mextk.io.tables import write_table
+
+        write_table(df, out, "compare")
+        typer.echo(f"-> {out / 'compare.md'}, {out / 'compare.csv'}")
+
+
+@app.command()
+def models() -> None:
+    """List the registered models, their inputs and training defaults."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mextk.models.registry import MODELS
+
+    table = Table(title="models (--model)", title_justify="left")
+    for col in ("name", "input", "feature", "training", "description"):
+        table.add_column(col)
+    for spec in MODELS.values():
+        params = ", ".join(f"{k}={v}" for k, v in spec.feature_params.items())
+        train = ", ".join(f"{k}={v}" for k, v in spec.train.items()) or "-"
+        table.add_row(spec.name, spec.input_type, f"{spec.feature} {params}".strip(), train, spec.description)
+    Console().print(table)
 
 
 @app.command("cmed-manifest")

@@ -223,14 +223,17 @@ def _graphs(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
 
     onset, apex = _onset_apex(row, params["seed"])
     offset = _frame_index(row, "offset")
-    frames = read_frames(path, gray=True)
-    offset = len(frames) - 1 if offset is None else offset
-    key = np.stack([frames[onset], frames[apex], frames[max(offset, apex)]])
-    lm, found = track_landmarks(key, redetect_every=1)
-    if not found.all():
-        missing = [name for name, ok in zip(("onset", "apex", "offset"), found, strict=True) if not ok]
+    offset = int(row["n_frames"]) - 1 if offset is None else offset
+    offset = max(offset, apex)
+    # Landmarks are tracked from onset to offset rather than detected afresh on each key frame: a new
+    # detector box per frame moves the landmarks by about as much as a micro-expression does.
+    frames = read_frames(path, start=onset, stop=offset + 1, gray=True)
+    lm, found = track_landmarks(frames, redetect_every=params["redetect_every"])
+    key = [0, apex - onset, offset - onset]
+    if not found[key].all():
+        missing = [name for name, k in zip(("onset", "apex", "offset"), key, strict=True) if not found[k]]
         raise ValueError(f"no face in the {', '.join(missing)} frame")
-    graph = landmark_graph(lm, k=params["k"])
+    graph = landmark_graph(lm[key], k=params["k"])
     return {"x": graph.x, "edge_index": graph.edge_index, "pos": graph.pos}
 
 
@@ -252,7 +255,7 @@ KINDS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], dict[str, Any]]] = 
         },
     ),
     "motion": (_motion, {"grid": 6, "seed": 0, "version": 1}),
-    "graphs": (_graphs, {"k": 4, "seed": 0, "version": 1}),
+    "graphs": (_graphs, {"k": 4, "redetect_every": 10, "seed": 0, "version": 2}),
     "lbp_top": (
         _lbp_top,
         {
@@ -310,7 +313,7 @@ def _one(kind: str, params: dict[str, Any], cache_root: str, root: str, row: dic
 
 
 def extract_features(
-    manifest: str | os.PathLike[str],
+    manifest: str | os.PathLike[str] | pd.DataFrame,
     kind: str,
     out_dir: str | os.PathLike[str],
     *,
@@ -323,8 +326,8 @@ def extract_features(
 
     Parameters
     ----------
-    manifest : path-like
-        The manifest (validated, files checked).
+    manifest : path-like or pandas.DataFrame
+        The manifest (validated, files checked), or an already loaded one (``attrs["root"]`` set).
     kind : str
         One of :data:`KINDS`.
     out_dir : path-like
@@ -360,7 +363,7 @@ def extract_features(
         ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
         if not ok or (isinstance(default, int) and isinstance(value, bool) != isinstance(default, bool)):
             raise ValueError(f"parameter {key} of {kind} must be {type(default).__name__}, got {value!r}")
-    df = load_manifest(manifest)
+    df = manifest if isinstance(manifest, pd.DataFrame) else load_manifest(manifest)
     root = str(manifest_root(df))
     cache = FeatureCache(out_dir, kind, merged)
     rows = df.to_dict("records")

@@ -105,7 +105,10 @@ def landmark_graph(
 def to_pyg(graph: LandmarkGraph, *, y: int | None = None) -> Any:
     """The graph as a ``torch_geometric.data.Data`` (``x``, ``edge_index``, ``pos`` and label ``y``)."""
     import torch
-    from torch_geometric.data import Data
+
+    from mextk._imports import pyg
+
+    Data = pyg("torch_geometric.data").Data
 
     data = Data(
         x=torch.from_numpy(graph.x), edge_index=torch.from_numpy(graph.edge_index), pos=torch.from_numpy(graph.pos)

@@ -1,0 +1,654 @@
+"""``mextk evaluate``: train and score a registered model under a subject-independent protocol.
+
+The run folder (``DESIGN.md``)::
+
+    OUT/config.json          everything needed to re-run (and to refuse a run with other settings)
+    OUT/samples.csv          the samples used: sample_id, subject, dataset, y, source
+    OUT/skipped.csv          samples left out, with the reason (excluded label, failed feature)
+    OUT/folds.json           the test subjects of every fold
+    OUT/folds/K/             model.pt or model.joblib, predictions.csv, history.json, done.json
+    OUT/predictions.csv      all folds pooled, with p_<class> probabilities
+    OUT/metrics.json         acc, uf1, uar, per_dataset, per_class
+    OUT/confusion.png        confusion matrix
+    OUT/table.md, table.csv  the CMED Table VI row
+
+Each fold is written when it finishes (``done.json`` last), so a run that was
+killed resumes with the same command and redoes only the unfinished folds;
+folds are seeded by the run's seed and their number, so the resumed run's
+metrics equal an uninterrupted run's.  Folds run one after another
+(``local``), in worker processes (``process``, torch threads split between
+them so cores are not oversubscribed), or as Ray tasks (``ray``, on a local
+instance or a cluster; the run folder must then be on a file system every
+node sees).
+
+Nothing is selected on a test fold: the epoch count is fixed or picked on a
+validation split of the *training* subjects (:mod:`mextk.evaluate.training`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mextk.io.atomic import atomic_path, write_json_atomic
+
+EXECUTORS = ("local", "process", "ray")
+_ID_TYPES = {"sample_id": str, "subject": str, "dataset": str}
+PROTOCOLS = ("loso", "kfold")
+
+#: Printed names of the models (CMED Table VI's "Method" column).
+METHOD_NAMES = {
+    "lbptop_svm": "LBP-TOP",
+    "vgg16_apex": "VGG-16",
+    "dgcnn": "DGCNN",
+    "r3d": "R3D",
+    "p3d": "P3D",
+    "d3d": "D3D",
+    "i3d": "I3D",
+    "ststnet": "STSTNet",
+    "offapexnet": "OFF-ApexNet",
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's results (saved as ``config.json``).
+
+    Attributes
+    ----------
+    manifest : str
+        Manifest path (absolute).
+    model : str
+        Registry name.
+    protocol : {"loso", "kfold"}
+        Leave-one-subject-out or subject-stratified k-fold.
+    task : str
+        Taxonomy (:mod:`mextk.labels`).
+    n_splits : int
+        Folds of ``kfold``.
+    seed : int
+        Master seed (folds, training).
+    input : {"features", "precomputed"}
+        Compute inputs into the feature cache, or read the manifest's ``path`` as the input itself.
+    features_dir : str
+        Feature cache root.
+    feature_params : dict
+        Overrides of the model's feature parameters.
+    model_options : dict
+        Keyword options of the model builder (``weights`` ...).
+    train : dict
+        Training settings (:class:`~mextk.evaluate.training.TrainConfig` fields).
+    """
+
+    manifest: str
+    model: str
+    protocol: str = "loso"
+    task: str = "cmed6"
+    n_splits: int = 10
+    seed: int = 0
+    input: str = "features"
+    features_dir: str = ""
+    feature_params: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+
+def _fold_seed(seed: int, fold: int) -> int:
+    return int(np.random.SeedSequence([seed, fold, 0x5EED]).generate_state(1)[0])
+
+
+def _config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Write ``config.json``, ``samples.csv``, ``skipped.csv`` and ``folds.json`` (or check them on resume).
+
+    Returns
+    -------
+    dict
+        ``{"samples": DataFrame, "folds": list of test-subject lists, "classes": tuple, "skipped": DataFrame}``.
+    """
+    from mextk.evaluate.splits import check_subject_independence, make_splitter
+    from mextk.evaluate.training import TrainConfig
+    from mextk.features.batch import KINDS, extract_features
+    from mextk.features.cache import FeatureCache
+    from mextk.io.manifest import load_manifest, sample_path
+    from mextk.labels import get_taxonomy
+    from mextk.models.registry import get_model
+
+    spec = get_model(config.model)
+    tax = get_taxonomy(config.task)
+    if config.protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {config.protocol!r}")
+    if config.input not in ("features", "precomputed"):
+        raise ValueError(f"input must be 'features' or 'precomputed', got {config.input!r}")
+    TrainConfig.from_dict({**spec.train, **config.train})  # reject bad settings before any work
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        diff = _config_differences(old, config.to_dict())
+        if diff:
+            raise FileExistsError(
+                f"{out} holds a run with other settings (differs in: {', '.join(diff)}); use another --out or delete it"
+            )
+    else:
+        write_json_atomic(cfg_path, config.to_dict())
+
+    df = load_manifest(config.manifest, check_files=True)
+    enc = tax.encode(df["emotion"].tolist(), excluded="drop")
+    skipped = [
+        {"sample_id": str(s), "reason": f"label {lab!r} not used by task {tax.name}"}
+        for s, lab, k in zip(df["sample_id"], df["emotion"], enc.keep, strict=True)
+        if not k
+    ]
+    used = df.loc[enc.keep].reset_index(drop=True)
+    used.attrs = df.attrs
+    y = enc.y
+    if config.input == "features":
+        params = {**spec.feature_params, **config.feature_params}
+        res = extract_features(used, spec.feature, config.features_dir, params=params, jobs=jobs, progress=progress)
+        cache = FeatureCache(config.features_dir, spec.feature, {**KINDS[spec.feature][1], **params})
+        sources = [str(cache.path(str(s))) for s in used["sample_id"]]
+        ok = np.array([str(s) not in res["failed"] for s in used["sample_id"]])
+        skipped += [{"sample_id": s, "reason": m} for s, m in res["failed"].items()]
+    else:
+        sources = [str(sample_path(used, p)) for p in used["path"]]
+        ok = np.ones(len(used), dtype=bool)
+    samples = (
+        pd.DataFrame(
+            {
+                "sample_id": used["sample_id"].astype(str),
+                "subject": used["subject"].astype(str),
+                "dataset": used["dataset"].astype(str),
+                "y": y,
+                "source": sources,
+            }
+        )
+        .loc[ok]
+        .reset_index(drop=True)
+    )
+    if samples.empty:
+        raise ValueError("no sample left to evaluate (see skipped.csv)")
+    with atomic_path(out / "skipped.csv") as tmp:
+        pd.DataFrame(skipped, columns=["sample_id", "reason"]).to_csv(tmp, index=False)
+    samples_path = out / "samples.csv"
+    if samples_path.exists():
+        old = pd.read_csv(samples_path, dtype=_ID_TYPES)
+        if not old[["sample_id", "subject", "y"]].equals(samples[["sample_id", "subject", "y"]]):
+            raise FileExistsError(f"{out}: the samples differ from the interrupted run's; use another --out")
+    with atomic_path(samples_path) as tmp:
+        samples.to_csv(tmp, index=False)
+
+    splitter = make_splitter(config.protocol, n_splits=config.n_splits, seed=config.seed)
+    subjects = samples["subject"].to_numpy()
+    splits = list(splitter.split(np.zeros(len(samples)), samples["y"].to_numpy(), subjects))
+    check_subject_independence(splits, subjects)
+    folds = [sorted(set(subjects[test].tolist())) for _, test in splits]
+    write_json_atomic(out / "folds.json", {"protocol": config.protocol, "test_subjects": folds})
+    return {"samples": samples, "folds": folds, "classes": tax.classes, "skipped": pd.DataFrame(skipped)}
+
+
+# --------------------------------------------------------------------------- one fold
+
+
+def _read_run(out: Path) -> tuple[RunConfig, pd.DataFrame, list[list[str]]]:
+    config = RunConfig(**json.loads((out / "config.json").read_text()))
+    samples = pd.read_csv(out / "samples.csv", dtype=_ID_TYPES)
+    folds = json.loads((out / "folds.json").read_text())["test_subjects"]
+    return config, samples, folds
+
+
+class LazyInputs(Sequence[Any]):
+    """Model inputs read from their files on access (large inputs) or all at once (small ones)."""
+
+    def __init__(self, sources: Sequence[str], input_type: str, *, precomputed: bool, preload: bool) -> None:
+        self.sources = list(sources)
+        self.input_type = input_type
+        self.precomputed = precomputed
+        self._cache = [self._load(i) for i in range(len(self.sources))] if preload else None
+
+    def _load(self, i: int) -> Any:
+        from mextk.datasets.inputs import read_precomputed, to_model_input
+
+        src = self.sources[i]
+        if self.precomputed:
+            arrays = read_precomputed(src)
+        else:
+            with np.load(src) as data:
+                arrays = {k: data[k] for k in data.files}
+        try:
+            return to_model_input(arrays, self.input_type, precomputed=self.precomputed)
+        except ValueError as exc:
+            raise ValueError(f"{src}: {exc}") from None
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, i: Any) -> Any:  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._cache[i] if self._cache is not None else self._load(int(i))
+
+
+def fold_dir(out: Path, fold: int) -> Path:
+    """The folder of fold ``fold``."""
+    return out / "folds" / f"{fold:03d}"
+
+
+def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callback: Any = None) -> int:
+    """Train fold ``fold`` of a prepared run and write its folder (``done.json`` last).
+
+    Safe to call in another process or on another machine that sees ``out_dir``.
+    """
+    from mextk.evaluate.training import TrainConfig, fit_torch, predict_torch
+    from mextk.models.registry import get_model
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    out = Path(out_dir)
+    config, samples, folds = _read_run(out)
+    spec = get_model(config.model)
+    from mextk.labels import get_taxonomy
+
+    n_classes = get_taxonomy(config.task).n_classes
+    test_mask = samples["subject"].isin(folds[fold]).to_numpy()
+    train_idx, test_idx = np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
+    y = samples["y"].to_numpy().astype(np.int64)
+    seed = _fold_seed(config.seed, fold)
+    precomputed = config.input == "precomputed"
+    preload = spec.input_type in ("vector", "flow", "graph")
+    inputs = LazyInputs(samples["source"].tolist(), spec.input_type, precomputed=precomputed, preload=preload)
+    folder = fold_dir(out, fold)
+    folder.mkdir(parents=True, exist_ok=True)
+    history: dict[str, Any] = {}
+    if spec.family == "sklearn":
+        import joblib
+
+        X = np.stack([inputs[i] for i in range(len(inputs))])
+        train_classes = np.unique(y[train_idx])
+        if len(train_classes) == 1:  # nothing to learn: predict the only class seen
+            probs = np.zeros((len(test_idx), n_classes))
+            probs[:, train_classes[0]] = 1.0
+            model = {"constant": int(train_classes[0])}
+        else:
+            model = spec.build(num_classes=n_classes, **config.model_options)
+            model.fit(X[train_idx], y[train_idx])
+            probs = _sklearn_probabilities(model, X[test_idx], n_classes)
+        with atomic_path(folder / "model.joblib") as tmp:
+            joblib.dump(model, tmp)
+    else:
+        import torch
+
+        train_cfg = TrainConfig.from_dict({**spec.train, **config.train, "seed": seed})
+        model, history = fit_torch(
+            lambda: spec.build(num_classes=n_classes, **config.model_options),
+            [inputs[i] for i in train_idx] if preload else _Subset(inputs, train_idx),
+            y[train_idx],
+            n_classes=n_classes,
+            input_type=spec.input_type,
+            config=train_cfg,
+            subjects=samples["subject"].to_numpy()[train_idx],
+            progress=epoch_callback,
+        )
+        probs = predict_torch(
+            model, [inputs[i] for i in test_idx], input_type=spec.input_type, batch_size=train_cfg.batch_size or 64
+        )
+        with atomic_path(folder / "model.pt") as tmp:
+            torch.save({"model": model.state_dict(), "model_name": config.model, "n_classes": n_classes}, tmp)
+    preds = samples.iloc[test_idx][["sample_id", "subject", "dataset"]].copy()
+    preds["fold"] = fold
+    preds["y_true"] = y[test_idx]
+    preds["y_pred"] = probs.argmax(axis=1)
+    for k in range(n_classes):
+        preds[f"p_{k}"] = probs[:, k]
+    with atomic_path(folder / "predictions.csv") as tmp:
+        preds.to_csv(tmp, index=False)
+    write_json_atomic(folder / "history.json", history)
+    write_json_atomic(folder / "done.json", {"fold": fold, "n_train": len(train_idx), "n_test": len(test_idx)})
+    return fold
+
+
+class _Subset(Sequence[Any]):
+    def __init__(self, base: Sequence[Any], idx: np.ndarray) -> None:
+        self.base, self.idx = base, idx
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: Any) -> Any:  # type: ignore[override]
+        return self.base[int(self.idx[i])]
+
+
+def _sklearn_probabilities(model: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class probabilities; for models without ``predict_proba``, a softmax of decision scores."""
+    classes = np.asarray(model.classes_)
+    out = np.zeros((len(X), n_classes))
+    if hasattr(model, "predict_proba"):
+        out[:, classes] = model.predict_proba(X)
+        return out
+    scores = np.asarray(model.decision_function(X), dtype=np.float64)
+    if scores.ndim == 1:  # binary: one score for classes_[1]
+        scores = np.stack([-scores, scores], axis=1)
+    scores -= scores.max(axis=1, keepdims=True)
+    e = np.exp(scores)
+    out[:, classes] = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+def _run_folds(
+    out: Path, todo: list[int], *, executor: str, jobs: int, ray_address: str | None, progress: bool
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        folds_task = bar.add_task("folds", total=len(todo))
+        if executor == "local" or not todo:
+            epochs_task = bar.add_task("epochs", total=None, visible=False)
+            for fold in todo:
+                bar.update(epochs_task, completed=0, description=f"fold {fold} epochs")
+
+                def tick(epoch: int, epochs: int, loss: float, fold: int = fold) -> None:
+                    bar.update(
+                        epochs_task,
+                        total=epochs,
+                        completed=epoch,
+                        visible=True,
+                        description=f"fold {fold} loss {loss:.3f}",
+                    )
+
+                run_fold(str(out), fold, epoch_callback=tick)
+                bar.advance(folds_task)
+            return
+        cores = os.cpu_count() or 1
+        threads = max(1, cores // max(1, jobs))
+        if executor == "process":
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(run_fold, str(out), fold, threads=threads) for fold in todo]
+                for fut in as_completed(futures):
+                    fut.result()
+                    bar.advance(folds_task)
+            return
+        try:
+            import ray
+        except ImportError:
+            raise ValueError("--executor ray needs Ray: pip install 'mextk[ray]'") from None
+        started = False
+        if not ray.is_initialized():
+            if ray_address:
+                ray.init(address=ray_address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=jobs * threads, include_dashboard=False, log_to_driver=False)
+            started = True
+        try:
+            remote = ray.remote(num_cpus=threads)(run_fold)
+            pending = [remote.remote(str(out.resolve()), fold, threads=threads) for fold in todo]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                ray.get(done)
+                bar.advance(folds_task)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def evaluate_run(
+    config: RunConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    mlflow_uri: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) an evaluation and write the run folder.
+
+    Parameters
+    ----------
+    config : RunConfig
+        What to run.
+    out_dir : path-like
+        Run folder.
+    executor : {"local", "process", "ray"}
+        Where folds run.
+    jobs : int
+        Parallel folds (``process``, ``ray``) and feature workers.
+    ray_address : str, optional
+        Address of a Ray cluster (``ray://host:10001`` or ``auto``); a local instance when omitted.
+    mlflow_uri : str, optional
+        MLflow tracking URI: log parameters, metrics and the run folder's files.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        The metrics (``metrics.json``), plus ``"resumed_folds"`` (folds found done) and ``"skipped"`` (count).
+    """
+    out = Path(out_dir)
+    prep = prepare_run(config, out, jobs=jobs, progress=progress)
+    n_folds = len(prep["folds"])
+    done = [k for k in range(n_folds) if (fold_dir(out, k) / "done.json").exists()]
+    todo = [k for k in range(n_folds) if k not in done]
+    _run_folds(out, todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress)
+    metrics = write_report(out, prep["classes"], config)
+    metrics["resumed_folds"] = len(done)
+    metrics["skipped"] = len(prep["skipped"])
+    if mlflow_uri:
+        log_to_mlflow(out, config, metrics, mlflow_uri)
+    return metrics
+
+
+def variant_name(task: str, n_classes: int) -> str:
+    """Table VI's "Variant": ``6-Class``, ``3-Class``, or ``ME vs No-ME`` for spotting."""
+    return "ME vs No-ME" if task == "spotting" else f"{n_classes}-Class"
+
+
+def write_report(out: Path, classes: Sequence[str], config: RunConfig) -> dict[str, Any]:
+    """Pool the folds' predictions and write predictions, metrics, confusion matrix and the table row."""
+    from mextk.evaluate.report import write_run_report
+    from mextk.labels import get_taxonomy
+
+    tax = get_taxonomy(config.task)
+    parts = []
+    for folder in sorted((out / "folds").iterdir()):
+        if (folder / "done.json").exists():
+            parts.append(pd.read_csv(folder / "predictions.csv", dtype=_ID_TYPES))
+    preds = pd.concat(parts, ignore_index=True)
+    rename = {f"p_{k}": f"p_{c}" for k, c in enumerate(classes)}
+    preds = preds.rename(columns=rename)
+    metrics = write_run_report(
+        out,
+        preds,
+        classes=list(classes),
+        display=[tax.display(c) for c in classes],
+        method=METHOD_NAMES.get(config.model, config.model),
+        variant=variant_name(config.task, len(classes)),
+        config=None,
+    )
+    metrics["protocol"], metrics["model"], metrics["task"] = config.protocol, config.model, config.task
+    metrics["n_folds"] = int(preds["fold"].nunique())
+    write_json_atomic(out / "metrics.json", metrics)
+    return metrics
+
+
+def log_to_mlflow(out: Path, config: RunConfig, metrics: dict[str, Any], uri: str) -> None:
+    """Log a finished run to MLflow: parameters, ACC/UF1/UAR (overall and per dataset), and the run files."""
+    try:
+        import mlflow
+    except ImportError:
+        raise ValueError("--mlflow needs MLflow: pip install 'mextk[mlflow]'") from None
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("mextk")
+    flat = {k: v for k, v in config.to_dict().items() if not isinstance(v, dict)}
+    for group in ("feature_params", "model_options", "train"):
+        flat.update({f"{group}.{k}": v for k, v in getattr(config, group).items()})
+    with mlflow.start_run(run_name=f"{config.model}-{config.task}-{config.protocol}"):
+        mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
+        mlflow.log_metrics({k: float(metrics[k]) for k in ("acc", "uf1", "uar")})
+        for name, m in metrics.get("per_dataset", {}).items():
+            mlflow.log_metrics({f"{name}.{k}": float(m[k]) for k in ("acc", "uf1", "uar")})
+        for name in ("metrics.json", "predictions.csv", "confusion.png", "table.md", "config.json"):
+            if (out / name).exists():
+                mlflow.log_artifact(str(out / name))
+
+
+# --------------------------------------------------------------------------- scoring saved models
+
+
+def score_checkpoints(
+    checkpoint_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    manifest: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score a run's saved per-fold models without training.
+
+    Each sample is predicted by the model of the fold whose test subjects
+    include its subject, so the scores stay subject-independent.  By default
+    the samples are the checkpoint run's own (``samples.csv``); with
+    ``manifest``, inputs are recomputed (or read, for precomputed runs) for
+    that manifest's samples, and samples whose subject no fold tested are
+    listed in ``skipped.csv`` rather than scored by a model that saw them.
+    """
+    import shutil
+
+    src = Path(checkpoint_dir)
+    out = Path(out_dir)
+    if not (src / "config.json").exists() or not (src / "folds.json").exists():
+        raise FileNotFoundError(f"{src} is not a mextk run folder (no config.json / folds.json)")
+    config, samples, folds = _read_run(src)
+    out.mkdir(parents=True, exist_ok=True)
+    if manifest is not None:
+        config = RunConfig(**{**config.to_dict(), "manifest": str(Path(manifest).resolve())})
+        scratch = out / "_inputs"
+        prep = prepare_run(config, scratch, progress=progress)
+        samples = prep["samples"]
+        shutil.rmtree(scratch / "folds", ignore_errors=True)
+    from mextk.labels import get_taxonomy
+
+    tax = get_taxonomy(config.task)
+    missing = [k for k in range(len(folds)) if not (fold_dir(src, k) / "done.json").exists()]
+    if missing:
+        raise FileNotFoundError(f"{src}: folds {missing} have no saved model")
+    subject_fold = {s: k for k, subs in enumerate(folds) for s in subs}
+    fold_of = samples["subject"].map(subject_fold)
+    skipped = samples.loc[fold_of.isna(), ["sample_id"]].assign(reason="subject tested by no fold")
+    samples = samples.loc[fold_of.notna()].reset_index(drop=True)
+    fold_of = fold_of.dropna().astype(int).reset_index(drop=True)
+    with atomic_path(out / "skipped.csv") as tmp:
+        skipped.to_csv(tmp, index=False)
+    write_json_atomic(out / "config.json", {**config.to_dict(), "scored_from": str(src.resolve())})
+    for k in sorted(set(fold_of.tolist())):
+        idx = np.flatnonzero(fold_of.to_numpy() == k)
+        probs = predict_saved(src, k, config, samples.iloc[idx], len(tax.classes))
+        preds = samples.iloc[idx][["sample_id", "subject", "dataset"]].copy()
+        preds["fold"] = k
+        preds["y_true"] = samples["y"].to_numpy()[idx]
+        preds["y_pred"] = probs.argmax(axis=1)
+        for c in range(probs.shape[1]):
+            preds[f"p_{c}"] = probs[:, c]
+        folder = fold_dir(out, k)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / "predictions.csv") as tmp:
+            preds.to_csv(tmp, index=False)
+        write_json_atomic(folder / "done.json", {"fold": k, "scored_from": str(fold_dir(src, k))})
+    return write_report(out, tax.classes, config)
+
+
+def predict_saved(run: Path, fold: int, config: RunConfig, samples: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Probabilities of a saved fold model for ``samples`` (rows of ``samples.csv`` form)."""
+    from mextk.evaluate.training import predict_torch
+    from mextk.models.registry import get_model
+
+    spec = get_model(config.model)
+    inputs = LazyInputs(
+        samples["source"].tolist(), spec.input_type, precomputed=config.input == "precomputed", preload=False
+    )
+    folder = fold_dir(run, fold)
+    if spec.family == "sklearn":
+        import joblib
+
+        model = joblib.load(folder / "model.joblib")
+        X = np.stack([inputs[i] for i in range(len(inputs))])
+        if isinstance(model, dict):
+            probs = np.zeros((len(X), n_classes))
+            probs[:, model["constant"]] = 1.0
+            return probs
+        return _sklearn_probabilities(model, X, n_classes)
+    import torch
+
+    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    options = {k: v for k, v in config.model_options.items() if k != "weights"}
+    model = spec.build(num_classes=n_classes, **options)
+    model.load_state_dict(state["model"])
+    return predict_torch(model, [inputs[i] for i in range(len(inputs))], input_type=spec.input_type)
+
+
+# --------------------------------------------------------------------------- comparing runs
+
+
+def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
+    """One table over several runs (CMED Table VI, DFME Tables VIII-XI): method, variant, protocol, scores.
+
+    Runs are listed in the order given; a run's imbalance and sampling settings
+    appear when they differ from the defaults, so rows of an ablation can be
+    told apart.
+    """
+    rows = []
+    for d in run_dirs:
+        d = Path(d)
+        mpath = d / "metrics.json"
+        if not mpath.exists():
+            raise FileNotFoundError(f"{d} has no metrics.json (not a finished run)")
+        m = json.loads(mpath.read_text())
+        cfg = json.loads((d / "config.json").read_text()) if (d / "config.json").exists() else {}
+        settings = []
+        train = cfg.get("train", {})
+        if train.get("resample", "none") != "none":
+            settings.append(f"resample={train['resample']}")
+        if train.get("loss", "ce") != "ce":
+            settings.append(f"loss={train['loss']}")
+        for k, v in cfg.get("feature_params", {}).items():
+            settings.append(f"{k}={v}")
+        rows.append(
+            {
+                "Method": m.get("method", d.name),
+                "Variant": m.get("variant", ""),
+                "Protocol": {"loso": "LOSO", "kfold": "k-fold"}.get(m.get("protocol", ""), m.get("protocol", "")),
+                "Settings": ", ".join(settings),
+                "UF1": m["uf1"],
+                "UAR": m["uar"],
+                "Accuracy": m["acc"],
+                "N": m.get("n", ""),
+                "Run": str(d),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,277 @@
+"""Training and prediction for the deep models: one fold's worth of work.
+
+:func:`fit_torch` trains a fresh model on the training part of a fold and
+:func:`predict_torch` gives class probabilities.  Cross-entropy (or the
+class-balanced / focal losses of :mod:`mextk.evaluate.imbalance`), SGD with
+momentum or Adam, the learning rate divided by ``lr_gamma`` every ``lr_step``
+epochs (DFME's schedule), optional uniform class resampling.
+
+Model selection never looks at the test fold.  The default trains for a
+fixed number of epochs.  With ``val_subjects > 0`` a share of the *training*
+subjects is held out, the model is trained on the rest, and the epoch with the
+best validation UF1 is kept.  Picking the epoch by the test fold's score
+instead — common in micro-expression code — reports the best of many
+attempts on the test subjects: it inflates LOSO scores by several points
+because each fold's test set is tiny.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings of a deep model (registry defaults, then user overrides).
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the training data.
+    batch_size : int
+        Samples per step; 0 means the whole training set (full batch).
+    optimizer : {"sgd", "adam"}
+        Optimiser.
+    lr, momentum, weight_decay : float
+        Optimiser settings (momentum is SGD's).
+    lr_step : int
+        Divide the learning rate by ``1 / lr_gamma`` every ``lr_step`` epochs; 0 keeps it constant.
+    lr_gamma : float
+        Factor of each step.
+    resample : {"none", "uniform"}
+        ``"uniform"``: each draw picks a class uniformly, then one of its samples.
+    loss : {"ce", "cb", "focal", "cb_focal"}
+        Cross-entropy, class-balanced, focal, or class-balanced focal loss.
+    cb_beta, focal_gamma : float
+        Class-balanced loss beta and focal exponent.
+    val_subjects : float
+        Share of training subjects held out to pick the epoch; 0 trains a fixed number of epochs.
+    seed : int
+        Seed of initialisation, shuffling, resampling and dropout.
+    device : str
+        ``"auto"`` (a GPU when present), ``"cpu"`` or a torch device name.
+    """
+
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_step: int = 10
+    lr_gamma: float = 0.1
+    resample: str = "none"
+    loss: str = "ce"
+    cb_beta: float = 0.9999
+    focal_gamma: float = 2.0
+    val_subjects: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 0:
+            raise ValueError(f"batch_size must be >= 0, got {self.batch_size}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.resample not in ("none", "uniform"):
+            raise ValueError(f"resample must be 'none' or 'uniform', got {self.resample!r}")
+        if self.loss not in ("ce", "cb", "focal", "cb_focal"):
+            raise ValueError(f"loss must be 'ce', 'cb', 'focal' or 'cb_focal', got {self.loss!r}")
+        if not 0 <= self.val_subjects < 1:
+            raise ValueError(f"val_subjects must lie in [0, 1), got {self.val_subjects}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a dict, refusing unknown keys."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise ValueError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for config.json)."""
+        return asdict(self)
+
+
+def resolve_device(name: str) -> Any:
+    """``"auto"`` -> CUDA when available, else CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def collate(items: Sequence[Any], input_type: str) -> Any:
+    """Stack model inputs into a batch (graphs become a ``torch_geometric`` ``Batch``)."""
+    import torch
+
+    if input_type == "graph":
+        from mextk._imports import pyg
+
+        Batch = pyg("torch_geometric.data").Batch
+
+        return Batch.from_data_list(list(items))
+    return torch.stack(list(items))
+
+
+def forward(model: Any, batch: Any, input_type: str) -> Any:
+    """Run a model on a batch of its input type."""
+    if input_type == "graph":
+        return model(batch.x, batch.edge_index, batch.batch)
+    return model(batch)
+
+
+def _to(batch: Any, device: Any) -> Any:
+    return batch.to(device)
+
+
+def inner_validation_split(
+    subjects: np.ndarray, y: np.ndarray, share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split training indices by subject into (inner train, validation); never mixes a subject."""
+    uniq = np.unique(subjects)
+    if len(uniq) < 2:
+        raise ValueError("an inner validation split needs at least two training subjects")
+    n_val = min(len(uniq) - 1, max(1, int(round(share * len(uniq)))))
+    val_subjects = rng.choice(uniq, n_val, replace=False)
+    val = np.isin(subjects, val_subjects)
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
+def fit_torch(
+    build: Callable[[], Any],
+    inputs: Sequence[Any],
+    y: np.ndarray,
+    *,
+    n_classes: int,
+    input_type: str,
+    config: TrainConfig,
+    subjects: np.ndarray | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Train a fresh model from ``build()`` on ``inputs`` (model inputs, one per sample) and labels ``y``.
+
+    Parameters
+    ----------
+    build : callable
+        Returns a fresh ``nn.Module`` (called after seeding, so initial weights are reproducible).
+    inputs : sequence
+        Per-sample model inputs (:func:`mextk.datasets.inputs.to_model_input`).
+    y : numpy.ndarray
+        Integer labels in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+    input_type : str
+        Input type (for batching).
+    config : TrainConfig
+        Settings.
+    subjects : numpy.ndarray, optional
+        Subject of each sample (needed when ``config.val_subjects > 0``).
+    progress : callable, optional
+        Called after each epoch with ``(epoch, epochs, loss)``.
+
+    Returns
+    -------
+    (torch.nn.Module, dict)
+        The trained model (in eval mode, on the CPU) and a history: per-epoch loss, the chosen epoch and
+        validation UF1s when used.
+    """
+    import torch
+
+    from mextk.evaluate.imbalance import class_counts, make_loss, uniform_class_indices
+    from mextk.evaluate.metrics import uf1
+
+    y = np.asarray(y, dtype=np.int64)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    train_idx = np.arange(len(y))
+    val_idx = np.array([], dtype=np.int64)
+    if config.val_subjects > 0:
+        if subjects is None:
+            raise ValueError("val_subjects needs the training samples' subjects")
+        train_idx, val_idx = inner_validation_split(np.asarray(subjects).astype(str), y, config.val_subjects, rng)
+    model = build().to(device)
+    loss_fn = make_loss(
+        config.loss, class_counts(y[train_idx], n_classes), beta=config.cb_beta, gamma=config.focal_gamma
+    ).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        opt: Any = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, config.lr_step, config.lr_gamma) if config.lr_step else None
+    n = len(train_idx)
+    bs = config.batch_size or n
+    history: dict[str, Any] = {"loss": [], "val_uf1": []}
+    best: tuple[float, int, Any] | None = None
+    full_batch = None
+    if bs >= n:  # full batch: collate once
+        full_batch = _to(collate([inputs[i] for i in train_idx], input_type), device)
+        full_y = torch.as_tensor(y[train_idx], device=device)
+    for epoch in range(config.epochs):
+        model.train()
+        if config.resample == "uniform":
+            order = train_idx[uniform_class_indices(y[train_idx], n, rng)]
+        else:
+            order = train_idx[rng.permutation(n)]
+        total, seen = 0.0, 0
+        for start in range(0, n, bs):
+            if full_batch is not None and config.resample == "none":
+                xb, yb = full_batch, full_y
+            else:
+                chunk = order[start : start + bs]
+                xb = _to(collate([inputs[i] for i in chunk], input_type), device)
+                yb = torch.as_tensor(y[chunk], device=device)
+            if len(yb) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+                continue  # batch norm cannot train on one sample; the remainder is dropped this epoch
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(forward(model, xb, input_type), yb)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(yb)
+            seen += len(yb)
+        if sched is not None:
+            sched.step()
+        history["loss"].append(total / max(seen, 1))
+        if len(val_idx):
+            probs = predict_torch(model, [inputs[i] for i in val_idx], input_type=input_type, batch_size=bs)
+            score = uf1(y[val_idx], probs.argmax(axis=1))
+            history["val_uf1"].append(score)
+            if best is None or score > best[0]:
+                best = (score, epoch, copy.deepcopy(model.state_dict()))
+        if progress is not None:
+            progress(epoch + 1, config.epochs, history["loss"][-1])
+    if best is not None:
+        model.load_state_dict(best[2])
+        history["chosen_epoch"] = best[1] + 1
+    else:
+        history["chosen_epoch"] = config.epochs
+    return model.cpu().eval(), history
+
+
+def predict_torch(model: Any, inputs: Sequence[Any], *, input_type: str, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities ``(n, n_classes)`` of a model in eval mode."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    bs = batch_size or len(inputs) or 1
+    with torch.no_grad():
+        for start in range(0, len(inputs), bs):
+            xb = _to(collate(inputs[start : start + bs], input_type), device)
+            out.append(torch.softmax(forward(model, xb, input_type), dim=1).cpu().numpy())
+    if was_training:
+        model.train()
+    return np.concatenate(out) if out else np.zeros((0, 0))
