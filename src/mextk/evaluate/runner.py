@@ -451,6 +451,8 @@ def evaluate_run(
     dict
         The metrics (``metrics.json``), plus ``"resumed_folds"`` (folds found done) and ``"skipped"`` (count).
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     out = Path(out_dir)
     prep = prepare_run(config, out, jobs=jobs, progress=progress)
     n_folds = len(prep["folds"])

@@ -163,6 +163,14 @@ def p3d(*, num_classes: int, layers: tuple[int, ...] = (3, 4, 6, 3), base_width:
 # --------------------------------------------------------------------------- D3D
 
 
+class _HalvingPool(nn.Module):
+    """2x2x2 average pooling that leaves an axis of length 1 alone (short clips, small crops)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = tuple(2 if n >= 2 else 1 for n in x.shape[2:])
+        return nn.functional.avg_pool3d(x, kernel, kernel, ceil_mode=True)
+
+
 class _DenseLayer(nn.Module):
     def __init__(self, cin: int, growth: int, bn_size: int) -> None:
         super().__init__()
@@ -217,7 +225,7 @@ class D3D(nn.Module):
                 layers.append(_DenseLayer(c, growth, bn_size))
                 c += growth
             if i < len(blocks) - 1:  # transition: halve channels, pool by 2
-                layers += [*_bn_relu_conv(c, c // 2, (1, 1, 1)), nn.AvgPool3d(2, 2, ceil_mode=True)]
+                layers += [*_bn_relu_conv(c, c // 2, (1, 1, 1)), _HalvingPool()]
                 c //= 2
         layers += [nn.BatchNorm3d(c), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)

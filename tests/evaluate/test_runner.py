@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mextk.cli import app
+from mextk.evaluate.runner import RunConfig, compare_runs, evaluate_run, score_checkpoints
+
+# Tiny settings per model: every model trains end to end under LOSO in seconds.
+TINY: dict[str, tuple[dict, dict]] = {
+    "lbptop_svm": ({}, {}),
+    "vgg16_apex": ({"size": 32}, {"epochs": 1, "batch_size": 8}),
+    "dgcnn": ({}, {"epochs": 3}),
+    "r3d": ({"size": 32, "n": 8}, {"epochs": 1, "batch_size": 8}),
+    "p3d": ({"size": 32, "n": 8}, {"epochs": 1, "batch_size": 8}),
+    "d3d": ({"size": 32, "n": 8}, {"epochs": 1, "batch_size": 8}),
+    "i3d": ({"size": 32, "n": 8}, {"epochs": 1, "batch_size": 8}),
+    "ststnet": ({}, {"epochs": 3}),
+    "offapexnet": ({}, {"epochs": 3}),
+}
+
+
+@pytest.fixture(scope="module")
+def manifest(synth_dataset) -> Path:
+    out, _, _ = synth_dataset
+    return out / "manifest.csv"
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("features")
+
+
+def _config(manifest, features, model, **kw):
+    feature_params, train = TINY[model]
+    return RunConfig(
+        manifest=str(manifest),
+        model=model,
+        task=kw.pop("task", "cmed7"),
+        features_dir=str(features),
+        feature_params=feature_params,
+        train=train,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", list(TINY))
+def test_every_model_trains_and_is_scored_under_loso(manifest, features, tmp_path, model):
+    out = tmp_path / model
+    metrics = evaluate_run(_config(manifest, features, model), out, progress=False)
+    assert {"acc", "uf1", "uar", "per_dataset", "per_class"} <= set(metrics)
+    preds = pd.read_csv(out / "predictions.csv", dtype={"subject": str})
+    probs = preds[[c for c in preds.columns if c.startswith("p_")]].to_numpy()
+    assert list(preds.columns[:6]) == ["sample_id", "subject", "dataset", "fold", "y_true", "y_pred"]
+    assert probs.shape[1] == 7 and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert (probs.argmax(axis=1) == preds["y_pred"]).all()
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert len(preds) + len(skipped) == 28 and len(preds) >= 24  # a 96 px face may escape dlib
+    assert preds.groupby("fold")["subject"].nunique().eq(1).all() and preds["fold"].nunique() == 4
+    table = pd.read_csv(out / "table.csv")
+    assert list(table.columns) == ["Method", "Variant", "UF1", "UAR", "Accuracy"] and table["Variant"][0] == "7-Class"
+    assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    saved = sorted(p.name for p in (out / "folds" / "000").iterdir())
+    assert ("model.joblib" if model == "lbptop_svm" else "model.pt") in saved and "done.json" in saved
+
+
+def test_recognition_and_spotting_beat_chance_with_lbp_top(manifest, features, tmp_path):
+    rec = evaluate_run(_config(manifest, features, "lbptop_svm", task="cmed6"), tmp_path / "rec", progress=False)
+    spot = evaluate_run(_config(manifest, features, "lbptop_svm", task="spotting"), tmp_path / "spot", progress=False)
+    assert rec["n"] == 24 and rec["variant"] == "6-Class"  # No-ME left out of the 6 emotions
+    assert spot["n"] == 28 and spot["variant"] == "ME vs No-ME"
+    assert rec["uf1"] > 1 / 6
+
+
+@pytest.mark.parametrize("protocol", ["loso", "kfold"])
+def test_no_test_subject_reaches_training(manifest, features, tmp_path, protocol):
+    out = tmp_path / protocol
+    evaluate_run(_config(manifest, features, "lbptop_svm", protocol=protocol, n_splits=2), out, progress=False)
+    folds = json.loads((out / "folds.json").read_text())["test_subjects"]
+    samples = pd.read_csv(out / "samples.csv", dtype={"subject": str})
+    assert len(folds) == (4 if protocol == "loso" else 2)
+    tested = [s for f in folds for s in f]
+    assert sorted(tested) == sorted(samples["subject"].unique())  # every subject tested exactly once
+    preds = pd.read_csv(out / "predictions.csv", dtype={"subject": str})
+    for k, part in preds.groupby("fold"):
+        assert set(part["subject"]) == set(folds[k])
+        done = json.loads((out / "folds" / f"{k:03d}" / "done.json").read_text())
+        # training = every sample of the other folds' subjects, none of this fold's
+        assert done["n_train"] == int((~samples["subject"].isin(folds[k])).sum())
+        assert done["n_test"] == len(part)
+
+
+def test_a_killed_run_resumes_and_gives_identical_metrics(manifest, features, tmp_path):
+    args = [
+        "evaluate", str(manifest), "--model", "dgcnn", "--task", "cmed7", "--features", str(features),
+        "--train", "epochs=40", "--json",
+    ]  # fmt: skip
+    whole = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mextk", *args, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        first = out / "folds" / "000" / "done.json"
+        deadline = time.monotonic() + 300
+        while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first.exists(), "the first fold never finished"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = sorted(p.parent.name for p in out.glob("folds/*/done.json"))
+    assert 1 <= len(done) < 4, f"kill came too late to test resuming ({done})"
+    assert not (out / "metrics.json").exists()
+    resumed = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert resumed.exit_code == 0, resumed.output
+    a = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    b = json.loads((out / "metrics.json").read_text())
+    assert (a["acc"], a["uf1"], a["uar"], a["per_class"]) == (b["acc"], b["uf1"], b["uar"], b["per_class"])
+    # the same command with other settings is refused rather than mixed into the run
+    changed = [("epochs=41" if a == "epochs=40" else a) for a in args]
+    other = CliRunner().invoke(app, [*changed, "--out", str(out)])
+    assert other.exit_code == 2 and "other settings" in other.output
+
+
+def test_precomputed_flow_images_and_arrays(manifest, features, tmp_path):
+    import cv2
+
+    from mextk.features.batch import KINDS, extract_features
+    from mextk.features.cache import FeatureCache
+
+    res = extract_features(manifest, "flow", features, progress=False)
+    cache = FeatureCache(features, "flow", KINDS["flow"][1])
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    df = df[df["sample_id"].isin(res["done"] + res["cached"])].copy()
+    (tmp_path / "img").mkdir()
+    paths_png, paths_npy = [], []
+    for sid in df["sample_id"]:
+        x = cache.load(sid)["x"]
+        png = tmp_path / "img" / f"{sid}.png"
+        cv2.imwrite(str(png), cv2.cvtColor(np.rint(x * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+        np.save(tmp_path / "img" / f"{sid}.npy", x)
+        paths_png.append(str(png))
+        paths_npy.append(str(tmp_path / "img" / f"{sid}.npy"))
+    for kind, paths in (("png", paths_png), ("npy", paths_npy)):
+        m = df.assign(path=paths)
+        m.to_csv(tmp_path / f"{kind}.csv", index=False)
+    runs = {}
+    for kind in ("png", "npy"):
+        res = CliRunner().invoke(
+            app,
+            [
+                "evaluate", str(tmp_path / f"{kind}.csv"), "--model", "ststnet", "--task", "cmed7",
+                "--input", "precomputed", "--epochs", "3", "--out", str(tmp_path / kind), "--json",
+            ],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        runs[kind] = json.loads(res.stdout)
+        assert runs[kind]["n"] == len(df)
+    computed = evaluate_run(_config(manifest, features, "ststnet"), tmp_path / "cache", progress=False)
+    # .npy inputs are the cached arrays themselves: the same predictions as the feature path
+    a = pd.read_csv(tmp_path / "npy" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "cache" / "predictions.csv")
+    assert computed["n"] == len(df) and (a["y_pred"].to_numpy() == b["y_pred"].to_numpy()).all()
+    bad = df.assign(path=[str(tmp_path / "img" / "x.gif")] * len(df))
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    res = CliRunner().invoke(
+        app, ["evaluate", str(tmp_path / "bad.csv"), "--model", "ststnet", "--input", "precomputed",
+              "--out", str(tmp_path / "bad")],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "x.gif" in res.output
+
+
+def test_saved_fold_models_score_without_training_and_runs_compare(manifest, features, tmp_path):
+    first = evaluate_run(_config(manifest, features, "lbptop_svm"), tmp_path / "a", progress=False)
+    rescored = score_checkpoints(tmp_path / "a", tmp_path / "b", progress=False)
+    assert (rescored["acc"], rescored["uf1"]) == (first["acc"], first["uf1"])
+    res = CliRunner().invoke(
+        app, ["evaluate", str(manifest), "--checkpoints", str(tmp_path / "a"), "--out", str(tmp_path / "c"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["uar"] == first["uar"]
+    table = compare_runs([tmp_path / "a", tmp_path / "c"])
+    assert list(table["Method"]) == ["LBP-TOP", "LBP-TOP"] and table["UF1"].nunique() == 1
+    res = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path)])
+    assert res.exit_code == 0 and "LBP-TOP" in res.output
+    assert "| Method" in (tmp_path / "compare.md").read_text()
+    res = CliRunner().invoke(app, ["compare", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "metrics.json" in res.output
+
+
+def test_process_and_ray_executors_match_local(manifest, features, tmp_path):
+    cfg = _config(manifest, features, "ststnet")
+    local = evaluate_run(cfg, tmp_path / "local", progress=False)
+    proc = evaluate_run(cfg, tmp_path / "process", executor="process", jobs=2, progress=False)
+    a = pd.read_csv(tmp_path / "local" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "process" / "predictions.csv")
+    assert (a["y_pred"] == b["y_pred"]).all() and proc["uf1"] == local["uf1"]
+    pytest.importorskip("ray")
+    ray_run = evaluate_run(cfg, tmp_path / "ray", executor="ray", jobs=2, progress=False)
+    c = pd.read_csv(tmp_path / "ray" / "predictions.csv")
+    assert (a["y_pred"] == c["y_pred"]).all() and ray_run["uf1"] == local["uf1"]
+
+
+def test_mlflow_logging(manifest, features, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a file store keeps the test serverless
+    uri = (tmp_path / "mlruns").as_uri()
+    metrics = evaluate_run(_config(manifest, features, "lbptop_svm"), tmp_path / "run", mlflow_uri=uri, progress=False)
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["mextk"])
+    assert len(runs) == 1 and runs["metrics.uf1"][0] == pytest.approx(metrics["uf1"])
+    assert runs["params.model"][0] == "lbptop_svm"
+
+
+def test_bad_settings_fail_before_any_work(manifest, features, tmp_path):
+    base = ["evaluate", str(manifest), "--out", str(tmp_path / "x"), "--features", str(features)]
+    for extra, message in (
+        (["--model", "nope"], "unknown model"),
+        (["--model", "dgcnn", "--protocol", "holdout"], "protocol"),
+        (["--model", "dgcnn", "--train", "optimiser=adam"], "unknown training setting"),
+        (["--model", "dgcnn", "--task", "emotions9"], "unknown task"),
+        (["--model", "dgcnn", "--executor", "slurm", "--epochs", "1"], "executor"),
+        (["--model", "lbptop_svm", "--size", "64"], "no input size"),
+    ):
+        res = CliRunner().invoke(app, [*base, *extra])
+        assert res.exit_code == 2 and message in res.output, (extra, res.output)
