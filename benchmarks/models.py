@@ -1,0 +1,324 @@
+"""Model speed (prints figures; not a test).
+
+    python benchmarks/models.py            # about 15 minutes on 2 cores
+    python benchmarks/models.py --full     # also the full runs (about 2 hours)
+
+In one run:
+
+1. per-sample inference latency of VGG-16 (224 px apex frame) against the DGCNN
+   (a 126-node key-frame graph), batch of one, CPU;
+2. training time per fold of every model at its default input size, measured
+   on a few batches of random inputs and scaled to a CMED-sized fold
+   (10,776 training samples) and the model's default epochs;
+3. the wall time of leave-one-subject-out LBP-TOP + SVM at CMED's scale
+   (74 subjects, 10,924 samples with CMED Table V's subject/class counts;
+   histograms are LBP-TOP of synthetic clips plus noise, precomputed like a
+   reused feature cache); without ``--full`` a sample of folds is timed and
+   scaled to 74;
+4. leave-one-subject-out STSTNet on 442 inputs of 28x28x3 from 68 subjects
+   (800 epochs, Adam, learning rate 5e-5, full batch): a plain PyTorch loop,
+   one fold after another, against mextk's runner (folds in worker processes,
+   torch threads split between them); without ``--full`` both run the same
+   few folds and are scaled to 68.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+
+
+def _median_ms(fn, repeats: int = 20) -> float:  # type: ignore[no-untyped-def]
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def inference_latency() -> None:
+    from mextk.evaluate.training import collate, forward
+    from mextk.features.graphs import landmark_graph, to_pyg
+    from mextk.models.registry import get_model
+    from mextk.synth.face import ASTRONAUT_LANDMARKS
+
+    vgg = get_model("vgg16_apex").build(num_classes=6).eval()
+    dg = get_model("dgcnn").build(num_classes=6).eval()
+    image = torch.randn(1, 3, 224, 224)
+    lm = np.stack([ASTRONAUT_LANDMARKS] * 3) + np.random.default_rng(0).normal(0, 1, (3, 68, 2))
+    graph = collate([to_pyg(landmark_graph(lm))], "graph")
+    with torch.no_grad():
+        t_vgg = _median_ms(lambda: vgg(image))
+        t_dg = _median_ms(lambda: forward(dg, graph, "graph"))
+    print("1. inference latency per sample (batch 1, CPU, median of 20)")
+    print(
+        f"   VGG-16 apex (224 px): {t_vgg:8.2f} ms   DGCNN (126-node graph): {t_dg:6.2f} ms   ratio {t_vgg / t_dg:.0f}x"
+    )
+
+
+def training_per_fold(n_train: int = 10776) -> None:
+    from mextk.datasets.inputs import to_model_input
+    from mextk.evaluate.training import collate, forward
+    from mextk.features.graphs import landmark_graph
+    from mextk.models.registry import MODELS
+    from mextk.synth.face import ASTRONAUT_LANDMARKS
+
+    g = np.random.default_rng(0)
+    print(f"\n2. training time per fold at default sizes (scaled to {n_train} training samples x default epochs)")
+    for name, spec in MODELS.items():
+        if spec.family != "torch":
+            continue
+        size = spec.feature_params.get("size", 28)
+        bs = spec.train.get("batch_size") or 442  # full-batch models: one MEGC-sized batch
+        n_frames = spec.feature_params.get("n", 16)
+        if spec.input_type == "clip":
+            bs_measure = 4
+            items = [
+                to_model_input({"x": g.integers(0, 255, (n_frames, size, size, 3), dtype=np.uint8)}, "clip")
+                for _ in range(bs_measure)
+            ]
+        elif spec.input_type == "image":
+            bs_measure = 8
+            items = [
+                to_model_input({"x": g.integers(0, 255, (1, size, size, 3), dtype=np.uint8)}, "image")
+                for _ in range(bs_measure)
+            ]
+        elif spec.input_type == "graph":
+            bs_measure = bs
+            lm = np.stack([ASTRONAUT_LANDMARKS] * 3)
+            items = []
+            for _ in range(bs_measure):
+                graph = landmark_graph(lm + g.normal(0, 1, lm.shape))
+                items.append(to_model_input({"x": graph.x, "edge_index": graph.edge_index}, "graph"))
+        else:
+            bs_measure = bs
+            items = [to_model_input({"x": g.random((28, 28, 3), dtype=np.float32)}, "flow") for _ in range(bs_measure)]
+        batch = collate(items, spec.input_type)
+        y = torch.as_tensor(g.integers(0, 6, bs_measure))
+        model = spec.build(num_classes=6).train()
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+        def step(model=model, opt=opt, batch=batch, y=y, kind=spec.input_type) -> None:  # type: ignore[no-untyped-def]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(forward(model, batch, kind), y).backward()
+            opt.step()
+
+        per_sample = _median_ms(step, repeats=3) / 1000 / bs_measure
+        epochs = spec.train.get("epochs", 30)
+        n = 442 if spec.name in ("ststnet", "offapexnet") else n_train
+        fold_s = per_sample * n * epochs
+        shape = {"clip": f"{n_frames}x{size}x{size}", "image": f"{size}x{size}", "graph": "126-node graph"}.get(
+            spec.input_type, "28x28x3"
+        )
+        print(
+            f"   {name:11s} {shape:15s} {1000 * per_sample:9.2f} ms per training sample; "
+            f"fold of {n} samples x {epochs} epochs: {fold_s / 3600:8.2f} h"
+        )
+
+
+def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
+    from mextk.evaluate.runner import RunConfig, evaluate_run
+    from mextk.features.lbp_top import lbp_top
+    from mextk.synth.clips import DEFAULT_CLASSES, ClipSpec, render_clip
+
+    counts_file = REFERENCE / "cmed_table_v_subject_class_counts.csv"
+    if counts_file.exists():
+        counts = pd.read_csv(counts_file)
+        counts = counts[counts["subject"].str.startswith("sub")]
+    else:  # CMED's totals spread evenly (the reference table ships beside the repository)
+        per = {"disgust": 2, "happiness": 66, "anger": 2, "fear": 1, "sadness": 2, "surprise": 5, "no_me": 70}
+        counts = pd.DataFrame([{"subject": f"sub_{i + 1}", **per} for i in range(74)])
+    classes = ["anger", "disgust", "fear", "sadness", "happiness", "surprise", "no_me"]
+    rows = [(r["subject"], c) for _, r in counts.iterrows() for c in classes for _ in range(int(r[c]))]
+    print(f"\n3. LOSO LBP-TOP + SVM at CMED's scale: {counts['subject'].nunique()} subjects, {len(rows)} samples")
+    # a pool of real LBP-TOP histograms of synthetic key frames, then per-sample noise
+    g = np.random.default_rng(0)
+    pool: dict[str, list[np.ndarray]] = {c: [] for c in classes}
+    for i in range(70):
+        emotion = DEFAULT_CLASSES[i % len(DEFAULT_CLASSES)]
+        clip = render_clip(ClipSpec(subject_seed=i % 10, seed=i, emotion=emotion, size=112))
+        gray = clip.frames.mean(axis=3).astype(np.uint8)
+        apex = clip.apex if clip.apex is not None else (clip.onset + clip.offset) // 2
+        pool[emotion].append(lbp_top(gray[[clip.onset, apex, clip.offset]], time_length=1))
+    tmp = Path(tempfile.mkdtemp())
+    paths = []
+    for k, (_subject, c) in enumerate(rows):
+        base = pool[c][g.integers(len(pool[c]))]
+        x = np.abs(base + g.normal(0, 0.6 * base.std(), base.shape))
+        np.save(tmp / f"{k}.npy", x.astype(np.float32))
+        paths.append(str(tmp / f"{k}.npy"))
+    manifest = pd.DataFrame(
+        {
+            "dataset": "cmed-scale",
+            "subject": [s for s, _ in rows],
+            "sample_id": [f"x{k}" for k in range(len(rows))],
+            "path": paths,
+            "fps": 25,
+            "n_frames": 3,
+            "onset": 0,
+            "apex": [1 if c != "no_me" else "" for _, c in rows],
+            "offset": 2,
+            "emotion": [c for _, c in rows],
+            "aus": "",
+        }
+    )
+    manifest.to_csv(tmp / "manifest.csv", index=False)
+    cfg = RunConfig(manifest=str(tmp / "manifest.csv"), model="lbptop_svm", task="cmed7", input="precomputed")
+    out = tmp / "run"
+    if not full:  # time a sample of folds through the runner's own fold function, scale to all
+        from mextk.evaluate.runner import prepare_run, run_fold
+
+        prep = prepare_run(cfg, out, progress=False)
+        n_folds = len(prep["folds"])
+        sample = [0, n_folds // 3, 2 * n_folds // 3]
+        t = time.perf_counter()
+        for k in sample:
+            run_fold(str(out), k)
+        per_fold = (time.perf_counter() - t) / len(sample)
+        print(
+            f"   {per_fold:.1f} s per fold (mean of folds {sample}); {n_folds} folds serially: "
+            f"{per_fold * n_folds / 60:.1f} min, with --executor process --jobs {jobs}: about "
+            f"{per_fold * n_folds / jobs / 60:.1f} min (run with --full to time the whole run)"
+        )
+        return
+    t = time.perf_counter()
+    metrics = evaluate_run(cfg, out, executor="process" if jobs > 1 else "local", jobs=jobs, progress=True)
+    print(f"   full LOSO run: {(time.perf_counter() - t) / 60:.1f} min (UF1 {metrics['uf1']:.4f})")
+
+
+def _megc_like(n_subjects: int = 68, n: int = 442):  # type: ignore[no-untyped-def]
+    """Flow-like 28x28x3 inputs of 3 classes with a class-dependent blob, 442 from 68 subjects."""
+    g = np.random.default_rng(1)
+    subjects = np.sort(np.r_[np.arange(n_subjects), g.integers(0, n_subjects, n - n_subjects)])
+    y = g.integers(0, 3, n)
+    x = g.random((n, 28, 28, 3), dtype=np.float32) * 0.6
+    for c, (r0, c0) in enumerate(((4, 4), (14, 8), (8, 16))):
+        x[y == c, r0 : r0 + 8, c0 : c0 + 8, c] += 0.4 + 0.05 * subjects[y == c, None, None] % 3
+    return x, y, subjects.astype(str)
+
+
+def plain_ststnet_loop(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, folds: list[str], epochs: int):  # type: ignore[no-untyped-def]
+    """The baseline: one fold after another, a plain PyTorch loop like STSTNet's public code."""
+    from mextk.models.flownets import ststnet
+
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    yt = torch.as_tensor(y)
+    pred = {}
+    for s in folds:
+        test = subjects == s
+        torch.manual_seed(0)
+        model = ststnet(num_classes=3)
+        opt = torch.optim.Adam(model.parameters(), lr=5e-5)
+        tr = torch.as_tensor(~test)
+        for _ in range(epochs):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xt[tr]), yt[tr]).backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            pred[s] = model(xt[torch.as_tensor(test)]).argmax(1).numpy()
+    return pred
+
+
+def ststnet_loso(full: bool, jobs: int) -> None:
+    from mextk.evaluate.metrics import uar, uf1
+    from mextk.evaluate.runner import RunConfig, evaluate_run
+
+    x, y, subjects = _megc_like()
+    all_subjects = list(dict.fromkeys(subjects))
+    folds = all_subjects if full else all_subjects[:4]
+    print(
+        f"\n4. LOSO STSTNet, 442 inputs of 28x28x3 from 68 subjects, 800 epochs, Adam 5e-5 ({len(folds)} folds timed)"
+    )
+    t = time.perf_counter()
+    plain = plain_ststnet_loop(x, y, subjects, folds, 800)
+    t_plain = time.perf_counter() - t
+    tmp = Path(tempfile.mkdtemp())
+    paths = []
+    for k in range(len(y)):
+        np.save(tmp / f"{k}.npy", x[k])
+        paths.append(str(tmp / f"{k}.npy"))
+    names = np.array(["negative", "positive", "surprise"])
+    pd.DataFrame(
+        {
+            "dataset": "megc-like",
+            "subject": subjects,
+            "sample_id": [f"m{k}" for k in range(len(y))],
+            "path": paths,
+            "fps": 25,
+            "n_frames": 2,
+            "onset": 0,
+            "apex": 1,
+            "offset": 1,
+            "emotion": names[y],
+            "aus": "",
+        }
+    ).to_csv(tmp / "manifest.csv", index=False)
+    cfg = RunConfig(manifest=str(tmp / "manifest.csv"), model="ststnet", task="megc3", input="precomputed")
+    from mextk.evaluate.runner import prepare_run, run_fold
+
+    out = tmp / "run"
+    t = time.perf_counter()
+    if full:
+        evaluate_run(cfg, out, executor="process" if jobs > 1 else "local", jobs=jobs, progress=False)
+    else:
+        prep = prepare_run(cfg, out, progress=False)
+        todo = [k for k, f in enumerate(prep["folds"]) if f[0] in folds]
+        if jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            with ProcessPoolExecutor(jobs) as pool:
+                for fut in [pool.submit(run_fold, str(out), k, threads=threads) for k in todo]:
+                    fut.result()
+        else:
+            for k in todo:
+                run_fold(str(out), k)
+    t_runner = time.perf_counter() - t
+    preds = pd.concat(pd.read_csv(p, dtype={"subject": str}) for p in out.glob("folds/*/predictions.csv"))
+    preds = preds[preds["subject"].isin(folds)]
+    yt = np.concatenate([y[subjects == s] for s in folds])
+    yp = np.concatenate([plain[s] for s in folds])
+    scale = 68 / len(folds)
+    print(f"   plain loop:    {t_plain:7.1f} s for {len(folds)} folds -> {t_plain * scale / 60:6.1f} min for 68")
+    print(f"   mextk runner:  {t_runner:7.1f} s for {len(folds)} folds -> {t_runner * scale / 60:6.1f} min for 68")
+    print(f"   speed-up {t_plain / t_runner:.2f}x (target: 10x)")
+    print(
+        f"   results on these folds: plain UF1 {uf1(yt, yp):.3f} UAR {uar(yt, yp):.3f}; "
+        f"runner UF1 {uf1(preds['y_true'], preds['y_pred']):.3f} UAR {uar(preds['y_true'], preds['y_pred']):.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="run the full LOSO runs (hours)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for the runner")
+    parser.add_argument("--only", choices=["1", "2", "3", "4"], help="run one part")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    parts = {
+        "1": inference_latency,
+        "2": training_per_fold,
+        "3": lambda: cmed_scale_lbp_svm(args.full, args.jobs),
+        "4": lambda: ststnet_loso(args.full, args.jobs),
+    }
+    for key, fn in parts.items():
+        if args.only in (None, key):
+            fn()
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
