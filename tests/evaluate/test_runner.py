@@ -241,3 +241,28 @@ def test_bad_settings_fail_before_any_work(manifest, features, tmp_path):
     ):
         res = CliRunner().invoke(app, [*base, *extra])
         assert res.exit_code == 2 and message in res.output, (extra, res.output)
+
+
+def test_precomputed_graph_files(manifest, features, tmp_path):
+    import shutil
+
+    from mextk.features.batch import KINDS, extract_features
+    from mextk.features.cache import FeatureCache
+
+    res = extract_features(manifest, "graphs", features, progress=False)
+    cache = FeatureCache(features, "graphs", KINDS["graphs"][1])
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    df = df[df["sample_id"].isin(res["done"] + res["cached"])].copy()
+    paths = []
+    for sid in df["sample_id"]:
+        target = tmp_path / f"{sid}.npz"
+        shutil.copy(cache.path(sid), target)
+        paths.append(str(target))
+    df.assign(path=paths).to_csv(tmp_path / "graphs.csv", index=False)
+    cfg = RunConfig(
+        manifest=str(tmp_path / "graphs.csv"), model="dgcnn", task="cmed7", input="precomputed", train={"epochs": 3}
+    )
+    from_files = evaluate_run(cfg, tmp_path / "files", progress=False)
+    from_cache = evaluate_run(_config(manifest, features, "dgcnn"), tmp_path / "cache", progress=False)
+    assert from_files["n"] == from_cache["n"] == len(df)
+    assert (from_files["acc"], from_files["uf1"]) == (from_cache["acc"], from_cache["uf1"])

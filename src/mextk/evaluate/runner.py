@@ -289,8 +289,18 @@ def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callb
             probs[:, train_classes[0]] = 1.0
             model = {"constant": int(train_classes[0])}
         else:
+            import warnings
+
+            from sklearn.exceptions import ConvergenceWarning
+
             model = spec.build(num_classes=n_classes, **config.model_options)
-            model.fit(X[train_idx], y[train_idx])
+            with warnings.catch_warnings(record=True) as caught:  # recorded in history.json, not printed per fold
+                warnings.simplefilter("always", ConvergenceWarning)
+                model.fit(X[train_idx], y[train_idx])
+            history["converged"] = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            for w in caught:
+                if not issubclass(w.category, ConvergenceWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             probs = _sklearn_probabilities(model, X[test_idx], n_classes)
         with atomic_path(folder / "model.joblib") as tmp:
             joblib.dump(model, tmp)

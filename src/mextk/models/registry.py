@@ -9,7 +9,7 @@ parameters), how that feature becomes the model's input
 Training defaults and where they come from:
 
 ==============  ==================================================================================
-lbptop_svm      LBP-TOP on onset/apex/offset (CMED), 5x5 blocks, linear SVM, balanced class weights
+lbptop_svm      LBP-TOP on onset/apex/offset (CMED), 5x5 blocks, linear SVM (C 0.01), balanced class weights
 vgg16_apex      SGD 0.001, momentum 0.9, batch 32, 30 epochs, /10 every 10 (CMED gives none; DFME's
                 schedule with a fine-tuning rate)
 dgcnn           Adam 0.001, batch 32, 50 epochs, no decay (CMED gives none; Zhang et al.'s optimiser)
