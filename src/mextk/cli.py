@@ -214,15 +214,8 @@ def score(
         typer.echo(json.dumps(payload, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"{predictions.name}: {result['n']} predictions")
-    for col in ("set", "n", "ACC", "UF1", "UAR"):
-        table.add_column(col, justify="left" if col == "set" else "right")
-    table.add_row("all", str(result["n"]), f"{result['acc']:.4f}", f"{result['uf1']:.4f}", f"{result['uar']:.4f}")
-    for name, m in result.get("per_dataset", {}).items():
-        table.add_row(name, str(m["n"]), f"{m['acc']:.4f}", f"{m['uf1']:.4f}", f"{m['uar']:.4f}")
-    Console().print(table)
+    Console().print(_metrics_table(result, f"{predictions.name}: {result['n']} predictions"))
 
 
 @app.command()
