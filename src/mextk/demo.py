@@ -148,9 +148,8 @@ def run_demo(
     write_table(table.drop(columns=["Run"]), out, "compare")
     shown = table.drop(columns=["Run", "Settings"])
     print_table(console, shown, f"LOSO on {config.n_subjects} synthetic subjects", floatfmt=".4f")
-    chance = {tax.name: 1.0 / tax.n_classes, "spotting": 0.5}
     console.print(
-        f"chance UAR: {tax.name} {chance[tax.name]:.3f}, spotting 0.500.  "
+        f"chance UAR: {tax.name} {1.0 / tax.n_classes:.3f}, spotting 0.500.  "
         f"Runs: {out / 'runs'} (predictions.csv, metrics.json, confusion.png, table.md); "
         f"table: {out / 'compare.md'}; took {time.perf_counter() - t0:.1f} s"
     )

@@ -119,11 +119,13 @@ def write_run_report(
     method: str,
     variant: str,
     config: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a run folder: ``predictions.csv``, ``metrics.json``, ``confusion.png``, ``table.md``/``table.csv``.
 
     ``predictions`` holds integer ``y_true``/``y_pred`` indexing ``classes``;
     the CSV also gets the class names (``true_label``, ``pred_label``).
+    ``extra`` keys (protocol, model, ...) are added to ``metrics.json``.
 
     Returns
     -------
@@ -144,6 +146,7 @@ def write_run_report(
     datasets = preds["dataset"].tolist() if "dataset" in preds.columns else None
     metrics = score_predictions(preds["true_label"].tolist(), preds["pred_label"].tolist(), datasets=datasets)
     metrics["method"], metrics["variant"], metrics["classes"] = method, variant, names
+    metrics.update(extra or {})
     write_json_atomic(out / "metrics.json", metrics)
     plot_confusion(
         preds["true_label"].tolist(),

@@ -323,17 +323,22 @@ def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callb
         )
         with atomic_path(folder / "model.pt") as tmp:
             torch.save({"model": model.state_dict(), "model_name": config.model, "n_classes": n_classes}, tmp)
-    preds = samples.iloc[test_idx][["sample_id", "subject", "dataset"]].copy()
-    preds["fold"] = fold
-    preds["y_true"] = y[test_idx]
-    preds["y_pred"] = probs.argmax(axis=1)
-    for k in range(n_classes):
-        preds[f"p_{k}"] = probs[:, k]
-    with atomic_path(folder / "predictions.csv") as tmp:
-        preds.to_csv(tmp, index=False)
+    _write_fold_predictions(folder, samples.iloc[test_idx], fold, probs)
     write_json_atomic(folder / "history.json", history)
     write_json_atomic(folder / "done.json", {"fold": fold, "n_train": len(train_idx), "n_test": len(test_idx)})
     return fold
+
+
+def _write_fold_predictions(folder: Path, tested: pd.DataFrame, fold: int, probs: np.ndarray) -> None:
+    """A fold's ``predictions.csv``: ids, fold, true and predicted class index, ``p_<k>`` probabilities."""
+    preds = tested[["sample_id", "subject", "dataset"]].copy()
+    preds["fold"] = fold
+    preds["y_true"] = tested["y"].to_numpy()
+    preds["y_pred"] = probs.argmax(axis=1)
+    for k in range(probs.shape[1]):
+        preds[f"p_{k}"] = probs[:, k]
+    with atomic_path(folder / "predictions.csv") as tmp:
+        preds.to_csv(tmp, index=False)
 
 
 class _Subset(Sequence[Any]):
@@ -371,8 +376,6 @@ def _run_folds(
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
         folds_task = bar.add_task("folds", total=len(todo))
@@ -502,11 +505,13 @@ def write_report(out: Path, classes: Sequence[str], config: RunConfig) -> dict[s
         display=[tax.display(c) for c in classes],
         method=METHOD_NAMES.get(config.model, config.model),
         variant=variant_name(config.task, len(classes)),
-        config=None,
+        extra={
+            "protocol": config.protocol,
+            "model": config.model,
+            "task": config.task,
+            "n_folds": int(preds["fold"].nunique()),
+        },
     )
-    metrics["protocol"], metrics["model"], metrics["task"] = config.protocol, config.model, config.task
-    metrics["n_folds"] = int(preds["fold"].nunique())
-    write_json_atomic(out / "metrics.json", metrics)
     return metrics
 
 
@@ -581,16 +586,9 @@ def score_checkpoints(
     for k in sorted(set(fold_of.tolist())):
         idx = np.flatnonzero(fold_of.to_numpy() == k)
         probs = predict_saved(src, k, config, samples.iloc[idx], len(tax.classes))
-        preds = samples.iloc[idx][["sample_id", "subject", "dataset"]].copy()
-        preds["fold"] = k
-        preds["y_true"] = samples["y"].to_numpy()[idx]
-        preds["y_pred"] = probs.argmax(axis=1)
-        for c in range(probs.shape[1]):
-            preds[f"p_{c}"] = probs[:, c]
         folder = fold_dir(out, k)
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "predictions.csv") as tmp:
-            preds.to_csv(tmp, index=False)
+        _write_fold_predictions(folder, samples.iloc[idx], k, probs)
         write_json_atomic(folder / "done.json", {"fold": k, "scored_from": str(fold_dir(src, k))})
     return write_report(out, tax.classes, config)
 

@@ -130,10 +130,6 @@ def forward(model: Any, batch: Any, input_type: str) -> Any:
     return model(batch)
 
 
-def _to(batch: Any, device: Any) -> Any:
-    return batch.to(device)
-
-
 def inner_validation_split(
     subjects: np.ndarray, y: np.ndarray, share: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -215,8 +211,8 @@ def fit_torch(
     history: dict[str, Any] = {"loss": [], "val_uf1": []}
     best: tuple[float, int, Any] | None = None
     full_batch = None
-    if bs >= n:  # full batch: collate once
-        full_batch = _to(collate([inputs[i] for i in train_idx], input_type), device)
+    if bs >= n and config.resample == "none":  # the same full batch every epoch: collate it once
+        full_batch = collate([inputs[i] for i in train_idx], input_type).to(device)
         full_y = torch.as_tensor(y[train_idx], device=device)
     for epoch in range(config.epochs):
         model.train()
@@ -226,11 +222,11 @@ def fit_torch(
             order = train_idx[rng.permutation(n)]
         total, seen = 0.0, 0
         for start in range(0, n, bs):
-            if full_batch is not None and config.resample == "none":
+            if full_batch is not None:
                 xb, yb = full_batch, full_y
             else:
                 chunk = order[start : start + bs]
-                xb = _to(collate([inputs[i] for i in chunk], input_type), device)
+                xb = collate([inputs[i] for i in chunk], input_type).to(device)
                 yb = torch.as_tensor(y[chunk], device=device)
             if len(yb) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
                 continue  # batch norm cannot train on one sample; the remainder is dropped this epoch
@@ -270,7 +266,7 @@ def predict_torch(model: Any, inputs: Sequence[Any], *, input_type: str, batch_s
     bs = batch_size or len(inputs) or 1
     with torch.no_grad():
         for start in range(0, len(inputs), bs):
-            xb = _to(collate(inputs[start : start + bs], input_type), device)
+            xb = collate(inputs[start : start + bs], input_type).to(device)
             out.append(torch.softmax(forward(model, xb, input_type), dim=1).cpu().numpy())
     if was_training:
         model.train()
