@@ -256,7 +256,7 @@ def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callb
 
     Safe to call in another process or on another machine that sees ``out_dir``.
     """
-    from mextk.evaluate.training import TrainConfig, fit_torch, predict_torch
+    from mextk.evaluate.training import TrainConfig, predict_torch
     from mextk.models.registry import get_model
 
     if threads:
@@ -308,7 +308,7 @@ def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callb
         import torch
 
         train_cfg = TrainConfig.from_dict({**spec.train, **config.train, "seed": seed})
-        model, history = fit_torch(
+        model, history = spec.fit_function()(
             lambda: spec.build(num_classes=n_classes, **config.model_options),
             [inputs[i] for i in train_idx] if preload else _Subset(inputs, train_idx),
             y[train_idx],

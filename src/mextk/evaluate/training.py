@@ -55,6 +55,9 @@ class TrainConfig:
         Seed of initialisation, shuffling, resampling and dropout.
     device : str
         ``"auto"`` (a GPU when present), ``"cpu"`` or a torch device name.
+    kernel : {"auto", "torch"}
+        ``"auto"``: models with a fused CPU trainer (STSTNet, :mod:`mextk.evaluate.fused`) use it when the
+        settings allow; ``"torch"``: always the PyTorch loop.
     """
 
     epochs: int = 30
@@ -72,6 +75,7 @@ class TrainConfig:
     val_subjects: float = 0.0
     seed: int = 0
     device: str = "auto"
+    kernel: str = "auto"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -84,6 +88,8 @@ class TrainConfig:
             raise ValueError(f"resample must be 'none' or 'uniform', got {self.resample!r}")
         if self.loss not in ("ce", "cb", "focal", "cb_focal"):
             raise ValueError(f"loss must be 'ce', 'cb', 'focal' or 'cb_focal', got {self.loss!r}")
+        if self.kernel not in ("auto", "torch"):
+            raise ValueError(f"kernel must be 'auto' or 'torch', got {self.kernel!r}")
         if not 0 <= self.val_subjects < 1:
             raise ValueError(f"val_subjects must lie in [0, 1), got {self.val_subjects}")
 

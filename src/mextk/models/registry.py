@@ -54,6 +54,9 @@ class ModelSpec:
         The feature parameter that sets the input size (``--size`` changes it).
     description : str
         One line for listings.
+    trainer : str
+        ``"module:function"`` that trains a torch model (signature of
+        :func:`mextk.evaluate.training.fit_torch`); STSTNet names its fused CPU trainer.
     """
 
     name: str
@@ -65,6 +68,12 @@ class ModelSpec:
     train: dict[str, Any] = field(default_factory=dict)
     size_param: str | None = None
     description: str = ""
+    trainer: str = "mextk.evaluate.training:fit_torch"
+
+    def fit_function(self) -> Any:
+        """The training function (imported on first use)."""
+        module, _, fn = self.trainer.partition(":")
+        return getattr(importlib.import_module(module), fn)
 
     def build(self, *, num_classes: int, **options: Any) -> Any:
         """Build a fresh, untrained model."""
@@ -164,6 +173,7 @@ register(
         {"optimizer": "adam", "lr": 5e-5, "batch_size": 0, "epochs": 800, "lr_step": 0},
         "out_size",
         "STSTNet on onset-apex flow + strain (MEGC 2019)",
+        trainer="mextk.evaluate.fused:fit_ststnet",
     )
 )
 register(

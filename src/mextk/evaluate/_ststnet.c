@@ -1,0 +1,495 @@
+/* Fused full-batch training of STSTNet on the CPU (one fold, every epoch in one call).
+ *
+ * Exact re-statement of the PyTorch model mextk.models.flownets.STSTNet in
+ * training mode: three 3x3 convolutions (padding 2) side by side = one
+ * 16-channel convolution, ReLU, batch normalisation (batch statistics),
+ * 3x3 max-pooling (stride 3, padding 1), dropout, 2x2 average pooling,
+ * a linear layer, (weighted) cross-entropy with mean reduction, then Adam
+ * or SGD with momentum exactly as torch.optim implements them.
+ *
+ * Why it is fast: a plain PyTorch step makes about a dozen passes over the
+ * 436 x 16 x 30 x 30 first-layer activations (convolution output, ReLU, batch
+ * norm statistics and output, pooling, and all their backward passes).  Here
+ * one pass computes the convolution, ReLU, the batch statistics and the pooled
+ * maxima with their positions; the rest of the network is tiny.  The
+ * backward pass reads the stored convolution output once and accumulates
+ * the weight gradient.  Batch norm's backward reduces to
+ *   dL/dr = a*g_sparse + beta_c*r + kappa_c
+ * (g is non-zero only at the pooled maxima), so dL/dz = [z > 0] * dL/dr.
+ * Maxima of BN(r) = a*r + d are maxima of sign(a)*r, so pooling runs on r.
+ *
+ * Channels are the 16 lanes of one vector (GCC vector extensions: AVX-512
+ * where the CPU has it, narrower vectors elsewhere).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#define NC 16       /* convolution channels (3 + 5 + 8) */
+#define NK 27       /* 3 x 3 x 3 weights per channel */
+#define IN 28       /* input side */
+#define PADDED 32   /* input side with padding 2 */
+#define ROW (PADDED * 3)
+#define CS 30       /* convolution output side */
+#define NP (CS * CS)
+#define PS 10       /* pooled side */
+#define NW (PS * PS)
+#define AS 5        /* average-pooled side */
+#define NF (NC * AS * AS)  /* 400 features */
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+typedef uint32_t vu16 __attribute__((vector_size(64)));
+
+static inline v16 ld(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
+static inline void st(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+static inline vi16 ldi(const int32_t *p) { vi16 v; memcpy(&v, p, sizeof v); return v; }
+static inline void sti(int32_t *p, vi16 v) { memcpy(p, &v, sizeof v); }
+static inline v16 relu(v16 z) { return (v16)((vi16)z & (z > 0)); }
+static inline v16 blend(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a) | (~m & (vi16)b)); }
+
+#ifdef MEXTK_PROFILE
+#include <stdio.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+#define TICK(i) prof[i] += now() - t0; t0 = now();
+#else
+#define TICK(i)
+#endif
+
+static inline uint64_t splitmix(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* Forward of one sample: z (900 x 16) stored, ReLU statistics added to s1/s2,
+ * pooled sign*r maxima and their positions. */
+static void forward_sample(const float *x, const float *w, const float *b, const float *sgn, float *z,
+                           double *s1, double *s2, float *rsel, int32_t *sel) {
+    v16 sum = {0}, sq = {0};
+    v16 wk[NK];
+    for (int k = 0; k < NK; k++) wk[k] = ld(w + k * NC);
+#ifdef __AVX512F__
+    __m512 mw[NK], mb = _mm512_loadu_ps(b), msum = _mm512_setzero_ps(), msq = _mm512_setzero_ps();
+    for (int k = 0; k < NK; k++) mw[k] = _mm512_loadu_ps(w + k * NC);
+    for (int i = 0; i < CS; i++) {
+        for (int j = 0; j < CS; j++) {
+            const float *r0 = x + i * ROW + j * 3, *r1 = r0 + ROW, *r2 = r1 + ROW;
+            __m512 a0 = mb, a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                a0 = _mm512_fmadd_ps(mw[t], _mm512_set1_ps(r0[t]), a0);
+                a1 = _mm512_fmadd_ps(mw[9 + t], _mm512_set1_ps(r1[t]), a1);
+                a2 = _mm512_fmadd_ps(mw[18 + t], _mm512_set1_ps(r2[t]), a2);
+            }
+            __m512 zz = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+            _mm512_storeu_ps(z + (i * CS + j) * NC, zz);
+            __m512 r = _mm512_max_ps(zz, _mm512_setzero_ps());
+            msum = _mm512_add_ps(msum, r);
+            msq = _mm512_fmadd_ps(r, r, msq);
+        }
+    }
+    _mm512_storeu_ps((float *)&sum, msum);
+    _mm512_storeu_ps((float *)&sq, msq);
+    (void)wk;
+#else
+    for (int i = 0; i < CS; i++) {
+        for (int j = 0; j < CS; j++) {
+            const float *r0 = x + i * ROW + j * 3, *r1 = r0 + ROW, *r2 = r1 + ROW;
+            v16 a0 = ld(b), a1 = {0}, a2 = {0};
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                a0 += wk[t] * r0[t];
+                a1 += wk[9 + t] * r1[t];
+                a2 += wk[18 + t] * r2[t];
+            }
+            v16 zz = a0 + a1 + a2;
+            st(z + (i * CS + j) * NC, zz);
+            v16 r = relu(zz);
+            sum += r;
+            sq += r * r;
+        }
+    }
+#endif
+    for (int c = 0; c < NC; c++) {
+        s1[c] += sum[c];
+        s2[c] += sq[c];
+    }
+    v16 s = ld(sgn);
+    for (int u = 0; u < PS; u++) {
+        for (int v = 0; v < PS; v++) {
+            v16 best = (v16){0} - INFINITY;
+            vi16 bidx = {0};
+            for (int i = 3 * u - 1; i <= 3 * u + 1; i++) {
+                if (i < 0 || i >= CS) continue;
+                for (int j = 3 * v - 1; j <= 3 * v + 1; j++) {
+                    if (j < 0 || j >= CS) continue;
+                    int p = i * CS + j;
+                    v16 val = s * relu(ld(z + p * NC));
+                    vi16 gt = val > best;
+                    best = blend(gt, val, best);
+                    bidx = (gt & p) | (~gt & bidx);
+                }
+            }
+            st(rsel + (u * PS + v) * NC, s * best);
+            sti(sel + (u * PS + v) * NC, bidx);
+        }
+    }
+}
+
+/* Backward of one sample: weight and bias gradient of the convolution. */
+static void backward_sample(const float *x, const float *z, const float *gs, const int32_t *sel,
+                            const float *bc, const float *kc, float *gbuf, float *dw, float *db) {
+    memset(gbuf, 0, sizeof(float) * NP * NC);
+    for (int w = 0; w < NW; w++)
+        for (int c = 0; c < NC; c++) gbuf[sel[w * NC + c] * NC + c] += gs[w * NC + c];
+#ifdef __AVX512F__
+    /* d = dL/dz = [z > 0] (beta_c z + kappa_c + sparse part); dW += d x^T */
+    __m512 beta = _mm512_loadu_ps(bc), kappa = _mm512_loadu_ps(kc), accb = _mm512_setzero_ps();
+    __m512 acc[NK];
+    for (int k = 0; k < NK; k++) acc[k] = _mm512_setzero_ps();
+    for (int i = 0; i < CS; i++) {
+        const float *zr = z + i * CS * NC, *gr = gbuf + i * CS * NC, *r0 = x + i * ROW;
+#pragma GCC unroll 1
+        for (int j = 0; j < CS; j++, zr += NC, gr += NC, r0 += 3) {
+            __m512 zz = _mm512_loadu_ps(zr);
+            __mmask16 pos = _mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ);
+            __m512 d = _mm512_maskz_mov_ps(pos, _mm512_add_ps(_mm512_fmadd_ps(beta, zz, kappa), _mm512_loadu_ps(gr)));
+            accb = _mm512_add_ps(accb, d);
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                acc[t] = _mm512_fmadd_ps(d, _mm512_set1_ps(r0[t]), acc[t]);
+                acc[9 + t] = _mm512_fmadd_ps(d, _mm512_set1_ps(r0[ROW + t]), acc[9 + t]);
+                acc[18 + t] = _mm512_fmadd_ps(d, _mm512_set1_ps(r0[2 * ROW + t]), acc[18 + t]);
+            }
+        }
+    }
+    for (int k = 0; k < NK; k++) _mm512_storeu_ps(dw + k * NC, _mm512_add_ps(_mm512_loadu_ps(dw + k * NC), acc[k]));
+    _mm512_storeu_ps(db, _mm512_add_ps(_mm512_loadu_ps(db), accb));
+#else
+    v16 beta = ld(bc), kappa = ld(kc), accb = {0};
+    v16 acc[NK];
+    for (int k = 0; k < NK; k++) acc[k] = (v16){0};
+    for (int i = 0; i < CS; i++) {
+        for (int j = 0; j < CS; j++) {
+            int p = i * CS + j;
+            v16 zz = ld(z + p * NC);
+            v16 d = (v16)((zz > 0) & (vi16)(beta * zz + kappa + ld(gbuf + p * NC)));
+            accb += d;
+            const float *r0 = x + i * ROW + j * 3, *r1 = r0 + ROW, *r2 = r1 + ROW;
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                acc[t] += d * r0[t];
+                acc[9 + t] += d * r1[t];
+                acc[18 + t] += d * r2[t];
+            }
+        }
+    }
+    for (int k = 0; k < NK; k++) st(dw + k * NC, ld(dw + k * NC) + acc[k]);
+    st(db, ld(db) + accb);
+#endif
+}
+
+/* Samples [0, n) split into nt contiguous blocks, one per thread (thread 0 is the caller). */
+typedef struct {
+    void (*fn)(void *, int, int, int);
+    void *ctx;
+    int n, nt, t;
+} job_t;
+
+static void *job_main(void *arg) {
+    job_t *j = arg;
+    int lo = (int)((long)j->n * j->t / j->nt), hi = (int)((long)j->n * (j->t + 1) / j->nt);
+    j->fn(j->ctx, j->t, lo, hi);
+    return NULL;
+}
+
+static void parallel(int nt, int n, void (*fn)(void *, int, int, int), void *ctx) {
+    job_t jobs[64];
+    pthread_t th[64];
+    int started[64] = {0};
+    for (int t = 1; t < nt; t++) {
+        jobs[t] = (job_t){fn, ctx, n, nt, t};
+        started[t] = pthread_create(&th[t], NULL, job_main, &jobs[t]) == 0;
+        if (!started[t]) job_main(&jobs[t]);
+    }
+    jobs[0] = (job_t){fn, ctx, n, nt, 0};
+    job_main(&jobs[0]);
+    for (int t = 1; t < nt; t++)
+        if (started[t]) pthread_join(th[t], NULL);
+}
+
+typedef struct {
+    const float *img, *w, *b, *sgn, *bc, *kc;
+    const int32_t *idx;
+    float *z, *rsel, *gsel, *gbuf, *gconv;
+    int32_t *sel;
+    double *stats;
+} pass_t;
+
+static void forward_block(void *arg, int t, int lo, int hi) {
+    pass_t *c = arg;
+    for (int s = lo; s < hi; s++)
+        forward_sample(c->img + (size_t)c->idx[s] * PADDED * ROW, c->w, c->b, c->sgn, c->z + (size_t)s * NP * NC,
+                       c->stats + t * 2 * NC, c->stats + t * 2 * NC + NC, c->rsel + (size_t)s * NW * NC,
+                       c->sel + (size_t)s * NW * NC);
+}
+
+static void backward_block(void *arg, int t, int lo, int hi) {
+    pass_t *c = arg;
+    float *acc = c->gconv + (size_t)t * (NK + 1) * NC;
+    for (int s = hi - 1; s >= lo; s--) /* newest first: the last forward outputs may still be cached */
+        backward_sample(c->img + (size_t)c->idx[s] * PADDED * ROW, c->z + (size_t)s * NP * NC,
+                        c->gsel + (size_t)s * NW * NC, c->sel + (size_t)s * NW * NC, c->bc, c->kc,
+                        c->gbuf + (size_t)t * NP * NC, acc, acc + NK * NC);
+}
+
+typedef struct {
+    const float *rsel, *fwt, *fb, *class_w;
+    const int32_t *y;
+    float *gsel, *hacc;
+    double *hbn, *hloss;
+    int n, n_classes, epoch;
+    uint64_t seed;
+    uint32_t thr;
+    float keep_scale;
+    float a[NC], d[NC], mean[NC];
+} head_t;
+
+/* Per sample: BN output at the maxima, dropout, 2x2 average pooling, the linear layer and the loss;
+ * then the gradient back to the BN output at the maxima (stored times a_c in gsel), the linear
+ * layer's gradient, and the sums that batch norm's backward needs.  Features are laid out
+ * (25 positions, 16 channels) here; fwt and the gradient in hacc are the linear weights in that
+ * order, (n_classes, 25, 16). */
+static void head_block(void *arg, int t, int lo, int hi) {
+    head_t *h = arg;
+    int K = h->n_classes;
+    float *gw = h->hacc + (size_t)t * ((size_t)K * NF + K), *gb = gw + (size_t)K * NF;
+    double *dbt = h->hbn + t * 2 * NC, *dg = dbt + NC;
+    v16 a = ld(h->a), d = ld(h->d), mean = ld(h->mean), sdbt = {0}, sdg = {0};
+    vu16 lane;
+    for (int c = 0; c < NC; c++) lane[c] = (uint32_t)c * 0x9E3779B9u;
+    for (int s = lo; s < hi; s++) {
+        const float *rs = h->rsel + (size_t)s * NW * NC;
+        v16 keep[NW], f[AS * AS], dfeat[AS * AS];
+        for (int q = 0; q < AS * AS; q++) f[q] = (v16){0};
+        uint64_t base = splitmix(h->seed ^ splitmix(((uint64_t)h->epoch << 32) ^ (uint64_t)s));
+        for (int w = 0; w < NW; w++) {
+            int q = (w / PS / 2) * AS + (w % PS) / 2;
+            /* dropout: a 32-bit hash per unit (lowbias32 of a per-window key and the channel) */
+            vu16 x = lane ^ (uint32_t)splitmix(base + (uint64_t)w);
+            x ^= x >> 16;
+            x *= 0x7feb352du;
+            x ^= x >> 15;
+            x *= 0x846ca68bu;
+            x ^= x >> 16;
+            v16 kp = (v16)((x >= h->thr) & (vi16)((v16){0} + h->keep_scale));
+            keep[w] = kp;
+            f[q] += 0.25f * kp * (a * ld(rs + w * NC) + d);
+        }
+        double logit[64], mx = -INFINITY, tot = 0;
+        for (int k = 0; k < K; k++) {
+            const float *wr = h->fwt + (size_t)k * NF;
+            v16 acc = {0};
+            for (int q = 0; q < AS * AS; q++) acc += ld(wr + q * NC) * f[q];
+            float sum = 0;
+            for (int c = 0; c < NC; c++) sum += acc[c];
+            logit[k] = (double)sum + h->fb[k];
+            if (logit[k] > mx) mx = logit[k];
+        }
+        for (int k = 0; k < K; k++) tot += exp(logit[k] - mx);
+        int ys = h->y[s];
+        double cw = h->class_w[ys];
+        h->hloss[t] += cw * (log(tot) + mx - logit[ys]);
+        for (int q = 0; q < AS * AS; q++) dfeat[q] = (v16){0};
+        for (int k = 0; k < K; k++) { /* d loss / d logit = w_y (softmax - onehot) / n (mean reduction) */
+            float dl = (float)(cw * (exp(logit[k] - mx) / tot - (k == ys)) / h->n);
+            const float *wr = h->fwt + (size_t)k * NF;
+            float *gr = gw + (size_t)k * NF;
+            gb[k] += dl;
+            for (int q = 0; q < AS * AS; q++) {
+                st(gr + q * NC, ld(gr + q * NC) + dl * f[q]);
+                dfeat[q] += dl * ld(wr + q * NC);
+            }
+        }
+        float *gs = h->gsel + (size_t)s * NW * NC;
+        for (int w = 0; w < NW; w++) {
+            int q = (w / PS / 2) * AS + (w % PS) / 2;
+            v16 g = 0.25f * keep[w] * dfeat[q];
+            sdbt += g;
+            sdg += g * (ld(rs + w * NC) - mean);
+            st(gs + w * NC, a * g);
+        }
+    }
+    for (int c = 0; c < NC; c++) {
+        dbt[c] += sdbt[c];
+        dg[c] += sdg[c];
+    }
+}
+
+typedef struct {
+    float *p, *m, *v;
+    int n;
+} param_t;
+
+static void opt_step(param_t *q, const float *g, int optimizer, double lr, double b1, double b2, double eps,
+                     double wd, double momentum, long step) {
+    if (optimizer == 0) { /* Adam, as torch.optim.Adam (no amsgrad) */
+        double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
+        double step_size = lr / bc1, bc2s = sqrt(bc2);
+        for (int i = 0; i < q->n; i++) {
+            float gi = g[i] + (float)wd * q->p[i];
+            q->m[i] = q->m[i] * (float)b1 + gi * (float)(1.0 - b1);
+            q->v[i] = q->v[i] * (float)b2 + gi * gi * (float)(1.0 - b2);
+            float denom = sqrtf(q->v[i]) / (float)bc2s + (float)eps;
+            q->p[i] -= (float)step_size * q->m[i] / denom;
+        }
+    } else { /* SGD with momentum, dampening 0, as torch.optim.SGD */
+        for (int i = 0; i < q->n; i++) {
+            float gi = g[i] + (float)wd * q->p[i];
+            q->m[i] = step == 1 ? gi : q->m[i] * (float)momentum + gi;
+            q->p[i] -= (float)lr * (momentum != 0 ? q->m[i] : gi);
+        }
+    }
+}
+
+/* Train one fold for epochs [start_epoch, start_epoch + n_epochs).  Returns 0, or -1 when memory runs out.
+ *
+ * img          all inputs, (n_all, 32, 32, 3) float32: the (28, 28, 3) inputs padded by 2
+ * idx, n       the n training samples (indices into img)
+ * y            their labels; class_w per-class loss weights (ones: plain cross-entropy)
+ * params       in/out, one float32 vector: conv weight (27, 16) with k = dy*9 + dx*3 + input channel,
+ *              conv bias (16), BN gamma (16), BN beta (16), fc weight (n_classes, 400), fc bias (n_classes)
+ * mom, vel     in/out optimiser state of the same length (Adam's two moments; SGD's buffer in mom)
+ * run_mean, run_var  in/out BN running statistics (16 each)
+ * optimizer    0 Adam, 1 SGD with momentum; lr_step/lr_gamma: StepLR (0: constant)
+ * losses       out, (n_epochs) mean training loss of each epoch
+ */
+int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y, const float *class_w,
+                  int n_classes, float *params, float *mom, float *vel, float *run_mean, float *run_var,
+                  int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
+                  double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
+                  double bn_momentum, uint64_t seed, int n_threads, float *losses) {
+    int nt = n_threads < 1 ? 1 : n_threads > 64 ? 64 : n_threads;
+    if (n_classes < 1 || n_classes > 64 || n < 2) return -2;
+    size_t nfc = (size_t)n_classes * NF;
+    float *z = aligned_alloc(64, sizeof(float) * (size_t)n * NP * NC);
+    float *rsel = malloc(sizeof(float) * (size_t)n * NW * NC);
+    int32_t *sel = malloc(sizeof(int32_t) * (size_t)n * NW * NC);
+    float *gsel = malloc(sizeof(float) * (size_t)n * NW * NC);
+    float *gbuf = malloc(sizeof(float) * (size_t)nt * NP * NC);
+    double *stats = calloc((size_t)nt * 2 * NC, sizeof(double));
+    float *gconv = calloc((size_t)nt * (NK + 1) * NC, sizeof(float));
+    int np = NK * NC + NC + 2 * NC + (int)nfc + n_classes;
+    float *grad = calloc(np, sizeof(float));
+    float *hacc = malloc(sizeof(float) * nt * (nfc + n_classes)), *fwt = malloc(sizeof(float) * nfc);
+    double *hbn = malloc(sizeof(double) * nt * 2 * NC), *hloss = malloc(sizeof(double) * nt);
+    int ok = z && rsel && sel && gsel && gbuf && stats && gconv && grad && hacc && hbn && hloss && fwt;
+    if (!ok) {
+        free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
+        free(grad); free(hacc); free(hbn); free(hloss); free(fwt);
+        return -1;
+    }
+    float *P_w = params, *P_b = P_w + NK * NC, *P_g = P_b + NC, *P_be = P_g + NC, *P_fw = P_be + NC,
+          *P_fb = P_fw + nfc;
+    float *G_w = grad, *G_b = G_w + NK * NC, *G_g = G_b + NC, *G_be = G_g + NC, *G_fw = G_be + NC,
+          *G_fb = G_fw + nfc;
+    (void)G_b;
+    param_t all = {params, mom, vel, np};
+    double M = (double)n * NP; /* values per channel in the batch statistics */
+    float keep_scale = dropout < 1 ? (float)(1.0 / (1.0 - dropout)) : 0.0f;
+    uint32_t thr = (uint32_t)fmin(dropout * 4294967296.0, 4294967295.0); /* drop when hash < thr */
+
+#ifdef MEXTK_PROFILE
+    double prof[4] = {0}, t0 = now();
+#endif
+    for (int epoch = start_epoch; epoch < start_epoch + n_epochs; epoch++) {
+        float sgn[NC] __attribute__((aligned(64)));
+        for (int c = 0; c < NC; c++) sgn[c] = P_g[c] < 0 ? -1.0f : 1.0f;
+        memset(stats, 0, sizeof(double) * nt * 2 * NC);
+        pass_t job = {img, P_w, P_b, sgn, NULL, NULL, idx, z, rsel, gsel, gbuf, gconv, sel, stats};
+        parallel(nt, n, forward_block, &job);
+        TICK(0)
+        double mean[NC], var[NC], a[NC], d[NC];
+        for (int c = 0; c < NC; c++) {
+            double s1 = 0, s2 = 0;
+            for (int t = 0; t < nt; t++) {
+                s1 += stats[t * 2 * NC + c];
+                s2 += stats[t * 2 * NC + NC + c];
+            }
+            mean[c] = s1 / M;
+            var[c] = fmax(s2 / M - mean[c] * mean[c], 0.0);
+            double inv = 1.0 / sqrt(var[c] + bn_eps);
+            a[c] = P_g[c] * inv;
+            d[c] = P_be[c] - P_g[c] * mean[c] * inv;
+            run_mean[c] = (float)((1 - bn_momentum) * run_mean[c] + bn_momentum * mean[c]);
+            run_var[c] = (float)((1 - bn_momentum) * run_var[c] + bn_momentum * var[c] * M / (M - 1));
+        }
+        /* the head: BN of the pooled maxima, dropout, average pooling, linear layer, loss, and back */
+        for (int k = 0; k < n_classes; k++) /* linear weights (k, c*25 + q) -> (k, q, c) */
+            for (int c = 0; c < NC; c++)
+                for (int q = 0; q < AS * AS; q++) fwt[(size_t)k * NF + q * NC + c] = P_fw[(size_t)k * NF + c * AS * AS + q];
+        head_t head = {rsel, fwt, P_fb, class_w, y, gsel, hacc, hbn, hloss, n, n_classes, epoch, seed, thr,
+                       keep_scale};
+        for (int c = 0; c < NC; c++) {
+            head.a[c] = (float)a[c];
+            head.d[c] = (float)d[c];
+            head.mean[c] = (float)mean[c];
+        }
+        memset(hacc, 0, sizeof(float) * nt * (nfc + n_classes));
+        memset(hbn, 0, sizeof(double) * nt * 2 * NC);
+        memset(hloss, 0, sizeof(double) * nt);
+        parallel(nt, n, head_block, &head);
+        TICK(1)
+        memset(grad, 0, sizeof(float) * np);
+        double loss = 0, dg[NC] = {0}, dbt[NC] = {0};
+        for (int t = 0; t < nt; t++) {
+            loss += hloss[t];
+            const float *ht = hacc + t * (nfc + n_classes);
+            for (int k = 0; k < n_classes; k++) {
+                for (int c = 0; c < NC; c++)
+                    for (int q = 0; q < AS * AS; q++) G_fw[(size_t)k * NF + c * AS * AS + q] += ht[(size_t)k * NF + q * NC + c];
+                G_fb[k] += ht[nfc + k];
+            }
+            for (int c = 0; c < NC; c++) {
+                dbt[c] += hbn[t * 2 * NC + c];
+                dg[c] += hbn[t * 2 * NC + NC + c];
+            }
+        }
+        losses[epoch - start_epoch] = (float)(loss / n);
+        /* batch norm backward: dgamma, dbeta from the sparse gradient; per-channel beta_c, kappa_c */
+        float bcoef[NC] __attribute__((aligned(64))), kcoef[NC] __attribute__((aligned(64)));
+        for (int c = 0; c < NC; c++) {
+            double inv = 1.0 / sqrt(var[c] + bn_eps);
+            dg[c] *= inv; /* sum g * xhat */
+            G_g[c] = (float)dg[c];
+            G_be[c] = (float)dbt[c];
+            bcoef[c] = (float)(-a[c] * dg[c] * inv / M);
+            kcoef[c] = (float)(-a[c] * dbt[c] / M + a[c] * mean[c] * dg[c] * inv / M);
+        }
+        memset(gconv, 0, sizeof(float) * nt * (NK + 1) * NC);
+        job.bc = bcoef;
+        job.kc = kcoef;
+        TICK(2)
+        parallel(nt, n, backward_block, &job);
+        TICK(3)
+        for (int t = 0; t < nt; t++)
+            for (int i = 0; i < (NK + 1) * NC; i++) G_w[i] += gconv[(size_t)t * (NK + 1) * NC + i];
+        double lr_now = lr_step > 0 ? lr * pow(lr_gamma, (double)(epoch / lr_step)) : lr;
+        opt_step(&all, grad, optimizer, lr_now, b1, b2, eps, wd, momentum, epoch + 1);
+    }
+#ifdef MEXTK_PROFILE
+    fprintf(stderr, "ms/step: forward %.2f small %.2f bn %.2f backward %.2f\n", 1e3 * prof[0] / n_epochs,
+            1e3 * prof[1] / n_epochs, 1e3 * prof[2] / n_epochs, 1e3 * prof[3] / n_epochs);
+#endif
+    free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
+    free(grad); free(hacc); free(hbn); free(hloss); free(fwt);
+    return 0;
+}
