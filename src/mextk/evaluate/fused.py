@@ -93,7 +93,9 @@ def kernel() -> ctypes.CDLL | None:
             )
             if proc.returncode:
                 last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-                warnings.warn(f"compiling {SOURCE.name} failed ({last}): STSTNet trains with the PyTorch loop", stacklevel=2)
+                warnings.warn(
+                    f"compiling {SOURCE.name} failed ({last}): STSTNet trains with the PyTorch loop", stacklevel=2
+                )
                 return None
             os.replace(tmp, target)
         finally:
@@ -232,7 +234,13 @@ def fit_ststnet(
     lib = kernel() if reason is None else None
     if lib is None:
         model, history = fit_torch(
-            build, inputs, y, n_classes=n_classes, input_type=input_type, config=config, subjects=subjects,
+            build,
+            inputs,
+            y,
+            n_classes=n_classes,
+            input_type=input_type,
+            config=config,
+            subjects=subjects,
             progress=progress,
         )
         history["trainer"] = "torch"

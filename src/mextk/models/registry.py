@@ -16,7 +16,8 @@ dgcnn           Adam 0.001, batch 32, 50 epochs, no decay (CMED gives none; Zhan
 r3d, p3d,       DFME 4.5: SGD, momentum 0.9, batch 32, starting rates 0.005, 0.01, 0.05, 0.005,
 d3d, i3d        divided by 10 every 10 epochs; 30 epochs (DFME gives no count); 16 adaptive frames at
                 224, 160, 224, 224 pixels
-ststnet         Adam 5e-5, full batch, 800 epochs (the authors' public code)
+ststnet         Adam 5e-5, full batch, 800 epochs (the authors' public code); trained by the fused CPU
+                kernel of mextk.evaluate.fused when the settings allow
 offapexnet      Adam 1e-4, full batch, 800 epochs (mextk's choice on STSTNet's pattern)
 ==============  ==================================================================================
 """

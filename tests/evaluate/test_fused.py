@@ -1,0 +1,188 @@
+"""The fused STSTNet trainer against PyTorch autograd, its fallbacks and its compiled-kernel cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mextk.evaluate import fused
+from mextk.evaluate.training import TrainConfig, fit_torch
+from mextk.models.flownets import ststnet
+
+pytestmark = pytest.mark.skipif(fused.kernel() is None, reason="no C compiler: the fused kernel cannot be built")
+
+
+def _data(n: int = 24, channels: int = 3, seed: int = 0) -> tuple[list[torch.Tensor], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = [torch.from_numpy(rng.random((channels, 28, 28), dtype=np.float32)) for _ in range(n)]
+    return x, rng.integers(0, 3, n)
+
+
+def _max_rel_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    worst = 0.0
+    for key in a:
+        scale = max(float(b[key].float().abs().max()), 1e-3)
+        worst = max(worst, float((a[key].float() - b[key].float()).abs().max()) / scale)
+    return worst
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"optimizer": "adam", "lr": 1e-3, "loss": "ce"},
+        {"optimizer": "sgd", "lr": 0.05, "weight_decay": 1e-3, "lr_step": 3, "lr_gamma": 0.5, "loss": "cb"},
+    ],
+)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_kernel_matches_autograd(settings: dict, threads: int) -> None:
+    x, y = _data()
+    cfg = TrainConfig(epochs=6, batch_size=0, device="cpu", seed=1, **{"lr_step": 0, **settings})
+
+    def build() -> torch.nn.Module:
+        return ststnet(num_classes=3, dropout=0.0)
+
+    fast, h_fast = fused.fit_ststnet(build, x, y, n_classes=3, input_type="flow", config=cfg, threads=threads)
+    ref, h_ref = fit_torch(build, x, y, n_classes=3, input_type="flow", config=cfg)
+    assert h_fast["trainer"] == "kernel"
+    np.testing.assert_allclose(h_fast["loss"], h_ref["loss"], rtol=1e-5)
+    assert _max_rel_diff(fast.state_dict(), ref.state_dict()) < 1e-4
+    # the weights moved: the comparison is not between two untouched initialisations
+    torch.manual_seed(1)
+    assert _max_rel_diff(build().state_dict(), ref.state_dict()) > 1e-3
+
+
+def test_dropout_is_seeded_and_applied() -> None:
+    x, y = _data(40)
+    cfg = TrainConfig(epochs=30, batch_size=0, optimizer="adam", lr=1e-3, lr_step=0, device="cpu", seed=4)
+
+    def run(dropout: float, seed: int = 4) -> tuple[torch.nn.Module, dict]:
+        c = TrainConfig(**{**cfg.to_dict(), "seed": seed})
+        return fused.fit_ststnet(
+            lambda: ststnet(num_classes=3, dropout=dropout), x, y, n_classes=3, input_type="flow", config=c
+        )
+
+    a, ha = run(0.5)
+    b, hb = run(0.5)
+    assert ha["loss"] == hb["loss"]
+    assert _max_rel_diff(a.state_dict(), b.state_dict()) == 0.0
+    _, hc = run(0.5, seed=5)
+    _, hd = run(0.0)
+    assert ha["loss"] != hc["loss"]
+    # dropout makes the training loss noisier and higher than without it
+    assert np.mean(ha["loss"][-10:]) > np.mean(hd["loss"][-10:])
+    assert hd["loss"][-1] < hd["loss"][0]
+
+
+def test_learns_a_separable_problem() -> None:
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(3), 20)
+    x = rng.random((60, 28, 28, 3), dtype=np.float32) * 0.5
+    for c, (r, k) in enumerate(((4, 4), (14, 8), (8, 16))):
+        x[y == c, r : r + 8, k : k + 8, c] += 0.5
+    inputs = [torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))) for a in x]
+    cfg = TrainConfig(epochs=150, batch_size=0, optimizer="adam", lr=1e-3, lr_step=0, device="cpu", seed=0)
+    model, history = fused.fit_ststnet(
+        lambda: ststnet(num_classes=3), inputs, y, n_classes=3, input_type="flow", config=cfg
+    )
+    assert history["trainer"] == "kernel"
+    with torch.no_grad():
+        pred = model(torch.stack(inputs)).argmax(1).numpy()  # eval mode: running statistics
+    assert (pred == y).mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    ("change", "channels", "why"),
+    [
+        ({"batch_size": 8}, 3, "mini-batches"),
+        ({"kernel": "torch"}, 3, "asked"),
+        ({"loss": "focal"}, 3, "focal"),
+        ({"resample": "uniform"}, 3, "resampling"),
+        ({}, 4, "input shape"),
+    ],
+)
+def test_falls_back_to_the_torch_loop(change: dict, channels: int, why: str) -> None:
+    x, y = _data(12, channels=channels)
+    cfg = TrainConfig(**{"epochs": 2, "batch_size": 0, "optimizer": "adam", "lr": 1e-3, "device": "cpu", **change})
+    _, history = fused.fit_ststnet(
+        lambda: ststnet(num_classes=3, in_channels=channels), x, y, n_classes=3, input_type="flow", config=cfg
+    )
+    assert history["trainer"] == "torch", why
+
+
+def test_unsupported_reasons() -> None:
+    assert fused.unsupported(TrainConfig(batch_size=0, optimizer="adam", device="cpu"), 3) is None
+    assert "validation" in fused.unsupported(TrainConfig(batch_size=0, val_subjects=0.2, device="cpu"), 3)
+    assert "64" in fused.unsupported(TrainConfig(batch_size=0, device="cpu"), 65)
+    with pytest.raises(ValueError, match="kernel"):
+        TrainConfig(kernel="fast")
+
+
+def test_kernel_is_compiled_once_into_the_cache(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MEXTK_CACHE_DIR", str(tmp_path))
+    fused.kernel.cache_clear()
+    try:
+        assert fused.kernel() is not None
+        built = list(tmp_path.glob("ststnet-*.so"))
+        assert len(built) == 1 and not list(tmp_path.glob("*.tmp*"))
+        stamp = built[0].stat().st_mtime_ns
+        fused.kernel.cache_clear()
+        assert fused.kernel() is not None
+        assert built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
+    finally:
+        fused.kernel.cache_clear()
+
+
+def test_without_a_compiler_it_warns_and_falls_back(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MEXTK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    fused.kernel.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="PyTorch loop"):
+            assert fused.kernel() is None
+        assert not list(tmp_path.iterdir())  # nothing half-written left behind
+        x, y = _data(8)
+        cfg = TrainConfig(epochs=1, batch_size=0, optimizer="adam", lr=1e-3, device="cpu")
+        _, history = fused.fit_ststnet(lambda: ststnet(num_classes=3), x, y, n_classes=3, input_type="flow", config=cfg)
+        assert history["trainer"] == "torch"
+    finally:
+        fused.kernel.cache_clear()
+
+
+def test_pack_unpack_round_trip() -> None:
+    torch.manual_seed(0)
+    model = ststnet(num_classes=4)
+    for s in model.streams:
+        s[2].running_mean.uniform_()
+        s[2].running_var.uniform_(0.5, 2)
+    flat, rm, rv = fused.pack(model)
+    assert flat.shape == (27 * 16 + 16 * 3 + 4 * 400 + 4,)
+    other = ststnet(num_classes=4)
+    fused.unpack(other, flat, rm, rv, steps=7)
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            assert int(other.state_dict()[key]) == 7
+        else:
+            assert torch.equal(value, other.state_dict()[key]), key
+
+
+def test_portable_build_matches_autograd(tmp_path, monkeypatch) -> None:
+    """The generic vector code (CPUs without AVX-512) gives the same training as autograd."""
+    monkeypatch.setenv("MEXTK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fused, "FLAGS", (*fused.FLAGS, "-mno-avx512f"))
+    fused.kernel.cache_clear()
+    try:
+        if fused.kernel() is None:
+            pytest.skip("this compiler cannot build without AVX-512")
+        x, y = _data()
+        cfg = TrainConfig(epochs=4, batch_size=0, optimizer="adam", lr=1e-3, lr_step=0, device="cpu", seed=2)
+
+        def build() -> torch.nn.Module:
+            return ststnet(num_classes=3, dropout=0.0)
+
+        fast, history = fused.fit_ststnet(build, x, y, n_classes=3, input_type="flow", config=cfg, threads=2)
+        ref, _ = fit_torch(build, x, y, n_classes=3, input_type="flow", config=cfg)
+        assert history["trainer"] == "kernel"
+        assert _max_rel_diff(fast.state_dict(), ref.state_dict()) < 1e-4
+    finally:
+        fused.kernel.cache_clear()
