@@ -1,6 +1,6 @@
 """Model speed (prints figures; not a test).
 
-    python benchmarks/models.py            # about 15 minutes on 2 cores
+    python benchmarks/models.py            # about 25 minutes on 2 cores
     python benchmarks/models.py --full     # also the full runs (about 2 hours)
 
 In one run:
@@ -216,7 +216,9 @@ def _megc_like(n_subjects: int = 68, n: int = 442, strength: float = 0.1):  # ty
     return x, y, subjects.astype(str)
 
 
-def plain_ststnet_loop(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, folds: list[str], epochs: int):  # type: ignore[no-untyped-def]
+def plain_ststnet_loop(  # type: ignore[no-untyped-def]
+    x: np.ndarray, y: np.ndarray, subjects: np.ndarray, folds: list[str], epochs: int, dropout: float = 0.5, probs=False
+):
     """The baseline: one fold after another, a plain PyTorch loop like STSTNet's public code."""
     from mextk.models.flownets import ststnet
 
@@ -226,7 +228,7 @@ def plain_ststnet_loop(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, folds
     for s in folds:
         test = subjects == s
         torch.manual_seed(0)
-        model = ststnet(num_classes=3)
+        model = ststnet(num_classes=3, dropout=dropout)
         opt = torch.optim.Adam(model.parameters(), lr=5e-5)
         tr = torch.as_tensor(~test)
         for _ in range(epochs):
@@ -235,8 +237,39 @@ def plain_ststnet_loop(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, folds
             opt.step()
         model.eval()
         with torch.no_grad():
-            pred[s] = model(xt[torch.as_tensor(test)]).argmax(1).numpy()
+            out = torch.softmax(model(xt[torch.as_tensor(test)]), 1).numpy()
+        pred[s] = out if probs else out.argmax(1)
     return pred
+
+
+def same_training_check(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, folds: list[str]) -> None:
+    """Without dropout both trainings are deterministic: the kernel must give the plain loop's model."""
+    from mextk.evaluate.fused import fit_ststnet
+    from mextk.evaluate.training import TrainConfig
+    from mextk.models.flownets import ststnet
+
+    plain = plain_ststnet_loop(x, y, subjects, folds, 800, dropout=0.0, probs=True)
+    xt = [torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))) for a in x]
+    cfg = TrainConfig(epochs=800, batch_size=0, optimizer="adam", lr=5e-5, lr_step=0, device="cpu", seed=0)
+    diffs, agree = [], []
+    for s in folds:
+        train, test = np.flatnonzero(subjects != s), np.flatnonzero(subjects == s)
+        model, _ = fit_ststnet(
+            lambda: ststnet(num_classes=3, dropout=0.0),
+            [xt[i] for i in train],
+            y[train],
+            n_classes=3,
+            input_type="flow",
+            config=cfg,
+        )
+        with torch.no_grad():
+            p = torch.softmax(model(torch.stack([xt[i] for i in test])), 1).numpy()
+        diffs.append(np.abs(p - plain[s]).max())
+        agree.extend(p.argmax(1) == plain[s].argmax(1))
+    print(
+        f"   without dropout (same initial weights, {len(folds)} folds, {len(agree)} test samples): "
+        f"same prediction for {np.mean(agree):.0%}, largest class-probability difference {max(diffs):.1e}"
+    )
 
 
 def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
@@ -300,6 +333,8 @@ def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
         f"runner UF1 {uf1(preds['y_true'], preds['y_pred']):.3f} UAR {uar(preds['y_true'], preds['y_pred']):.3f}; "
         f"same prediction for {np.mean(preds['y_pred'].to_numpy() == yp):.0%} of samples"
     )
+    print("   (with dropout the two draw different dropout masks, so single predictions differ)")
+    same_training_check(x, y, subjects, folds[:2])
 
 
 def main() -> None:
