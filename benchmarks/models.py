@@ -127,6 +127,23 @@ def training_per_fold(n_train: int = 10776) -> None:
             f"   {name:11s} {shape:15s} {1000 * per_sample:9.2f} ms per training sample; "
             f"fold of {n} samples x {epochs} epochs: {fold_s / 3600:8.2f} h"
         )
+    # the PyTorch step above, against the fused kernel that mextk trains STSTNet with (same full batch)
+    from mextk.evaluate.fused import fit_ststnet, kernel
+    from mextk.evaluate.training import TrainConfig
+
+    if kernel() is not None:
+        items = [to_model_input({"x": g.random((28, 28, 3), dtype=np.float32)}, "flow") for _ in range(442)]
+        y = g.integers(0, 6, 442)
+        cfg = TrainConfig(epochs=50, batch_size=0, optimizer="adam", lr=5e-5, lr_step=0, device="cpu")
+        t = time.perf_counter()
+        fit_ststnet(
+            lambda: MODELS["ststnet"].build(num_classes=6), items, y, n_classes=6, input_type="flow", config=cfg
+        )
+        per_sample = (time.perf_counter() - t) / 50 / 442
+        print(
+            f"   {'ststnet':11s} {'fused kernel':15s} {1000 * per_sample:9.2f} ms per training sample; "
+            f"fold of 442 samples x 800 epochs: {per_sample * 442 * 800 / 3600:8.2f} h"
+        )
 
 
 def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
