@@ -217,7 +217,8 @@ def fit_ststnet(
 
     Same arguments and return value as ``fit_torch`` (plus ``threads``: kernel threads, default
     ``torch.get_num_threads()``).  Falls back to ``fit_torch`` for settings the kernel does not cover
-    (:func:`unsupported`) or when it cannot be compiled; ``history["trainer"]`` says which ran.
+    (:func:`unsupported`) or when it cannot be compiled; ``history["trainer"]`` says which ran and
+    ``history["kernel_unused"]`` why the kernel was not used.
     """
     import torch
 
@@ -243,7 +244,7 @@ def fit_ststnet(
             subjects=subjects,
             progress=progress,
         )
-        history["trainer"] = "torch"
+        history["kernel_unused"] = reason or "the kernel could not be compiled"
         return model, history
     y = np.ascontiguousarray(y, dtype=np.int32)
     if len(y) < 2:

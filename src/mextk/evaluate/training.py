@@ -184,8 +184,8 @@ def fit_torch(
     Returns
     -------
     (torch.nn.Module, dict)
-        The trained model (in eval mode, on the CPU) and a history: per-epoch loss, the chosen epoch and
-        validation UF1s when used.
+        The trained model (in eval mode, on the CPU) and a history: per-epoch loss, the chosen epoch,
+        validation UF1s when used, and ``trainer: "torch"``.
     """
     import torch
 
@@ -214,7 +214,7 @@ def fit_torch(
     sched = torch.optim.lr_scheduler.StepLR(opt, config.lr_step, config.lr_gamma) if config.lr_step else None
     n = len(train_idx)
     bs = config.batch_size or n
-    history: dict[str, Any] = {"loss": [], "val_uf1": []}
+    history: dict[str, Any] = {"loss": [], "val_uf1": [], "trainer": "torch"}
     best: tuple[float, int, Any] | None = None
     full_batch = None
     if bs >= n and config.resample == "none":  # the same full batch every epoch: collate it once
