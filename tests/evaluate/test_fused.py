@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -185,5 +187,18 @@ def test_portable_build_matches_autograd(tmp_path, monkeypatch) -> None:
         ref, _ = fit_torch(build, x, y, n_classes=3, input_type="flow", config=cfg)
         assert history["trainer"] == "kernel"
         assert _max_rel_diff(fast.state_dict(), ref.state_dict()) < 1e-4
+    finally:
+        fused.kernel.cache_clear()
+
+
+def test_unwritable_cache_falls_back_to_the_temporary_folder(tmp_path, monkeypatch) -> None:
+    (tmp_path / "file").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("MEXTK_CACHE_DIR", str(tmp_path / "file" / "mextk"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    fused.kernel.cache_clear()
+    try:
+        assert fused.kernel() is not None
+        assert len(list((tmp_path / "tmp").glob("mextk-*/ststnet-*.so"))) == 1
     finally:
         fused.kernel.cache_clear()

@@ -30,6 +30,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -75,36 +76,46 @@ def _cpu_key() -> str:
 
 @lru_cache(maxsize=1)
 def kernel() -> ctypes.CDLL | None:
-    """The compiled kernel, compiling it on first use; ``None`` (with a warning) when it cannot be built."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if compiler is None or sys.platform == "win32":
-        warnings.warn("no C compiler found: STSTNet trains with the (slower) PyTorch loop", stacklevel=2)
-        return None
-    source = SOURCE.read_bytes()
-    key = hashlib.sha256(source + " ".join(FLAGS).encode() + _cpu_key().encode() + compiler.encode()).hexdigest()
-    target = cache_dir() / f"ststnet-{key[:16]}.so"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-        os.close(fd)
+    """The compiled kernel, compiling it on first use; ``None`` (with one warning) when it cannot be had."""
+    try:
+        if sys.platform == "win32":
+            raise RuntimeError("not built on Windows")
+        compiler = shlex.split(os.environ.get("CC", "")) or [
+            next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), "cc")
+        ]
+        key = hashlib.sha256(SOURCE.read_bytes() + " ".join(compiler + list(FLAGS) + [_cpu_key()]).encode())
+        name = f"ststnet-{key.hexdigest()[:16]}.so"
         try:
-            proc = subprocess.run(
-                [compiler, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, check=False
-            )
-            if proc.returncode:
-                last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-                warnings.warn(
-                    f"compiling {SOURCE.name} failed ({last}): STSTNet trains with the PyTorch loop", stacklevel=2
-                )
-                return None
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    lib = ctypes.CDLL(str(target))
+            target = _build(compiler, cache_dir(), name)
+        except OSError:  # a cache folder that cannot be written (read-only home): the temporary folder
+            target = _build(compiler, Path(tempfile.gettempdir()) / f"mextk-{os.getuid()}", name)
+        lib = ctypes.CDLL(str(target))
+    except (OSError, RuntimeError) as exc:
+        warnings.warn(f"no STSTNet kernel ({exc}): STSTNet trains with the (slower) PyTorch loop", stacklevel=2)
+        return None
     lib.ststnet_train.argtypes = _ARGTYPES
     lib.ststnet_train.restype = ctypes.c_int
     return lib
+
+
+def _build(compiler: list[str], folder: Path, name: str) -> Path:
+    """Compile the kernel into ``folder/name`` unless it is there (temp file, then rename)."""
+    target = folder / name
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=folder)
+    os.close(fd)
+    try:
+        proc = subprocess.run([*compiler, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True)
+        if proc.returncode:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise RuntimeError(f"{' '.join(compiler)} failed on {SOURCE.name}: {last}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 def unsupported(config: TrainConfig, n_classes: int) -> str | None:
