@@ -18,8 +18,9 @@
  * (g is non-zero only at the pooled maxima), so dL/dz = [z > 0] * dL/dr.
  * Maxima of BN(r) = a*r + d are maxima of sign(a)*r, so pooling runs on r.
  *
- * Channels are the 16 lanes of one vector (GCC vector extensions: AVX-512
- * where the CPU has it, narrower vectors elsewhere).
+ * Channels are the 16 lanes of one vector (AVX-512 intrinsics where the CPU
+ * has it, GCC vector extensions elsewhere).  Compiled with -DMEXTK_PROFILE it
+ * prints the milliseconds per step of each phase.
  */
 #include <math.h>
 #include <stdint.h>
@@ -74,8 +75,6 @@ static inline uint64_t splitmix(uint64_t x) {
 static void forward_sample(const float *x, const float *w, const float *b, const float *sgn, float *z,
                            double *s1, double *s2, float *rsel, int32_t *sel) {
     v16 sum = {0}, sq = {0};
-    v16 wk[NK];
-    for (int k = 0; k < NK; k++) wk[k] = ld(w + k * NC);
 #ifdef __AVX512F__
     __m512 mw[NK], mb = _mm512_loadu_ps(b), msum = _mm512_setzero_ps(), msq = _mm512_setzero_ps();
     for (int k = 0; k < NK; k++) mw[k] = _mm512_loadu_ps(w + k * NC);
@@ -98,8 +97,9 @@ static void forward_sample(const float *x, const float *w, const float *b, const
     }
     _mm512_storeu_ps((float *)&sum, msum);
     _mm512_storeu_ps((float *)&sq, msq);
-    (void)wk;
 #else
+    v16 wk[NK];
+    for (int k = 0; k < NK; k++) wk[k] = ld(w + k * NC);
     for (int i = 0; i < CS; i++) {
         for (int j = 0; j < CS; j++) {
             const float *r0 = x + i * ROW + j * 3, *r1 = r0 + ROW, *r2 = r1 + ROW;
@@ -294,7 +294,7 @@ static void head_block(void *arg, int t, int lo, int hi) {
             keep[w] = kp;
             f[q] += 0.25f * kp * (a * ld(rs + w * NC) + d);
         }
-        double logit[64], mx = -INFINITY, tot = 0;
+        double logit[64] = {0}, mx = -INFINITY, tot = 0;
         for (int k = 0; k < K; k++) {
             const float *wr = h->fwt + (size_t)k * NF;
             v16 acc = {0};
@@ -401,7 +401,6 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
           *P_fb = P_fw + nfc;
     float *G_w = grad, *G_b = G_w + NK * NC, *G_g = G_b + NC, *G_be = G_g + NC, *G_fw = G_be + NC,
           *G_fb = G_fw + nfc;
-    (void)G_b;
     param_t all = {params, mom, vel, np};
     double M = (double)n * NP; /* values per channel in the batch statistics */
     float keep_scale = dropout < 1 ? (float)(1.0 / (1.0 - dropout)) : 0.0f;
