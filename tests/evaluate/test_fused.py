@@ -76,6 +76,21 @@ def test_dropout_is_seeded_and_applied() -> None:
     assert hd["loss"][-1] < hd["loss"][0]
 
 
+def test_threads_do_not_change_the_result() -> None:
+    """Sums run over fixed chunks of samples, so 1, 2 or 3 threads train bit-identical models."""
+    x, y = _data(37)
+    cfg = TrainConfig(epochs=5, batch_size=0, optimizer="adam", lr=1e-3, lr_step=0, device="cpu", seed=3)
+    runs = [
+        fused.fit_ststnet(
+            lambda: ststnet(num_classes=3), x, y, n_classes=3, input_type="flow", config=cfg, threads=threads
+        )
+        for threads in (1, 2, 3)
+    ]
+    for model, history in runs[1:]:
+        assert history["loss"] == runs[0][1]["loss"]
+        assert _max_rel_diff(model.state_dict(), runs[0][0].state_dict()) == 0.0
+
+
 def test_learns_a_separable_problem() -> None:
     rng = np.random.default_rng(2)
     y = np.repeat(np.arange(3), 20)

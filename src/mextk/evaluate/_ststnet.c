@@ -197,24 +197,28 @@ static void backward_sample(const float *x, const float *z, const float *gs, con
 #endif
 }
 
-/* Samples [0, n) split into nt contiguous blocks, one per thread (thread 0 is the caller). */
+/* Samples [0, n) are split into NCH fixed chunks, each with its own accumulators, summed in chunk
+ * order afterwards; threads take contiguous runs of chunks.  So the sums, and the training, do not
+ * depend on the number of threads. */
+#define NCH 32
+
 typedef struct {
-    void (*fn)(void *, int, int, int);
+    void (*fn)(void *, int, int, int, int);
     void *ctx;
     int n, nt, t;
 } job_t;
 
 static void *job_main(void *arg) {
     job_t *j = arg;
-    int lo = (int)((long)j->n * j->t / j->nt), hi = (int)((long)j->n * (j->t + 1) / j->nt);
-    j->fn(j->ctx, j->t, lo, hi);
+    for (int c = NCH * j->t / j->nt; c < NCH * (j->t + 1) / j->nt; c++)
+        j->fn(j->ctx, c, (int)((long)j->n * c / NCH), (int)((long)j->n * (c + 1) / NCH), j->t);
     return NULL;
 }
 
-static void parallel(int nt, int n, void (*fn)(void *, int, int, int), void *ctx) {
-    job_t jobs[64];
-    pthread_t th[64];
-    int started[64] = {0};
+static void parallel(int nt, int n, void (*fn)(void *, int, int, int, int), void *ctx) {
+    job_t jobs[NCH];
+    pthread_t th[NCH];
+    int started[NCH] = {0};
     for (int t = 1; t < nt; t++) {
         jobs[t] = (job_t){fn, ctx, n, nt, t};
         started[t] = pthread_create(&th[t], NULL, job_main, &jobs[t]) == 0;
@@ -234,7 +238,8 @@ typedef struct {
     double *stats;
 } pass_t;
 
-static void forward_block(void *arg, int t, int lo, int hi) {
+static void forward_block(void *arg, int t, int lo, int hi, int thread) {
+    (void)thread;
     pass_t *c = arg;
     for (int s = lo; s < hi; s++)
         forward_sample(c->img + (size_t)c->idx[s] * PADDED * ROW, c->w, c->b, c->sgn, c->z + (size_t)s * NP * NC,
@@ -242,13 +247,13 @@ static void forward_block(void *arg, int t, int lo, int hi) {
                        c->sel + (size_t)s * NW * NC);
 }
 
-static void backward_block(void *arg, int t, int lo, int hi) {
+static void backward_block(void *arg, int t, int lo, int hi, int thread) {
     pass_t *c = arg;
     float *acc = c->gconv + (size_t)t * (NK + 1) * NC;
     for (int s = hi - 1; s >= lo; s--) /* newest first: the last forward outputs may still be cached */
         backward_sample(c->img + (size_t)c->idx[s] * PADDED * ROW, c->z + (size_t)s * NP * NC,
                         c->gsel + (size_t)s * NW * NC, c->sel + (size_t)s * NW * NC, c->bc, c->kc,
-                        c->gbuf + (size_t)t * NP * NC, acc, acc + NK * NC);
+                        c->gbuf + (size_t)thread * NP * NC, acc, acc + NK * NC);
 }
 
 typedef struct {
@@ -268,7 +273,8 @@ typedef struct {
  * layer's gradient, and the sums that batch norm's backward needs.  Features are laid out
  * (25 positions, 16 channels) here; fwt and the gradient in hacc are the linear weights in that
  * order, (n_classes, 25, 16). */
-static void head_block(void *arg, int t, int lo, int hi) {
+static void head_block(void *arg, int t, int lo, int hi, int thread) {
+    (void)thread;
     head_t *h = arg;
     int K = h->n_classes;
     float *gw = h->hacc + (size_t)t * ((size_t)K * NF + K), *gb = gw + (size_t)K * NF;
@@ -377,7 +383,7 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
                   int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
                   double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
                   double bn_momentum, uint64_t seed, int n_threads, float *losses) {
-    int nt = n_threads < 1 ? 1 : n_threads > 64 ? 64 : n_threads;
+    int nt = n_threads < 1 ? 1 : n_threads > NCH ? NCH : n_threads;
     if (n_classes < 1 || n_classes > 64 || n < 2) return -2;
     size_t nfc = (size_t)n_classes * NF;
     float *z = aligned_alloc(64, sizeof(float) * (size_t)n * NP * NC);
@@ -385,12 +391,12 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
     int32_t *sel = malloc(sizeof(int32_t) * (size_t)n * NW * NC);
     float *gsel = malloc(sizeof(float) * (size_t)n * NW * NC);
     float *gbuf = malloc(sizeof(float) * (size_t)nt * NP * NC);
-    double *stats = calloc((size_t)nt * 2 * NC, sizeof(double));
-    float *gconv = calloc((size_t)nt * (NK + 1) * NC, sizeof(float));
+    double *stats = calloc((size_t)NCH * 2 * NC, sizeof(double));
+    float *gconv = calloc((size_t)NCH * (NK + 1) * NC, sizeof(float));
     int np = NK * NC + NC + 2 * NC + (int)nfc + n_classes;
     float *grad = calloc(np, sizeof(float));
-    float *hacc = malloc(sizeof(float) * nt * (nfc + n_classes)), *fwt = malloc(sizeof(float) * nfc);
-    double *hbn = malloc(sizeof(double) * nt * 2 * NC), *hloss = malloc(sizeof(double) * nt);
+    float *hacc = malloc(sizeof(float) * NCH * (nfc + n_classes)), *fwt = malloc(sizeof(float) * nfc);
+    double *hbn = malloc(sizeof(double) * NCH * 2 * NC), *hloss = malloc(sizeof(double) * NCH);
     int ok = z && rsel && sel && gsel && gbuf && stats && gconv && grad && hacc && hbn && hloss && fwt;
     if (!ok) {
         free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
@@ -412,14 +418,14 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
     for (int epoch = start_epoch; epoch < start_epoch + n_epochs; epoch++) {
         float sgn[NC] __attribute__((aligned(64)));
         for (int c = 0; c < NC; c++) sgn[c] = P_g[c] < 0 ? -1.0f : 1.0f;
-        memset(stats, 0, sizeof(double) * nt * 2 * NC);
+        memset(stats, 0, sizeof(double) * NCH * 2 * NC);
         pass_t job = {img, P_w, P_b, sgn, NULL, NULL, idx, z, rsel, gsel, gbuf, gconv, sel, stats};
         parallel(nt, n, forward_block, &job);
         TICK(0)
         double mean[NC], var[NC], a[NC], d[NC];
         for (int c = 0; c < NC; c++) {
             double s1 = 0, s2 = 0;
-            for (int t = 0; t < nt; t++) {
+            for (int t = 0; t < NCH; t++) {
                 s1 += stats[t * 2 * NC + c];
                 s2 += stats[t * 2 * NC + NC + c];
             }
@@ -442,14 +448,14 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
             head.d[c] = (float)d[c];
             head.mean[c] = (float)mean[c];
         }
-        memset(hacc, 0, sizeof(float) * nt * (nfc + n_classes));
-        memset(hbn, 0, sizeof(double) * nt * 2 * NC);
-        memset(hloss, 0, sizeof(double) * nt);
+        memset(hacc, 0, sizeof(float) * NCH * (nfc + n_classes));
+        memset(hbn, 0, sizeof(double) * NCH * 2 * NC);
+        memset(hloss, 0, sizeof(double) * NCH);
         parallel(nt, n, head_block, &head);
         TICK(1)
         memset(grad, 0, sizeof(float) * np);
         double loss = 0, dg[NC] = {0}, dbt[NC] = {0};
-        for (int t = 0; t < nt; t++) {
+        for (int t = 0; t < NCH; t++) {
             loss += hloss[t];
             const float *ht = hacc + t * (nfc + n_classes);
             for (int k = 0; k < n_classes; k++) {
@@ -473,13 +479,13 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
             bcoef[c] = (float)(-a[c] * dg[c] * inv / M);
             kcoef[c] = (float)(-a[c] * dbt[c] / M + a[c] * mean[c] * dg[c] * inv / M);
         }
-        memset(gconv, 0, sizeof(float) * nt * (NK + 1) * NC);
+        memset(gconv, 0, sizeof(float) * NCH * (NK + 1) * NC);
         job.bc = bcoef;
         job.kc = kcoef;
         TICK(2)
         parallel(nt, n, backward_block, &job);
         TICK(3)
-        for (int t = 0; t < nt; t++)
+        for (int t = 0; t < NCH; t++)
             for (int i = 0; i < (NK + 1) * NC; i++) G_w[i] += gconv[(size_t)t * (NK + 1) * NC + i];
         double lr_now = lr_step > 0 ? lr * pow(lr_gamma, (double)(epoch / lr_step)) : lr;
         opt_step(&all, grad, optimizer, lr_now, b1, b2, eps, wd, momentum, epoch + 1);
