@@ -233,7 +233,7 @@ def fit_ststnet(
     """
     import torch
 
-    from mextk.evaluate.imbalance import class_balanced_weights, class_counts
+    from mextk.evaluate.imbalance import class_counts, loss_class_weights
     from mextk.evaluate.training import fit_torch
 
     reason = unsupported(config, n_classes)
@@ -266,9 +266,7 @@ def fit_ststnet(
     mom, vel = np.zeros_like(flat), np.zeros_like(flat)
     img = padded_inputs(inputs)
     idx = np.arange(len(y), dtype=np.int32)
-    counts = class_counts(y, n_classes)
-    cw = class_balanced_weights(counts, config.cb_beta) if config.loss == "cb" else np.ones(n_classes)
-    cw = np.ascontiguousarray(cw, dtype=np.float32)
+    cw = np.ascontiguousarray(loss_class_weights(config.loss, class_counts(y, n_classes), config.cb_beta), np.float32)
     nt = threads or torch.get_num_threads()
     losses = np.zeros(config.epochs, dtype=np.float32)
     optimizer = 0 if config.optimizer == "adam" else 1
@@ -283,12 +281,13 @@ def fit_ststnet(
             config.lr_step, config.lr_gamma, dropout, bn.eps, bn.momentum, seed, nt,
             _ptr(losses[done:], _f),
         )  # fmt: skip
+        if rc == -1:
+            raise MemoryError(f"the STSTNet kernel ran out of memory on {len(y)} samples")
         if rc:
-            raise MemoryError(f"STSTNet kernel failed (code {rc}) on {len(y)} samples")
+            raise RuntimeError(f"the STSTNet kernel refused its arguments (code {rc})")
         done += step
         if progress is not None:
             progress(done, config.epochs, float(losses[done - 1]))
     unpack(model, flat, rm, rv, config.epochs)
-    history = {"loss": losses.astype(float).tolist(), "val_uf1": [], "chosen_epoch": config.epochs}
-    history["trainer"] = "kernel"
+    history = {"loss": losses.astype(float).tolist(), "val_uf1": [], "chosen_epoch": config.epochs, "trainer": "kernel"}
     return model.eval(), history

@@ -86,8 +86,12 @@ def make_loss(kind: str, counts: np.ndarray, *, beta: float = 0.9999, gamma: flo
         return torch.nn.CrossEntropyLoss()
     if kind not in ("cb", "focal", "cb_focal"):
         raise ValueError(f"loss must be 'ce', 'cb', 'focal' or 'cb_focal', got {kind!r}")
-    weights = class_balanced_weights(counts, beta) if kind.startswith("cb") else np.ones(len(counts))
-    return ClassBalancedLoss(weights, gamma=gamma if kind.endswith("focal") else 0.0)
+    return ClassBalancedLoss(loss_class_weights(kind, counts, beta), gamma=gamma if kind.endswith("focal") else 0.0)
+
+
+def loss_class_weights(kind: str, counts: np.ndarray, beta: float = 0.9999) -> np.ndarray:
+    """Per-class weights of loss ``kind``: class-balanced for ``"cb"``/``"cb_focal"``, ones otherwise."""
+    return class_balanced_weights(counts, beta) if kind.startswith("cb") else np.ones(len(counts))
 
 
 class ClassBalancedLoss(nn.Module):
