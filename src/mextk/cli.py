@@ -1,7 +1,10 @@
 """The ``mextk`` command line.  Thin: each command parses options and calls one public function.
 
 Heavy libraries (numpy, pandas, OpenCV, PyAV, scikit-learn) are imported
-inside the commands, so ``mextk --help`` starts instantly.
+inside the commands, so ``mextk --help`` starts instantly.  Errors, exit codes
+and the help's rendering are shared by every command (:mod:`mextk.commandline`):
+0 all done, 1 some items failed and the rest finished, 2 bad usage or input,
+3 an internal error.
 """
 
 from __future__ import annotations
@@ -9,13 +12,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Optional
 
 import typer
 
+from mextk.commandline import EXIT_PARTIAL, MextkGroup, fail, version_string
+from mextk.features.kinds import ANALYSES, KIND_DEFAULTS, describe_kinds
+from mextk.prepare.config import CMED_PRESET, PrepareConfig
+
 app = typer.Typer(
     name="mextk",
-    help="Facial micro-expression toolkit: synthetic data, manifests, dataset tables, metrics and evaluation.",
+    cls=MextkGroup,
+    help="Facial micro-expression toolkit: prepare group-call recordings, extract features, train and evaluate "
+    "models leak-free.  Exit codes: 0 all done, 1 some items failed (the rest finished), 2 bad usage or input, "
+    "3 internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -24,19 +34,55 @@ app = typer.Typer(
 _TASK_HELP = "Taxonomy: cmed6, cmed7, megc3, spotting, dfme7, casme2, samm."
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    from rich.console import Console
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_string())
+        raise typer.Exit()
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Facial micro-expression toolkit."""
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from mextk.io.manifest import ManifestError
-    from mextk.io.video import VideoError
-    from mextk.labels import LabelError
+def _preset_help(field: str, text: str) -> str:
+    """An option's help with its default under both presets (from :mod:`mextk.prepare.config`)."""
 
-    return (ManifestError, LabelError, VideoError, FileNotFoundError, FileExistsError, ValueError)
+    def show(value: object) -> str:
+        if value is None:
+            return "the input's"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value)
+
+    default, cmed = getattr(PrepareConfig(), field), getattr(CMED_PRESET, field)
+    if default == cmed:
+        return f"{text} (default: {show(default)}, under both presets)"
+    return f"{text} (default: {show(default)}; with --preset cmed: {show(cmed)})"
+
+
+def _out_folder(path: Path) -> Path:
+    """An output folder option: refuse, in one line, a path that is an existing file."""
+    if path.exists() and not path.is_dir():
+        fail(f"{path}: the output folder is an existing file; give a folder (--out)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                fail(f"{path}: {parent} is a file, so no folder can be made inside it (--out)")
+            break
+    return path
+
+
+def _out_file(path: Path) -> Path:
+    """An output file option: refuse a path that is a folder or lies inside a file."""
+    if path.is_dir():
+        fail(f"{path}: the output file is an existing folder; give a file name (--out)")
+    _out_folder(path.parent)
+    return path
 
 
 @app.command()
@@ -46,7 +92,14 @@ def demo(
     clips_per_subject: Annotated[int, typer.Option(help="Clips per subject.")] = 14,
     size: Annotated[int, typer.Option(help="Clip frame size in pixels.")] = 128,
     task: Annotated[str, typer.Option(help="Recognition taxonomy (spotting runs too). " + _TASK_HELP)] = "cmed6",
-    dgcnn_epochs: Annotated[int, typer.Option(help="DGCNN training epochs.")] = 150,
+    dgcnn_epochs: Annotated[
+        int,
+        typer.Option(
+            help="DGCNN training epochs.  The registry's 50 (mextk models) suit CMED-sized data, about 340 "
+            "batches an epoch; the demo's ~70 training clips make 3 batches an epoch, so it trains 150 epochs "
+            "(450 steps)."
+        ),
+    ] = 150,
     seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes (synthesis, features, folds).")] = 2,
 ) -> None:
@@ -54,21 +107,18 @@ def demo(
     LBP-TOP + SVM and the DGCNN under LOSO for recognition and spotting."""
     from mextk.demo import DemoConfig, run_demo
 
-    try:
-        run_demo(
-            out,
-            DemoConfig(
-                n_subjects=subjects,
-                clips_per_subject=clips_per_subject,
-                size=size,
-                task=task,
-                dgcnn_epochs=dgcnn_epochs,
-                seed=seed,
-                jobs=jobs,
-            ),
-        )
-    except _known_errors() as exc:
-        _fail(str(exc))
+    run_demo(
+        _out_folder(out),
+        DemoConfig(
+            n_subjects=subjects,
+            clips_per_subject=clips_per_subject,
+            size=size,
+            task=task,
+            dgcnn_epochs=dgcnn_epochs,
+            seed=seed,
+            jobs=jobs,
+        ),
+    )
 
 
 @app.command()
@@ -88,81 +138,92 @@ def synth(
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     calls: Annotated[int, typer.Option(help="Also render this many group-call recordings.")] = 0,
     call_duration: Annotated[float, typer.Option(help="Call length in seconds.")] = 30.0,
+    call_event_gap: Annotated[
+        float, typer.Option(help="Shortest time between joins, leaves and the screen share, seconds.")
+    ] = 4.0,
     call_participants: Annotated[int, typer.Option(help="People per call.")] = 4,
     call_size: Annotated[str, typer.Option(help="Call frame size, WIDTHxHEIGHT.")] = "960x540",
 ) -> None:
     """Generate synthetic micro-expression clips (+ manifest) and group-call recordings (+ ground truth)."""
-    try:
-        from mextk.synth.call import CallConfig, make_call_recording
-        from mextk.synth.clips import SynthConfig, synthesize_dataset
+    from mextk.synth.call import CallConfig, make_call_recording
+    from mextk.synth.clips import SynthConfig, synthesize_dataset
 
-        if "=" in proportions:
+    _out_folder(out)
+    if "=" in proportions:
+        try:
             props: str | dict[str, float] = {
                 k.strip(): float(v) for k, v in (item.split("=", 1) for item in proportions.split(","))
             }
-        else:
-            props = proportions
+        except ValueError:
+            fail(f"--proportions {proportions!r}: expected 'balanced', 'cmed' or 'class=weight,...'")
+    else:
+        props = proportions
+    try:
         lo, hi = (float(v) for v in amplitude.split(","))
+    except ValueError:
+        fail(f"--amplitude {amplitude!r}: expected two numbers 'lo,hi'")
+    try:
         width, height = (int(v) for v in call_size.lower().split("x"))
-        if clips_per_subject > 0:
-            cfg = SynthConfig(
-                n_subjects=subjects,
-                clips_per_subject=clips_per_subject,
-                classes=tuple(c.strip() for c in classes.split(",") if c.strip()),
-                proportions=props,
-                size=size,
+    except ValueError:
+        fail(f"--call-size {call_size!r}: expected WIDTHxHEIGHT, e.g. 960x540")
+    if clips_per_subject > 0:
+        cfg = SynthConfig(
+            n_subjects=subjects,
+            clips_per_subject=clips_per_subject,
+            classes=tuple(c.strip() for c in classes.split(",") if c.strip()),
+            proportions=props,
+            size=size,
+            fps=fps,
+            amplitude_px=(lo, hi),
+            crf=crf,
+            seed=seed,
+        )
+        df = synthesize_dataset(out, cfg, jobs=jobs)
+        typer.echo(f"wrote {len(df)} clips and {out / 'manifest.csv'}")
+    for k in range(calls):
+        path = out / "calls" / f"call_{k + 1:02d}.mp4"
+        if path.exists() and path.with_suffix(".json").exists():
+            typer.echo(f"{path} exists (cached), skipped")
+            continue
+        make_call_recording(
+            path,
+            CallConfig(
+                n_participants=call_participants,
+                duration_s=call_duration,
+                width=width,
+                height=height,
                 fps=fps,
-                amplitude_px=(lo, hi),
-                crf=crf,
-                seed=seed,
-            )
-            df = synthesize_dataset(out, cfg, jobs=jobs)
-            typer.echo(f"wrote {len(df)} clips and {out / 'manifest.csv'}")
-        for k in range(calls):
-            path = out / "calls" / f"call_{k + 1:02d}.mp4"
-            if path.exists() and path.with_suffix(".json").exists():
-                typer.echo(f"{path} exists, skipped")
-                continue
-            make_call_recording(
-                path,
-                CallConfig(
-                    n_participants=call_participants,
-                    duration_s=call_duration,
-                    width=width,
-                    height=height,
-                    fps=fps,
-                    # one person joins late (if three or more), one leaves early; the rest stay throughout
-                    n_late=1 if call_participants >= 3 else 0,
-                    n_early_leave=1,
-                    seed=seed * 1000 + k,
-                ),
-            )
-            typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
-    except _known_errors() as exc:
-        _fail(str(exc))
+                # one person joins late (if three or more), one leaves early; the rest stay throughout
+                n_late=1 if call_participants >= 3 else 0,
+                n_early_leave=1,
+                min_event_gap_s=call_event_gap,
+                seed=seed * 1000 + k,
+            ),
+        )
+        typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
 
 
 @app.command()
 def validate(
     manifest: Annotated[Path, typer.Argument(help="Manifest (.csv or .parquet).")],
     task: Annotated[Optional[str], typer.Option(help=_TASK_HELP)] = None,
-    excluded: Annotated[str, typer.Option(help="Labels the task excludes: 'drop' (fine) or 'error'.")] = "drop",
+    excluded: Annotated[
+        str, typer.Option(help="Labels the task excludes: 'drop' (fine) or 'error'.", metavar="[drop|error]")
+    ] = "drop",
     check_files: Annotated[bool, typer.Option(help="Check that every clip exists.")] = True,
 ) -> None:
-    """Check a manifest; print one line per problem and exit non-zero if there is any."""
-    from mextk.io.manifest import read_manifest_table, validate_manifest
+    """Check a manifest: one line per problem (exit 1 if any); say whether it is labelled."""
+    from mextk.io.manifest import label_summary, read_manifest_table, validate_manifest
 
-    try:
-        df = read_manifest_table(manifest)
-        problems = validate_manifest(df, taxonomy=task, excluded=excluded, check_files=check_files)
-    except _known_errors() as exc:
-        _fail(str(exc))
+    df = read_manifest_table(manifest)
+    problems = validate_manifest(df, taxonomy=task, excluded=excluded, check_files=check_files)
     for p in problems:
         typer.echo(str(p))
+    status = label_summary(df) if "emotion" in df.columns else "no emotion column"
     if problems:
-        typer.echo(f"{manifest}: {len(problems)} problem(s) in {len(df)} rows", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"{manifest}: {len(df)} rows, no problems")
+        typer.echo(f"{manifest}: {len(problems)} problem(s) in {len(df)} rows; {status}", err=True)
+        raise typer.Exit(EXIT_PARTIAL)
+    typer.echo(f"{manifest}: {len(df)} rows, no problems; {status}")
 
 
 @app.command()
@@ -171,26 +232,46 @@ def stats(
     task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed7",
     out: Annotated[Optional[Path], typer.Option(help="Write the tables here as CSV and Markdown.")] = None,
 ) -> None:
-    """Print CMED-style dataset tables (II-V) and the imbalance ratio, from the manifest alone."""
+    """Print the clips' summary, CMED-style dataset tables (II-V) and the imbalance ratio, from the manifest alone.
+
+    An unlabelled manifest (fresh from prepare) gets the summary (clips, subjects, durations) and a note that
+    its labels are missing.
+    """
     from rich.console import Console
 
-    from mextk.datasets.stats import compute_tables, excluded_sentence, imbalance_sentence
+    from mextk.datasets.stats import (
+        clip_summary,
+        compute_tables,
+        excluded_sentence,
+        imbalance_sentence,
+        unlabelled_sentence,
+    )
     from mextk.demo import print_table
-    from mextk.io.manifest import load_manifest
+    from mextk.io.manifest import load_manifest, unlabelled_rows
+    from mextk.io.tables import write_table
 
-    console = Console()
-    try:
-        df = load_manifest(manifest, check_files=False)
-        tables = compute_tables(df, task=task)
-    except _known_errors() as exc:
-        _fail(str(exc))
-    for name, table in tables.tables().items():
-        print_table(console, table, tables.TITLES[name])
-    console.print(imbalance_sentence(tables.imbalance))
-    if tables.excluded:
-        console.print(excluded_sentence(tables.excluded, tables.task))
     if out is not None:
-        written = tables.write(out)
+        _out_folder(out)
+    console = Console()
+    df = load_manifest(manifest, check_files=False)
+    summary = clip_summary(df)
+    print_table(console, summary, f"{manifest}: clips")
+    written = list(write_table(summary, out, "clips", title="Clips")) if out is not None else []
+    n_unlabelled = len(unlabelled_rows(df))
+    if n_unlabelled == len(df):
+        console.print(f"Labels are missing: all {len(df)} clips are unlabelled, so there are no class tables.")
+    else:
+        tables = compute_tables(df, task=task)
+        for name, table in tables.tables().items():
+            print_table(console, table, tables.TITLES[name])
+        console.print(imbalance_sentence(tables.imbalance))
+        if tables.excluded:
+            console.print(excluded_sentence(tables.excluded, tables.task))
+        if tables.unlabelled:
+            console.print(unlabelled_sentence(tables.unlabelled))
+        if out is not None:
+            written += tables.write(out)
+    if out is not None:
         console.print(f"wrote {len(written)} files to {out}")
 
 
@@ -202,10 +283,7 @@ def score(
     """Score predictions pooled over folds: ACC, UF1, UAR, overall and per dataset."""
     from mextk.evaluate.report import score_file
 
-    try:
-        result = score_file(predictions)
-    except _known_errors() as exc:
-        _fail(str(exc))
+    result = score_file(predictions)
     if as_json:
         payload = {k: result[k] for k in ("acc", "uf1", "uar", "n")}
         if "per_dataset" in result:
@@ -224,37 +302,81 @@ def prepare(
         Optional[list[Path]], typer.Argument(help="Recordings, or folders searched for them.")
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder (clips, manifest.csv, review.csv).")] = Path("prepared"),
-    preset_name: Annotated[str, typer.Option("--preset", help="'default' or 'cmed' (Algorithm 1 as written).")] = (
-        "default"
-    ),
+    preset_name: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            metavar="[default|cmed]",
+            help="'default' (layout-aware) or 'cmed' (Algorithm 1 as written); every option below says its "
+            "default under both.",
+        ),
+    ] = "default",
     jobs: Annotated[int, typer.Option(help="Recordings processed in parallel.")] = 1,
     subjects: Annotated[Optional[Path], typer.Option(help="CSV: source_recording, track_id, subject.")] = None,
     dataset: Annotated[str, typer.Option(help="Manifest 'dataset' column.")] = "prepared",
-    detector: Annotated[Optional[str], typer.Option(help="haar, dlib-hog or dlib-cnn.")] = None,
-    detect_every: Annotated[Optional[int], typer.Option(help="Frames between analysis steps.")] = None,
-    full_detect_every: Annotated[Optional[int], typer.Option(help="Frames between full detections.")] = None,
-    lookahead: Annotated[Optional[int], typer.Option(help="Frames examined per step.")] = None,
-    max_gap: Annotated[Optional[int], typer.Option(help="Frames a face may be missing before its clip ends.")] = None,
-    min_duration: Annotated[Optional[float], typer.Option(help="Shortest clip kept, seconds.")] = None,
-    crop_size: Annotated[Optional[int], typer.Option(help="Output crop side in pixels.")] = None,
+    detector: Annotated[
+        Optional[str], typer.Option(help=_preset_help("detector", "haar, dlib-hog or dlib-cnn."))
+    ] = None,
+    detect_every: Annotated[
+        Optional[int], typer.Option(help=_preset_help("detect_every", "Frames between analysis steps."))
+    ] = None,
+    full_detect_every: Annotated[
+        Optional[int], typer.Option(help=_preset_help("full_detect_every", "Frames between full detections."))
+    ] = None,
+    lookahead: Annotated[
+        Optional[int], typer.Option(help=_preset_help("lookahead", "Frames examined per step."))
+    ] = None,
+    max_gap: Annotated[
+        Optional[int], typer.Option(help=_preset_help("max_gap", "Frames a face may be missing before its clip ends."))
+    ] = None,
+    min_duration: Annotated[
+        Optional[float], typer.Option(help=_preset_help("min_duration", "Shortest clip kept, seconds."))
+    ] = None,
+    crop_size: Annotated[
+        Optional[int], typer.Option(help=_preset_help("crop_size", "Output crop side in pixels."))
+    ] = None,
     crop_scale: Annotated[
-        Optional[float], typer.Option(help="Crop side relative to the face (default preset).")
+        Optional[float], typer.Option(help=_preset_help("crop_scale", "Crop side relative to the face."))
     ] = None,
-    fps: Annotated[Optional[float], typer.Option(help="Constant output frame rate (default: the input's).")] = None,
-    screen_share: Annotated[Optional[bool], typer.Option(help="Detect and drop screen shares.")] = None,
-    layout: Annotated[Optional[bool], typer.Option(help="Follow the gallery's tiles.")] = None,
-    pose: Annotated[Optional[bool], typer.Option(help="Estimate head pose (turned_head flag).")] = None,
-    x264_preset: Annotated[Optional[str], typer.Option(help="x264 speed preset of the clips.")] = None,
-    crf: Annotated[Optional[int], typer.Option(help="x264 quality of the clips.")] = None,
-    flag_min_face_px: Annotated[Optional[float], typer.Option(help="small_face below this face height.")] = None,
+    fps: Annotated[
+        Optional[float], typer.Option(help=_preset_help("fps", "Constant output frame rate."))
+    ] = None,
+    screen_share: Annotated[
+        Optional[bool], typer.Option(help=_preset_help("screen_share", "Detect and drop screen shares."))
+    ] = None,
+    layout: Annotated[
+        Optional[bool], typer.Option(help=_preset_help("layout", "Follow the gallery's tiles."))
+    ] = None,
+    pose: Annotated[
+        Optional[bool], typer.Option(help=_preset_help("pose", "Estimate head pose (turned_head flag)."))
+    ] = None,
+    x264_preset: Annotated[
+        Optional[str], typer.Option(help=_preset_help("x264_preset", "x264 speed preset of the clips."))
+    ] = None,
+    crf: Annotated[
+        Optional[int], typer.Option(help=_preset_help("crf", "x264 quality of the clips."))
+    ] = None,
+    flag_min_face_px: Annotated[
+        Optional[float], typer.Option(help=_preset_help("flag_min_face_px", "small_face below this face height."))
+    ] = None,
     flag_min_face_frac: Annotated[
-        Optional[float], typer.Option(help="small_face below this share of the tile.")
+        Optional[float], typer.Option(help=_preset_help("flag_min_face_frac", "small_face below this share of the tile."))
     ] = None,
-    flag_max_yaw: Annotated[Optional[float], typer.Option(help="turned_head above this yaw (degrees).")] = None,
-    flag_max_pitch: Annotated[Optional[float], typer.Option(help="turned_head above this pitch (degrees).")] = None,
-    flag_multi_face: Annotated[Optional[float], typer.Option(help="multiple_faces in this share of checks.")] = None,
-    flag_min_visible: Annotated[Optional[float], typer.Option(help="face_covered below this share of checks.")] = None,
-    flag_max_intrusion: Annotated[Optional[float], typer.Option(help="intrusion above this share of the crop.")] = None,
+    flag_max_yaw: Annotated[
+        Optional[float], typer.Option(help=_preset_help("flag_max_yaw", "turned_head above this yaw (degrees)."))
+    ] = None,
+    flag_max_pitch: Annotated[
+        Optional[float], typer.Option(help=_preset_help("flag_max_pitch", "turned_head above this pitch (degrees)."))
+    ] = None,
+    flag_multi_face: Annotated[
+        Optional[float], typer.Option(help=_preset_help("flag_multi_face", "multiple_faces in this share of checks."))
+    ] = None,
+    flag_min_visible: Annotated[
+        Optional[float], typer.Option(help=_preset_help("flag_min_visible", "face_covered below this share of checks."))
+    ] = None,
+    flag_max_intrusion: Annotated[
+        Optional[float], typer.Option(help=_preset_help("flag_max_intrusion", "intrusion above this share of the crop."))
+    ] = None,
 ) -> None:
     """Split group video-call recordings into per-person face clips (CMED Algorithm 1, or the better default).
 
@@ -295,13 +417,10 @@ def prepare(
         if v is not None
     }
     console = Console(stderr=True)
-    try:
-        config = preset(preset_name, **overrides)
-        result = prepare_recordings(
-            recordings or [], out, config, jobs=jobs, dataset=dataset, subjects=subjects, console=console
-        )
-    except _known_errors() as exc:
-        _fail(str(exc))
+    config = preset(preset_name, **overrides)
+    result = prepare_recordings(
+        recordings or [], _out_folder(out), config, jobs=jobs, dataset=dataset, subjects=subjects, console=console
+    )
     m = result["manifest"]
     kept = int(m["kept"].sum()) if len(m) else 0
     typer.echo(
@@ -310,49 +429,63 @@ def prepare(
         f"-> {out / 'manifest.csv'}"
     )
     if result["failed"]:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
-@app.command()
+_KIND_NAMES = ", ".join([*KIND_DEFAULTS, *ANALYSES])
+
+
+@app.command(epilog=describe_kinds())
 def features(
-    kind: Annotated[str, typer.Argument(help="landmarks, frames, flow, motion, lbp_top, graphs, or deflection.")],
+    kind: Annotated[str, typer.Argument(help=f"One of {_KIND_NAMES} (each is described below).")],
     manifests: Annotated[list[Path], typer.Argument(help="Manifest(s); deflection takes one per dataset.")],
     out: Annotated[Path, typer.Option(help="Feature cache folder.")] = Path("features"),
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     retry_failed: Annotated[bool, typer.Option(help="Compute samples that failed before again.")] = False,
-    exaggerate: Annotated[float, typer.Option(help="deflection: arrow lengthening in the figure.")] = 10.0,
+    exaggerate: Annotated[
+        Optional[float],
+        typer.Option(
+            help="deflection: arrow lengthening in the figure (default: from the data, the same for every panel, "
+            "so that the longest mean arrow spans a tenth of the face width; the legend gives the scale)."
+        ),
+    ] = None,
     set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Kind parameter KEY=VALUE (repeatable; VALUE as JSON, e.g. radius=[1,1,2])."),
+        Optional[list[str]],
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Change a parameter of the kind (repeatable; VALUE as JSON, e.g. radius=[1,1,2]).",
+        ),
     ] = None,
 ) -> None:
-    """Compute per-sample features into a resumable cache (failures are reported, not fatal).
+    """Compute per-sample features into a resumable cache (a failed sample is reported and the rest go on).
 
-    Each kind's parameters and defaults are listed in mextk.features.batch.KINDS;
-    the cache folder's params.json records the ones used.
+    Unlabelled clips are welcome: a clip without onset, apex and offset is taken as a whole (onset at its first
+    frame, offset at its last, and a stand-in apex drawn between them, as for No-ME clips).  The cache folder's
+    params.json records the parameters used.  The kinds and their parameters (--set KEY=VALUE) follow.
     """
     from mextk.features.batch import deflection_from_manifests, extract_features, parse_params
 
-    try:
-        if kind == "deflection":
-            res = deflection_from_manifests(manifests, out, jobs=jobs, exaggerate=exaggerate)
-            typer.echo(
-                f"deflection of {res['samples']} samples ({res['skipped']} skipped) -> "
-                f"{out / 'deflection.csv'}, {res['figure']}"
-            )
-            return
-        if len(manifests) != 1:
-            _fail(f"{kind} takes one manifest, got {len(manifests)}")
-        params = parse_params(set_ or [])
-        res = extract_features(manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed, params=params)
-    except _known_errors() as exc:
-        _fail(str(exc))
+    _out_folder(out)
+    if kind in ANALYSES:
+        res = deflection_from_manifests(manifests, out, jobs=jobs, exaggerate=exaggerate)
+        typer.echo(
+            f"deflection of {res['samples']} samples ({res['skipped']} skipped) -> "
+            f"{out / 'deflection.csv'}, {res['figure']}"
+        )
+        return
+    if kind not in KIND_DEFAULTS:
+        fail(f"unknown feature kind {kind!r}; choose one of {_KIND_NAMES}")
+    if len(manifests) != 1:
+        fail(f"{kind} takes one manifest, got {len(manifests)}")
+    params = parse_params(set_ or [])
+    res = extract_features(manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed, params=params)
     for msg in res["failed"].values():
         typer.echo(f"failed: {msg}", err=True)
     counts = f"{len(res['done'])} computed, {len(res['cached'])} cached, {len(res['failed'])} failed"
     typer.echo(f"{kind}: {counts} -> {res['folder']}")
     if res["failed"]:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _metrics_table(metrics: dict, title: str):  # type: ignore[no-untyped-def, type-arg]
@@ -414,59 +547,57 @@ def evaluate(
     """Train and score a model under leave-one-subject-out or subject-independent k-fold; resumable."""
     from mextk.features.batch import parse_params
 
-    try:
-        if checkpoints is not None:
-            from mextk.evaluate.runner import score_checkpoints
+    _out_folder(out)
+    if checkpoints is not None:
+        from mextk.evaluate.runner import score_checkpoints
 
-            metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
-        else:
-            from mextk.evaluate.runner import RunConfig, evaluate_run
-            from mextk.models.registry import get_model
+        metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
+    else:
+        from mextk.evaluate.runner import RunConfig, evaluate_run
+        from mextk.models.registry import get_model
 
-            if manifest is None or model is None:
-                _fail("evaluate needs a MANIFEST and --model (or --checkpoints RUN_DIR)")
-            spec = get_model(model)
-            feature_params = parse_params(set_ or [])
-            if size is not None:
-                if spec.size_param is None:
-                    _fail(f"{model} has no input size option")
-                feature_params[spec.size_param] = size
-            train_cfg = parse_params(train or [])
-            for key, value in (
-                ("epochs", epochs),
-                ("resample", resample),
-                ("loss", loss),
-                ("val_subjects", val_subjects),
-            ):
-                if value is not None:
-                    train_cfg[key] = value
-            options = parse_params(option or [])
-            if weights is not None:
-                options["weights"] = weights
-            config = RunConfig(
-                manifest=str(manifest.resolve()),
-                model=model,
-                protocol=protocol,
-                task=task,
-                n_splits=n_splits,
-                seed=seed,
-                input=input_,
-                features_dir=str((features or out.resolve().parent / "features").resolve()),
-                feature_params=feature_params,
-                model_options=options,
-                train=train_cfg,
-            )
-            metrics = evaluate_run(
-                config,
-                out,
-                executor=executor,
-                jobs=jobs,
-                ray_address=ray_address,
-                mlflow_uri=mlflow,
-                progress=not as_json,
-            )
-    except _known_errors() as exc:
-        _fail(str(exc))
+        if manifest is None or model is None:
+            fail("evaluate needs a MANIFEST and --model (or --checkpoints RUN_DIR)")
+        spec = get_model(model)
+        feature_params = parse_params(set_ or [])
+        if size is not None:
+            if spec.size_param is None:
+                fail(f"{model} has no input size option")
+            feature_params[spec.size_param] = size
+        train_cfg = parse_params(train or [])
+        for key, value in (
+            ("epochs", epochs),
+            ("resample", resample),
+            ("loss", loss),
+            ("val_subjects", val_subjects),
+        ):
+            if value is not None:
+                train_cfg[key] = value
+        options = parse_params(option or [])
+        if weights is not None:
+            options["weights"] = weights
+        config = RunConfig(
+            manifest=str(manifest.resolve()),
+            model=model,
+            protocol=protocol,
+            task=task,
+            n_splits=n_splits,
+            seed=seed,
+            input=input_,
+            features_dir=str((features or out.resolve().parent / "features").resolve()),
+            feature_params=feature_params,
+            model_options=options,
+            train=train_cfg,
+        )
+        metrics = evaluate_run(
+            config,
+            out,
+            executor=executor,
+            jobs=jobs,
+            ray_address=ray_address,
+            mlflow_uri=mlflow,
+            progress=not as_json,
+        )
     if as_json:
         typer.echo((out / "metrics.json").read_text())
         return
@@ -487,10 +618,9 @@ def compare(
 
     from mextk.evaluate.runner import compare_runs
 
-    try:
-        df = compare_runs(runs)
-    except _known_errors() as exc:
-        _fail(str(exc))
+    if out is not None:
+        _out_folder(out)
+    df = compare_runs(runs)
     table = Table(title=f"{len(df)} runs", title_justify="left")
     cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N"]
     for col in cols:
@@ -519,7 +649,7 @@ def models() -> None:
         table.add_column(col)
     for spec in MODELS.values():
         params = ", ".join(f"{k}={v}" for k, v in spec.feature_params.items())
-        train = ", ".join(f"{k}={v}" for k, v in spec.train.items()) or "-"
+        train = ", ".join(f"{k}={v}" for k, v in spec.training_settings().items())
         table.add_row(spec.name, spec.input_type, f"{spec.feature} {params}".strip(), train, spec.description)
     Console().print(table)
 
@@ -535,12 +665,10 @@ def cmed_manifest(
     from mextk.datasets.cmed import load_cmed
     from mextk.io.manifest import save_manifest
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            df = load_cmed(root, progress=True)
-    except _known_errors() as exc:
-        _fail(str(exc))
+    _out_file(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = load_cmed(root, progress=True)
     for line in df.attrs.get("skipped", []):
         typer.echo(f"skipped: {line}", err=True)
     df.attrs["root"] = str(root.resolve())

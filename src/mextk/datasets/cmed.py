@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from mextk.io.manifest import REQUIRED_COLUMNS, coerce_manifest
+from mextk.io.tables import read_csv_text
 from mextk.io.video import VideoError, probe_video
 
 CMED_METADATA = "video_emotion_metadata.csv"
@@ -68,7 +69,7 @@ def load_cmed(
     meta_path = root / metadata
     if not meta_path.exists():
         raise FileNotFoundError(f"{meta_path}: CMED metadata not found")
-    meta = pd.read_csv(meta_path, dtype=str, keep_default_na=False)
+    meta = read_csv_text(meta_path, what="CMED metadata")
     need = ["subject", "filename", "emotion", "apex_frame"]
     missing = [c for c in need if c not in meta.columns]
     if missing:

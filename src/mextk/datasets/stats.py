@@ -9,7 +9,11 @@ From a manifest alone (no clip is opened) this module builds CMED's tables
 * Table V: samples per subject by class, sorted by total (ties keep the natural
   subject order, ``sub_2`` before ``sub_10``, as the paper prints them);
 
-plus the imbalance ratio (majority class count / minority class count).
+plus the imbalance ratio (majority class count / minority class count), and a
+summary of the clips themselves (:func:`clip_summary`: clips, subjects,
+durations), which needs no label and so also describes a manifest fresh from
+``mextk prepare``.  Unlabelled rows are left out of the class tables and
+counted (``StatsTables.unlabelled``).
 
 Labels are mapped with :mod:`mextk.labels`, so any dataset's labels can be
 tabulated under any task; samples whose label the task excludes are counted
@@ -50,6 +54,8 @@ class StatsTables:
         ``{label: count}`` of samples the task leaves out.
     task : str
         The taxonomy used.
+    unlabelled : int
+        Rows with an empty ``emotion``, left out of every class table.
     """
 
     class_counts: pd.DataFrame
@@ -59,6 +65,7 @@ class StatsTables:
     imbalance: dict[str, Any]
     excluded: dict[str, int] = field(default_factory=dict)
     task: str = "cmed7"
+    unlabelled: int = 0
 
     TITLES = {
         "class_counts": "Table II: number of samples for each class",
@@ -84,6 +91,8 @@ class StatsTables:
         parts.append(imbalance_sentence(self.imbalance))
         if self.excluded:
             parts.append(excluded_sentence(self.excluded, self.task))
+        if self.unlabelled:
+            parts.append(unlabelled_sentence(self.unlabelled))
         return "\n\n".join(parts) + "\n"
 
     def write(self, out_dir: str | os.PathLike[str]) -> list[Path]:
@@ -93,7 +102,10 @@ class StatsTables:
         for name, table in self.tables().items():
             written.extend(write_table(table, out, name, title=self.TITLES[name], floatfmt=".2f"))
         written.append(
-            write_json_atomic(out / "imbalance.json", {**self.imbalance, "excluded": self.excluded, "task": self.task})
+            write_json_atomic(
+                out / "imbalance.json",
+                {**self.imbalance, "excluded": self.excluded, "unlabelled": self.unlabelled, "task": self.task},
+            )
         )
         from mextk.io.atomic import write_text_atomic
 
@@ -101,21 +113,83 @@ class StatsTables:
         return written
 
 
-def imbalance_sentence(imb: dict[str, Any]) -> str:
-    """One line describing the imbalance ratio."""
-    if not imb.get("ratio"):
-        return "Imbalance ratio: undefined (fewer than one non-empty class)."
-    line = (
-        f"Imbalance ratio (majority/minority emotion class): {imb['majority']} {imb['majority_count']} / "
-        f"{imb['minority']} {imb['minority_count']} = {imb['ratio']:.2f}"
+def _ratio_phrase(imb: dict[str, Any]) -> str:
+    if imb["majority_count"] == imb["minority_count"]:
+        return f"1.00 (balanced: every class has {imb['majority_count']} samples)"
+    return (
+        f"{imb['majority']} {imb['majority_count']} / {imb['minority']} {imb['minority_count']} = {imb['ratio']:.2f}"
     )
+
+
+def imbalance_sentence(imb: dict[str, Any]) -> str:
+    """One line describing the imbalance ratio.
+
+    Examples
+    --------
+    >>> imbalance_sentence({"majority": "Anger", "minority": "Fear", "majority_count": 12,
+    ...                     "minority_count": 3, "ratio": 4.0})
+    'Imbalance ratio (majority/minority emotion class): Anger 12 / Fear 3 = 4.00.'
+    >>> imbalance_sentence({"majority": "Anger", "minority": "Fear", "majority_count": 12,
+    ...                     "minority_count": 12, "ratio": 1.0})
+    'Imbalance ratio (majority/minority emotion class): 1.00 (balanced: every class has 12 samples).'
+    """
+    if not imb.get("ratio"):
+        return "Imbalance ratio: undefined (no labelled sample in an emotion class)."
+    line = f"Imbalance ratio (majority/minority emotion class): {_ratio_phrase(imb)}"
     other = imb.get("with_no_me")
     if other and other.get("ratio"):
-        line += (
-            f"; including No-ME: {other['majority']} {other['majority_count']} / "
-            f"{other['minority']} {other['minority_count']} = {other['ratio']:.2f}"
-        )
+        line += f"; including No-ME: {_ratio_phrase(other)}"
     return line + "."
+
+
+def unlabelled_sentence(n: int) -> str:
+    """One line saying that unlabelled rows were left out of the class tables."""
+    return f"Labels are missing for {n} clip(s): they are left out of the class tables (label them with annotate)."
+
+
+def clip_summary(manifest: pd.DataFrame) -> pd.DataFrame:
+    """What a manifest holds, labelled or not: clips, subjects, frames and durations.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        Needs ``dataset``, ``subject``, ``fps`` and ``n_frames``; ``emotion`` is used when present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two columns, ``Quantity`` and ``Value`` (text, so integers and seconds print as they are).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"dataset": ["a", "a"], "subject": ["1", "2"], "fps": [25.0, 25.0],
+    ...                    "n_frames": [50, 100], "emotion": ["", "happiness"]})
+    >>> clip_summary(df).set_index("Quantity")["Value"].to_dict()["Duration, total (s)"]
+    '6.00'
+    """
+    from mextk.io.manifest import unlabelled_rows
+
+    frames = pd.to_numeric(manifest["n_frames"], errors="coerce").astype(float)
+    fps = pd.to_numeric(manifest["fps"], errors="coerce").astype(float)
+    seconds = (frames / fps).dropna()
+    subjects = manifest[["dataset", "subject"]].astype(str).drop_duplicates()
+    rows: list[tuple[str, str]] = [
+        ("Clips", str(len(manifest))),
+        ("Datasets", str(manifest["dataset"].astype(str).nunique())),
+        ("Subjects", str(len(subjects))),
+        ("Labelled clips", str(len(manifest) - len(unlabelled_rows(manifest)))),
+    ]
+    if len(seconds):
+        rows += [
+            ("Duration, total (s)", f"{seconds.sum():.2f}"),
+            ("Duration, min / mean / max (s)", f"{seconds.min():.2f} / {seconds.mean():.2f} / {seconds.max():.2f}"),
+            (
+                "Frames, min / mean / max",
+                f"{int(frames.min())} / {frames.mean():.1f} / {int(frames.max())}",
+            ),
+            ("Frame rates (fps)", ", ".join(f"{f:g}" for f in sorted(fps.dropna().unique()))),
+        ]
+    return pd.DataFrame(rows, columns=["Quantity", "Value"])
 
 
 def excluded_sentence(excluded: dict[str, int], task: str) -> str:
@@ -145,7 +219,8 @@ def compute_tables(manifest: pd.DataFrame, *, task: str | Taxonomy = "cmed7") ->
     Parameters
     ----------
     manifest : pandas.DataFrame
-        Needs ``subject``, ``emotion`` and ``n_frames`` (other columns ignored).
+        Needs ``subject``, ``emotion`` and ``n_frames`` (other columns ignored); rows with an
+        empty ``emotion`` are left out and counted (``unlabelled``).
     task : str or Taxonomy
         Classes to count in (default ``cmed7``: six emotions and No-ME).
 
@@ -158,10 +233,15 @@ def compute_tables(manifest: pd.DataFrame, *, task: str | Taxonomy = "cmed7") ->
     mextk.labels.LabelError
         For an unknown label, naming the sample's position.
     """
+    from mextk.io.manifest import unlabelled_rows
+
     tax = get_taxonomy(task)
     for col in ("subject", "emotion", "n_frames"):
         if col not in manifest.columns:
             raise ValueError(f"manifest lacks column {col!r}")
+    missing = unlabelled_rows(manifest)
+    if missing:
+        manifest = manifest.drop(index=manifest.index[missing])
     enc = tax.encode(manifest["emotion"].tolist(), excluded="drop")
     kept = manifest.loc[enc.keep].copy()
     kept["_class"] = [tax.classes[i] for i in enc.y]
@@ -224,4 +304,6 @@ def compute_tables(manifest: pd.DataFrame, *, task: str | Taxonomy = "cmed7") ->
     imbalance = _ratio({c: counts[c] for c in emotion_classes}, tax)
     if has_no_me:
         imbalance["with_no_me"] = _ratio(counts, tax)
-    return StatsTables(class_counts, megc3_counts, frame_counts, subject_counts, imbalance, enc.dropped, tax.name)
+    return StatsTables(
+        class_counts, megc3_counts, frame_counts, subject_counts, imbalance, enc.dropped, tax.name, len(missing)
+    )

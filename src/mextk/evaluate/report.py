@@ -24,10 +24,10 @@ def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
     FileNotFoundError, ValueError
         For a missing file, missing columns, or empty labels (naming the line).
     """
+    from mextk.io.tables import read_csv_text
+
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: predictions file not found")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = read_csv_text(path, what="predictions")
     missing = [c for c in PREDICTION_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (need subject, y_true, y_pred)")

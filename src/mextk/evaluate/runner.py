@@ -46,6 +46,7 @@ PROTOCOLS = ("loso", "kfold")
 #: Printed names of the models (CMED Table VI's "Method" column).
 METHOD_NAMES = {
     "lbptop_svm": "LBP-TOP",
+    "motion_svm": "Motion SVM",
     "vgg16_apex": "VGG-16",
     "dgcnn": "DGCNN",
     "r3d": "R3D",
@@ -127,7 +128,7 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     from mextk.evaluate.training import TrainConfig
     from mextk.features.batch import KINDS, extract_features
     from mextk.features.cache import FeatureCache
-    from mextk.io.manifest import load_manifest, sample_path
+    from mextk.io.manifest import load_manifest, require_labels, sample_path
     from mextk.labels import get_taxonomy
     from mextk.models.registry import get_model
 
@@ -138,19 +139,25 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     if config.input not in ("features", "precomputed"):
         raise ValueError(f"input must be 'features' or 'precomputed', got {config.input!r}")
     TrainConfig.from_dict({**spec.train, **config.train})  # reject bad settings before any work
+    # the manifest is checked before anything is written, so a bad one leaves no run behind to block the rerun
+    df = load_manifest(config.manifest, check_files=True)
+    require_labels(df, purpose="evaluate")
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
         diff = _config_differences(old, config.to_dict())
-        if diff:
+        if diff and any((out / "folds").glob("*/done.json")):
             raise FileExistsError(
                 f"{out} holds a run with other settings (differs in: {', '.join(diff)}); use another --out or delete it"
             )
+        if diff:  # an attempt that finished no fold: nothing worth keeping, start again with these settings
+            for stale in ("samples.csv", "folds.json", "skipped.csv"):
+                (out / stale).unlink(missing_ok=True)
+            write_json_atomic(cfg_path, config.to_dict())
     else:
         write_json_atomic(cfg_path, config.to_dict())
 
-    df = load_manifest(config.manifest, check_files=True)
     enc = tax.encode(df["emotion"].tolist(), excluded="drop")
     skipped = [
         {"sample_id": str(s), "reason": f"label {lab!r} not used by task {tax.name}"}
@@ -200,8 +207,77 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     splits = list(splitter.split(np.zeros(len(samples)), samples["y"].to_numpy(), subjects))
     check_subject_independence(splits, subjects)
     folds = [sorted(set(subjects[test].tolist())) for _, test in splits]
-    write_json_atomic(out / "folds.json", {"protocol": config.protocol, "test_subjects": folds})
-    return {"samples": samples, "folds": folds, "classes": tax.classes, "skipped": pd.DataFrame(skipped)}
+    coverage = check_fold_classes(splits, samples["y"].to_numpy(), tax.classes)
+    write_json_atomic(
+        out / "folds.json", {"protocol": config.protocol, "test_subjects": folds, "class_warnings": coverage}
+    )
+    return {
+        "samples": samples,
+        "folds": folds,
+        "classes": tax.classes,
+        "skipped": pd.DataFrame(skipped),
+        "class_warnings": coverage,
+    }
+
+
+def check_fold_classes(
+    splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarray, classes: Sequence[str]
+) -> list[str]:
+    """Refuse folds that cannot train a classifier; list folds whose training lacks a tested class.
+
+    A fold whose training part holds fewer than two classes has nothing to
+    learn: its predictions are one class, whatever the model.  Such an
+    evaluation reports a score (often 0) that measures nothing, so it is
+    refused.  A fold whose training part lacks a class that its test part
+    holds cannot predict that class correctly; this happens with rare
+    classes under leave-one-subject-out (one subject holds them all), and the
+    runner goes on but warns, and the warnings are saved in ``folds.json``
+    and ``metrics.json``.
+
+    Parameters
+    ----------
+    splits : sequence of (train, test) index arrays
+    y : numpy.ndarray
+        Class index of every sample.
+    classes : sequence of str
+        Class names, by index.
+
+    Returns
+    -------
+    list of str
+        One line per fold whose training part lacks a class its test part holds.
+
+    Raises
+    ------
+    ValueError
+        When a fold's training part holds fewer than two classes (naming the folds).
+
+    Examples
+    --------
+    >>> y = np.array([0, 0, 1, 1, 2])
+    >>> check_fold_classes([(np.array([0, 1, 2, 3]), np.array([4]))], y, ["a", "b", "c"])
+    ['fold 0: training has no c, which its test part holds (1 sample(s))']
+    """
+    degenerate, warnings_ = [], []
+    for k, (train, test) in enumerate(splits):
+        train_classes = set(np.unique(y[train]).tolist())
+        if len(train_classes) < 2:
+            names = ", ".join(classes[c] for c in sorted(train_classes)) or "nothing"
+            degenerate.append(f"fold {k} ({len(train)} training sample(s), all {names})")
+            continue
+        test_counts = np.bincount(y[test], minlength=len(classes))
+        lacking = [c for c in range(len(classes)) if test_counts[c] and c not in train_classes]
+        if lacking:
+            parts = ", ".join(f"{classes[c]}" for c in lacking)
+            n = int(sum(test_counts[c] for c in lacking))
+            warnings_.append(f"fold {k}: training has no {parts}, which its test part holds ({n} sample(s))")
+    if degenerate:
+        shown = "; ".join(degenerate[:3]) + (f"; and {len(degenerate) - 3} more" if len(degenerate) > 3 else "")
+        raise ValueError(
+            f"{len(degenerate)} of {len(splits)} folds train on fewer than 2 classes, so their models could only "
+            f"predict one class: {shown}; use more subjects or samples, or a task with fewer classes"
+        )
+    return warnings_
 
 
 # --------------------------------------------------------------------------- one fold
@@ -372,14 +448,27 @@ def _sklearn_probabilities(model: Any, X: np.ndarray, n_classes: int) -> np.ndar
 
 
 def _run_folds(
-    out: Path, todo: list[int], *, executor: str, jobs: int, ray_address: str | None, progress: bool
+    out: Path,
+    todo: list[int],
+    *,
+    executor: str,
+    jobs: int,
+    ray_address: str | None,
+    progress: bool,
+    n_cached: int = 0,
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if not todo:
+        if progress and n_cached:
+            from rich.console import Console
+
+            Console(stderr=True).print(f"folds: {n_cached} cached (finished in an earlier run)", highlight=False)
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
-        folds_task = bar.add_task("folds", total=len(todo))
-        if executor == "local" or not todo:
+        folds_task = bar.add_task("folds" + (f" ({n_cached} cached)" if n_cached else ""), total=len(todo))
+        if executor == "local":
             epochs_task = bar.add_task("epochs", total=None, visible=False)
             for fold in todo:
                 bar.update(epochs_task, completed=0, description=f"fold {fold} epochs")
@@ -468,16 +557,43 @@ def evaluate_run(
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     out = Path(out_dir)
     prep = prepare_run(config, out, jobs=jobs, progress=progress)
+    _warn_about_classes(prep["class_warnings"], len(prep["folds"]), progress=progress)
     n_folds = len(prep["folds"])
     done = [k for k in range(n_folds) if (fold_dir(out, k) / "done.json").exists()]
     todo = [k for k in range(n_folds) if k not in done]
-    _run_folds(out, todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress)
+    _run_folds(
+        out, todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=len(done)
+    )
     metrics = write_report(out, prep["classes"], config)
     metrics["resumed_folds"] = len(done)
     metrics["skipped"] = len(prep["skipped"])
     if mlflow_uri:
         log_to_mlflow(out, config, metrics, mlflow_uri)
     return metrics
+
+
+def _warn_about_classes(lines: list[str], n_folds: int, *, progress: bool) -> None:
+    """Say, before training, which folds cannot predict a class they are tested on."""
+    if not lines:
+        return
+    head = (
+        f"{len(lines)} of {n_folds} folds train without a class that their test part holds; those test samples "
+        "cannot be classified correctly, and the scores are lower for it (listed in folds.json and metrics.json)"
+    )
+    if not progress:
+        import warnings
+
+        warnings.warn(f"{head}: {'; '.join(lines)}", UserWarning, stacklevel=3)
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True)
+    console.print(f"[bold yellow]warning:[/] {escape(head)}", soft_wrap=True)
+    for line in lines[:10]:
+        console.print(f"  {escape(line)}", soft_wrap=True)
+    if len(lines) > 10:
+        console.print(f"  and {len(lines) - 10} more", soft_wrap=True)
 
 
 def variant_name(task: str, n_classes: int) -> str:
@@ -510,6 +626,11 @@ def write_report(out: Path, classes: Sequence[str], config: RunConfig) -> dict[s
             "model": config.model,
             "task": config.task,
             "n_folds": int(preds["fold"].nunique()),
+            "class_warnings": (
+                json.loads((out / "folds.json").read_text()).get("class_warnings", [])
+                if (out / "folds.json").exists()
+                else []
+            ),
         },
     )
     return metrics

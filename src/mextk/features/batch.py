@@ -6,7 +6,8 @@ the feature cache of ``DESIGN.md`` (``DIR/KIND/PARAMS_HASH/SAMPLE_ID.npz`` with
 the batch goes on; an interrupted batch resumes with the samples not yet done;
 ``index.csv`` lists every sample's status.
 
-Kinds (parameters and defaults in :data:`KINDS`; ``--set KEY=VALUE`` changes one):
+Kinds (parameters and defaults in :data:`mextk.features.kinds.KIND_DEFAULTS`, listed by
+``mextk features --help``; ``--set KEY=VALUE`` changes one):
 
 ``landmarks``   68 landmarks on every frame (:func:`mextk.faces.landmarks.track_landmarks`),
                 arrays ``landmarks (T, 68, 2)`` and ``found (T,)``; long clips are read in
@@ -23,7 +24,8 @@ Kinds (parameters and defaults in :data:`KINDS`; ``--set KEY=VALUE`` changes one
                 onset and apex aligned and cropped to ``size`` (128) first, then TV-L1 flow and strain,
                 array ``x (out_size, out_size, 3)`` (28); ``align=none`` with ``size=0`` uses the frames as
                 they are
-``motion``      the block-flow descriptor of ``mextk demo`` (:func:`mextk.features.motion.block_flow_features`)
+``motion``      block-averaged Farneback flow from onset to apex (:func:`mextk.features.motion.block_flow_features`),
+                the input of the ``motion_svm`` baseline
 ``graphs``      landmark graphs of the onset, apex and offset frames (:func:`mextk.features.graphs.landmark_graph`),
                 arrays ``x, edge_index, pos`` (:func:`mextk.features.graphs.to_pyg` makes a
                 ``torch_geometric`` ``Data`` of them)
@@ -46,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.features.cache import FeatureCache
+from mextk.features.kinds import KIND_DEFAULTS
 from mextk.io.atomic import atomic_path
 
 CHUNK = 500  # frames read at a time for whole-clip features
@@ -93,10 +96,21 @@ def _landmarks(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[
         found.append(ok)
     if not parts:
         raise ValueError("clip has no frames")
+    _check_length(row, sum(len(f) for f in found))
     ok_all = np.concatenate(found)
     if not ok_all.any():
         raise ValueError("no face found in any frame")
     return {"landmarks": np.concatenate(parts), "found": ok_all}
+
+
+def _check_length(row: dict[str, Any], n_read: int) -> None:
+    """Refuse a clip whose length disagrees with the manifest's ``n_frames`` (its frame indices would be wrong)."""
+    expected = _frame_index(row, "n_frames")
+    if expected is not None and expected != n_read:
+        raise ValueError(
+            f"the manifest says n_frames {expected}, but the clip has {n_read} frames; "
+            "correct the manifest (its onset/apex/offset may be off as well)"
+        )
 
 
 def _two_frames(path: Path, row: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +206,7 @@ def _lbp_top(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[st
     from mextk.io.video import read_frames
 
     frames = read_frames(path, gray=True)
+    _check_length(row, len(frames))
     if params["temporal"] == "key_frames":
         onset, apex = _onset_apex(row, params["seed"])
         offset = _frame_index(row, "offset")
@@ -237,40 +252,17 @@ def _graphs(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
     return {"x": graph.x, "edge_index": graph.edge_index, "pos": graph.pos}
 
 
-#: kind -> (function, default parameters)
+#: kind -> (function, default parameters); the parameters live in :mod:`mextk.features.kinds`
 KINDS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], dict[str, Any]]] = {
-    "landmarks": (_landmarks, {"redetect_every": 10, "version": 1}),
-    "flow": (_flow, {"align": "affine", "size": 128, "margin": 0.2, "out_size": 28, "seed": 0, "version": 2}),
-    "frames": (
-        _frames,
-        {
-            "sampling": "adaptive",
-            "n": 16,
-            "align": "affine",
-            "size": 112,
-            "margin": 0.2,
-            "gray": False,
-            "seed": 0,
-            "version": 1,
-        },
-    ),
-    "motion": (_motion, {"grid": 6, "seed": 0, "version": 1}),
-    "graphs": (_graphs, {"k": 4, "redetect_every": 10, "seed": 0, "version": 2}),
-    "lbp_top": (
-        _lbp_top,
-        {
-            "temporal": "key_frames",
-            "radius": [1, 1, 1],
-            "n_points": [8, 8, 8],
-            "rows": 5,
-            "cols": 5,
-            "time_parts": 1,
-            "overlap": 0.0,
-            "mapping": "u2",
-            "seed": 0,
-            "version": 1,
-        },
-    ),
+    kind: (fn, KIND_DEFAULTS[kind])
+    for kind, fn in (
+        ("landmarks", _landmarks),
+        ("frames", _frames),
+        ("flow", _flow),
+        ("lbp_top", _lbp_top),
+        ("graphs", _graphs),
+        ("motion", _motion),
+    )
 }
 
 
@@ -377,15 +369,22 @@ def extract_features(
         else:
             todo.append(row)
     done = []
-    if jobs <= 1:
-        for row in track(todo, description=f"{kind} features", disable=not progress):
+    label = f"{kind} features" + (f" ({len(cached)} cached)" if cached else "")
+    if progress and not todo:
+        # no empty 0/0 bar for finished work: say what was found
+        from rich.console import Console
+
+        earlier = f", {len(failed)} failed before (--retry-failed computes them again)" if failed else ""
+        Console(stderr=True).print(f"{kind} features: {len(cached)} cached{earlier}", highlight=False)
+    elif jobs <= 1:
+        for row in track(todo, description=label, disable=not progress):
             sid, err = _one(kind, merged, str(out_dir), root, row)
             (failed.__setitem__(sid, err) if err else done.append(sid))
     else:
         from rich.progress import Progress
 
         with ProcessPoolExecutor(max_workers=jobs) as pool, Progress(disable=not progress) as bar:
-            task = bar.add_task(f"{kind} features", total=len(todo))
+            task = bar.add_task(label, total=len(todo))
             futures = [pool.submit(_one, kind, merged, str(out_dir), root, row) for row in todo]
             for fut in as_completed(futures):
                 sid, err = fut.result()
@@ -412,15 +411,18 @@ def deflection_from_manifests(
     out_dir: str | os.PathLike[str],
     *,
     jobs: int = 1,
-    exaggerate: float = 10.0,
+    exaggerate: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """CMED's deflection analysis over one or more manifests (one per dataset, drawn side by side).
 
     Landmarks come from the ``landmarks`` feature cache in ``out_dir``
-    (computed first where missing).  Samples with an emotion label, an onset
-    and an apex, and a face at both frames, take part; the others are counted
-    as skipped.  Writes ``deflection.csv`` and ``deflection.png``.
+    (computed first where missing).  Samples with an onset and an apex and a
+    face at both frames take part, grouped by emotion (rows without a label
+    form an ``unlabelled`` group); the others are counted as skipped.  Writes
+    ``deflection.csv`` and ``deflection.png``; the arrows' lengthening is
+    chosen from the data unless ``exaggerate`` is given
+    (:func:`mextk.features.deflection.deflection_scale`).
     """
     from mextk.features.deflection import deflection_table, plot_deflection
     from mextk.io.manifest import load_manifest
@@ -429,6 +431,7 @@ def deflection_from_manifests(
 
     onsets, apexes, emotions, datasets = [], [], [], []
     skipped = 0
+    without_key_frames = 0
     for manifest in manifests:
         result = extract_features(manifest, "landmarks", out_dir, jobs=jobs, progress=progress)
         cache = FeatureCache(out_dir, "landmarks", KINDS["landmarks"][1])
@@ -436,7 +439,11 @@ def deflection_from_manifests(
         for row in df.to_dict("records"):
             sid = str(row["sample_id"])
             onset, apex = _frame_index(row, "onset"), _frame_index(row, "apex")
-            if onset is None or apex is None or sid in result["failed"] or not cache.has(sid):
+            if onset is None or apex is None:
+                without_key_frames += 1
+                skipped += 1
+                continue
+            if sid in result["failed"] or not cache.has(sid):
                 skipped += 1
                 continue
             data = cache.load(sid)
@@ -445,10 +452,18 @@ def deflection_from_manifests(
                 continue
             onsets.append(data["landmarks"][onset])
             apexes.append(data["landmarks"][apex])
-            emotions.append(normalize_label(row["emotion"]))
+            emotions.append(normalize_label(row["emotion"]) if str(row["emotion"]).strip() else "unlabelled")
             datasets.append(str(row["dataset"]))
     if not onsets:
-        raise ValueError("no sample with onset, apex and a face at both: nothing to analyse")
+        names = ", ".join(str(m) for m in manifests)
+        if without_key_frames == skipped:
+            raise ValueError(
+                f"{names}: deflection measures onset-to-apex motion, but none of the {skipped} samples has an "
+                "onset and an apex (clips from prepare get them when they are labelled)"
+            )
+        raise ValueError(
+            f"{names}: no sample has an onset, an apex and a face at both ({skipped} skipped); nothing to analyse"
+        )
     table = deflection_table(np.array(onsets), np.array(apexes), emotions, datasets)
     out = Path(out_dir)
     write_table(table, out, "deflection", floatfmt=".5f")

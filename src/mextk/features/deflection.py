@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,32 +117,94 @@ def deflection_table(
     return pd.DataFrame(rows)
 
 
-def plot_deflection(table: pd.DataFrame, path: str | os.PathLike[str], *, exaggerate: float = 10.0) -> Path:
-    """CMED's Fig. 6: onset landmarks (dots) with arrows to the apex, one panel per emotion.
+def deflection_scale(table: pd.DataFrame, *, target: float = 0.1) -> tuple[float, float]:
+    """The arrow lengthening for a deflection figure, and the length of its legend arrow.
+
+    The mean onset-to-apex displacements of a micro-expression are a few
+    hundredths of a face width, and on real recordings head motion left in
+    them can be ten times larger; a fixed factor therefore draws invisible
+    arrows for one dataset and arrows that leave the face for another.  The
+    factor is chosen from the data instead: the longest mean arrow in the
+    table is drawn ``target`` face widths long, with the factor rounded down
+    to 1, 2 or 5 times a power of ten so that the legend reads cleanly.  One
+    factor serves every panel, so the panels stay comparable.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`deflection_table` output (``dx``, ``dy`` in face widths).
+    target : float
+        Drawn length of the longest arrow, in face widths.
+
+    Returns
+    -------
+    exaggerate : float
+        Factor applied to every arrow.
+    reference : float
+        A round displacement (face widths) near the longest one, for the legend arrow.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"dx": [0.003, 0.0], "dy": [0.004, 0.001]})   # longest arrow 0.005
+    >>> deflection_scale(t)
+    (20.0, 0.005)
+    """
+    longest = float(np.hypot(table["dx"], table["dy"]).max()) if len(table) else 0.0
+    if not np.isfinite(longest) or longest <= 0:
+        return 1.0, 0.0
+    return _nice_floor(target / longest), _nice_floor(longest)
+
+
+def _nice_floor(value: float) -> float:
+    """The largest of 1, 2, 5 x 10^k not above ``value`` (rounded to hide float noise)."""
+    power = 10.0 ** np.floor(np.log10(value))
+    for step in (5.0, 2.0, 1.0):
+        if step * power <= value * (1 + 1e-9):
+            return float(f"{step * power:.6g}")
+    return float(f"{power:.6g}")
+
+
+def draw_deflection(table: pd.DataFrame, *, exaggerate: float | None = None) -> Any:
+    """CMED's Fig. 6 as a matplotlib figure: onset landmarks (dots), arrows to the apex, one panel per emotion.
 
     With two or more datasets in ``table`` they are drawn side by side (one
-    column each).  Arrows are lengthened ``exaggerate`` times (micro-expressions
-    move a few hundredths of a face width); the factor is printed on the figure.
-    The PNG is written atomically.
+    column each).  Every panel has the same limits and the same arrow scale
+    (:func:`deflection_scale` unless ``exaggerate`` is given), so panels and
+    datasets compare at a glance; the limits hold every landmark and every
+    arrow's tip, and a legend arrow gives the scale in face widths.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mextk.io.atomic import atomic_path
-
     if table.empty:
         raise ValueError("nothing to plot: the deflection table is empty")
+    factor, reference = deflection_scale(table)
+    if exaggerate is not None:
+        if not exaggerate > 0:
+            raise ValueError(f"exaggerate must be positive, got {exaggerate}")
+        factor = float(exaggerate)
+        reference = reference or 0.01
     emotions = sorted(table["emotion"].unique())
     datasets = list(dict.fromkeys(table["dataset"]))
     panels = [(emo, ds) for emo in emotions for ds in datasets]
     # datasets side by side (CMED's layout); a single dataset in a grid of three columns
     ncols = len(datasets) if len(datasets) > 1 else min(3, len(emotions))
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows + 0.4), squeeze=False)
+    xs = np.concatenate([table["x"], table["x"] + table["dx"] * factor])
+    ys = np.concatenate([table["y"], table["y"] + table["dy"] * factor])
+    pad = 0.05 * max(float(np.ptp(xs)), float(np.ptp(ys)), 1e-6)
+    xlim = (xs.min() - pad, xs.max() + pad)
+    ylim = (ys.max() + pad, ys.min() - pad)  # image coordinates: y grows downwards
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows + 0.8), squeeze=False)
     for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
+    arrows = None
     for k, (emo, ds) in enumerate(panels):
         ax = axes[k // ncols][k % ncols]
         part = table[(table["emotion"] == emo) & (table["dataset"] == ds)]
@@ -150,29 +213,53 @@ def plot_deflection(table: pd.DataFrame, path: str | os.PathLike[str], *, exagge
             ax.axis("off")
             continue
         ax.scatter(part["x"], part["y"], s=6, c="red")
-        ax.quiver(
+        arrows = ax.quiver(
             part["x"],
             part["y"],
-            part["dx"] * exaggerate,
-            part["dy"] * exaggerate,
+            part["dx"] * factor,
+            part["dy"] * factor,
             angles="xy",
             scale_units="xy",
             scale=1,
             color="blue",
             width=0.006,
         )
-        xs = np.concatenate([part["x"], part["x"] + part["dx"] * exaggerate])
-        ys = np.concatenate([part["y"], part["y"] + part["dy"] * exaggerate])
-        pad = 0.05
-        ax.set_xlim(xs.min() - pad, xs.max() + pad)
-        ax.set_ylim(ys.max() + pad, ys.min() - pad)  # image coordinates: y grows downwards
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
         n = int(part["n"].iloc[0]) if len(part) else 0
         ax.set_title(f"{emo} {ds} (n={n})".strip(), fontsize=9)
-    fig.suptitle(f"onset landmarks and mean deflection to the apex (arrows x{exaggerate:g})", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.suptitle(
+        f"onset landmarks (face widths) and mean deflection to the apex, arrows drawn x{factor:g}", fontsize=10
+    )
+    if arrows is not None and reference > 0:
+        # the legend arrow: `reference` face widths, drawn at the same scale as every arrow
+        arrows.axes.quiverkey(
+            arrows,
+            0.5,
+            0.03,
+            reference * factor,
+            f"{reference:g} face widths (x{factor:g})",
+            labelpos="E",
+            coordinates="figure",
+            color="blue",
+            fontproperties={"size": 9},
+        )
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    return fig
+
+
+def plot_deflection(
+    table: pd.DataFrame, path: str | os.PathLike[str], *, exaggerate: float | None = None
+) -> Path:
+    """Draw :func:`draw_deflection` and write it as a PNG, atomically."""
+    import matplotlib.pyplot as plt
+
+    from mextk.io.atomic import atomic_path
+
+    fig = draw_deflection(table, exaggerate=exaggerate)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)

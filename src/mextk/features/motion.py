@@ -5,9 +5,10 @@ estimation based on polynomial expansion", SCIA 2003,
 doi:10.1007/3-540-45103-X_50) from the onset to the apex frame, with the
 global head translation removed (the median flow is subtracted: a
 micro-expression moves a small part of the face, the head moves all of it),
-averaged over a ``grid x grid`` block grid.  It is the classifier input of
-``mextk demo``; the features stage adds TV-L1 flow, optical strain and
-LBP-TOP.
+averaged over a ``grid x grid`` block grid.  It is the input of the
+``motion_svm`` baseline (:func:`mextk.models.baselines.motion_svm`); the
+STSTNet-style networks use TV-L1 flow and optical strain instead
+(:mod:`mextk.features.flow`).
 """
 
 from __future__ import annotations

@@ -12,10 +12,15 @@ Required columns (:data:`REQUIRED_COLUMNS`):
 ``onset``, ``apex``, ``offset``
                 0-based frame indices within the clip; may be empty where the
                 dataset lacks them (No-ME clips have no apex)
-``emotion``     label in the dataset's own words (mapped by :mod:`mextk.labels`)
+``emotion``     label in the dataset's own words (mapped by :mod:`mextk.labels`); empty in
+                an *unlabelled* row (a clip fresh from ``mextk prepare``)
 ``aus``         action units, ``+``-separated (``AU6+AU12``); may be empty
 
-Any other column is kept as it is.  Manifests are CSV or Parquet, chosen by the
+Any other column is kept as it is.  Unlabelled rows are valid: every stage
+that needs no label (features of every kind, statistics of clips and
+durations) takes them; the stages that do need one (``mextk evaluate``, the
+class tables) refuse them with one line naming them
+(:func:`require_labels`).  Manifests are CSV or Parquet, chosen by the
 file extension.  Validation reports *every* problem, one line each, naming the
 row (``manifest.csv:5`` is line 5 of the CSV file, the header being line 1)
 and the column.
@@ -80,6 +85,7 @@ class ManifestError(ValueError):
 
     def __init__(self, problems: list[ManifestProblem], source: str = "manifest") -> None:
         self.problems = problems
+        self.source = source
         lines = "\n".join(f"  {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
 
@@ -88,11 +94,18 @@ def _source_name(df: pd.DataFrame) -> str:
     return str(df.attrs.get("source", "manifest"))
 
 
+def _is_parquet(df: pd.DataFrame) -> bool:
+    return str(_source_name(df)).lower().endswith((".parquet", ".pq"))
+
+
+def _row_number(df: pd.DataFrame, i: int) -> int:
+    """The number a user finds row ``i`` under: the CSV line (header is line 1) or the Parquet row."""
+    return i if _is_parquet(df) else i + 2
+
+
 def _where(df: pd.DataFrame, i: int) -> str:
     src = _source_name(df)
-    if str(src).lower().endswith(".parquet"):
-        return f"{src}: row {i}"
-    return f"{src}:{i + 2}"  # header is line 1
+    return f"{src}: row {i}" if _is_parquet(df) else f"{src}:{i + 2}"
 
 
 def manifest_root(df: pd.DataFrame) -> Path:
@@ -179,11 +192,12 @@ def validate_manifest(
     """List every problem in a manifest (an empty list means it is valid).
 
     Checks: required columns; non-empty ``dataset``, ``subject``,
-    ``sample_id``, ``path``, ``emotion``; unique ``sample_id``; positive
+    ``sample_id``, ``path``; unique ``sample_id``; positive
     ``fps``; integer frame columns with ``n_frames >= 1`` and
     ``0 <= onset <= apex <= offset < n_frames`` (for those present); known
     emotion labels (and, with ``taxonomy`` and ``excluded="error"``, labels the
-    task can use); well-formed ``aus``; existing files.
+    task can use); well-formed ``aus``; existing files.  An empty ``emotion``
+    is an unlabelled row, not a problem (:func:`unlabelled_rows` lists them).
 
     Parameters
     ----------
@@ -262,9 +276,7 @@ def validate_manifest(
                 add(c2, f"{c1} {v1} is after {c2} {v2}{label}")
 
         if check_labels:
-            if _empty(row["emotion"]):
-                add("emotion", f"is empty{label}")
-            else:
+            if not _empty(row["emotion"]):
                 try:
                     canon = normalize_label(row["emotion"])
                 except LabelError as exc:
@@ -288,19 +300,80 @@ def validate_manifest(
     return problems
 
 
+def unlabelled_rows(df: pd.DataFrame) -> list[int]:
+    """Positions of the rows whose ``emotion`` is empty (clips nobody has labelled yet)."""
+    if "emotion" not in df.columns:
+        return list(range(len(df)))
+    return [i for i, v in enumerate(df["emotion"]) if _empty(v)]
+
+
+def label_summary(df: pd.DataFrame) -> str:
+    """``"labelled"``, ``"unlabelled"`` or ``"partly labelled (N of M rows unlabelled)"``.
+
+    Examples
+    --------
+    >>> label_summary(pd.DataFrame({"emotion": ["happiness", "", "anger"]}))
+    'partly labelled (1 of 3 rows unlabelled)'
+    """
+    n = len(unlabelled_rows(df))
+    if n == 0:
+        return "labelled"
+    if n == len(df):
+        return "unlabelled"
+    return f"partly labelled ({n} of {len(df)} rows unlabelled)"
+
+
+def require_labels(df: pd.DataFrame, *, purpose: str = "this step") -> None:
+    """Raise a one-line :class:`ManifestError` naming the unlabelled rows, if there are any.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The manifest.
+    purpose : str
+        What needs the labels (``"evaluate"``), for the message.
+    """
+    rows = unlabelled_rows(df)
+    if not rows:
+        return
+    src = _source_name(df)
+    ids = [str(df["sample_id"].iloc[i]) if "sample_id" in df.columns else "" for i in rows]
+    shown = ", ".join(f"{_row_number(df, i)} ({sid})" for i, sid in zip(rows[:5], ids[:5], strict=True))
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    where = "rows" if _is_parquet(df) else "lines"
+    raise ManifestError(
+        [
+            ManifestProblem(
+                src,
+                "emotion",
+                f"{purpose} needs labels, but {len(rows)} of {len(df)} rows are unlabelled ({where} {shown}{more}); "
+                "label them first or leave them out",
+            )
+        ],
+        src,
+    )
+
+
 def read_manifest_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a manifest file as it is (no type coercion, no validation).
 
     Every column of a CSV is read as text, so ``subject`` ``006`` stays ``006``.
     """
+    from mextk.io.tables import read_csv_text
+
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: manifest not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = read_csv_text(path, what="manifest")
     elif suffix in (".parquet", ".pq"):
-        df = pd.read_parquet(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: manifest not found")
+        try:
+            df = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, PermissionError):
+                raise
+            raise ValueError(f"{path}: not a readable Parquet manifest ({' '.join(str(exc).split())})") from None
     else:
         raise ValueError(f"{path}: manifest must be .csv or .parquet, got {suffix!r}")
     df.attrs["source"] = str(path)

@@ -10,6 +10,39 @@ import pandas as pd
 from mextk.io.atomic import atomic_path, write_text_atomic
 
 
+def read_csv_text(path: str | os.PathLike[str], *, what: str = "table") -> pd.DataFrame:
+    """Read a CSV file every column as text; every failure names the file, in one line.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    what : str
+        What the file is (``"manifest"``, ``"predictions"``), for the messages.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        The path is a folder, the file is empty (not even a header row), or not CSV text.
+    PermissionError
+        The file cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; expected a {what} file (.csv)")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the {what} file is empty (it needs at least a header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise ValueError(f"{path}: not a readable CSV {what} ({detail})") from None
+
+
 def _cell(value: object, floatfmt: str) -> str:
     if isinstance(value, float):
         return format(value, floatfmt)

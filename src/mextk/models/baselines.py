@@ -5,13 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 
-def motion_svm(*, C: float = 1.0, class_weight: str | None = "balanced") -> Any:
-    """Standardised block-flow features into a linear SVM.
+def motion_svm(*, num_classes: int | None = None, C: float = 1.0, class_weight: str | None = "balanced") -> Any:
+    """Standardised block-flow features into a linear SVM (``--model motion_svm``).
 
-    The classifier of ``mextk demo``'s quick motion baseline over
-    :func:`mextk.features.motion.block_flow_features`.  ``class_weight``
+    A fast baseline over :func:`mextk.features.motion.block_flow_features`
+    (the ``motion`` feature kind): seconds per fold where LBP-TOP needs
+    minutes, for checking a pipeline before the expensive models.  ``class_weight``
     ``"balanced"`` reweights classes inversely to their frequency, which
     keeps minority emotions from being ignored.
+
+    Parameters
+    ----------
+    num_classes : int, optional
+        Accepted for the registry's uniform signature; the SVM learns the classes from ``y``.
+    C : float
+        Inverse regularisation strength.
+    class_weight : "balanced" or None
+        Class weights.
 
     Returns
     -------

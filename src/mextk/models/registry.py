@@ -10,6 +10,8 @@ Training defaults and where they come from:
 
 ==============  ==================================================================================
 lbptop_svm      LBP-TOP on onset/apex/offset (CMED), 5x5 blocks, linear SVM (C 0.01), balanced class weights
+motion_svm      block-averaged onset-apex Farneback flow, standardised, linear SVM (C 1), balanced class
+                weights: a fast check of a pipeline (mextk's own baseline)
 vgg16_apex      SGD 0.001, momentum 0.9, batch 32, 30 epochs, /10 every 10 (CMED gives none; DFME's
                 schedule with a fine-tuning rate)
 dgcnn           Adam 0.001, batch 32, 50 epochs, no decay (CMED gives none; Zhang et al.'s optimiser)
@@ -76,6 +78,21 @@ class ModelSpec:
         module, _, fn = self.trainer.partition(":")
         return getattr(importlib.import_module(module), fn)
 
+    def training_settings(self) -> dict[str, Any]:
+        """The settings a fit uses by default: the training loop's for torch models, the
+        estimator's keyword defaults for scikit-learn ones (e.g. ``C`` of an SVM)."""
+        if self.family == "torch":
+            return dict(self.train)
+        import inspect
+
+        module, _, fn = self.builder.partition(":")
+        signature = inspect.signature(getattr(importlib.import_module(module), fn))
+        return {
+            name: p.default
+            for name, p in signature.parameters.items()
+            if name != "num_classes" and p.default is not inspect.Parameter.empty
+        }
+
     def build(self, *, num_classes: int, **options: Any) -> Any:
         """Build a fresh, untrained model."""
         module, _, fn = self.builder.partition(":")
@@ -116,6 +133,16 @@ register(
         "vector",
         "lbp_top",
         description="LBP-TOP histograms (onset/apex/offset) + linear SVM (CMED)",
+    )
+)
+register(
+    ModelSpec(
+        "motion_svm",
+        "mextk.models.baselines:motion_svm",
+        "sklearn",
+        "vector",
+        "motion",
+        description="block-averaged onset-apex flow + linear SVM (fast baseline)",
     )
 )
 register(

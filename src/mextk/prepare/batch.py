@@ -32,6 +32,7 @@ import pandas as pd
 
 from mextk.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from mextk.io.manifest import REQUIRED_COLUMNS, save_manifest
+from mextk.io.tables import read_csv_text
 from mextk.io.video import VideoError
 from mextk.prepare.config import PrepareConfig
 
@@ -134,9 +135,7 @@ def read_subject_map(path: str | os.PathLike[str]) -> dict[tuple[str, int], str]
         Naming the file and line of a malformed row.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: subject map not found")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = read_csv_text(path, what="subject map")
     missing = [c for c in ("source_recording", "track_id", "subject") if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -253,6 +252,14 @@ def prepare_recordings(
     out.mkdir(parents=True, exist_ok=True)
     subject_map = read_subject_map(subjects) if subjects else None
     paths = find_recordings(inputs)
+    if inputs and not any(p.is_file() for p in paths):
+        # nothing to do at all is bad input (exit 2), not a batch with failed items
+        missing = [str(p) for p in inputs if not Path(p).exists()]
+        if missing:
+            raise FileNotFoundError(f"{', '.join(missing)}: recording(s) not found")
+        raise FileNotFoundError(
+            f"{', '.join(str(p) for p in inputs)}: no recording found (looked for {', '.join(VIDEO_SUFFIXES)})"
+        )
     names = recording_names(paths)
     todo, skipped = [], []
     for p, n in zip(paths, names, strict=True):
@@ -263,17 +270,19 @@ def prepare_recordings(
     failed: dict[str, str] = {}
     done: list[str] = []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console, disable=not progress) as bar:
+    if skipped and progress:
+        console.print(f"{len(skipped)} recording(s) already prepared (cached): {', '.join(skipped)}", highlight=False)
+    with Progress(*columns, console=console, disable=not progress or not todo) as bar:
         tasks = {n: bar.add_task(n, total=None) for _, n in todo}
+        live = _BarUpdater(bar, tasks)
         if jobs <= 1 or len(todo) <= 1:
-            live = _BarUpdater(bar, tasks)
             for p, n in todo:
                 try:
                     _process_one(str(p), str(out), n, config, live)
                     done.append(n)
                 except Exception as exc:  # one bad recording must not stop the others
                     failed[n] = _one_line(p, exc)
-                bar.update(tasks[n], total=1, completed=1)
+                live.finish(n, failed=n in failed)
         else:
             import multiprocessing as mp
 
@@ -284,8 +293,8 @@ def prepare_recordings(
                     pending = set(futures)
                     while pending:
                         finished, pending = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
-                        for key, (d, total) in list(shared.items()):
-                            bar.update(tasks[key], completed=d, total=total or None)
+                        for key, value in list(shared.items()):
+                            live[key] = value
                         for fut in finished:
                             p, n = futures[fut]
                             try:
@@ -293,7 +302,7 @@ def prepare_recordings(
                                 done.append(n)
                             except Exception as exc:  # one bad recording must not stop the others
                                 failed[n] = _one_line(p, exc)
-                            bar.update(tasks[n], total=1, completed=1)
+                            live.finish(n, failed=n in failed)
     for msg in failed.values():
         console.print(f"[red]failed[/] {msg}", highlight=False)
     if failed:
@@ -309,13 +318,27 @@ def prepare_recordings(
 
 
 class _BarUpdater:
-    """Receives ``progress[name] = (done, total)`` from a worker and moves that recording's bar."""
+    """Receives ``progress[name] = (frames done, frames in all)`` and moves that recording's bar.
+
+    A finished recording's bar shows its frame count (``1500/1500``); a failed
+    one says so and stops where the failure happened.
+    """
 
     def __init__(self, bar: Any, tasks: dict[str, Any]) -> None:
         self.bar, self.tasks = bar, tasks
+        self.last: dict[str, tuple[int, int]] = {}
 
     def __setitem__(self, key: str, value: tuple[int, int]) -> None:
+        self.last[key] = (int(value[0]), int(value[1] or 0))
         self.bar.update(self.tasks[key], completed=value[0], total=value[1] or None)
+
+    def finish(self, key: str, *, failed: bool) -> None:
+        done, total = self.last.get(key, (0, 0))
+        if failed:
+            self.bar.update(self.tasks[key], description=f"{key} (failed)", total=max(done, 1), completed=done)
+        else:
+            frames = max(done, total)
+            self.bar.update(self.tasks[key], total=frames, completed=frames)
 
 
 def _one_line(path: Path, exc: BaseException) -> str:

@@ -124,13 +124,16 @@ def gallery_layout(
     return boxes
 
 
-def _event_times(n_events: int, n_frames: int, gap: int, rng: np.random.Generator) -> list[int]:
+def _event_times(n_events: int, n_frames: int, gap: int, rng: np.random.Generator, fps: float) -> list[int]:
     """``n_events`` sorted frame times at least ``gap`` apart and from both ends."""
     slack = n_frames - (n_events + 1) * gap
     if slack < 0:
+        need = (n_events + 1) * gap / fps
         raise ValueError(
-            f"{n_events} joins/leaves/screen-share changes need at least {(n_events + 1) * gap} frames "
-            f"{gap} apart; make the call longer or min_event_gap_s smaller"
+            f"a call of {n_frames / fps:g} s cannot hold {n_events} joins/leaves/screen-share changes "
+            f"{gap / fps:g} s apart (and from both ends): it needs at least {need:g} s; make the call longer "
+            f"(mextk synth --call-duration, CallConfig.duration_s) or the gap shorter "
+            f"(--call-event-gap, CallConfig.min_event_gap_s)"
         )
     points = np.sort(rng.uniform(0, slack, n_events))
     return [int(p) + (i + 1) * gap for i, p in enumerate(points)]
@@ -147,7 +150,7 @@ def _schedule(
     if cfg.n_late + cfg.n_early_leave > n - 1:
         raise ValueError("at least one participant must stay for the whole call")
     n_events = cfg.n_late + cfg.n_early_leave + (2 if cfg.screen_share else 0)
-    times = _event_times(n_events, n_frames, int(round(cfg.min_event_gap_s * cfg.fps)), rng)
+    times = _event_times(n_events, n_frames, int(round(cfg.min_event_gap_s * cfg.fps)), rng, cfg.fps)
     joins, times = times[: cfg.n_late], times[cfg.n_late :]
     share: list[list[int]] = []
     if cfg.screen_share:

@@ -351,16 +351,29 @@ def plan_dataset(config: SynthConfig) -> list[dict[str, Any]]:
     return rows
 
 
-def _render_to_disk(out_dir: str, sample_id: str, subject: str, spec: ClipSpec) -> dict[str, Any]:
-    out = Path(out_dir)
-    video_rel = Path("clips") / subject / f"{sample_id}.mp4"
-    lm_rel = Path("clips") / subject / f"{sample_id}.landmarks.npy"
-    meta_rel = Path("clips") / subject / f"{sample_id}.json"
+def _clip_files(sample_id: str, subject: str) -> tuple[Path, Path, Path]:
+    folder = Path("clips") / subject
+    return folder / f"{sample_id}.mp4", folder / f"{sample_id}.landmarks.npy", folder / f"{sample_id}.json"
+
+
+def _rendered(out: Path, sample_id: str, subject: str, spec: ClipSpec) -> dict[str, Any] | None:
+    """The manifest row of a clip an earlier run finished with the same spec, else ``None``."""
+    video_rel, lm_rel, meta_rel = _clip_files(sample_id, subject)
     meta_path = out / meta_rel
     if meta_path.exists() and (out / video_rel).exists() and (out / lm_rel).exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("spec") == asdict(spec):
-            return meta["row"]  # finished in an earlier run
+            return meta["row"]
+    return None
+
+
+def _render_to_disk(out_dir: str, sample_id: str, subject: str, spec: ClipSpec) -> dict[str, Any]:
+    out = Path(out_dir)
+    video_rel, lm_rel, meta_rel = _clip_files(sample_id, subject)
+    meta_path = out / meta_rel
+    done = _rendered(out, sample_id, subject, spec)
+    if done is not None:
+        return done  # finished in an earlier run
     clip = render_clip(spec)
     write_video(out / video_rel, clip.frames, fps=spec.fps, crf=spec.crf)
     with atomic_path(out / lm_rel) as tmp:
@@ -433,8 +446,14 @@ def synthesize_dataset(
     rows: list[dict[str, Any]] = [{}] * len(plan)
     from rich.progress import Progress
 
-    with Progress(disable=not progress, transient=False) as bar:
-        task = bar.add_task("synthesising clips", total=len(plan))
+    cached = sum(_rendered(out, it["sample_id"], it["subject"], it["spec"]) is not None for it in plan)
+    label = "synthesising clips" + (f" ({cached} cached)" if cached else "")
+    if progress and cached == len(plan):
+        from rich.console import Console
+
+        Console(stderr=True).print(f"synthetic clips: {cached} cached", highlight=False)
+    with Progress(disable=not progress or cached == len(plan), transient=False) as bar:
+        task = bar.add_task(label, total=len(plan), completed=0)
         if jobs <= 1:
             for i, item in enumerate(plan):
                 rows[i] = _render_to_disk(str(out), item["sample_id"], item["subject"], item["spec"])

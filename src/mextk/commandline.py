@@ -1,0 +1,242 @@
+"""What every ``mextk`` command shares: exit codes, one-line errors and readable help.
+
+Exit codes (one scheme for every command):
+
+=====  =====================================================================================
+0      everything asked for was done
+1      some items failed and the rest finished (a recording, a sample, a manifest row); each
+       failure was printed on its own line, and the good items were kept
+2      bad usage or bad input: nothing was done (a missing or unreadable file, an output
+       path that is a file, an invalid manifest, an unknown option value)
+3      an internal error (a bug in mextk): one line, and ``MEXTK_DEBUG=1`` shows the traceback
+130    interrupted (Ctrl-C); the same command resumes
+=====  =====================================================================================
+
+Errors are printed as ``error: <file, row or frame>: <what is wrong>`` on one
+line; a manifest with several problems gets one line per problem, as
+``mextk validate`` prints them, then the one-line summary.
+
+The help renders arguments as ``MANIFEST`` and options' values as ``INTEGER``,
+``PATH`` ... whatever the installed Typer's own style is.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+# Typer 0.2x has its own Exit and Abort (not click's); both are signals, not errors
+_TYPER_SIGNALS: tuple[type[BaseException], ...] = tuple(
+    {getattr(typer, "Exit", click.exceptions.Exit), getattr(typer, "Abort", click.exceptions.Abort)}
+)
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    from mextk.io.manifest import ManifestError
+    from mextk.io.video import VideoError
+    from mextk.labels import LabelError
+
+    return (ManifestError, LabelError, VideoError, OSError, ValueError, KeyError)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def describe_error(exc: BaseException) -> list[str]:
+    """The lines to print for an error: one, or one per problem of an invalid manifest.
+
+    Examples
+    --------
+    >>> describe_error(NotADirectoryError(20, "Not a directory", "out/x.csv"))
+    ['out/x.csv: a part of this path is a file, not a folder']
+    >>> describe_error(FileExistsError(17, "File exists", "runs"))
+    ['runs: exists and is a file, not a folder']
+    """
+    from mextk.io.manifest import ManifestError
+
+    if isinstance(exc, ManifestError):
+        return [str(p) for p in exc.problems] + [f"{exc.source}: {len(exc.problems)} problem(s)"]
+    if isinstance(exc, OSError) and exc.filename is not None:
+        where = os.fsdecode(exc.filename)
+        reason = {
+            errno.ENOTDIR: "a part of this path is a file, not a folder",
+            errno.EEXIST: "exists and is a file, not a folder",
+            errno.EISDIR: "is a folder, not a file",
+            errno.EACCES: "permission denied",
+            errno.ENOENT: "not found",
+            errno.ENOSPC: "no space left on the device",
+            errno.EROFS: "read-only file system",
+        }.get(exc.errno or 0, exc.strerror or exc.__class__.__name__)
+        return [_one_line(f"{where}: {reason}")]
+    if isinstance(exc, KeyError):
+        return [_one_line(f"missing key {exc}")]
+    text = _one_line(str(exc)) or exc.__class__.__name__
+    return [text]
+
+
+def print_error_lines(lines: list[str]) -> None:
+    """Print ``error: ...`` lines to standard error (no wrapping: one line stays one line)."""
+    from rich.console import Console
+
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    for line in lines[:-1]:
+        console.print(line, markup=False)
+    console.print(f"[bold red]error:[/] {_escape(lines[-1])}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
+    """Print one ``error:`` line and exit with ``code``."""
+    print_error_lines([_one_line(message)])
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- help rendering
+
+
+class _Argument(TyperArgument):
+    """An argument shown the classic way: ``MANIFEST``, ``[RECORDINGS]...``."""
+
+    def _name(self) -> str:
+        return self.metavar or (self.name or "").upper()
+
+    def _usage_display_name(self) -> str:
+        name = self._name() if self.required else f"[{self._name()}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def _rich_display_name(self) -> str:
+        return self._name() + ("..." if self.nargs != 1 else "")
+
+    def get_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [self._usage_display_name()]
+
+    def make_metavar(self, ctx: click.Context | None = None) -> str:  # type: ignore[override]
+        return self._usage_display_name()
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None
+
+
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN", "path": "PATH"}
+
+
+class _Option(TyperOption):
+    """An option whose value is shown as ``INTEGER``, ``PATH``, ``TEXT``; a flag shows none."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        if self.metavar is not None:
+            return self.metavar
+        label = super().display_type_rich(ctx) or ""
+        inner = label.strip("<>").removesuffix("...")
+        if inner.startswith("list[") and inner.endswith("]"):
+            inner = inner[5:-1]
+        return _TYPE_NAMES.get(inner, inner.upper())
+
+
+def _reflow(text: str | None) -> str | None:
+    """Join the lines of each paragraph (Typer's rich help would keep a docstring's line breaks)."""
+    if not text:
+        return text
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _polish_params(params: list[click.Parameter]) -> list[click.Parameter]:
+    for param in params:
+        if isinstance(param, TyperArgument) and not isinstance(param, _Argument):
+            param.__class__ = _Argument
+        elif isinstance(param, TyperOption) and not isinstance(param, _Option):
+            param.__class__ = _Option
+    return params
+
+
+class _Command(TyperCommand):
+    """A command whose parameters (the help option included) render the classic way."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return _polish_params(super().get_params(ctx))
+
+
+def polish_help(command: click.Command) -> None:
+    """Give ``command`` and its subcommands the classic help rendering and reflowed help text."""
+    _polish_params(command.params)
+    command.help = _reflow(command.help)
+    command.epilog = _reflow(command.epilog)
+    if type(command) is TyperCommand:
+        command.__class__ = _Command
+    for sub in getattr(command, "commands", {}).values():
+        polish_help(sub)
+
+
+# --------------------------------------------------------------------------- the group
+
+
+class MextkGroup(TyperGroup):
+    """The ``mextk`` group: classic help, and every error as one line with the scheme's exit code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        polish_help(self)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return _polish_params(super().get_params(ctx))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            # one line, like every other error (Typer would draw a box around it)
+            sub = exc.ctx.command_path if exc.ctx is not None else "mextk"
+            print_error_lines([f"{_one_line(exc.format_message())} (see '{sub} --help')"])
+            raise typer.Exit(EXIT_INPUT) from None
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, *_TYPER_SIGNALS):
+            raise
+        except KeyboardInterrupt:
+            print_error_lines(["interrupted; run the same command again to resume"])
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except _input_errors() as exc:
+            if os.environ.get("MEXTK_DEBUG"):
+                raise
+            print_error_lines(describe_error(exc))
+            raise typer.Exit(EXIT_INPUT) from None
+        except Exception as exc:
+            if os.environ.get("MEXTK_DEBUG"):
+                raise
+            print_error_lines(
+                [
+                    f"internal error ({exc.__class__.__name__}: {_one_line(str(exc))}); this is a bug in mextk: "
+                    "please report it with the output of the same command run with MEXTK_DEBUG=1"
+                ]
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def version_string() -> str:
+    """``mextk X.Y.Z (Python A.B.C)``."""
+    import platform
+
+    from mextk import __version__
+
+    return f"mextk {__version__} (Python {platform.python_version()}, {sys.platform})"
