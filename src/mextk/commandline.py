@@ -27,13 +27,26 @@ import os
 import sys
 from typing import Any, NoReturn
 
-import click
 import typer
+import typer.core
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-# Typer 0.2x has its own Exit and Abort (not click's); both are signals, not errors
-_TYPER_SIGNALS: tuple[type[BaseException], ...] = tuple(
-    {getattr(typer, "Exit", click.exceptions.Exit), getattr(typer, "Abort", click.exceptions.Abort)}
+# Typer 0.2x carries its own copy of Click (typer._click) and raises that copy's exceptions; older
+# releases use the click package.  Whichever it is, it is the one whose exceptions we must recognise.
+click: Any = getattr(typer.core, "_click", None)
+if click is None:  # pragma: no cover - Typer releases that use the click package
+    import click
+
+# Exit and Abort are signals, not errors: Typer 0.2x has its own, older releases use Click's
+_SIGNALS: tuple[type[BaseException], ...] = tuple(
+    cls
+    for cls in (
+        getattr(typer, "Exit", None),
+        getattr(typer, "Abort", None),
+        getattr(click.exceptions, "Exit", None),
+        getattr(click.exceptions, "Abort", None),
+    )
+    if isinstance(cls, type)
 )
 
 EXIT_OK = 0
@@ -68,6 +81,8 @@ def describe_error(exc: BaseException) -> list[str]:
     from mextk.io.manifest import ManifestError
 
     if isinstance(exc, ManifestError):
+        if len(exc.problems) == 1:
+            return [str(exc.problems[0])]
         return [str(p) for p in exc.problems] + [f"{exc.source}: {len(exc.problems)} problem(s)"]
     if isinstance(exc, OSError) and exc.filename is not None:
         where = os.fsdecode(exc.filename)
@@ -203,15 +218,18 @@ class MextkGroup(TyperGroup):
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         return _polish_params(super().get_params(ctx))
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.UsageError as exc:
+            _usage_error(exc)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.UsageError as exc:
-            # one line, like every other error (Typer would draw a box around it)
-            sub = exc.ctx.command_path if exc.ctx is not None else "mextk"
-            print_error_lines([f"{_one_line(exc.format_message())} (see '{sub} --help')"])
-            raise typer.Exit(EXIT_INPUT) from None
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, *_TYPER_SIGNALS):
+        except click.exceptions.UsageError as exc:
+            _usage_error(exc)
+        except (click.exceptions.ClickException, *_SIGNALS):
             raise
         except KeyboardInterrupt:
             print_error_lines(["interrupted; run the same command again to resume"])
@@ -231,6 +249,15 @@ class MextkGroup(TyperGroup):
                 ]
             )
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _usage_error(exc: Any) -> NoReturn:
+    """Print a usage error on one line, like every other error (Typer would draw a box around it)."""
+    if exc.__class__.__name__ == "NoArgsIsHelpError":  # not an error: the help is shown
+        raise exc
+    sub = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "mextk"
+    print_error_lines([f"{_one_line(exc.format_message())} (see '{sub} --help')"])
+    raise typer.Exit(EXIT_INPUT) from None
 
 
 def version_string() -> str:

@@ -47,6 +47,13 @@ def test_pooled_differs_from_fold_average_and_per_dataset():
     ds = ["x", "x", "x", "y", "y", "y"]
     res = score_predictions(y_true, y_pred, datasets=ds)
     assert res["acc"] == pytest.approx(4 / 6) and res["n"] == 6
+    # by hand: pooled, each class has TP 2, FP 1, FN 1, so F1 = 4/6 for both and UF1 = 2/3.  Taken as two
+    # folds (x, y): fold x is all correct (UF1 1), fold y has F1 0 for class 0 and 2/4 for class 1
+    # (UF1 1/4), so the fold average is 0.625: the MEGC pooling is not the average of fold scores.
+    assert res["uf1"] == pytest.approx(2 / 3)
+    folds = [score_predictions(y_true[i : i + 3], y_pred[i : i + 3])["uf1"] for i in (0, 3)]
+    assert folds == pytest.approx([1.0, 0.25])
+    assert np.mean(folds) == pytest.approx(0.625) and res["uf1"] != pytest.approx(np.mean(folds))
     assert set(res["per_dataset"]) == {"x", "y"}
     assert res["per_dataset"]["x"]["acc"] == 1.0 and res["per_dataset"]["x"]["n"] == 3
     assert res["per_dataset"]["y"]["uar"] == pytest.approx((0 + 0.5) / 2)

@@ -19,6 +19,7 @@ from mextk.evaluate.runner import RunConfig, compare_runs, evaluate_run, score_c
 # Tiny settings per model: every model trains end to end under LOSO in seconds.
 TINY: dict[str, tuple[dict, dict]] = {
     "lbptop_svm": ({}, {}),
+    "motion_svm": ({}, {}),
     "vgg16_apex": ({"size": 32}, {"epochs": 1, "batch_size": 8}),
     "dgcnn": ({}, {"epochs": 3}),
     "r3d": ({"size": 32, "n": 8}, {"epochs": 1, "batch_size": 8}),
@@ -72,7 +73,7 @@ def test_every_model_trains_and_is_scored_under_loso(manifest, features, tmp_pat
     assert list(table.columns) == ["Method", "Variant", "UF1", "UAR", "Accuracy"] and table["Variant"][0] == "7-Class"
     assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     saved = sorted(p.name for p in (out / "folds" / "000").iterdir())
-    assert ("model.joblib" if model == "lbptop_svm" else "model.pt") in saved and "done.json" in saved
+    assert ("model.joblib" if model.endswith("_svm") else "model.pt") in saved and "done.json" in saved
 
 
 def test_recognition_and_spotting_beat_chance_with_lbp_top(manifest, features, tmp_path):
@@ -81,6 +82,9 @@ def test_recognition_and_spotting_beat_chance_with_lbp_top(manifest, features, t
     assert rec["n"] == 24 and rec["variant"] == "6-Class"  # No-ME left out of the 6 emotions
     assert spot["n"] == 28 and spot["variant"] == "ME vs No-ME"
     assert rec["uf1"] > 1 / 6
+    # spotting, 24 ME against 4 No-ME: any predictor blind to the input has UAR 0.5; always answering "ME"
+    # has UF1 (48/52 + 0) / 2 = 0.46, and guessing half and half (0.63 + 0.22) / 2 = 0.43
+    assert spot["uar"] > 0.5 and spot["uf1"] > 0.5
 
 
 @pytest.mark.parametrize("protocol", ["loso", "kfold"])
@@ -266,3 +270,79 @@ def test_precomputed_graph_files(manifest, features, tmp_path):
     from_cache = evaluate_run(_config(manifest, features, "dgcnn"), tmp_path / "cache", progress=False)
     assert from_files["n"] == from_cache["n"] == len(df)
     assert (from_files["acc"], from_files["uf1"]) == (from_cache["acc"], from_cache["uf1"])
+
+
+def _subset(manifest: Path, tmp_path: Path, name: str, keep, **columns) -> Path:
+    """A copy of the manifest with some rows (paths made absolute) and columns changed."""
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    df["path"] = [str(manifest.parent / p) for p in df["path"]]
+    df = df[keep(df)].copy()
+    for col, value in columns.items():
+        df[col] = value(df) if callable(value) else value
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_unlabelled_rows_are_refused_in_one_line_and_leave_nothing_to_block_the_rerun(manifest, features, tmp_path):
+    unlabelled = _subset(
+        manifest, tmp_path, "u.csv", lambda d: d.index >= 0, emotion=lambda d: ["", *d["emotion"].iloc[1:]]
+    )
+    out = tmp_path / "run"
+    args = ["evaluate", "--model", "lbptop_svm", "--task", "cmed7", "--features", str(features), "--out", str(out)]
+    res = CliRunner().invoke(app, [args[0], str(unlabelled), *args[1:]])
+    assert res.exit_code == 2
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unlabelled" in lines[0] and "s01_001" in lines[0] and "u.csv" in lines[0], res.output
+    assert not out.exists() or not (out / "config.json").exists()
+    # the corrected manifest runs in the same folder
+    res = CliRunner().invoke(app, [args[0], str(manifest), *args[1:]])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_failed_attempt_does_not_block_a_corrected_rerun(manifest, features, tmp_path):
+    out = tmp_path / "run"
+    wrong = _config(manifest, features, "lbptop_svm", task="cmed6")
+    (out / "folds" / "000").mkdir(parents=True)  # an attempt that stopped before its first fold was done
+    from dataclasses import replace
+
+    evaluate_run(replace(wrong, seed=9), out, progress=False)
+    assert json.loads((out / "config.json").read_text())["seed"] == 9
+    with pytest.raises(FileExistsError, match="other settings"):  # finished folds are never overwritten
+        evaluate_run(wrong, out, progress=False)
+
+
+def test_folds_that_train_on_one_class_are_refused(manifest, features, tmp_path):
+    # two subjects with one sample each: each LOSO fold trains on one sample, so on one class
+    two = _subset(
+        manifest,
+        tmp_path,
+        "two.csv",
+        lambda d: d["sample_id"].isin(["s01_001", "s02_001"]),
+        emotion=["happiness", "anger"],
+    )
+    with pytest.raises(ValueError, match=r"2 of 2 folds train on fewer than 2 classes.*fold 0 \(1 training sample"):
+        evaluate_run(_config(two, features, "lbptop_svm", task="cmed6"), tmp_path / "r", progress=False)
+    res = CliRunner().invoke(
+        app, ["evaluate", str(two), "--model", "lbptop_svm", "--features", str(features), "--out", str(tmp_path / "c")]
+    )
+    assert res.exit_code == 2 and "fewer than 2 classes" in res.output
+
+
+def test_a_class_missing_from_a_folds_training_is_warned_about_and_recorded(manifest, features, tmp_path):
+    # only subject s01 shows "fear": its fold trains without fear, and says so
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    fear = set(df.loc[df["emotion"] == "fear", "sample_id"])
+    keep = _subset(
+        manifest,
+        tmp_path,
+        "rare.csv",
+        lambda d: ~d["sample_id"].isin(fear) | (d["subject"] == "s01"),
+    )
+    rows = pd.read_csv(keep, dtype=str)
+    assert set(rows.loc[rows["emotion"] == "fear", "subject"]) == {"s01"}
+    with pytest.warns(UserWarning, match="1 of 4 folds train without a class"):
+        metrics = evaluate_run(_config(keep, features, "lbptop_svm", task="cmed7"), tmp_path / "r", progress=False)
+    assert len(metrics["class_warnings"]) == 1 and metrics["class_warnings"][0].startswith("fold 0: training has no fear")
+    saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert saved["class_warnings"] == metrics["class_warnings"]

@@ -41,7 +41,7 @@ def test_loso_one_fold_per_subject_in_natural_order():
     assert sorted(tested.tolist()) == list(range(len(y)))
 
 
-def test_kfold_is_leak_free_deterministic_and_stratified():
+def test_kfold_is_leak_free_and_deterministic():
     X, y, s = _data(n_subjects=30, per=8, seed=2)
     a = [t.tolist() for _, t in SubjectStratifiedKFold(10, random_state=5).split(X, y, s)]
     b = [t.tolist() for _, t in SubjectStratifiedKFold(10, random_state=5).split(X, y, s)]
@@ -51,6 +51,21 @@ def test_kfold_is_leak_free_deterministic_and_stratified():
     assert len(folds) == 10
     check_subject_independence(folds, s)
     assert sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(len(y)))
+
+
+def test_kfold_keeps_the_class_proportions_in_every_fold():
+    # 30 subjects who each show one class only (10 per class, 8 samples each): a fold of 3 subjects has the
+    # dataset's proportions (1/3 each) only when it takes one subject of each class
+    subjects = np.repeat([f"sub_{i}" for i in range(30)], 8)
+    y = np.repeat(np.arange(30) % 3, 8)
+    X = np.zeros((len(y), 1))
+    for seed in (0, 1, 2):
+        for _, test in SubjectStratifiedKFold(10, random_state=seed).split(X, y, subjects):
+            assert np.bincount(y[test], minlength=3).tolist() == [8, 8, 8]
+    # the check can fail: subjects dealt to folds at random, ignoring the classes, leave folds without a class
+    order = np.random.default_rng(0).permutation(30)
+    unstratified = [np.bincount(order[k : k + 3] % 3, minlength=3) for k in range(0, 30, 3)]
+    assert any((counts == 0).any() for counts in unstratified)
 
 
 def test_kfold_needs_enough_subjects_and_groups():

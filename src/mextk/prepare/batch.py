@@ -245,6 +245,7 @@ def prepare_recordings(
         ``{"done": [...], "skipped": [...], "failed": {name: error}, "manifest": DataFrame}``.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = console or Console(stderr=True)
@@ -271,7 +272,12 @@ def prepare_recordings(
     done: list[str] = []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     if skipped and progress:
-        console.print(f"{len(skipped)} recording(s) already prepared (cached): {', '.join(skipped)}", highlight=False)
+        console.print(
+            f"{len(skipped)} recording(s) already prepared (cached): {', '.join(skipped)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     with Progress(*columns, console=console, disable=not progress or not todo) as bar:
         tasks = {n: bar.add_task(n, total=None) for _, n in todo}
         live = _BarUpdater(bar, tasks)
@@ -304,7 +310,7 @@ def prepare_recordings(
                                 failed[n] = _one_line(p, exc)
                             live.finish(n, failed=n in failed)
     for msg in failed.values():
-        console.print(f"[red]failed[/] {msg}", highlight=False)
+        console.print(f"[red]failed[/] {escape(msg)}", highlight=False, soft_wrap=True)
     if failed:
         write_text_atomic(out / "problems.txt", "\n".join(failed.values()) + "\n")
     elif (out / "problems.txt").exists():
