@@ -99,3 +99,57 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
     assert res.exit_code == 2 and "required column is missing" in res.output
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), "--task", "nope"])
     assert res.exit_code == 2 and "unknown task 'nope'" in res.output
+
+
+def _help(*command: str) -> str:
+    res = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    return " ".join(res.output.replace("│", " ").split())  # one line, whatever the wrapping
+
+
+def test_features_help_lists_every_kind_with_its_parameters_and_defaults():
+    from mextk.features.kinds import KIND_DEFAULTS
+
+    text = _help("features")
+    assert "mextk.features.batch.KINDS" not in text
+    for kind, params in KIND_DEFAULTS.items():
+        assert f"{kind}:" in text
+        for key in params:
+            if key != "version":
+                assert f"{key}=" in text, (kind, key)
+    # a few defaults as the README and the papers give them
+    for setting in ("n=16", "size=112", "out_size=28", "rows=5", "cols=5", "mapping=u2", "radius=[1,1,1]", "k=4"):
+        assert setting in text, setting
+    assert "deflection:" in text
+
+
+def test_prepare_help_gives_the_default_under_both_presets():
+    text = _help("prepare")
+    # CMED's Algorithm 1 looks every 60 frames at the next three, ends a clip after 60 missing frames
+    assert "Frames between analysis steps. (default: 5; with --preset cmed: 60)" in text
+    assert "Frames examined per step. (default: 1; with --preset cmed: 3)" in text
+    assert "(default: 25; with --preset cmed: 60)" in text
+    assert "Shortest clip kept, seconds. (default: 3.0, under both presets)" in text
+
+
+def test_models_lists_the_svm_settings_of_the_classical_baselines():
+    res = CliRunner().invoke(app, ["models"], env={"COLUMNS": "400"})
+    row = next(line for line in res.output.splitlines() if "lbptop_svm" in line)
+    assert "C=0.01" in row and "class_weight=balanced" in row
+    row = next(line for line in res.output.splitlines() if "motion_svm" in line)
+    assert "C=1.0" in row
+
+
+def test_demo_help_explains_its_dgcnn_epochs():
+    text = _help("demo")
+    assert "[default: 150]" in text and "registry's 50" in text
+
+
+def test_a_call_too_short_for_its_events_names_the_options_that_fix_it(tmp_path):
+    res = CliRunner().invoke(app, ["synth", "--out", str(tmp_path), "--clips-per-subject", "0", "--calls", "1",
+                                   "--call-duration", "15"])  # fmt: skip
+    assert res.exit_code == 2
+    line = " ".join(res.output.split())
+    # 4 events (a late join, an early leave, a screen share's start and end) 4 s apart need 5 x 4 = 20 s
+    assert "at least 20 s" in line and "--call-duration" in line and "--call-event-gap" in line
+    assert "--call-event-gap" in _help("synth")

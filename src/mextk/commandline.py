@@ -149,6 +149,9 @@ class _Argument(TyperArgument):
     def display_type_rich(self, ctx: click.Context) -> str | None:
         return None
 
+    def get_error_hint(self, *args: Any) -> str:
+        return f"'{self._name()}'"
+
 
 _TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN", "path": "PATH"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mextk.datasets.stats import compute_tables
+from mextk.datasets.stats import clip_summary, compute_tables, imbalance_sentence
 from tests.conftest import SHARED_REFERENCE, need_shared
 
 CLASS_COLUMNS = ["disgust", "happiness", "anger", "fear", "sadness", "surprise", "no_me"]
@@ -169,3 +169,41 @@ def test_stats_cli_works_from_manifest_alone_and_writes_csv_and_markdown(tmp_pat
     t5 = pd.read_csv(out / "subject_counts.csv", dtype={"Subject": str})
     assert t5["Subject"].tolist() == ["sub_1", "sub_2"] and t5["Total"].tolist() == [11, 8]
     assert "Happiness 8 / Anger 1 = 8.00" in (out / "stats.md").read_text()
+
+
+def _balanced(n: int = 2) -> pd.DataFrame:
+    counts = pd.DataFrame([{"subject": s, **{c: n for c in CLASS_COLUMNS}} for s in ("sub_1", "sub_2")])
+    return manifest_from_counts(counts)
+
+
+def test_balanced_data_is_called_balanced_not_majority_over_minority():
+    t = compute_tables(_balanced(), task="cmed7")
+    sentence = imbalance_sentence(t.imbalance)
+    assert "1.00 (balanced: every class has 4 samples)" in sentence and " / " not in sentence
+
+
+def test_clip_summary_by_hand_and_unlabelled_rows_left_out_of_the_class_tables():
+    df = _balanced(1)  # 2 subjects x 7 classes, n_frames 10 each (k = 0), 25 fps
+    df.loc[df.index[:3], "emotion"] = ""  # three clips not labelled yet
+    summary = clip_summary(df).set_index("Quantity")["Value"].to_dict()
+    assert summary["Clips"] == "14" and summary["Subjects"] == "2" and summary["Labelled clips"] == "11"
+    assert summary["Duration, total (s)"] == "5.60"  # 14 clips x 10 frames / 25 fps
+    assert summary["Duration, min / mean / max (s)"] == "0.40 / 0.40 / 0.40"
+    t = compute_tables(df, task="cmed7")
+    assert t.unlabelled == 3 and t.class_counts["Number of Samples"].iloc[-1] == 11
+    assert "Labels are missing for 3 clip(s)" in t.to_markdown()
+
+
+def test_stats_cli_on_an_unlabelled_manifest_prints_what_it_can(tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    df = _balanced(1)
+    df["emotion"], df["onset"], df["apex"], df["offset"] = "", None, None, None
+    df.to_csv(tmp_path / "u.csv", index=False)
+    res = CliRunner().invoke(app, ["stats", str(tmp_path / "u.csv"), "--out", str(tmp_path / "t")], terminal_width=150)
+    assert res.exit_code == 0, res.output
+    assert "Labels are missing: all 14 clips are unlabelled" in res.stdout and "Table II" not in res.stdout
+    assert "Subjects" in res.stdout and "5.60" in res.stdout
+    assert (tmp_path / "t" / "clips.csv").exists() and not (tmp_path / "t" / "class_counts.csv").exists()

@@ -165,3 +165,47 @@ def test_frames_kind_handles_cmeds_shortest_and_longest_clips(tmp_path, n_frames
         data = FeatureCache(tmp_path / "f", "frames", {**KINDS["frames"][1], **params, "sampling": sampling}).load("c")
         assert data["x"].shape == (16, 16, 16)
         assert data["positions"][0] == 0 and data["positions"][-1] == n_frames - 1
+
+
+def test_a_clip_whose_length_disagrees_with_n_frames_is_reported_by_sample(small_dataset, tmp_path):
+    manifest, _ = small_dataset
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    df = df[df["sample_id"] != "broken"].copy()
+    real = int(df["n_frames"].iloc[1])
+    df.loc[df.index[1], "n_frames"] = str(real * 2)  # the manifest claims twice the clip's frames
+    wrong_id = df["sample_id"].iloc[1]
+    df.to_csv(tmp_path / "m.csv", index=False)
+    for kind in ("landmarks", "lbp_top"):
+        res = extract_features(tmp_path / "m.csv", kind, tmp_path / "f", progress=False)
+        assert list(res["failed"]) == [wrong_id] and len(res["done"]) == len(df) - 1
+        message = res["failed"][wrong_id]
+        assert f"sample {wrong_id}" in message and f"n_frames {real * 2}" in message and f"has {real} frames" in message
+
+
+def test_unlabelled_clips_get_every_kind_over_the_whole_clip(small_dataset, tmp_path):
+    manifest, _ = small_dataset
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False).head(2)
+    for col in ("onset", "apex", "offset", "emotion", "aus"):
+        df[col] = ""
+    df.to_csv(tmp_path / "u.csv", index=False)
+    for kind in KINDS:
+        res = extract_features(tmp_path / "u.csv", kind, tmp_path / "f", progress=False)
+        assert len(res["done"]) == 2, (kind, res["failed"])
+    frames = FeatureCache(tmp_path / "f", "frames", KINDS["frames"][1]).load(df["sample_id"].iloc[0])
+    n = int(df["n_frames"].iloc[0])
+    # no key frames: the samples span the clip, from its first frame to its last
+    assert frames["positions"][0] == 0 and frames["positions"][-1] == pytest.approx(n - 1)
+
+
+def test_finished_work_says_cached_instead_of_an_empty_bar(small_dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    manifest, _ = small_dataset
+    args = ["features", "lbp_top", str(manifest), "--out", str(tmp_path / "f")]
+    CliRunner().invoke(app, args)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1  # the broken clip failed, the others are kept
+    assert "lbp_top features: 6 cached, 1 failed before" in res.output
+    assert "0/0" not in res.output and "0%" not in res.output

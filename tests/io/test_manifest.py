@@ -166,3 +166,24 @@ def test_validate_cli_prints_all_and_exits_nonzero(tmp_path):
     good = _write(tmp_path, [_row()], name="good.csv")
     res = CliRunner().invoke(app, ["validate", str(good)])
     assert res.exit_code == 0 and "no problems" in res.stdout
+
+
+def test_unlabelled_rows_are_valid_and_counted(tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+    from mextk.io.manifest import label_summary, require_labels, unlabelled_rows
+
+    rows = [_row(), _row(sample_id="b", path="b.mp4", onset="", apex="", offset="", emotion="")]
+    path = _write(tmp_path, rows)
+    df = read_manifest_table(path)
+    assert validate_manifest(df) == [] and unlabelled_rows(df) == [1]
+    assert label_summary(df) == "partly labelled (1 of 2 rows unlabelled)"
+    with pytest.raises(ManifestError, match=r"evaluate needs labels, but 1 of 2 rows are unlabelled \(lines 3 \(b\)\)"):
+        require_labels(df, purpose="evaluate")
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0 and "no problems; partly labelled (1 of 2 rows unlabelled)" in res.stdout
+    only = _write(tmp_path, rows[1:], name="u.csv")
+    res = CliRunner().invoke(app, ["validate", str(only)])
+    assert res.exit_code == 0 and res.stdout.strip().endswith("no problems; unlabelled")
+    require_labels(read_manifest_table(_write(tmp_path, rows[:1], name="l.csv")))  # labelled: no error

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mextk.io.atomic import atomic_path, write_json_atomic
+from mextk.io.atomic import atomic_path, read_json, write_json_atomic
 
 EXECUTORS = ("local", "process", "ray")
 _ID_TYPES = {"sample_id": str, "subject": str, "dataset": str}
@@ -757,10 +757,15 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     for d in run_dirs:
         d = Path(d)
         mpath = d / "metrics.json"
+        if not d.exists():
+            raise FileNotFoundError(f"{d}: run folder not found")
         if not mpath.exists():
             raise FileNotFoundError(f"{d} has no metrics.json (not a finished run)")
-        m = json.loads(mpath.read_text())
-        cfg = json.loads((d / "config.json").read_text()) if (d / "config.json").exists() else {}
+        m = read_json(mpath, what="metrics file")
+        missing = [k for k in ("uf1", "uar", "acc") if not isinstance(m, dict) or k not in m]
+        if missing:
+            raise ValueError(f"{mpath}: lacks {', '.join(missing)} (not a mextk metrics file)")
+        cfg = read_json(d / "config.json", what="run configuration") if (d / "config.json").exists() else {}
         settings = []
         train = cfg.get("train", {})
         if train.get("resample", "none") != "none":
