@@ -30,6 +30,7 @@ def real_gallery(tmp_path_factory):
     truth = compose_gallery(videos, folder / "gallery.mp4", cfg, progress=False)
     out = folder / "out"
     result = prepare_recordings([folder / "gallery.mp4"], out, preset("default"), progress=False)
+    result["folder"] = out
     return truth, result
 
 
@@ -75,3 +76,19 @@ def test_tiny_gallery_faces_are_flagged(tmp_path):
     assert not result["failed"] and len(m) >= 3
     assert m["flags"].astype(str).str.contains("small_face").all()
     assert not m["kept"].any()
+
+
+def test_every_feature_kind_runs_on_the_prepared_real_manifest(real_gallery, tmp_path):
+    """prepare -> features on real people, with the manifest exactly as prepare wrote it."""
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+    from mextk.features.kinds import KIND_DEFAULTS
+
+    _, result = real_gallery
+    manifest = result["folder"] / "manifest.csv"
+    n = len(pd.read_csv(manifest))
+    for kind in KIND_DEFAULTS:
+        res = CliRunner().invoke(app, ["features", kind, str(manifest), "--out", str(tmp_path / "f")])
+        assert res.exit_code == 0, (kind, res.output)
+        assert f"{n} computed" in res.output, (kind, res.output)

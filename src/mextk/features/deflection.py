@@ -201,7 +201,7 @@ def draw_deflection(table: pd.DataFrame, *, exaggerate: float | None = None) -> 
     pad = 0.05 * max(float(np.ptp(xs)), float(np.ptp(ys)), 1e-6)
     xlim = (xs.min() - pad, xs.max() + pad)
     ylim = (ys.max() + pad, ys.min() - pad)  # image coordinates: y grows downwards
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows + 0.8), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(3.4 * ncols, 4.6), 3.5 * nrows + 1.0), squeeze=False)
     for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     arrows = None
@@ -232,7 +232,8 @@ def draw_deflection(table: pd.DataFrame, *, exaggerate: float | None = None) -> 
         n = int(part["n"].iloc[0]) if len(part) else 0
         ax.set_title(f"{emo} {ds} (n={n})".strip(), fontsize=9)
     fig.suptitle(
-        f"onset landmarks (face widths) and mean deflection to the apex, arrows drawn x{factor:g}", fontsize=10
+        f"onset landmarks and mean deflection to the apex\n(positions in face widths; arrows drawn x{factor:g})",
+        fontsize=10,
     )
     if arrows is not None and reference > 0:
         # the legend arrow: `reference` face widths, drawn at the same scale as every arrow
@@ -247,7 +248,8 @@ def draw_deflection(table: pd.DataFrame, *, exaggerate: float | None = None) -> 
             color="blue",
             fontproperties={"size": 9},
         )
-    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.06, 1, 0.93))
+    fig.subplots_adjust(hspace=0.3)  # room for each panel's title below the panel above
     return fig
 
 
