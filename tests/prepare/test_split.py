@@ -320,3 +320,25 @@ def test_cmed_fixed_crops_take_in_other_tiles_and_are_flagged(synth_call, tmp_pa
     m = result["manifest"]
     assert len(m) >= 1
     assert m["flags"].astype(str).str.contains("intrusion").all()  # 300x300 squares on 640x360 galleries
+
+
+def test_finished_bars_show_the_frame_count_and_a_rerun_says_cached(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    video = face_video(tmp_path / "bars.mp4", 130, [(0, 130)])
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 64)
+    out = tmp_path / "out"
+
+    def run() -> str:
+        buffer = io.StringIO()
+        console = Console(file=buffer, force_terminal=True, width=150, color_system=None)
+        prepare_recordings([video, tmp_path / "broken.mp4"], out, preset("default", pose=False), console=console)
+        return buffer.getvalue()
+
+    first = run()
+    assert "130/130" in first and "1/1" not in first  # the finished bar counts the recording's frames
+    assert "broken (failed)" in first
+    second = run()
+    assert "1 recording(s) already prepared (cached): bars" in second and "130/130" not in second
