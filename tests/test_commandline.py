@@ -106,7 +106,9 @@ def test_a_missing_input_is_one_line_naming_it_and_exit_2(files, tmp_path, comma
     }[command]  # fmt: skip
     res = _invoke(args)
     assert res.exit_code == EXIT_INPUT
-    name = {"prepare": "missing.mp4", "compare": "missing_run", "cmed-manifest": "missing_root"}.get(command, missing.name)
+    name = {"prepare": "missing.mp4", "compare": "missing_run", "cmed-manifest": "missing_root"}.get(
+        command, missing.name
+    )
     _one_error_line(res, name, "not found")
 
 

@@ -338,29 +338,24 @@ def prepare(
     crop_scale: Annotated[
         Optional[float], typer.Option(help=_preset_help("crop_scale", "Crop side relative to the face."))
     ] = None,
-    fps: Annotated[
-        Optional[float], typer.Option(help=_preset_help("fps", "Constant output frame rate."))
-    ] = None,
+    fps: Annotated[Optional[float], typer.Option(help=_preset_help("fps", "Constant output frame rate."))] = None,
     screen_share: Annotated[
         Optional[bool], typer.Option(help=_preset_help("screen_share", "Detect and drop screen shares."))
     ] = None,
-    layout: Annotated[
-        Optional[bool], typer.Option(help=_preset_help("layout", "Follow the gallery's tiles."))
-    ] = None,
+    layout: Annotated[Optional[bool], typer.Option(help=_preset_help("layout", "Follow the gallery's tiles."))] = None,
     pose: Annotated[
         Optional[bool], typer.Option(help=_preset_help("pose", "Estimate head pose (turned_head flag)."))
     ] = None,
     x264_preset: Annotated[
         Optional[str], typer.Option(help=_preset_help("x264_preset", "x264 speed preset of the clips."))
     ] = None,
-    crf: Annotated[
-        Optional[int], typer.Option(help=_preset_help("crf", "x264 quality of the clips."))
-    ] = None,
+    crf: Annotated[Optional[int], typer.Option(help=_preset_help("crf", "x264 quality of the clips."))] = None,
     flag_min_face_px: Annotated[
         Optional[float], typer.Option(help=_preset_help("flag_min_face_px", "small_face below this face height."))
     ] = None,
     flag_min_face_frac: Annotated[
-        Optional[float], typer.Option(help=_preset_help("flag_min_face_frac", "small_face below this share of the tile."))
+        Optional[float],
+        typer.Option(help=_preset_help("flag_min_face_frac", "small_face below this share of the tile.")),
     ] = None,
     flag_max_yaw: Annotated[
         Optional[float], typer.Option(help=_preset_help("flag_max_yaw", "turned_head above this yaw (degrees)."))
@@ -375,7 +370,8 @@ def prepare(
         Optional[float], typer.Option(help=_preset_help("flag_min_visible", "face_covered below this share of checks."))
     ] = None,
     flag_max_intrusion: Annotated[
-        Optional[float], typer.Option(help=_preset_help("flag_max_intrusion", "intrusion above this share of the crop."))
+        Optional[float],
+        typer.Option(help=_preset_help("flag_max_intrusion", "intrusion above this share of the crop.")),
     ] = None,
 ) -> None:
     """Split group video-call recordings into per-person face clips (CMED Algorithm 1, or the better default).
@@ -506,36 +502,54 @@ def evaluate(
         Optional[Path], typer.Argument(help="Manifest of the samples (optional with --checkpoints).")
     ] = None,
     model: Annotated[Optional[str], typer.Option(help="Registered model (mextk models lists them).")] = None,
-    protocol: Annotated[str, typer.Option(help="loso or kfold (subject-independent).")] = "loso",
+    protocol: Annotated[
+        str, typer.Option(help="loso or kfold (subject-independent).", metavar="[loso|kfold]")
+    ] = "loso",
     task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed6",
     out: Annotated[Path, typer.Option(help="Run folder (re-running resumes it).")] = Path("run"),
     n_splits: Annotated[int, typer.Option(help="Folds of kfold.")] = 10,
     seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
     input_: Annotated[
-        str, typer.Option("--input", help="features (computed and cached) or precomputed (the manifest's path).")
+        str,
+        typer.Option(
+            "--input",
+            help="features (computed and cached) or precomputed (the manifest's path).",
+            metavar="[features|precomputed]",
+        ),
     ] = "features",
     features: Annotated[
         Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the run folder, shared by runs).")
     ] = None,
     set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="Feature parameter KEY=VALUE (repeatable).")
+        Optional[list[str]],
+        typer.Option("--set", help="Feature parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE"),
     ] = None,
     train: Annotated[
         Optional[list[str]],
-        typer.Option(help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ..."),
+        typer.Option(
+            help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...", metavar="KEY=VALUE"
+        ),
     ] = None,
-    option: Annotated[Optional[list[str]], typer.Option(help="Model option KEY=VALUE (repeatable).")] = None,
+    option: Annotated[
+        Optional[list[str]], typer.Option(help="Model option KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+    ] = None,
     weights: Annotated[
         Optional[str], typer.Option(help="Starting weights: a torchvision name (IMAGENET1K_V1) or a file.")
     ] = None,
-    size: Annotated[Optional[int], typer.Option(help="Input size (overrides the model's default).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Training epochs.")] = None,
-    resample: Annotated[Optional[str], typer.Option(help="Class resampling: none or uniform.")] = None,
-    loss: Annotated[Optional[str], typer.Option(help="Loss: ce, cb, focal or cb_focal.")] = None,
+    size: Annotated[
+        Optional[int], typer.Option(help="Input size in pixels (default: the model's, listed by mextk models).")
+    ] = None,
+    epochs: Annotated[
+        Optional[int], typer.Option(help="Training epochs (default: the model's, listed by mextk models).")
+    ] = None,
+    resample: Annotated[
+        Optional[str], typer.Option(help="Class resampling (default: none).", metavar="[none|uniform]")
+    ] = None,
+    loss: Annotated[Optional[str], typer.Option(help="Loss (default: ce).", metavar="[ce|cb|focal|cb_focal]")] = None,
     val_subjects: Annotated[
         Optional[float], typer.Option(help="Share of training subjects held out to pick the epoch (0: fixed).")
     ] = None,
-    executor: Annotated[str, typer.Option(help="local, process or ray.")] = "local",
+    executor: Annotated[str, typer.Option(help="Where folds run.", metavar="[local|process|ray]")] = "local",
     jobs: Annotated[int, typer.Option(help="Parallel folds (process, ray) and feature workers.")] = 1,
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URI to log the run to.")] = None,

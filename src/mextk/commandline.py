@@ -185,6 +185,8 @@ def _polish_params(params: list[click.Parameter]) -> list[click.Parameter]:
     for param in params:
         if isinstance(param, TyperArgument) and not isinstance(param, _Argument):
             param.__class__ = _Argument
+            if param.metavar is None:  # the name Typer's help panel shows
+                param.metavar = (param.name or "").upper()
         elif isinstance(param, TyperOption) and not isinstance(param, _Option):
             param.__class__ = _Option
     return params

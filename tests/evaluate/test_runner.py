@@ -343,6 +343,8 @@ def test_a_class_missing_from_a_folds_training_is_warned_about_and_recorded(mani
     assert set(rows.loc[rows["emotion"] == "fear", "subject"]) == {"s01"}
     with pytest.warns(UserWarning, match="1 of 4 folds train without a class"):
         metrics = evaluate_run(_config(keep, features, "lbptop_svm", task="cmed7"), tmp_path / "r", progress=False)
-    assert len(metrics["class_warnings"]) == 1 and metrics["class_warnings"][0].startswith("fold 0: training has no fear")
+    assert len(metrics["class_warnings"]) == 1 and metrics["class_warnings"][0].startswith(
+        "fold 0: training has no fear"
+    )
     saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert saved["class_warnings"] == metrics["class_warnings"]

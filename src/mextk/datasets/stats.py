@@ -116,9 +116,7 @@ class StatsTables:
 def _ratio_phrase(imb: dict[str, Any]) -> str:
     if imb["majority_count"] == imb["minority_count"]:
         return f"1.00 (balanced: every class has {imb['majority_count']} samples)"
-    return (
-        f"{imb['majority']} {imb['majority_count']} / {imb['minority']} {imb['minority_count']} = {imb['ratio']:.2f}"
-    )
+    return f"{imb['majority']} {imb['majority_count']} / {imb['minority']} {imb['minority_count']} = {imb['ratio']:.2f}"
 
 
 def imbalance_sentence(imb: dict[str, Any]) -> str:

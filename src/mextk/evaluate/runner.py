@@ -561,9 +561,7 @@ def evaluate_run(
     n_folds = len(prep["folds"])
     done = [k for k in range(n_folds) if (fold_dir(out, k) / "done.json").exists()]
     todo = [k for k in range(n_folds) if k not in done]
-    _run_folds(
-        out, todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=len(done)
-    )
+    _run_folds(out, todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=len(done))
     metrics = write_report(out, prep["classes"], config)
     metrics["resumed_folds"] = len(done)
     metrics["skipped"] = len(prep["skipped"])

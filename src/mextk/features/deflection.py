@@ -253,9 +253,7 @@ def draw_deflection(table: pd.DataFrame, *, exaggerate: float | None = None) -> 
     return fig
 
 
-def plot_deflection(
-    table: pd.DataFrame, path: str | os.PathLike[str], *, exaggerate: float | None = None
-) -> Path:
+def plot_deflection(table: pd.DataFrame, path: str | os.PathLike[str], *, exaggerate: float | None = None) -> Path:
     """Draw :func:`draw_deflection` and write it as a PNG, atomically."""
     import matplotlib.pyplot as plt
 

@@ -97,7 +97,9 @@ def describe_kinds() -> str:
 
     paragraphs = []
     for kind, defaults in KIND_DEFAULTS.items():
-        params = "; ".join(f"{key}={show(value)}: {PARAM_DOCS[key]}" for key, value in defaults.items() if key != "version")
+        params = "; ".join(
+            f"{key}={show(value)}: {PARAM_DOCS[key]}" for key, value in defaults.items() if key != "version"
+        )
         paragraphs.append(f"{kind}: {KIND_SUMMARIES[kind]}.  Parameters: {params}.")
     for name, summary in ANALYSES.items():
         paragraphs.append(f"{name}: {summary}; takes one manifest per dataset.")
