@@ -206,7 +206,10 @@ def test_saved_fold_models_score_without_training_and_runs_compare(manifest, fea
     assert res.exit_code == 0 and "LBP-TOP" in res.output
     assert "| Method" in (tmp_path / "compare.md").read_text()
     res = CliRunner().invoke(app, ["compare", str(tmp_path / "nothing")])
-    assert res.exit_code == 2 and "metrics.json" in res.output
+    assert res.exit_code == 2 and "nothing: run folder not found" in res.output
+    (tmp_path / "unfinished").mkdir()
+    res = CliRunner().invoke(app, ["compare", str(tmp_path / "unfinished")])
+    assert res.exit_code == 2 and "unfinished has no metrics.json" in res.output
 
 
 def test_process_and_ray_executors_match_local(manifest, features, tmp_path):
