@@ -105,17 +105,12 @@ def describe_error(exc: BaseException) -> list[str]:
 def print_error_lines(lines: list[str]) -> None:
     """Print ``error: ...`` lines to standard error (no wrapping: one line stays one line)."""
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     for line in lines[:-1]:
         console.print(line, markup=False)
-    console.print(f"[bold red]error:[/] {_escape(lines[-1])}")
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    console.print(f"[bold red]error:[/] {escape(lines[-1])}")
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
