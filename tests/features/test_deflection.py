@@ -95,6 +95,7 @@ def test_figure_keeps_every_arrow_in_its_panel_and_draws_a_scale_legend():
     assert deflection_scale(table)[0] * 0.3 <= 0.1 + 1e-12
 
 
+@pytest.mark.shared_data
 def test_figure_on_real_talking_heads_and_synthetic_clips(synth_dataset, tmp_path):
     """Real faces move their heads; synthetic micro-expressions move a few pixels: both figures fit."""
     import matplotlib.pyplot as plt
