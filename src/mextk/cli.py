@@ -438,6 +438,13 @@ def features(
     out: Annotated[Path, typer.Option(help="Feature cache folder.")] = Path("features"),
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     retry_failed: Annotated[bool, typer.Option(help="Compute samples that failed before again.")] = False,
+    include_excluded: Annotated[
+        bool,
+        typer.Option(
+            "--include-excluded",
+            help="Also compute the clips that review decisions leave out (kept=false, rejected in review.csv).",
+        ),
+    ] = False,
     exaggerate: Annotated[
         Optional[float],
         typer.Option(
@@ -475,10 +482,14 @@ def features(
     if len(manifests) != 1:
         fail(f"{kind} takes one manifest, got {len(manifests)}")
     params = parse_params(set_ or [])
-    res = extract_features(manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed, params=params)
+    res = extract_features(
+        manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed, include_excluded=include_excluded, params=params
+    )
     for msg in res["failed"].values():
         typer.echo(f"failed: {msg}", err=True)
     counts = f"{len(res['done'])} computed, {len(res['cached'])} cached, {len(res['failed'])} failed"
+    if res["excluded"]:
+        counts += f", {len(res['excluded'])} left out by review decisions"
     typer.echo(f"{kind}: {counts} -> {res['folder']}")
     if res["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
@@ -556,6 +567,13 @@ def evaluate(
     checkpoints: Annotated[
         Optional[Path], typer.Option(help="Score this run folder's saved fold models instead of training.")
     ] = None,
+    include_excluded: Annotated[
+        bool,
+        typer.Option(
+            "--include-excluded",
+            help="Also use the clips that review decisions leave out (kept=false, rejected in review.csv).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
 ) -> None:
     """Train and score a model under leave-one-subject-out or subject-independent k-fold; resumable."""
@@ -602,6 +620,7 @@ def evaluate(
             feature_params=feature_params,
             model_options=options,
             train=train_cfg,
+            include_excluded=include_excluded,
         )
         metrics = evaluate_run(
             config,

@@ -86,6 +86,9 @@ class RunConfig:
         Keyword options of the model builder (``weights`` ...).
     train : dict
         Training settings (:class:`~mextk.evaluate.training.TrainConfig` fields).
+    include_excluded : bool
+        Also use the clips that review decisions leave out (``kept`` false, rejected in
+        ``review.csv``: :mod:`mextk.io.review`); by default they are listed in ``skipped.csv``.
     """
 
     manifest: str
@@ -99,6 +102,7 @@ class RunConfig:
     feature_params: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    include_excluded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""
@@ -129,6 +133,7 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     from mextk.features.batch import KINDS, extract_features
     from mextk.features.cache import FeatureCache
     from mextk.io.manifest import load_manifest, require_labels, sample_path
+    from mextk.io.review import apply_review, exclusion_summary
     from mextk.labels import get_taxonomy
     from mextk.models.registry import get_model
 
@@ -141,11 +146,17 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     TrainConfig.from_dict({**spec.train, **config.train})  # reject bad settings before any work
     # the manifest is checked before anything is written, so a bad one leaves no run behind to block the rerun
     df = load_manifest(config.manifest, check_files=True)
+    df, excluded = apply_review(df, include_excluded=config.include_excluded)
+    if excluded and progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(exclusion_summary(excluded), highlight=False, markup=False, soft_wrap=True)
     require_labels(df, purpose="evaluate")
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
+        # through RunConfig, so that a setting added since the run was made counts at its default
+        old = RunConfig(**json.loads(cfg_path.read_text())).to_dict()
         diff = _config_differences(old, config.to_dict())
         if diff and any((out / "folds").glob("*/done.json")):
             raise FileExistsError(
@@ -159,7 +170,8 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
         write_json_atomic(cfg_path, config.to_dict())
 
     enc = tax.encode(df["emotion"].tolist(), excluded="drop")
-    skipped = [
+    skipped = [{"sample_id": sid, "reason": reason} for sid, reason in excluded.items()]
+    skipped += [
         {"sample_id": str(s), "reason": f"label {lab!r} not used by task {tax.name}"}
         for s, lab, k in zip(df["sample_id"], df["emotion"], enc.keep, strict=True)
         if not k
@@ -169,7 +181,15 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     y = enc.y
     if config.input == "features":
         params = {**spec.feature_params, **config.feature_params}
-        res = extract_features(used, spec.feature, config.features_dir, params=params, jobs=jobs, progress=progress)
+        res = extract_features(
+            used,
+            spec.feature,
+            config.features_dir,
+            params=params,
+            jobs=jobs,
+            include_excluded=True,  # the review has been applied above
+            progress=progress,
+        )
         cache = FeatureCache(config.features_dir, spec.feature, {**KINDS[spec.feature][1], **params})
         sources = [str(cache.path(str(s))) for s in used["sample_id"]]
         ok = np.array([str(s) not in res["failed"] for s in used["sample_id"]])

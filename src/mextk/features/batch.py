@@ -312,9 +312,14 @@ def extract_features(
     jobs: int = 1,
     params: dict[str, Any] | None = None,
     retry_failed: bool = False,
+    include_excluded: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Compute one kind of feature for every sample of a manifest.
+
+    Clips that review decisions leave out (``kept`` false, or rejected in
+    ``review.csv``: :mod:`mextk.io.review`) are skipped and counted, unless
+    ``include_excluded``.
 
     Parameters
     ----------
@@ -330,17 +335,20 @@ def extract_features(
         Overrides of the kind's parameters (changing any starts a new cache folder).
     retry_failed : bool
         Compute again the samples that failed before.
+    include_excluded : bool
+        Also compute the clips that review decisions leave out.
     progress : bool
         Show a progress bar.
 
     Returns
     -------
     dict
-        ``{"folder", "done", "cached", "failed": {sample_id: message}}``.
+        ``{"folder", "done", "cached", "failed": {sample_id: message}, "excluded": {sample_id: reason}}``.
     """
     from rich.progress import track
 
     from mextk.io.manifest import load_manifest, manifest_root
+    from mextk.io.review import apply_review, exclusion_summary
 
     if kind not in KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -356,6 +364,13 @@ def extract_features(
         if not ok or (isinstance(default, int) and isinstance(value, bool) != isinstance(default, bool)):
             raise ValueError(f"parameter {key} of {kind} must be {type(default).__name__}, got {value!r}")
     df = manifest if isinstance(manifest, pd.DataFrame) else load_manifest(manifest)
+    df, excluded = apply_review(df, include_excluded=include_excluded)
+    if excluded and progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"{kind} features: {exclusion_summary(excluded)}", highlight=False, markup=False, soft_wrap=True
+        )
     root = str(manifest_root(df))
     cache = FeatureCache(out_dir, kind, merged)
     rows = df.to_dict("records")
@@ -403,7 +418,7 @@ def extract_features(
     )
     with atomic_path(cache.folder / "index.csv") as tmp:
         index.to_csv(tmp, index=False)
-    return {"folder": cache.folder, "done": done, "cached": cached, "failed": failed}
+    return {"folder": cache.folder, "done": done, "cached": cached, "failed": failed, "excluded": excluded}
 
 
 def deflection_from_manifests(
