@@ -126,10 +126,13 @@ def test_features_help_lists_every_kind_with_its_parameters_and_defaults():
 def test_prepare_help_gives_the_default_under_both_presets():
     text = _help("prepare")
     # CMED's Algorithm 1 looks every 60 frames at the next three, ends a clip after 60 missing frames
-    assert "Frames between analysis steps. (default: 5; with --preset cmed: 60)" in text
-    assert "Frames examined per step. (default: 1; with --preset cmed: 3)" in text
-    assert "(default: 25; with --preset cmed: 60)" in text
-    assert "Shortest clip kept, seconds. (default: 3.0, under both presets)" in text
+    assert (
+        "--detect-every INTEGER Frames between analysis steps (layout, face checks). "
+        "(default: 5; with --preset cmed: 60)" in text
+    )
+    assert "the one with most faces is used. (default: 1; with --preset cmed: 3)" in text
+    assert "this many frames. (default: 25; with --preset cmed: 60)" in text
+    assert "Clips shorter than this (seconds) are deleted. (default: 3.0, under both presets)" in text
 
 
 def test_models_lists_the_svm_settings_of_the_classical_baselines():

@@ -9,8 +9,10 @@ and the help's rendering are shared by every command (:mod:`mextk.commandline`):
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,7 +20,7 @@ import typer
 
 from mextk.commandline import EXIT_PARTIAL, MextkGroup, fail, version_string
 from mextk.features.kinds import ANALYSES, KIND_DEFAULTS, describe_kinds
-from mextk.prepare.config import CMED_PRESET, PrepareConfig
+from mextk.prepare.config import CMED_PRESET, PrepareConfig, setting_help
 
 app = typer.Typer(
     name="mextk",
@@ -296,7 +298,6 @@ def score(
     Console().print(_metrics_table(result, f"{predictions.name}: {result['n']} predictions"))
 
 
-@app.command()
 def prepare(
     recordings: Annotated[
         Optional[list[Path]], typer.Argument(help="Recordings, or folders searched for them.")
@@ -307,113 +308,42 @@ def prepare(
         typer.Option(
             "--preset",
             metavar="[default|cmed]",
-            help="'default' (layout-aware) or 'cmed' (Algorithm 1 as written); every option below says its "
+            help="'default' (layout-aware) or 'cmed' (Algorithm 1 as written); every setting below says its "
             "default under both.",
         ),
     ] = "default",
     jobs: Annotated[int, typer.Option(help="Recordings processed in parallel.")] = 1,
     subjects: Annotated[Optional[Path], typer.Option(help="CSV: source_recording, track_id, subject.")] = None,
     dataset: Annotated[str, typer.Option(help="Manifest 'dataset' column.")] = "prepared",
-    detector: Annotated[
-        Optional[str], typer.Option(help=_preset_help("detector", "haar, dlib-hog or dlib-cnn."))
-    ] = None,
-    detect_every: Annotated[
-        Optional[int], typer.Option(help=_preset_help("detect_every", "Frames between analysis steps."))
-    ] = None,
-    full_detect_every: Annotated[
-        Optional[int], typer.Option(help=_preset_help("full_detect_every", "Frames between full detections."))
-    ] = None,
-    lookahead: Annotated[
-        Optional[int], typer.Option(help=_preset_help("lookahead", "Frames examined per step."))
-    ] = None,
-    max_gap: Annotated[
-        Optional[int], typer.Option(help=_preset_help("max_gap", "Frames a face may be missing before its clip ends."))
-    ] = None,
-    min_duration: Annotated[
-        Optional[float], typer.Option(help=_preset_help("min_duration", "Shortest clip kept, seconds."))
-    ] = None,
-    crop_size: Annotated[
-        Optional[int], typer.Option(help=_preset_help("crop_size", "Output crop side in pixels."))
-    ] = None,
-    crop_scale: Annotated[
-        Optional[float], typer.Option(help=_preset_help("crop_scale", "Crop side relative to the face."))
-    ] = None,
-    fps: Annotated[Optional[float], typer.Option(help=_preset_help("fps", "Constant output frame rate."))] = None,
-    screen_share: Annotated[
-        Optional[bool], typer.Option(help=_preset_help("screen_share", "Detect and drop screen shares."))
-    ] = None,
-    layout: Annotated[Optional[bool], typer.Option(help=_preset_help("layout", "Follow the gallery's tiles."))] = None,
-    pose: Annotated[
-        Optional[bool], typer.Option(help=_preset_help("pose", "Estimate head pose (turned_head flag)."))
-    ] = None,
-    x264_preset: Annotated[
-        Optional[str], typer.Option(help=_preset_help("x264_preset", "x264 speed preset of the clips."))
-    ] = None,
-    crf: Annotated[Optional[int], typer.Option(help=_preset_help("crf", "x264 quality of the clips."))] = None,
-    flag_min_face_px: Annotated[
-        Optional[float], typer.Option(help=_preset_help("flag_min_face_px", "small_face below this face height."))
-    ] = None,
-    flag_min_face_frac: Annotated[
-        Optional[float],
-        typer.Option(help=_preset_help("flag_min_face_frac", "small_face below this share of the tile.")),
-    ] = None,
-    flag_max_yaw: Annotated[
-        Optional[float], typer.Option(help=_preset_help("flag_max_yaw", "turned_head above this yaw (degrees)."))
-    ] = None,
-    flag_max_pitch: Annotated[
-        Optional[float], typer.Option(help=_preset_help("flag_max_pitch", "turned_head above this pitch (degrees)."))
-    ] = None,
-    flag_multi_face: Annotated[
-        Optional[float], typer.Option(help=_preset_help("flag_multi_face", "multiple_faces in this share of checks."))
-    ] = None,
-    flag_min_visible: Annotated[
-        Optional[float], typer.Option(help=_preset_help("flag_min_visible", "face_covered below this share of checks."))
-    ] = None,
-    flag_max_intrusion: Annotated[
-        Optional[float],
-        typer.Option(help=_preset_help("flag_max_intrusion", "intrusion above this share of the crop.")),
-    ] = None,
+    rebuild_manifest: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-manifest",
+            help="Only rebuild OUT/manifest.csv and review.csv from the recordings already prepared there "
+            "(e.g. after editing the --subjects map); give no recordings.",
+        ),
+    ] = False,
+    **settings: object,
 ) -> None:
     """Split group video-call recordings into per-person face clips (CMED Algorithm 1, or the better default).
 
     Writes OUT/manifest.csv (one row per clip), OUT/review.csv (flags for the manual check) and
-    OUT/RECORDING/summary.json.  Finished recordings are skipped when run again; with no
-    recordings, only the manifest is rebuilt (e.g. after editing the --subjects map).
+    OUT/RECORDING/summary.json.  Finished recordings are skipped when run again.  Every setting of
+    mextk.prepare.config.PrepareConfig is an option below.
     """
     from rich.console import Console
 
     from mextk.prepare.batch import prepare_recordings
     from mextk.prepare.config import preset
 
-    overrides = {
-        k: v
-        for k, v in dict(
-            detector=detector,
-            detect_every=detect_every,
-            full_detect_every=full_detect_every,
-            lookahead=lookahead,
-            max_gap=max_gap,
-            min_duration=min_duration,
-            crop_size=crop_size,
-            crop_scale=crop_scale,
-            fps=fps,
-            screen_share=screen_share,
-            layout=layout,
-            pose=pose,
-            x264_preset=x264_preset,
-            crf=crf,
-            flag_min_face_px=flag_min_face_px,
-            flag_min_face_frac=flag_min_face_frac,
-            flag_max_yaw=flag_max_yaw,
-            flag_max_pitch=flag_max_pitch,
-            flag_multi_face=flag_multi_face,
-            flag_min_visible=flag_min_visible,
-            flag_max_intrusion=flag_max_intrusion,
-        ).items()
-        if v is not None
-    }
+    if rebuild_manifest and recordings:
+        fail("--rebuild-manifest takes no recordings: it rebuilds the manifest of those already in --out")
+    if not rebuild_manifest and not recordings:
+        fail("give the recordings (files or folders) to prepare, or --rebuild-manifest (see 'mextk prepare --help')")
+    if rebuild_manifest and not (out / "manifest.csv").exists() and not any(out.glob("*/summary.json")):
+        fail(f"{out}: no prepared recording to rebuild the manifest from")
     console = Console(stderr=True)
-    config = preset(preset_name, **overrides)
+    config = preset(preset_name, **{k: v for k, v in settings.items() if v is not None})
     result = prepare_recordings(
         recordings or [], _out_folder(out), config, jobs=jobs, dataset=dataset, subjects=subjects, console=console
     )
@@ -426,6 +356,25 @@ def prepare(
     )
     if result["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _setting_options() -> list[inspect.Parameter]:
+    """One ``--option`` per field of PrepareConfig (its docstring gives the help, both presets the defaults)."""
+    hints = typing.get_type_hints(PrepareConfig)
+    options = []
+    for name, text in setting_help().items():
+        hint = hints[name]
+        base = next(t for t in (bool, int, float, str) if hint is t or t in typing.get_args(hint))
+        annotation = Annotated[Optional[base], typer.Option(help=_preset_help(name, text))]  # type: ignore[valid-type]
+        options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
+    return options
+
+
+_signature = inspect.signature(prepare, eval_str=True)
+prepare.__signature__ = _signature.replace(  # type: ignore[attr-defined]
+    parameters=[p for p in _signature.parameters.values() if p.kind != p.VAR_KEYWORD] + _setting_options()
+)
+app.command()(prepare)
 
 
 _KIND_NAMES = ", ".join([*KIND_DEFAULTS, *ANALYSES])

@@ -231,6 +231,10 @@ class MextkGroup(TyperGroup):
             _usage_error(exc)
         except (click.exceptions.ClickException, *_SIGNALS):
             raise
+        except BrokenPipeError:  # the reader went away (mextk ... | head): not an error worth a line
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that the final flush does not fail again
+            raise typer.Exit(EXIT_OK) from None
         except KeyboardInterrupt:
             print_error_lines(["interrupted; run the same command again to resume"])
             raise typer.Exit(EXIT_INTERRUPTED) from None

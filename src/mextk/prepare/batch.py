@@ -118,8 +118,12 @@ def _done(folder: Path, config: PrepareConfig) -> bool:
     summary = folder / "summary.json"
     if not summary.exists():
         return False
-    saved = json.loads(summary.read_text()).get("config")
-    if saved != json.loads(json.dumps(config.to_dict())):
+    saved = json.loads(summary.read_text()).get("config") or {}
+    try:  # through PrepareConfig, so that a setting added since then counts at its default
+        saved = PrepareConfig(**saved).to_dict()
+    except (TypeError, ValueError):
+        pass  # settings this version does not know: they differ
+    if json.loads(json.dumps(saved)) != json.loads(json.dumps(config.to_dict())):
         raise FileExistsError(
             f"{folder}: was prepared with other settings; use another --out folder or remove that recording's folder"
         )

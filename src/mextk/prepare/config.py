@@ -46,7 +46,8 @@ class PrepareConfig:
     Attributes
     ----------
     preset : str
-        ``"default"`` or ``"cmed"`` (for the record; use :func:`preset` to build one).
+        ``"default"`` or ``"cmed"``, for the record only: behaviour follows the other
+        settings, never this name (use :func:`preset` to build one).
     detector : str
         ``haar`` (OpenCV frontal face cascade), ``dlib-hog`` or ``dlib-cnn`` (dlib's MMOD
         CNN, weights from ``face-recognition-models``).
@@ -64,6 +65,10 @@ class PrepareConfig:
     trim_gaps : bool
         Hold back frames after the last sighting and drop them if the face does not
         return, so the clip ends where the face was last seen.
+    clip_start : str
+        Where a new clip starts: ``sighting``, the frame the face was first seen in; or
+        ``step``, the first frame of the analysis step that saw it (Algorithm 1 writes the
+        look-ahead frames too).
     layout : bool
         Follow the gallery's tiles (crop inside a tile, identify people across
         layout changes); otherwise faces open "user frames" as in Algorithm 1.
@@ -102,9 +107,10 @@ class PrepareConfig:
     flag_min_face_px : float
         Flag ``small_face`` when the median face height is below this (source px): a
         micro-expression moves a few pixels on a 150-300 px face (CASME II, SAMM, CMED);
-        below 64 px it is lost in the compression noise...
+        below 64 px it is lost in the compression noise.
     flag_min_face_frac : float
-        ...or below this fraction of the tile height.
+        Flag ``small_face`` also when the median face height is below this fraction of the
+        tile height.
     flag_max_yaw, flag_max_pitch : float
         Flag ``turned_head`` when the median absolute yaw / pitch (degrees, from
         68 landmarks) exceeds these.
@@ -129,6 +135,7 @@ class PrepareConfig:
     max_gap: int = 25
     min_duration: float = 3.0
     trim_gaps: bool = True
+    clip_start: str = "sighting"
     layout: bool = True
     screen_share: bool = True
     crop: str = "face"
@@ -154,6 +161,8 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        if self.clip_start not in ("sighting", "step"):
+            raise ValueError(f"clip_start must be 'sighting' or 'step', got {self.clip_start!r}")
         if self.crop not in ("fixed", "face"):
             raise ValueError(f"crop must be 'fixed' or 'face', got {self.crop!r}")
         if self.crop_size % 4 or self.crop_size < 32:
@@ -181,6 +190,7 @@ CMED_PRESET = PrepareConfig(
     max_gap=60,
     min_duration=3.0,
     trim_gaps=False,
+    clip_start="step",
     layout=False,
     screen_share=False,
     crop="fixed",
@@ -190,6 +200,44 @@ CMED_PRESET = PrepareConfig(
     haar_scale_factor=1.1,
     haar_min_neighbors=5,
 )
+
+
+def setting_help() -> dict[str, str]:
+    """The help of every setting, from :class:`PrepareConfig`'s docstring (its one source).
+
+    Every field but ``preset`` gets an entry; a description shared by several
+    fields (``flag_max_yaw, flag_max_pitch : float``) serves each of them.
+
+    Examples
+    --------
+    >>> setting_help()["max_gap"]
+    'A clip ends when its face has not been seen for more than this many frames.'
+    """
+    import inspect
+    import re
+
+    doc = inspect.cleandoc(PrepareConfig.__doc__ or "")
+    body = doc.split("Attributes\n----------\n", 1)[1]
+    entries: dict[str, str] = {}
+    names: list[str] = []
+    text: list[str] = []
+
+    def flush() -> None:
+        description = " ".join(" ".join(text).split()).replace("``", "")
+        for name in names:
+            entries[name] = description
+
+    for line in body.splitlines():
+        header = re.match(r"^(\w+(?:, \w+)*) : ", line)
+        if header:
+            if names:
+                flush()
+            names, text = header.group(1).split(", "), []
+        elif line.strip():
+            text.append(line.strip())
+    if names:
+        flush()
+    return {f.name: entries[f.name] for f in fields(PrepareConfig) if f.name != "preset"}
 
 
 def preset(name: str, **overrides: Any) -> PrepareConfig:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -472,8 +473,9 @@ class RecordingSplitter:
             lm = landmarks_68(
                 np.ascontiguousarray(crop), (int((x - x0) * s), int((yy - y0) * s), int(w * s), int(h * s))
             )
-        except (ImportError, FileNotFoundError):
+        except (ImportError, FileNotFoundError) as exc:
             self.cfg = _replace(self.cfg, pose=False)  # no dlib: skip pose from now on
+            _warn_no_pose(exc)
             return
         yaw, pitch, _ = head_pose(lm, (crop.shape[1], crop.shape[0]))
         if np.isfinite(yaw):
@@ -523,7 +525,7 @@ class RecordingSplitter:
                 if track.clip is not None and cfg.crop == "face" and not self._face_fits(track.clip, face):
                     self._close_clip(track)
                 if track.clip is None:
-                    start = t0 if cfg.preset == "cmed" else best.t
+                    start = t0 if cfg.clip_start == "step" else best.t
                     region = track.region if cfg.crop == "fixed" else None
                     self._open_clip(track, start, face, frame_box, best_planes, box=region)
                 self._confirm(track, best.t)
@@ -883,6 +885,22 @@ class RecordingSplitter:
             "seconds": round(elapsed, 2),
             "frames_per_second": round(n_frames / elapsed, 1) if elapsed > 0 else None,
         }
+
+
+_POSE_WARNED: list[bool] = []
+
+
+def _warn_no_pose(exc: BaseException) -> None:
+    """Say once per process that head pose is off, so that a missing turned_head flag is not taken as a measurement."""
+    if _POSE_WARNED:
+        return
+    _POSE_WARNED.append(True)
+    warnings.warn(
+        f"head pose cannot be estimated ({exc.__class__.__name__}: {exc}); the turned_head flag is off for this run "
+        "(install dlib-bin and face-recognition-models, or pass --no-pose to silence this)",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 def _replace(cfg: PrepareConfig, **kw: Any) -> PrepareConfig:
