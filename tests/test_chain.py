@@ -31,10 +31,17 @@ def test_synthetic_call_to_prepared_clips_to_every_feature_kind(tmp_path):
     assert res.exit_code == 0 and "no problems; unlabelled" in res.output, res.output
     res = _run("stats", manifest)
     assert res.exit_code == 0 and "Labels are missing" in res.output, res.output
+    # clips that prepare flagged (small faces in this 480x270 call) are left out unless reviewed, and said so
+    flagged = int((clips["kept"].str.lower() == "false").sum())
     for kind in KIND_DEFAULTS:
         res = _run("features", kind, manifest, "--out", tmp_path / "f")
         assert res.exit_code == 0, (kind, res.output)
-        assert f"{len(clips)} computed, 0 cached, 0 failed" in res.output, (kind, res.output)
+        expected = f"{len(clips) - flagged} computed, 0 cached, 0 failed"
+        if flagged:
+            expected += f", {flagged} left out by review decisions"
+        assert expected in " ".join(res.output.split()), (kind, res.output)
+        res = _run("features", kind, manifest, "--out", tmp_path / "f", "--include-excluded")
+        assert res.exit_code == 0 and f"{flagged} computed, {len(clips) - flagged} cached, 0 failed" in res.output
     # what does need labels says so, in one line each
     res = _run("features", "deflection", manifest, "--out", tmp_path / "f")
     assert res.exit_code == 2 and "none of the" in res.output and "onset and an apex" in res.output

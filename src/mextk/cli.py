@@ -354,7 +354,7 @@ def prepare(
         f"{len(result['failed'])} failed; {len(m)} clips ({kept} kept, {len(m) - kept} flagged) "
         f"-> {out / 'manifest.csv'}"
     )
-    if result["failed"]:
+    if result["failed"] or result["truncated"]:
         raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -89,6 +89,8 @@ def test_every_feature_kind_runs_on_the_prepared_real_manifest(real_gallery, tmp
     manifest = result["folder"] / "manifest.csv"
     n = len(pd.read_csv(manifest))
     for kind in KIND_DEFAULTS:
-        res = CliRunner().invoke(app, ["features", kind, str(manifest), "--out", str(tmp_path / "f")])
+        # every clip, the flagged ones too (review decisions are tested in tests/io/test_review.py)
+        args = ["features", kind, str(manifest), "--out", str(tmp_path / "f"), "--include-excluded"]
+        res = CliRunner().invoke(app, args)
         assert res.exit_code == 0, (kind, res.output)
         assert f"{n} computed" in res.output, (kind, res.output)

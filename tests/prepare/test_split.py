@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from mextk.cli import app
 from mextk.io.video import probe_video, read_frames
 from mextk.prepare.batch import prepare_recordings
 from mextk.prepare.config import preset
@@ -227,6 +229,36 @@ def test_truncated_recording_keeps_the_clips_before_the_damage(tmp_path, suffix)
     assert summary["status"] == "truncated" and summary["error"]
     assert cut_rows["source_truncated"].astype(str).str.lower().iloc[0] == "true"
     assert probe_video(out / cut_rows["path"].iloc[0]).n_frames == cut_rows["n_frames"].iloc[0]
+    # the damage is said, not only recorded: in the clip's flags, in problems.txt, in the result
+    assert "source_truncated" in cut_rows["flags"].iloc[0] and str(cut_rows["kept"].iloc[0]).lower() == "false"
+    assert list(result["truncated"]) == ["cut"] and "truncated" in result["truncated"]["cut"]
+    assert "cut" in (out / "problems.txt").read_text()
+    res = CliRunner().invoke(app, ["prepare", str(cut), "--out", str(tmp_path / "o2"), "--no-pose"])
+    assert res.exit_code == 1 and "damaged" in res.output and "truncated" in res.output
+
+
+def test_a_face_present_to_the_end_reaches_the_last_frame(tmp_path):
+    for n in (200, 354):  # the lengths a user saw end 4 and 3 frames early
+        video = face_video(tmp_path / f"full{n}.mp4", n, [(0, n)])
+        out = tmp_path / f"out{n}"
+        prepare_recordings([video], out, preset("default", pose=False), progress=False)
+        rows = _rows(out)
+        assert len(rows) == 1 and rows["end_frame"].iloc[0] == n - 1 and rows["n_frames"].iloc[0] == n
+        tracks = json.loads((out / f"full{n}" / "summary.json").read_text())["tracks"]
+        assert all(t["last_frame"] is None or t["last_frame"] >= 0 for t in tracks)
+
+
+def test_clips_deleted_as_too_short_are_said_on_the_console(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    video = face_video(tmp_path / "brief.mp4", 150, [(20, 60)])  # 1.6 s of face
+    buffer = io.StringIO()
+    prepare_recordings(
+        [video], tmp_path / "out", preset("default", pose=False), console=Console(file=buffer, width=200)
+    )
+    assert "brief: 1 clip(s) shorter than 3 s deleted (--min-duration); 0 kept as clips" in buffer.getvalue()
 
 
 def test_resume_skips_finished_recordings_and_redoes_interrupted_ones(tmp_path):
@@ -313,7 +345,7 @@ def test_every_setting_is_an_option_and_reaches_the_config(tmp_path, monkeypatch
 
     def fake(inputs, out, config, **kw):  # the boundary: the splitting itself is tested elsewhere
         seen["config"] = config
-        return {"done": [], "skipped": [], "failed": {}, "manifest": pd.DataFrame({"kept": []})}
+        return {"done": [], "skipped": [], "failed": {}, "truncated": {}, "manifest": pd.DataFrame({"kept": []})}
 
     monkeypatch.setattr(mextk.prepare.batch, "prepare_recordings", fake)
     values = {"detect_width": "800", "min_face_frac": "0.1", "haar_scale_factor": "1.2", "haar_min_neighbors": "3",

@@ -266,6 +266,7 @@ def prepare_recordings(
             f"{', '.join(str(p) for p in inputs)}: no recording found (looked for {', '.join(VIDEO_SUFFIXES)})"
         )
     names = recording_names(paths)
+    paths_by_name = dict(zip(names, paths, strict=True))
     todo, skipped = [], []
     for p, n in zip(paths, names, strict=True):
         if _done(out / n, config):
@@ -274,6 +275,7 @@ def prepare_recordings(
             todo.append((p, n))
     failed: dict[str, str] = {}
     done: list[str] = []
+    summaries: dict[str, dict[str, Any]] = {}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     if skipped and progress:
         console.print(
@@ -288,7 +290,7 @@ def prepare_recordings(
         if jobs <= 1 or len(todo) <= 1:
             for p, n in todo:
                 try:
-                    _process_one(str(p), str(out), n, config, live)
+                    summaries[n] = _process_one(str(p), str(out), n, config, live)
                     done.append(n)
                 except Exception as exc:  # one bad recording must not stop the others
                     failed[n] = _one_line(p, exc)
@@ -308,15 +310,27 @@ def prepare_recordings(
                         for fut in finished:
                             p, n = futures[fut]
                             try:
-                                fut.result()
+                                summaries[n] = fut.result()
                                 done.append(n)
                             except Exception as exc:  # one bad recording must not stop the others
                                 failed[n] = _one_line(p, exc)
                             live.finish(n, failed=n in failed)
     for msg in failed.values():
         console.print(f"[red]failed[/] {escape(msg)}", highlight=False, soft_wrap=True)
-    if failed:
-        write_text_atomic(out / "problems.txt", "\n".join(failed.values()) + "\n")
+    truncated = {
+        n: f"{paths_by_name[n]}: truncated ({s['error']}); the {s['clips']} clip(s) before the damage are kept, "
+        "flagged source_truncated"
+        for n, s in summaries.items()
+        if s.get("status") == "truncated"
+    }
+    for msg in truncated.values():
+        console.print(f"[red]damaged[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    for n, summary in summaries.items():
+        for line in _drop_lines(summary, config):
+            console.print(f"{n}: {line}", highlight=False, markup=False, soft_wrap=True)
+    problems = [*failed.values(), *truncated.values()]
+    if problems:
+        write_text_atomic(out / "problems.txt", "\n".join(problems) + "\n")
     elif (out / "problems.txt").exists():
         (out / "problems.txt").unlink()
     manifest = assemble(out, dataset=dataset, subjects=subject_map)
@@ -324,7 +338,21 @@ def prepare_recordings(
         known = set(zip(manifest["source_recording"], manifest["track_id"].astype(int), strict=True))
         for key in sorted(set(subject_map) - known):
             console.print(f"[yellow]subject map[/]: no clip of recording {key[0]} track {key[1]}", highlight=False)
-    return {"done": done, "skipped": skipped, "failed": failed, "manifest": manifest}
+    return {"done": done, "skipped": skipped, "failed": failed, "truncated": truncated, "manifest": manifest}
+
+
+def _drop_lines(summary: dict[str, Any], config: PrepareConfig) -> list[str]:
+    """What a recording's run left out, and why, one line each (the details are in summary.json)."""
+    lines = []
+    short = int(summary.get("clips_too_short_deleted", 0))
+    if short:
+        lines.append(
+            f"{short} clip(s) shorter than {config.min_duration:g} s deleted (--min-duration); "
+            f"{summary.get('clips', 0)} kept as clips"
+        )
+    for seg in summary.get("dropped_segments", []):
+        lines.append(f"frames {seg['start_frame']}-{seg['end_frame']} left out: {seg['reason']}")
+    return lines
 
 
 class _BarUpdater:

@@ -837,10 +837,22 @@ class RecordingSplitter:
         if self._in_share:
             self.share[-1][1] = min(self.share[-1][1], n_frames - 1)
         for track in self.tracks:
+            clip = track.clip
+            if (
+                clip is not None
+                and error is None
+                and self.cfg.trim_gaps
+                and n_frames - 1 - clip.confirmed_until < period
+            ):
+                # seen at the last check, and no later check could have missed it: the clip runs to the last frame
+                self._confirm(track, n_frames - 1)
             self._close_clip(track)
         truncated = error is not None or reader.truncated
         for row in self.rows:
             row["source_truncated"] = truncated
+            if truncated:  # the recording is damaged: say so on every clip, not only in a column
+                row["flags"] = "+".join([f for f in str(row["flags"]).split("+") if f] + ["source_truncated"])
+                row["kept"] = False
         if progress is not None:
             progress(n_frames, n_frames)
         elapsed = time.perf_counter() - t_start
@@ -867,8 +879,9 @@ class RecordingSplitter:
                 {
                     "track_id": tr.track_id,
                     "clips": sum(1 for r in self.rows if r["track_id"] == tr.track_id),
-                    "first_frame": tr.first_frame,
-                    "last_frame": tr.last_frame,
+                    # the frames its clips span; none when every clip was too short and deleted
+                    "first_frame": tr.first_frame if tr.last_frame >= 0 else None,
+                    "last_frame": tr.last_frame if tr.last_frame >= 0 else None,
                 }
                 for tr in self.tracks
             ],
