@@ -313,6 +313,15 @@ def prepare(
         ),
     ] = "default",
     jobs: Annotated[int, typer.Option(help="Recordings processed in parallel.")] = 1,
+    executor: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Where recordings run (default: process with --jobs > 1, else local); ray spreads them over a "
+            "Ray cluster with the same outputs.",
+            metavar="[local|process|ray]",
+        ),
+    ] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
     subjects: Annotated[Optional[Path], typer.Option(help="CSV: source_recording, track_id, subject.")] = None,
     dataset: Annotated[str, typer.Option(help="Manifest 'dataset' column.")] = "prepared",
     rebuild_manifest: Annotated[
@@ -345,7 +354,15 @@ def prepare(
     console = Console(stderr=True)
     config = preset(preset_name, **{k: v for k, v in settings.items() if v is not None})
     result = prepare_recordings(
-        recordings or [], _out_folder(out), config, jobs=jobs, dataset=dataset, subjects=subjects, console=console
+        recordings or [],
+        _out_folder(out),
+        config,
+        jobs=jobs,
+        dataset=dataset,
+        subjects=subjects,
+        console=console,
+        executor=executor,
+        ray_address=ray_address,
     )
     m = result["manifest"]
     kept = int(m["kept"].sum()) if len(m) else 0

@@ -53,7 +53,11 @@ def test_flags_follow_the_thresholds():
     assert clip_flags(ev, cfg) == []
     assert clip_flags(ClipEvidence(300, [40] * 5, checks=10, found=10), cfg) == ["small_face"]
     assert clip_flags(ClipEvidence(300, [80] * 5, checks=10, found=10), cfg) == []
-    assert clip_flags(ClipEvidence(600, [80] * 5, checks=10, found=10), cfg) == ["small_face"]  # far away
+    # the features need pixels on the face, not a share of the tile: 144 px in a 1000 px tile is fine ...
+    assert clip_flags(ClipEvidence(1000, [144] * 5, checks=10, found=10), cfg) == []
+    # ... unless the tile rule is asked for
+    far = preset("default", flag_min_face_frac=0.2)
+    assert clip_flags(ClipEvidence(600, [80] * 5, checks=10, found=10), far) == ["small_face"]
     assert "turned_head" in clip_flags(ClipEvidence(300, [120], [45, 50, 40], [0, 0, 0], 3, 3), cfg)
     assert "turned_head" in clip_flags(ClipEvidence(300, [120], [0, 0], [35, 40], 2, 2), cfg)
     assert clip_flags(ClipEvidence(300, [120], checks=10, found=10, multi=4), cfg) == ["multiple_faces"]

@@ -300,13 +300,21 @@ def test_subject_map_and_reviewer_columns_survive(tmp_path):
         prepare_recordings([], out, cfg, subjects=bad, progress=False)
 
 
-def test_parallel_jobs_give_the_same_manifest(tmp_path):
+def test_parallel_jobs_and_ray_give_the_same_manifest(tmp_path):
     vids = [face_video(tmp_path / f"v{i}.mp4", 120, [(0, 120)], seed=i) for i in range(3)]
     cfg = preset("default", pose=False)
     r1 = prepare_recordings(vids, tmp_path / "o1", cfg, progress=False)
     r2 = prepare_recordings(vids, tmp_path / "o2", cfg, jobs=2, progress=False)
     cols = ["sample_id", "start_frame", "end_frame", "x", "y", "w", "h", "flags"]
     pd.testing.assert_frame_equal(r1["manifest"][cols], r2["manifest"][cols])
+    # Ray tasks (a local instance) give the same outputs, and a bad recording fails alone there too
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 64)
+    r3 = prepare_recordings([*vids, tmp_path / "bad.mp4"], tmp_path / "o3", cfg, executor="ray", jobs=2, progress=False)
+    pd.testing.assert_frame_equal(r1["manifest"][cols], r3["manifest"][cols])
+    assert list(r3["failed"]) == ["bad"] and "bad.mp4" in r3["failed"]["bad"] and "Traceback" not in r3["failed"]["bad"]
+    for name in ("v0", "v1", "v2"):
+        first = sorted(p.read_bytes() for p in (tmp_path / "o1" / name / "clips").glob("*.mp4"))
+        assert first == sorted(p.read_bytes() for p in (tmp_path / "o3" / name / "clips").glob("*.mp4"))
 
 
 def test_prepare_cli(tmp_path):

@@ -221,6 +221,8 @@ def prepare_recordings(
     subjects: str | os.PathLike[str] | None = None,
     progress: bool = True,
     console: Any = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Split every recording into clips; build the manifest and review table.
 
@@ -233,7 +235,7 @@ def prepare_recordings(
     config : PrepareConfig
         Settings.
     jobs : int
-        Recordings processed in parallel (one process each).
+        Recordings processed in parallel (one process each; Ray: CPUs of a local Ray instance).
     dataset : str
         ``dataset`` column of the manifest.
     subjects : path-like, optional
@@ -242,16 +244,28 @@ def prepare_recordings(
         Show progress bars.
     console : rich.console.Console, optional
         Where to print.
+    executor : {"local", "process", "ray"}, optional
+        Where recordings run: one after another, in ``jobs`` worker processes, or as Ray
+        tasks (a local instance, or the cluster at ``ray_address``; ``out_dir`` and the
+        recordings must then be on a file system every node sees).  By default
+        ``process`` when ``jobs > 1``, else ``local``.  Every executor writes the same
+        outputs: each recording is split by the same code, alone.
+    ray_address : str, optional
+        Address of a Ray cluster (``auto``, ``ray://host:10001``).
 
     Returns
     -------
     dict
-        ``{"done": [...], "skipped": [...], "failed": {name: error}, "manifest": DataFrame}``.
+        ``{"done": [...], "skipped": [...], "failed": {name: error}, "truncated": {name: message},
+        "manifest": DataFrame}``.
     """
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    executor = executor or ("process" if jobs > 1 else "local")
+    if executor not in ("local", "process", "ray"):
+        raise ValueError(f"executor must be local, process or ray, got {executor!r}")
     console = console or Console(stderr=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -287,7 +301,18 @@ def prepare_recordings(
     with Progress(*columns, console=console, disable=not progress or not todo) as bar:
         tasks = {n: bar.add_task(n, total=None) for _, n in todo}
         live = _BarUpdater(bar, tasks)
-        if jobs <= 1 or len(todo) <= 1:
+        if executor == "ray" and todo:
+            outcome = _run_on_ray(todo, out, config, jobs=jobs, address=ray_address)
+            for p, n in todo:
+                result = outcome[n]
+                if isinstance(result, BaseException):
+                    failed[n] = _one_line(p, result)
+                else:
+                    summaries[n] = result
+                    done.append(n)
+                    live[n] = (result["n_frames"], result["n_frames"])
+                live.finish(n, failed=n in failed)
+        elif executor == "local" or len(todo) <= 1:
             for p, n in todo:
                 try:
                     summaries[n] = _process_one(str(p), str(out), n, config, live)
@@ -339,6 +364,36 @@ def prepare_recordings(
         for key in sorted(set(subject_map) - known):
             console.print(f"[yellow]subject map[/]: no clip of recording {key[0]} track {key[1]}", highlight=False)
     return {"done": done, "skipped": skipped, "failed": failed, "truncated": truncated, "manifest": manifest}
+
+
+def _run_on_ray(
+    todo: list[tuple[Path, str]], out: Path, config: PrepareConfig, *, jobs: int, address: str | None
+) -> dict[str, Any]:
+    """Split the recordings as Ray tasks; ``{name: summary or the exception it raised}``."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--executor ray needs Ray: pip install 'mextk[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        remote = ray.remote(num_cpus=1)(_process_one)
+        refs = {n: remote.remote(str(Path(p).resolve()), str(out.resolve()), n, config) for p, n in todo}
+        outcome: dict[str, Any] = {}
+        for n, ref in refs.items():
+            try:
+                outcome[n] = ray.get(ref)
+            except Exception as exc:  # one bad recording must not stop the others
+                outcome[n] = getattr(exc, "cause", None) or exc
+        return outcome
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _drop_lines(summary: dict[str, Any], config: PrepareConfig) -> list[str]:

@@ -4,8 +4,8 @@ Each clip collects measurements while it is written (:class:`ClipEvidence`),
 and :func:`clip_flags` turns them into flags with thresholds from
 :class:`~mextk.prepare.config.PrepareConfig`:
 
-``small_face``      the median face height is below ``flag_min_face_px`` pixels or
-                    below ``flag_min_face_frac`` of the tile's height (far from the camera);
+``small_face``      the median face height is below ``flag_min_face_px`` pixels (what the
+                    features need), or, when set, below ``flag_min_face_frac`` of the tile's height;
 ``turned_head``     the median absolute yaw or pitch, estimated from 68 landmarks,
                     exceeds ``flag_max_yaw`` / ``flag_max_pitch`` degrees;
 ``multiple_faces``  another face was seen in the tile in at least

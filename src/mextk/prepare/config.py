@@ -110,7 +110,9 @@ class PrepareConfig:
         below 64 px it is lost in the compression noise.
     flag_min_face_frac : float
         Flag ``small_face`` also when the median face height is below this fraction of the
-        tile height.
+        tile height; 0 (the default) turns this off, because what the features need is
+        pixels on the face, not a share of the tile: a 144 px face in a large tile is
+        fine for them.
     flag_max_yaw, flag_max_pitch : float
         Flag ``turned_head`` when the median absolute yaw / pitch (degrees, from
         68 landmarks) exceeds these.
@@ -150,7 +152,7 @@ class PrepareConfig:
     x264_preset: str = "ultrafast"
     crf: int = 18
     flag_min_face_px: float = 64.0
-    flag_min_face_frac: float = 0.2
+    flag_min_face_frac: float = 0.0
     flag_max_yaw: float = 30.0
     flag_max_pitch: float = 25.0
     flag_multi_face: float = 0.3
