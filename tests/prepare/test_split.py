@@ -438,3 +438,23 @@ def test_a_missing_pose_model_is_said_once_not_silently(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="turned_head flag is off") as caught:
         prepare_recordings(videos, tmp_path / "out", preset("default"), progress=False)
     assert sum("turned_head flag is off" in str(w.message) for w in caught) == 1
+
+
+def test_every_clip_has_a_per_frame_quality_sidecar(tmp_path):
+    # the face is covered (absent) for frames 100-119 of 300: those frames stay in the clip, marked occluded
+    video = face_video(tmp_path / "q.mp4", 300, [(0, 100), (120, 300)])
+    out = tmp_path / "out"
+    prepare_recordings([video], out, preset("default", pose=False), progress=False)
+    rows = _rows(out)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    quality = pd.read_csv(out / row["quality"])
+    assert len(quality) == row["n_frames"] and quality["frame"].tolist() == list(range(row["n_frames"]))
+    assert (quality["source_frame"] == quality["frame"] + row["start_frame"]).all()
+    # checks every 5 frames (detect_every): about 60 measured frames, the others hold the last measurement
+    assert 50 <= quality["checked"].sum() <= 61
+    hidden = quality[(quality["source_frame"] >= 105) & (quality["source_frame"] < 120)]
+    shown = quality[(quality["source_frame"] < 95) | (quality["source_frame"] >= 125)]
+    assert hidden["occluded"].all() and not hidden["face_visible"].any()
+    assert shown["face_visible"].all() and set(shown["found_by"]) <= {"detector", "template"}
+    assert (shown.loc[shown["found_by"] == "template", "score"] >= 0.6).all()  # follow_min_score

@@ -9,6 +9,9 @@ Output folder layout::
       problems.txt            one line per recording that failed
       RECORDING/
         clips/tNN_cNNN.mp4    H.264 clips, constant frame rate
+        clips/tNN_cNNN.quality.csv
+                              per-frame quality of the clip (:func:`mextk.prepare.checks.quality_table`):
+                              face visible, faces, how found and score, yaw, pitch, occluded
         clips.csv             this recording's rows
         summary.json          this recording's summary; written last, it marks the recording done
 
@@ -178,7 +181,9 @@ def assemble(
                 continue
             if df.empty:
                 continue
-            df["path"] = [f"{summary.parent.name}/{p}" for p in df["path"]]
+            for col in ("path", "quality"):  # relative to the recording's folder: make them relative to DIR
+                if col in df.columns:
+                    df[col] = [f"{summary.parent.name}/{p}" if p else "" for p in df[col]]
             parts.append(df)
     if parts:
         manifest = pd.concat(parts, ignore_index=True)

@@ -21,8 +21,11 @@ Flags never delete a clip; they mark it ``kept = false`` in the review table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mextk.prepare.config import PrepareConfig
 
@@ -157,3 +160,78 @@ def clip_flags(evidence: ClipEvidence, config: PrepareConfig) -> list[str]:
     if s["intrusion"] > config.flag_max_intrusion:
         flags.append("intrusion")
     return flags
+
+
+#: Columns of the per-frame quality sidecar (``CLIP.quality.csv``).
+QUALITY_COLUMNS = (
+    "frame",
+    "source_frame",
+    "checked",
+    "face_visible",
+    "faces",
+    "face_height",
+    "found_by",
+    "score",
+    "yaw",
+    "pitch",
+    "occluded",
+)
+
+
+def quality_table(checks: list[list[Any]], *, start: int, n_frames: int) -> pd.DataFrame:
+    """The per-frame quality of a clip, from the checks made while it was written.
+
+    The face is checked every few frames (``detect_every``), not on every
+    frame; each frame carries the values of the latest check at or before it
+    (the first check's for frames before it), and ``checked`` says which frames
+    were measured.  ``found_by`` is ``detector`` or ``template`` (template
+    matching between detections, ``score`` its normalised correlation);
+    ``yaw``/``pitch`` (degrees) are measured on the first checks of a clip only;
+    ``occluded`` is true where the face was not found inside the clip (covered,
+    turned away, out of the tile): those frames stay in the clip, and labellers
+    and the feature stage decide what to drop.
+
+    Parameters
+    ----------
+    checks : list of lists
+        ``[frame, found, faces, face height, found_by, score, yaw, pitch]`` in source frames.
+    start : int
+        The clip's first source frame.
+    n_frames : int
+        Frames in the clip.
+
+    Examples
+    --------
+    >>> t = quality_table([[10, True, 1, 80.0, "detector", float("nan"), 5.0, 2.0],
+    ...                    [15, False, 0, float("nan"), "", float("nan"), float("nan"), float("nan")]],
+    ...                   start=10, n_frames=8)
+    >>> t["face_visible"].tolist(), t["checked"].tolist()
+    ([True, True, True, True, True, False, False, False], [True, False, False, False, False, True, False, False])
+    """
+    frames = np.arange(start, start + n_frames)
+    table = pd.DataFrame({"frame": np.arange(n_frames), "source_frame": frames})
+    if not checks:
+        for col in QUALITY_COLUMNS[2:]:
+            table[col] = pd.NA
+        return table
+    ordered = sorted(checks, key=lambda c: c[0])
+    times = np.array([c[0] for c in ordered])
+    latest = np.clip(np.searchsorted(times, frames, side="right") - 1, 0, len(ordered) - 1)
+    table["checked"] = np.isin(frames, times)
+    table["face_visible"] = [bool(ordered[k][1]) for k in latest]
+    table["faces"] = [int(ordered[k][2]) for k in latest]
+    for j, col in ((3, "face_height"), (5, "score"), (6, "yaw"), (7, "pitch")):
+        table[col] = [float(ordered[k][j]) for k in latest]
+    table["found_by"] = [str(ordered[k][4]) for k in latest]
+    table["occluded"] = ~table["face_visible"]
+    return table[list(QUALITY_COLUMNS)]
+
+
+def write_quality_sidecar(clip_path: Path, checks: list[list[Any]], *, start: int, n_frames: int) -> Path:
+    """Write :func:`quality_table` beside the clip as ``CLIP.quality.csv`` (atomically); return its path."""
+    from mextk.io.atomic import atomic_path
+
+    path = clip_path.with_suffix(".quality.csv")
+    with atomic_path(path) as tmp:
+        quality_table(checks, start=start, n_frames=n_frames).to_csv(tmp, index=False)
+    return path

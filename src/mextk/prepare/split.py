@@ -40,7 +40,14 @@ from typing import Any
 import numpy as np
 
 from mextk.io.video import CfrReader, VideoError, VideoWriter, yuv_planes
-from mextk.prepare.checks import ClipEvidence, black_bar_fraction, clip_flags, head_pose, outside_fraction
+from mextk.prepare.checks import (
+    ClipEvidence,
+    black_bar_fraction,
+    clip_flags,
+    head_pose,
+    outside_fraction,
+    write_quality_sidecar,
+)
 from mextk.prepare.config import PrepareConfig
 from mextk.prepare.detect import make_detector
 from mextk.prepare.layout import Box, Layout, descriptor_similarity, find_tiles, iou, tile_descriptor
@@ -130,6 +137,9 @@ class _Clip:
     boxes: list[tuple[int, Box]] = field(default_factory=list)  # (first frame, crop box) when the tile moved
     written_until: int = -1
     cut_by_damage: bool = False
+    #: one record per check of the face inside the clip: [frame, found, faces seen, face height,
+    #: how it was found ("detector" or "template"), template score, yaw, pitch]
+    checks: list[list[Any]] = field(default_factory=list)
 
     def box_at(self, t: int) -> Box:
         """The crop box in force at frame ``t``."""
@@ -155,6 +165,7 @@ class _Track:
     last_frame: int = -1
     template: np.ndarray | None = None
     template_scale: float = 1.0
+    template_score: float = float("nan")  # the last template match's correlation
     n_faces: int = 0
     last_tile: Box | None = None  # the tile it had before it lost it (a screen share, leaving)
 
@@ -311,6 +322,7 @@ class RecordingSplitter:
             self.dropped_short += 1
             return
         clip.writer.finish(keep=True)
+        quality = write_quality_sidecar(clip.path, clip.checks, start=clip.start, n_frames=clip.writer.n_frames)
         track.last_frame = max(track.last_frame, end)
         flags = clip_flags(clip.evidence, self.cfg)
         if clip.cut_by_damage:
@@ -343,6 +355,7 @@ class RecordingSplitter:
                 "kept": not flags,
                 "flags": "+".join(flags),
                 "box_changes": changes,
+                "quality": quality.relative_to(self.out).as_posix(),
                 **clip.evidence.summary(),
             }
         )
@@ -444,10 +457,22 @@ class RecordingSplitter:
         self.tracks.append(track)
         return track
 
-    def _update_evidence(self, track: _Track, *, found: bool, n_faces: int, face: np.ndarray | None) -> None:
+    def _update_evidence(
+        self,
+        track: _Track,
+        *,
+        found: bool,
+        n_faces: int,
+        face: np.ndarray | None,
+        t: int,
+        method: str = "detector",
+        score: float = float("nan"),
+    ) -> None:
         clip = track.clip
         if clip is None:
             return
+        height = float(face[3]) if found and face is not None else float("nan")
+        clip.checks.append([t, found, n_faces, height, method if found else "", score, float("nan"), float("nan")])
         ev = clip.evidence
         ev.checks += 1
         ev.found += int(found)
@@ -481,6 +506,8 @@ class RecordingSplitter:
         if np.isfinite(yaw):
             track.clip.evidence.yaws.append(yaw)
             track.clip.evidence.pitches.append(pitch)
+            if track.clip.checks:  # the check this pose belongs to
+                track.clip.checks[-1][6:8] = [round(float(yaw), 1), round(float(pitch), 1)]
 
     def _user_frames(self, t0: int, window: list[tuple[int, Any, Any]]) -> None:
         """CMED Algorithm 1: faces open and feed user frames."""
@@ -529,11 +556,11 @@ class RecordingSplitter:
                     region = track.region if cfg.crop == "fixed" else None
                     self._open_clip(track, start, face, frame_box, best_planes, box=region)
                 self._confirm(track, best.t)
-                self._update_evidence(track, found=True, n_faces=len(faces), face=face)
+                self._update_evidence(track, found=True, n_faces=len(faces), face=face, t=best.t)
                 if track.clip is not None and len(track.clip.evidence.yaws) < 8:
                     self._pose(track, best_planes[0], face)
             elif track.clip is not None:
-                self._update_evidence(track, found=False, n_faces=0, face=None)
+                self._update_evidence(track, found=False, n_faces=0, face=None, t=t0)
                 if t0 - track.last_seen > cfg.max_gap:
                     self._close_clip(track, end=None if cfg.trim_gaps else t0 - 1)
 
@@ -578,6 +605,7 @@ class RecordingSplitter:
             return None
         res = cv2.matchTemplate(small, track.template, cv2.TM_CCOEFF_NORMED)
         _, score, _, loc = cv2.minMaxLoc(res)
+        track.template_score = float(score)
         if score < self.cfg.follow_min_score:
             return None
         return (int(x0 + loc[0] / s), int(y0 + loc[1] / s), int(fw), int(fh))
@@ -774,14 +802,22 @@ class RecordingSplitter:
                 if track.clip is None:
                     self._open_clip(track, t_seen, face, tile, planes)
                 self._confirm(track, t_seen)
-                self._update_evidence(track, found=True, n_faces=n_faces, face=face)
+                self._update_evidence(
+                    track,
+                    found=True,
+                    n_faces=n_faces,
+                    face=face,
+                    t=t_seen,
+                    method="template" if hit is not None else "detector",
+                    score=round(track.template_score, 3) if hit is not None else float("nan"),
+                )
                 if full and track.clip is not None and len(track.clip.evidence.yaws) < 8:
                     self._pose(track, planes[0], face)
             else:
                 if t0 - track.last_seen > cfg.max_gap:
                     track.face = None  # gone: look for it afresh
                 if track.clip is not None:
-                    self._update_evidence(track, found=False, n_faces=0, face=None)
+                    self._update_evidence(track, found=False, n_faces=0, face=None, t=t_seen)
                     if t0 - track.last_seen > cfg.max_gap:
                         self._close_clip(track)
 
