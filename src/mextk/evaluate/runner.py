@@ -516,27 +516,15 @@ def _run_folds(
                     fut.result()
                     bar.advance(folds_task)
             return
-        try:
-            import ray
-        except ImportError:
-            raise ValueError("--executor ray needs Ray: pip install 'mextk[ray]'") from None
-        started = False
-        if not ray.is_initialized():
-            if ray_address:
-                ray.init(address=ray_address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=jobs * threads, include_dashboard=False, log_to_driver=False)
-            started = True
-        try:
+        from mextk.raysession import ray_session
+
+        with ray_session(ray_address, num_cpus=jobs * threads) as ray:
             remote = ray.remote(num_cpus=threads)(run_fold)
             pending = [remote.remote(str(out.resolve()), fold, threads=threads) for fold in todo]
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 ray.get(done)
                 bar.advance(folds_task)
-        finally:
-            if started:
-                ray.shutdown()
 
 
 def evaluate_run(

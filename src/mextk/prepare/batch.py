@@ -375,18 +375,9 @@ def _run_on_ray(
     todo: list[tuple[Path, str]], out: Path, config: PrepareConfig, *, jobs: int, address: str | None
 ) -> dict[str, Any]:
     """Split the recordings as Ray tasks; ``{name: summary or the exception it raised}``."""
-    try:
-        import ray
-    except ImportError:
-        raise ValueError("--executor ray needs Ray: pip install 'mextk[ray]'") from None
-    started = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False)
-        started = True
-    try:
+    from mextk.raysession import ray_session
+
+    with ray_session(address, num_cpus=jobs) as ray:
         remote = ray.remote(num_cpus=1)(_process_one)
         refs = {n: remote.remote(str(Path(p).resolve()), str(out.resolve()), n, config) for p, n in todo}
         outcome: dict[str, Any] = {}
@@ -396,9 +387,6 @@ def _run_on_ray(
             except Exception as exc:  # one bad recording must not stop the others
                 outcome[n] = getattr(exc, "cause", None) or exc
         return outcome
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _drop_lines(summary: dict[str, Any], config: PrepareConfig) -> list[str]:
