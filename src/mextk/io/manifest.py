@@ -18,9 +18,9 @@ Required columns (:data:`REQUIRED_COLUMNS`):
 
 Any other column is kept as it is.  Unlabelled rows are valid: every stage
 that needs no label (features of every kind, statistics of clips and
-durations) takes them; the stages that do need one (``mextk evaluate``, the
-class tables) refuse them with one line naming them
-(:func:`require_labels`).  Manifests are CSV or Parquet, chosen by the
+durations) takes them; the class tables leave them out and count them, and
+``mextk evaluate``, which needs every label, refuses them with one line naming
+them (:func:`require_labels`).  Manifests are CSV or Parquet, chosen by the
 file extension.  Validation reports *every* problem, one line each, naming the
 row (``manifest.csv:5`` is line 5 of the CSV file, the header being line 1)
 and the column.
@@ -105,7 +105,7 @@ def _row_number(df: pd.DataFrame, i: int) -> int:
 
 def _where(df: pd.DataFrame, i: int) -> str:
     src = _source_name(df)
-    return f"{src}: row {i}" if _is_parquet(df) else f"{src}:{i + 2}"
+    return f"{src}: row {_row_number(df, i)}" if _is_parquet(df) else f"{src}:{_row_number(df, i)}"
 
 
 def manifest_root(df: pd.DataFrame) -> Path:
