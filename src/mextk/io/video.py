@@ -1,4 +1,7 @@
-"""Video input and output: H.264 mp4 through PyAV, or a folder of frame images.
+"""Video input and output: H.264 mp4 through PyAV, a folder of frame images, or a virtual clip.
+
+A virtual clip (``*.clip.json``, :mod:`mextk.io.clipref`) is a crop of a recording decoded on
+demand; every reader here accepts one where it accepts a video.
 
 One function per job: :func:`probe_video` (metadata), :func:`iter_frames`
 (streaming decode), :func:`read_frames` (a clip into one array) and
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mextk.io.atomic import atomic_path
+from mextk.io.clipref import is_clip_ref, iter_clip_frames, read_clip_ref
 from mextk.naming import natural_key
 
 #: Image suffixes accepted for a clip stored as a folder of frames (CASME/SAMM layout).
@@ -103,6 +107,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         Missing, unreadable or empty input.
     """
     path = Path(path)
+    if is_clip_ref(path):
+        ref = read_clip_ref(path)
+        return VideoInfo(str(path), ref.n_frames, ref.fps, ref.size, ref.size)
     if path.is_dir():
         files = list_frame_files(path)
         if not files:
@@ -175,6 +182,9 @@ def iter_frames(
     path = Path(path)
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"{path}: bad frame range [{start}, {stop})")
+    if is_clip_ref(path):
+        yield from iter_clip_frames(path, start=start, stop=stop, gray=gray)
+        return
     if path.is_dir():
         for file in list_frame_files(path)[start:stop]:
             img = _imread(file)
@@ -505,6 +515,10 @@ class CfrReader:
         Video file.
     fps : float, optional
         Output rate; defaults to the stream's average rate.
+    start : int
+        First output frame to yield.  The reader seeks to the key frame
+        before it (frames before ``start`` are decoded but not yielded), so
+        reading a short range of a long recording costs about the range.
 
     Raises
     ------
@@ -513,8 +527,11 @@ class CfrReader:
         the last good frame; frames before it have been yielded).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fps: float | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fps: float | None = None, start: int = 0) -> None:
         self.path = Path(path)
+        if start < 0:
+            raise ValueError(f"{path}: negative start frame {start}")
+        self.start = int(start)
         self._container = _open(self.path)
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -530,14 +547,35 @@ class CfrReader:
         self._stream = stream
         self._format = self._container.format.name.split(",")[0]
 
+    def _seek(self, t0: float, tb: float) -> bool:
+        """Jump to the key frame before output frame ``self.start``; ``False`` when the container cannot seek."""
+        # a second early: a container's index can place key frames a little off their presentation times
+        target = t0 + self.start / self.stats.fps - 1.0
+        try:
+            self._container.seek(max(0, int(target / tb)), stream=self._stream, backward=True, any_frame=False)
+        except Exception:  # some containers (raw streams, damaged indices) cannot seek: decode from the start
+            return False
+        return True
+
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         stream = self._stream
         stats = self.stats
         tb = float(stream.time_base) if stream.time_base else None
         t0: float | None = None
         prev = None
+        seeking = self.start > 0 and tb is not None
         try:
             try:
+                if seeking:
+                    first = next(self._container.decode(stream), None)
+                    if first is None or first.pts is None or not self._seek(first.pts * tb, tb):
+                        self._container.close()
+                        self._container = _open(self.path)
+                        stream = self._stream = self._container.streams.video[0]
+                        stream.thread_type = "AUTO"
+                        seeking = False
+                    else:
+                        t0 = first.pts * tb
                 for frame in self._container.decode(stream):
                     stats.decoded += 1
                     if frame.pts is None or tb is None:
@@ -547,6 +585,12 @@ class CfrReader:
                         if t0 is None:
                             t0 = t
                         slot = int(round((t - t0) * stats.fps))
+                    if seeking:
+                        # the first frame after the seek: the output count resumes at its slot
+                        seeking = False
+                        if slot > self.start:
+                            raise VideoError(f"{self.path}: cannot seek to frame {self.start} (landed at {slot})")
+                        stats.emitted = slot
                     if slot < stats.emitted:
                         stats.dropped += 1
                         prev = frame
@@ -554,10 +598,12 @@ class CfrReader:
                     while stats.emitted < slot and prev is not None:
                         stats.duplicated += 1
                         stats.emitted += 1
-                        yield stats.emitted - 1, prev
+                        if stats.emitted - 1 >= self.start:
+                            yield stats.emitted - 1, prev
                     stats.emitted += 1
                     prev = frame
-                    yield stats.emitted - 1, frame
+                    if stats.emitted - 1 >= self.start:
+                        yield stats.emitted - 1, frame
             except VideoError:
                 raise
             except Exception as exc:
