@@ -132,7 +132,7 @@ def test_cmed_deletes_clips_shorter_than_three_seconds(tmp_path):
     summary = json.loads((out / "c" / "summary.json").read_text())
     assert summary["clips_too_short_deleted"] == 1
     clips = out / "c" / "clips"
-    assert not clips.exists() or not list(clips.glob("*.mp4"))  # no clip file left behind either
+    assert not clips.exists() or not [p for p in clips.iterdir() if not p.name.endswith(".quality.csv")]
 
 
 def test_default_boundaries_are_within_a_step(tmp_path):
@@ -267,7 +267,7 @@ def test_resume_skips_finished_recordings_and_redoes_interrupted_ones(tmp_path):
     out = tmp_path / "out"
     cfg = preset("default", pose=False)
     prepare_recordings([a, b], out, cfg, progress=False)
-    clip_a = next((out / "a" / "clips").glob("*.mp4"))
+    clip_a = next((out / "a" / "clips").glob("*.clip.json"))
     mtime = clip_a.stat().st_mtime_ns
     # b was "interrupted": its summary is missing and a half-written temp file lies around
     (out / "b" / "summary.json").unlink()
@@ -312,9 +312,9 @@ def test_parallel_jobs_and_ray_give_the_same_manifest(tmp_path):
     r3 = prepare_recordings([*vids, tmp_path / "bad.mp4"], tmp_path / "o3", cfg, executor="ray", jobs=2, progress=False)
     pd.testing.assert_frame_equal(r1["manifest"][cols], r3["manifest"][cols])
     assert list(r3["failed"]) == ["bad"] and "bad.mp4" in r3["failed"]["bad"] and "Traceback" not in r3["failed"]["bad"]
-    for name in ("v0", "v1", "v2"):
-        first = sorted(p.read_bytes() for p in (tmp_path / "o1" / name / "clips").glob("*.mp4"))
-        assert first == sorted(p.read_bytes() for p in (tmp_path / "o3" / name / "clips").glob("*.mp4"))
+    for name in ("v0", "v1", "v2"):  # the clips themselves: the same frames of the same recording
+        first = sorted(p.read_bytes() for p in (tmp_path / "o1" / name / "clips").glob("*.clip.json"))
+        assert first and first == sorted(p.read_bytes() for p in (tmp_path / "o3" / name / "clips").glob("*.clip.json"))
 
 
 def test_prepare_cli(tmp_path):
@@ -427,13 +427,13 @@ def test_finished_bars_show_the_frame_count_and_a_rerun_says_cached(tmp_path):
 
 def test_a_missing_pose_model_is_said_once_not_silently(tmp_path, monkeypatch):
     import mextk.faces.landmarks
-    import mextk.prepare.split as split
+    import mextk.prepare.faces as faces
 
     def no_model(*args, **kwargs):
         raise FileNotFoundError("shape_predictor_68_face_landmarks.dat not found")
 
     monkeypatch.setattr(mextk.faces.landmarks, "landmarks_68", no_model)
-    monkeypatch.setattr(split, "_POSE_WARNED", [])
+    monkeypatch.setattr(faces, "_POSE_WARNED", [])
     videos = [face_video(tmp_path / f"p{i}.mp4", 100, [(0, 100)], seed=i) for i in range(2)]
     with pytest.warns(UserWarning, match="turned_head flag is off") as caught:
         prepare_recordings(videos, tmp_path / "out", preset("default"), progress=False)

@@ -55,6 +55,7 @@ REVIEW_COLUMNS = (
     "face_frac",
     "yaw",
     "pitch",
+    "turned",
     "visible",
     "multi_face",
     "intrusion",

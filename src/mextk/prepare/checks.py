@@ -127,6 +127,19 @@ class ClipEvidence:
     multi: int = 0
     intrusion: float = 0.0
 
+    #: Limits (degrees) beyond which a pose measurement counts as a turned head (set from the config).
+    max_yaw: float = 30.0
+    max_pitch: float = 25.0
+
+    def turned_share(self) -> float:
+        """Share of the pose measurements with the head turned beyond the limits (nan: none measured)."""
+        if not self.yaws:
+            return float("nan")
+        turned = [
+            abs(y) > self.max_yaw or abs(p) > self.max_pitch for y, p in zip(self.yaws, self.pitches, strict=True)
+        ]
+        return float(np.mean(turned))
+
     def summary(self) -> dict[str, float]:
         """Medians and rates, for the manifest's measurement columns."""
         med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
@@ -135,6 +148,7 @@ class ClipEvidence:
             "face_frac": round(med(self.face_heights) / self.tile_height, 3) if self.tile_height else float("nan"),
             "yaw": round(med([abs(y) for y in self.yaws]), 1),
             "pitch": round(med([abs(p) for p in self.pitches]), 1),
+            "turned": round(self.turned_share(), 3),
             "visible": round(self.found / self.checks, 3) if self.checks else float("nan"),
             "multi_face": round(self.multi / self.checks, 3) if self.checks else 0.0,
             "intrusion": round(self.intrusion, 3),
@@ -227,11 +241,10 @@ def quality_table(checks: list[list[Any]], *, start: int, n_frames: int) -> pd.D
     return table[list(QUALITY_COLUMNS)]
 
 
-def write_quality_sidecar(clip_path: Path, checks: list[list[Any]], *, start: int, n_frames: int) -> Path:
-    """Write :func:`quality_table` beside the clip as ``CLIP.quality.csv`` (atomically); return its path."""
+def write_quality_sidecar(path: Path, checks: list[list[Any]], *, start: int, n_frames: int) -> Path:
+    """Write :func:`quality_table` to ``path`` (``CLIP.quality.csv`` beside the clip), atomically; return it."""
     from mextk.io.atomic import atomic_path
 
-    path = clip_path.with_suffix(".quality.csv")
     with atomic_path(path) as tmp:
         quality_table(checks, start=start, n_frames=n_frames).to_csv(tmp, index=False)
     return path

@@ -97,13 +97,38 @@ class PrepareConfig:
     follow_min_score : float
         Between full detections a face is followed by template matching; below this
         normalised correlation it counts as lost and the detector runs.
+    recheck_detector : str
+        ``dlib-hog``, ``dlib-cnn`` or ``none``: when template matching and the detector both
+        miss a known face, this detector looks again near its last place, at the face's
+        scale (it finds tilted, turned, laughing and partly covered faces that a frontal
+        cascade misses), and scans live tiles whose face is not known yet.
+    recheck_threshold : float
+        Added to the recheck detector's acceptance bar (dlib's HOG: an SVM score; below 0
+        accepts weaker faces, which is safe near a face's last place).
+    confirm_detector : str
+        ``dlib-cnn``, ``dlib-hog`` or ``none``: before a clip ends because its face has been
+        missing for ``max_gap`` frames, this detector must not find it near its last place.
+    search_every : int
+        Frames between searches of a live tile whose face is not known (a camera on an empty
+        chair, a feed that just joined).
+    pose_every : int
+        Frames between head-pose measurements of a clip's face (68 landmarks each).
+    card_min_flat : float
+        A tile is a camera-off card when at least this share of its thumbnail is plain (within
+        4 gray levels of its median) and it does not change between steps (or is black).
+    card_max_change : float
+        The most a card's thumbnail may change between steps (mean gray levels).
     fps : float or None
         Constant output frame rate; ``None`` keeps the input's average rate.
         Variable-frame-rate input is converted to this rate while decoding.
+    clip_format : str
+        ``virtual``: each clip is a small ``.clip.json`` naming the recording, the crop boxes
+        and the frame range, decoded on demand by every later stage (no re-encoding, nothing
+        lost to a second compression; the recording must stay where it is); ``mp4``: each
+        clip is encoded to its own H.264 file (a second pass over the recording).
     x264_preset, crf : str, int
-        Encoder speed/size trade-off and quality of the clips.  ``ultrafast`` at CRF 18
-        keeps the quality and costs about twice the disk space of ``veryfast``; it is
-        the default because encoding every clip dominates the run time.
+        Encoder speed/size trade-off and quality of ``mp4`` clips.  ``ultrafast`` at CRF 18
+        keeps the quality and costs about twice the disk space of ``veryfast``.
     flag_min_face_px : float
         Flag ``small_face`` when the median face height is below this (source px): a
         micro-expression moves a few pixels on a 150-300 px face (CASME II, SAMM, CMED);
@@ -148,6 +173,14 @@ class PrepareConfig:
     haar_scale_factor: float = 1.15
     haar_min_neighbors: int = 4
     follow_min_score: float = 0.6
+    recheck_detector: str = "dlib-hog"
+    recheck_threshold: float = -0.5
+    confirm_detector: str = "dlib-cnn"
+    search_every: int = 10
+    pose_every: int = 25
+    card_min_flat: float = 0.6
+    card_max_change: float = 0.8
+    clip_format: str = "virtual"
     fps: float | None = None
     x264_preset: str = "ultrafast"
     crf: int = 18
@@ -163,6 +196,14 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        for name in ("recheck_detector", "confirm_detector"):
+            if getattr(self, name) not in ("none", "dlib-hog", "dlib-cnn"):
+                raise ValueError(f"{name} must be none, dlib-hog or dlib-cnn, got {getattr(self, name)!r}")
+        if self.clip_format not in ("virtual", "mp4"):
+            raise ValueError(f"clip_format must be 'virtual' or 'mp4', got {self.clip_format!r}")
+        for name in ("search_every", "pose_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
         if self.clip_start not in ("sighting", "step"):
             raise ValueError(f"clip_start must be 'sighting' or 'step', got {self.clip_start!r}")
         if self.crop not in ("fixed", "face"):
@@ -201,6 +242,8 @@ CMED_PRESET = PrepareConfig(
     min_face_frac=0.0,
     haar_scale_factor=1.1,
     haar_min_neighbors=5,
+    recheck_detector="none",
+    confirm_detector="none",
 )
 
 

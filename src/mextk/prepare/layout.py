@@ -242,3 +242,47 @@ def descriptor_similarity(a: np.ndarray, b: np.ndarray) -> float:
     resampling.
     """
     return float(np.exp(-np.mean(np.abs(a - b)) / 10.0))
+
+
+def tile_thumbnail(y: np.ndarray, box: Box) -> np.ndarray:
+    """A 64x36 area-averaged gray thumbnail of a tile's inner 88% (``float32``): its look at a glance."""
+    import cv2
+
+    x, yy, w, h = box
+    mx, my = int(0.06 * w), int(0.06 * h)
+    k = max(1, min(w, h) // 144)
+    inner = y[yy + my : yy + h - my : k, x + mx : x + w - mx : k]
+    if inner.size == 0:
+        return np.zeros((36, 64), np.float32)
+    return cv2.resize(inner, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def flatness(thumb: np.ndarray, tol: float = 4.0) -> float:
+    """Share of a thumbnail within ``tol`` gray levels of its median (a plain card: most of it)."""
+    return float(np.mean(np.abs(thumb - np.median(thumb)) <= tol))
+
+
+def card_like(thumb: np.ndarray, previous: np.ndarray | None, *, min_flat: float, max_change: float) -> bool:
+    """Whether a tile shows a camera-off card rather than a live camera.
+
+    A card (a name or initials on a plain background, an avatar, black) is
+    plain and does not change: at least ``min_flat`` of its thumbnail lies
+    within 4 gray levels of the median, and it differs from the previous
+    step's thumbnail by at most ``max_change`` gray levels on average.  A
+    black tile is a card at once.  A live camera, however still the person,
+    carries sensor noise and small movements, and a face is rarely plain.
+
+    Examples
+    --------
+    >>> card = np.full((36, 64), 40, np.float32); card[14:22, 26:38] = 230  # initials on gray
+    >>> card_like(card, card.copy(), min_flat=0.6, max_change=0.8)
+    True
+    >>> rng = np.random.default_rng(0); live = rng.uniform(0, 255, (36, 64)).astype(np.float32)
+    >>> card_like(live, live + rng.normal(0, 2, live.shape), min_flat=0.6, max_change=0.8)
+    False
+    """
+    if float(thumb.mean()) < 16:
+        return True
+    if previous is None or previous.shape != thumb.shape:
+        return False
+    return flatness(thumb) >= min_flat and float(np.mean(np.abs(thumb - previous))) <= max_change

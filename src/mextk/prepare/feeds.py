@@ -1,0 +1,355 @@
+"""Gallery recordings: one track per participant feed, and when that feed's face is there.
+
+**Identity.**  Each tile of the gallery (:mod:`mextk.prepare.layout`) shows one
+participant's feed.  A feed keeps its track id for the whole recording: while
+the tiles stay put each keeps its feed (also when a camera goes off or on,
+which changes the tile's look completely); when the gallery is laid out
+again (someone joins or leaves, a screen share ends) the feeds are found again
+by their look and the gallery's order (:meth:`GalleryFeeds._assign`).  A new
+id starts only for a tile that matches no feed seen before.
+
+**Presence.**  A tile shows either a live camera or a camera-off card
+(:func:`~mextk.prepare.layout.card_like`).  On a live tile the face is
+looked for with cues from cheap to expensive (:mod:`mextk.prepare.faces`):
+template matching near its last place, the main detector over the tile, a
+second detector near the last place at the face's scale (``recheck_detector``),
+and, before a clip may end, a third (``confirm_detector``).  A clip ends only
+
+* when the tile has shown a card at two analysis steps in a row (the clip
+  ends at the last step its face was seen), or
+* when the face has been missing for more than ``max_gap`` frames while
+  every cue, the confirming detector included, says it is gone,
+
+so a few bad frames (a hand over the mouth, a turn of the head, a laugh)
+cannot end a clip: hard frames stay in it, recorded in its quality sidecar.
+The tile moving, a screen share and the end of the recording also end clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mextk.prepare.clips import ClipBook, Track
+from mextk.prepare.config import PrepareConfig
+from mextk.prepare.faces import FaceFinder, nearest
+from mextk.prepare.geometry import Box, crop_box, even, face_fits
+from mextk.prepare.layout import (
+    Layout,
+    card_like,
+    descriptor_similarity,
+    flatness,
+    iou,
+    tile_descriptor,
+    tile_thumbnail,
+)
+
+#: Tile-content similarity (:func:`~mextk.prepare.layout.descriptor_similarity`) above which a tile
+#: shows a known participant's feed in a new place.  Measured on three synthetic galleries and one
+#: of real faces: the same feed 0.2-0.6 s apart (rescaled across re-layouts) scores at least 0.42,
+#: different feeds at most 0.32.
+SAME_FEED = 0.37
+#: The looser bar for a feed that stays in its slot, and the assignment bonus for staying there.
+SAME_SLOT = 0.2
+#: The bar for a feed that keeps its place in the gallery's order but moved.
+SAME_ORDERED = 0.3
+#: Tiles overlapping more than this (IoU) are the same slot, measured a few pixels differently.
+SAME_BOX = 0.8
+#: Analysis steps in a row that must show a card before a clip ends for it.
+CARD_STEPS = 2
+
+Window = list[tuple[int, Any, Any]]
+
+
+class GalleryFeeds:
+    """The gallery follower (see the module docstring).
+
+    Parameters
+    ----------
+    book : ClipBook
+        The recording's clips and tracks.
+    finder : FaceFinder
+        The face cues.
+    config : PrepareConfig
+        Settings.
+    intrusion : callable
+        ``intrusion(y, box, face) -> float``: the share of a crop outside the face's tile or black bars.
+    """
+
+    def __init__(
+        self, book: ClipBook, finder: FaceFinder, config: PrepareConfig, intrusion: Callable[..., float]
+    ) -> None:
+        self.book = book
+        self.finder = finder
+        self.cfg = config
+        self.intrusion = intrusion
+        self._last_tiles: tuple[Box, ...] | None = None
+        self._order: list[int] = []  # track ids in the gallery's reading order
+        self._cards: dict[int, int] = {}  # track id -> card steps in a row
+
+    # ------------------------------------------------------------------ identity
+    def lose_tiles(self, t0: int) -> None:
+        """The gallery is gone (a screen share, no gallery): every clip ends before ``t0``."""
+        for track in self.book.tracks:
+            self.book.close(track, end=t0 - 1)
+            track.last_tile = track.tile or track.last_tile
+            track.tile = None
+        self._last_tiles = None
+
+    def _similarity(self, desc: np.ndarray, track: Track) -> float:
+        """How much a tile looks like a feed: as its live camera or as its camera-off card."""
+        sims = [descriptor_similarity(desc, d) for d in (track.descriptor, track.card) if d is not None]
+        return max(sims, default=0.0)
+
+    def step(self, t0: int, window: Window, layout: Layout, recent: list[tuple[int, Any]]) -> None:
+        """Analyse the step at frame ``t0``: which feed each tile shows, then each feed's face.
+
+        ``recent`` holds ``(frame, planes)`` of the frames since the previous step (to date a tile's move).
+        """
+        planes = window[0][2]
+        book = self.book
+        # A tile found a few pixels off (a dark wall at its edge can look like the gallery's
+        # background) is the same slot: keep the box the feed already has.
+        known = [tr.tile for tr in book.tracks if tr.tile is not None]
+        layout = Layout(
+            tuple(next((k for k in known if iou(k, tile) > SAME_BOX), tile) for tile in layout.tiles),
+            layout.background,
+        )
+        descs = [tile_descriptor(*planes, tile) for tile in layout.tiles]
+        same_layout = (
+            self._last_tiles is not None
+            and len(self._last_tiles) == len(layout.tiles)
+            and all(iou(a, b) > SAME_BOX for a, b in zip(self._last_tiles, layout.tiles, strict=True))
+        )
+        self._last_tiles = layout.tiles
+        pairs = self._unchanged(layout, descs, planes[0]) if same_layout else None
+        if pairs is None:
+            pairs = self._relayout(t0, layout, descs, recent, planes[0])
+        for tile, track in pairs:
+            self._observe(t0, window, tile, track)
+
+    def _unchanged(self, layout: Layout, descs: list[np.ndarray], y: np.ndarray) -> list[tuple[Box, Track]] | None:
+        """The tiles did not move: each keeps its feed (``None`` when the feeds were reordered)."""
+        pairs = []
+        for tile in layout.tiles:
+            track = next((tr for tr in self.book.tracks if tr.tile is not None and iou(tr.tile, tile) > SAME_BOX), None)
+            if track is None:
+                return None
+            pairs.append((tile, track))
+        for (tile, track), desc in zip(pairs, descs, strict=True):
+            if self._similarity(desc, track) >= SAME_SLOT:
+                continue
+            # a camera going off or on changes the tile's whole look, in its own slot: the same feed
+            plain = flatness(tile_thumbnail(y, tile)) >= self.cfg.card_min_flat
+            if not (plain or not track.live):
+                return None
+        for (tile, track), desc in zip(pairs, descs, strict=True):
+            track.tile = tile
+            self._remember_look(track, desc, y, tile)
+        return pairs
+
+    def _remember_look(self, track: Track, desc: np.ndarray, y: np.ndarray, tile: Box) -> None:
+        if flatness(tile_thumbnail(y, tile)) >= self.cfg.card_min_flat and not track.live:
+            track.card = desc
+        else:
+            track.descriptor = desc
+
+    def _relayout(
+        self, t0: int, layout: Layout, descs: list[np.ndarray], recent: list[tuple[int, Any]], y: np.ndarray
+    ) -> list[tuple[Box, Track]]:
+        book = self.book
+        assigned = self._assign(layout.tiles, descs)
+        moved = set()
+        for i, track in assigned.items():
+            if track.tile is None or iou(track.tile, layout.tiles[i]) <= SAME_BOX:
+                moved.add(track.track_id)
+            elif track.tile != layout.tiles[i]:
+                track.tile = layout.tiles[i]  # the same slot, measured a pixel or two differently
+        for track in book.tracks:
+            if track not in assigned.values():
+                book.close(track, end=t0 - 1)
+                track.last_tile = track.tile or track.last_tile
+                track.tile = None
+        for i in range(len(layout.tiles)):
+            if i not in assigned:
+                assigned[i] = book.new_track()
+                moved.add(assigned[i].track_id)
+        for i, track in assigned.items():
+            tile = layout.tiles[i]
+            if track.track_id in moved:
+                if track.clip is not None and track.tile is not None:
+                    self._follow_tile(track, tile, t0, recent)
+                else:
+                    book.close(track, end=t0 - 1)
+                track.tile = tile
+                track.face = None
+                track.thumb = None
+            self._remember_look(track, descs[i], y, tile)
+        self._order = [assigned[i].track_id for i in sorted(assigned)]
+        return [(layout.tiles[i], tr) for i, tr in sorted(assigned.items())]
+
+    def _assign(self, tiles: tuple[Box, ...], descs: list[np.ndarray]) -> dict[int, Track]:
+        """Which known feed each tile shows, after the gallery was laid out again.
+
+        Video-call galleries keep their participants in the same order when
+        they re-lay out (someone joining is added, someone leaving is taken
+        out), so the previous order of feeds is aligned with the new tiles in
+        reading order (a Needleman-Wunsch alignment whose match score is the
+        content similarity): a feed can move and shrink, but two feeds cannot
+        swap.  Tiles left over are compared with feeds seen earlier in the
+        call (someone back after leaving) and otherwise are new feeds.
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        by_id = {tr.track_id: tr for tr in self.book.tracks}
+        old = [by_id[i] for i in self._order if by_id[i].descriptor is not None or by_id[i].card is not None]
+        m, n = len(old), len(tiles)
+        sim = np.zeros((m, n))
+        ok = np.zeros((m, n), bool)
+        for a, tr in enumerate(old):
+            for b, (tile, desc) in enumerate(zip(tiles, descs, strict=True)):
+                sim[a, b] = self._similarity(desc, tr)
+                slot_before = tr.tile if tr.tile is not None else tr.last_tile
+                same_slot = slot_before is not None and iou(slot_before, tile) > SAME_BOX
+                ok[a, b] = sim[a, b] >= (SAME_SLOT if same_slot else SAME_ORDERED)
+        score = np.zeros((m + 1, n + 1))
+        for a in range(1, m + 1):
+            for b in range(1, n + 1):
+                best = max(score[a - 1, b], score[a, b - 1])
+                if ok[a - 1, b - 1]:
+                    best = max(best, score[a - 1, b - 1] + sim[a - 1, b - 1])
+                score[a, b] = best
+        assigned: dict[int, Track] = {}
+        a, b = m, n
+        while a > 0 and b > 0:
+            if ok[a - 1, b - 1] and score[a, b] == score[a - 1, b - 1] + sim[a - 1, b - 1]:
+                assigned[b - 1] = old[a - 1]
+                a, b = a - 1, b - 1
+            elif score[a, b] == score[a - 1, b]:
+                a -= 1
+            else:
+                b -= 1
+        rest = [b for b in range(n) if b not in assigned]
+        earlier = [
+            tr
+            for tr in self.book.tracks
+            if tr not in assigned.values() and (tr.descriptor is not None or tr.card is not None)
+        ]
+        if rest and earlier:
+            back = np.array([[self._similarity(descs[b], tr) for tr in earlier] for b in rest])
+            for r, c in zip(*linear_sum_assignment(-back), strict=True):
+                if back[r, c] >= SAME_FEED:
+                    assigned[rest[r]] = earlier[c]
+        return assigned
+
+    def _follow_tile(self, track: Track, tile: Box, t0: int, recent: list[tuple[int, Any]]) -> None:
+        """The gallery was laid out again and this feed's tile moved: the clip goes on in the new tile.
+
+        The crop box moves and scales with the tile (the feed is the same video,
+        so the face keeps its place in the crop).  The frame where the layout
+        changed is the first recent frame whose new tile already shows this feed.
+        """
+        clip = track.clip
+        assert clip is not None and track.tile is not None
+        ox, oy, ow, oh = track.tile
+        nx, ny, nw, nh = tile
+        bx, by, bw, bh = clip.box
+        ratio = min(nw / ow, nh / oh)
+        side = max(4, int(bw * ratio) // 4 * 4)
+        side = min(side, nw // 4 * 4, nh // 4 * 4)
+        x = even(np.clip(nx + (bx - ox) * nw / ow, nx, nx + nw - side))
+        y = even(np.clip(ny + (by - oy) * nh / oh, ny, ny + nh - side))
+        new_box = (max(x, nx + nx % 2), max(y, ny + ny % 2), side, side)
+        change = t0
+        if track.descriptor is not None:
+            for t, planes in recent:
+                if (
+                    t > clip.confirmed_until
+                    and descriptor_similarity(tile_descriptor(*planes, tile), track.descriptor) >= SAME_FEED
+                ):
+                    change = t
+                    break
+        clip.boxes.append((change, new_box))
+        clip.box, clip.tile = new_box, tile
+        clip.face_h0 *= ratio
+        clip.evidence.tile_height = float(nh)
+
+    # ------------------------------------------------------------------ presence
+    def _observe(self, t0: int, window: Window, tile: Box, track: Track) -> None:
+        """Look for the feed's face in its tile and open, continue or close its clip."""
+        cfg, book, finder = self.cfg, self.book, self.finder
+        t_seen, planes = window[0][0], window[0][2]
+        y = planes[0]
+        thumb = tile_thumbnail(y, tile)
+        card = card_like(thumb, track.thumb, min_flat=cfg.card_min_flat, max_change=cfg.card_max_change)
+        track.thumb = thumb
+        cards = self._cards.get(track.track_id, 0) + 1 if card else 0
+        self._cards[track.track_id] = cards
+        if cards >= CARD_STEPS:  # camera off: the clip ends where the face was last seen
+            track.live = False
+            book.close(track)
+            track.face = None
+            return
+        track.live = True
+        face, how, score, n_faces = self._find(t0, y, tile, track)
+        if face is not None:
+            track.face = tuple(int(v) for v in face)
+            track.last_seen = t_seen
+            if how != "template":
+                finder.remember(track, y)
+            if track.clip is not None and not face_fits(track.clip.box, face, track.clip.face_h0):
+                book.close(track)
+            if track.clip is None:
+                box = crop_box(face, tile, mode=cfg.crop, size=cfg.crop_size, scale=cfg.crop_scale)
+                book.open(track, t_seen, face, tile, box, intrusion=self.intrusion(y, box, face))
+            book.confirm(track, t_seen)
+            book.check(track, t=t_seen, found=True, n_faces=n_faces, face=face, method=how, score=score)
+            if track.clip is not None and t_seen - track.last_pose >= cfg.pose_every:
+                track.last_pose = t_seen
+                pose = finder.pose(y, track.face)
+                if pose is not None:
+                    book.pose(track, *pose)
+            return
+        book.check(track, t=t_seen, found=False, n_faces=0)
+        if t0 - track.last_seen > cfg.max_gap:
+            book.close(track)  # every cue agrees: gone (the clip ends where the face was last seen)
+            track.face = None
+
+    def _find(self, t0: int, y: np.ndarray, tile: Box, track: Track) -> tuple[Any, str, float, int]:
+        """The face of a live feed: ``(box or None, found by, score, faces in the tile)``."""
+        cfg, finder = self.cfg, self.finder
+        min_face = cfg.min_face_frac * tile[3]
+        n_faces = track.n_faces
+        # 1. the known face, by template matching near its last place
+        if track.face is not None and t0 - track.last_full < cfg.full_detect_every:
+            hit = finder.follow(track, y, tile)
+            if hit is not None:
+                return hit, "template", round(track.template_score, 3), n_faces
+        # 2. the detector over the tile (a tile without a known face: every search_every frames)
+        if track.face is not None or t0 - track.last_full >= cfg.search_every:
+            faces = finder.detect(y, tile, min_face=min_face, max_face=0.95 * tile[3])
+            track.last_full = t0
+            n_faces = track.n_faces = len(faces)
+            if len(faces):
+                return nearest(faces, track.face), "detector", float("nan"), n_faces
+        if cfg.recheck_detector == "none":
+            return None, "", float("nan"), n_faces
+        # 3. a second detector near the last place, at the face's scale (turned, tilted, covered faces)
+        if track.face is not None:
+            hit2 = finder.recheck(y, track.face, tile, detector=cfg.recheck_detector, threshold=cfg.recheck_threshold)
+            if hit2 is not None:
+                return hit2[0], cfg.recheck_detector, round(hit2[1], 3), max(n_faces, 1)
+            # 4. before a clip may end, the most robust detector must agree that the face is gone
+            if track.clip is not None and t0 - track.last_seen > cfg.max_gap and cfg.confirm_detector != "none":
+                hit3 = finder.recheck(y, track.face, tile, detector=cfg.confirm_detector, threshold=0.0)
+                if hit3 is not None:
+                    return hit3[0], cfg.confirm_detector, round(hit3[1], 3), max(n_faces, 1)
+        elif t0 - track.last_scan >= cfg.search_every:
+            # a live tile whose face is not known: the second detector over the whole tile now and then
+            track.last_scan = t0
+            faces = finder.scan(y, tile, detector=cfg.recheck_detector, min_face=min_face, threshold=0.0)
+            if len(faces):
+                return nearest(faces, None), cfg.recheck_detector, float("nan"), max(n_faces, len(faces))
+        return None, "", float("nan"), n_faces
