@@ -44,6 +44,7 @@ def persons_in_clip(row, truth) -> dict[str, int]:
     """Frames of a clip per person whose truth tile holds the crop box centre ("?" for none)."""
     counts: dict[str, int] = {}
     boxes = clip_boxes(row)
+    off = {p["person"]: p.get("camera_off", []) for p in truth["participants"]}
     for lay in truth["layouts"]:
         a = max(lay["start_frame"], int(row["start_frame"]))
         b = min(lay["end_frame"], int(row["end_frame"]))
@@ -54,14 +55,16 @@ def persons_in_clip(row, truth) -> dict[str, int]:
             for person, (x, y, w, h) in lay["tiles"].items():
                 if x <= cx < x + w and y <= cy < y + h:
                     who = person
+            if who in off and any(a <= t <= b for a, b in off[who]):
+                who = "?"  # the tile shows a camera-off card, not the person
             counts[who] = counts.get(who, 0) + 1
     return counts
 
 
 def evaluate_against_truth(manifest, truth) -> dict:
-    """Presence recovered per person, mixing, share overlap and boundary errors (frames)."""
+    """Presence recovered per person, mixing, share overlap, boundary errors (seconds) and track ids per person."""
     fps = truth["fps"]
-    result = {"recovered": {}, "mixed": [], "in_share": 0, "start_err": [], "end_err": []}
+    result = {"recovered": {}, "mixed": [], "in_share": 0, "start_err": [], "end_err": [], "tracks": {}}
     covered = {p["person"]: np.zeros(truth["n_frames"], bool) for p in truth["participants"]}
     for row in manifest.to_dict("records"):
         who = persons_in_clip(row, truth)
@@ -70,6 +73,7 @@ def evaluate_against_truth(manifest, truth) -> dict:
             result["mixed"].append((row["sample_id"], who))
             continue
         person = people[0]
+        result["tracks"].setdefault(person, set()).add(int(row["track_id"]))
         a, b = int(row["start_frame"]), int(row["end_frame"])
         covered[person][a : b + 1] = True
         for s0, s1 in truth["screen_share"]:

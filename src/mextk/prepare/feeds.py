@@ -41,7 +41,7 @@ from mextk.prepare.layout import (
     card_like,
     descriptor_similarity,
     flatness,
-    iou,
+    same_slot,
     tile_descriptor,
     tile_thumbnail,
 )
@@ -55,8 +55,6 @@ SAME_FEED = 0.37
 SAME_SLOT = 0.2
 #: The bar for a feed that keeps its place in the gallery's order but moved.
 SAME_ORDERED = 0.3
-#: Tiles overlapping more than this (IoU) are the same slot, measured a few pixels differently.
-SAME_BOX = 0.8
 #: Analysis steps in a row that must show a card before a clip ends for it.
 CARD_STEPS = 2
 
@@ -114,14 +112,14 @@ class GalleryFeeds:
         # background) is the same slot: keep the box the feed already has.
         known = [tr.tile for tr in book.tracks if tr.tile is not None]
         layout = Layout(
-            tuple(next((k for k in known if iou(k, tile) > SAME_BOX), tile) for tile in layout.tiles),
+            tuple(next((k for k in known if same_slot(k, tile)), tile) for tile in layout.tiles),
             layout.background,
         )
         descs = [tile_descriptor(*planes, tile) for tile in layout.tiles]
         same_layout = (
             self._last_tiles is not None
             and len(self._last_tiles) == len(layout.tiles)
-            and all(iou(a, b) > SAME_BOX for a, b in zip(self._last_tiles, layout.tiles, strict=True))
+            and all(same_slot(a, b) for a, b in zip(self._last_tiles, layout.tiles, strict=True))
         )
         self._last_tiles = layout.tiles
         pairs = self._unchanged(layout, descs, planes[0]) if same_layout else None
@@ -134,16 +132,18 @@ class GalleryFeeds:
         """The tiles did not move: each keeps its feed (``None`` when the feeds were reordered)."""
         pairs = []
         for tile in layout.tiles:
-            track = next((tr for tr in self.book.tracks if tr.tile is not None and iou(tr.tile, tile) > SAME_BOX), None)
+            track = next((tr for tr in self.book.tracks if tr.tile is not None and same_slot(tr.tile, tile)), None)
             if track is None:
                 return None
             pairs.append((tile, track))
-        for (tile, track), desc in zip(pairs, descs, strict=True):
+        for (_, track), desc in zip(pairs, descs, strict=True):
             if self._similarity(desc, track) >= SAME_SLOT:
                 continue
-            # a camera going off or on changes the tile's whole look, in its own slot: the same feed
-            plain = flatness(tile_thumbnail(y, tile)) >= self.cfg.card_min_flat
-            if not (plain or not track.live):
+            # The look changed a lot in the same slot: a camera going off or on, a laugh, a lighting
+            # change.  Galleries do not swap feeds between tiles that stay put, so the slot keeps its
+            # feed, unless the tile now shows another known feed (people left and joined at once).
+            others = [tr for _, tr in pairs if tr is not track]
+            if any(self._similarity(desc, tr) >= SAME_FEED for tr in others):
                 return None
         for (tile, track), desc in zip(pairs, descs, strict=True):
             track.tile = tile
@@ -163,7 +163,7 @@ class GalleryFeeds:
         assigned = self._assign(layout.tiles, descs)
         moved = set()
         for i, track in assigned.items():
-            if track.tile is None or iou(track.tile, layout.tiles[i]) <= SAME_BOX:
+            if track.tile is None or not same_slot(track.tile, layout.tiles[i]):
                 moved.add(track.track_id)
             elif track.tile != layout.tiles[i]:
                 track.tile = layout.tiles[i]  # the same slot, measured a pixel or two differently
@@ -212,8 +212,8 @@ class GalleryFeeds:
             for b, (tile, desc) in enumerate(zip(tiles, descs, strict=True)):
                 sim[a, b] = self._similarity(desc, tr)
                 slot_before = tr.tile if tr.tile is not None else tr.last_tile
-                same_slot = slot_before is not None and iou(slot_before, tile) > SAME_BOX
-                ok[a, b] = sim[a, b] >= (SAME_SLOT if same_slot else SAME_ORDERED)
+                stayed = slot_before is not None and same_slot(slot_before, tile)
+                ok[a, b] = sim[a, b] >= (SAME_SLOT if stayed else SAME_ORDERED)
         score = np.zeros((m + 1, n + 1))
         for a in range(1, m + 1):
             for b in range(1, n + 1):

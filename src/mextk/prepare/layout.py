@@ -204,6 +204,32 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def same_slot(a: Box, b: Box) -> bool:
+    """Whether two tile boxes are one gallery slot, measured differently.
+
+    Either they overlap closely (IoU above 0.8: a few pixels off), or one lies
+    inside the other around the same centre (within 10% of the larger width):
+    the same tile with and without its black bars, which a dim picture can
+    make hard to tell from the bars.
+
+    Examples
+    --------
+    >>> same_slot((100, 100, 224, 224), (16 + 100 - 104, 100, 400, 224))
+    True
+    >>> same_slot((100, 100, 224, 224), (400, 100, 224, 224))
+    False
+    """
+    if iou(a, b) > 0.8:
+        return True
+    small, big = sorted((a, b), key=lambda r: r[2] * r[3])
+    inside = iou(small, big) * (small[2] * small[3] + big[2] * big[3]) / (1 + iou(small, big))
+    if inside < 0.95 * small[2] * small[3]:
+        return False
+    dx = abs(small[0] + small[2] / 2 - big[0] - big[2] / 2)
+    dy = abs(small[1] + small[3] / 2 - big[1] - big[3] / 2)
+    return dx <= 0.1 * big[2] and dy <= 0.1 * big[3]
+
+
 def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np.ndarray:
     """Appearance of a tile's content, for recognising a feed after the layout changes.
 

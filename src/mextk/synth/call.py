@@ -191,6 +191,13 @@ def _presence(join: int, leave: int, share: list[list[int]]) -> list[list[int]]:
     return intervals
 
 
+def _presence_of(person: dict[str, Any], share: list[list[int]]) -> list[list[int]]:
+    """On-camera intervals: the person's sessions in the call, less the screen share and camera-off time."""
+    sessions = person.get("sessions", [[person["join_frame"], person["leave_frame"]]])
+    out = [iv for a, b in sessions for iv in _presence(a, b, share)]
+    return [iv for a, b in out for iv in _presence(a, b, person.get("camera_off", []))]
+
+
 def _slide(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
@@ -330,10 +337,14 @@ def make_call_recording(
 class _VideoFeed:
     """A participant whose camera is a real video clip, looped, resampled to the call's frame rate."""
 
-    def __init__(self, path: Path, fps: float) -> None:
+    def __init__(self, path: Path, fps: float, effects: list[Any] | None = None, seed: int = 0) -> None:
         from mextk.io.video import probe_video
 
         self.path = path
+        self.effects = list(effects or [])
+        self._rng = np.random.default_rng(seed)
+        self._place: Any = None
+        self._walkers: dict[str, np.ndarray] = {}
         info = probe_video(path)
         self.src_fps = info.fps
         self.fps = fps
@@ -356,19 +367,33 @@ class _VideoFeed:
     def frame(self, t: int, w: int, h: int) -> np.ndarray:
         import cv2
 
+        from mextk.io.video import iter_frames
+
         want = int(t * self.src_fps / self.fps)
         while self._index < want:
             self._frame = self._next()
             self._index += 1
         assert self._frame is not None
-        fh, fw = self._frame.shape[:2]
+        camera = self._frame
+        if any(e.strength(t) > 0 for e in self.effects):
+            from mextk.synth.effects import apply_effects, find_face_place, load_walker
+
+            if self._place is None:
+                self._place = find_face_place(next(iter_frames(self.path)))
+            for e in self.effects:
+                if e.kind == "walker" and e.video not in self._walkers:
+                    self._walkers[e.video] = load_walker(e.video)
+            camera = np.clip(
+                apply_effects(camera.astype(np.float32), t, self.effects, self._place, self._rng, self._walkers), 0, 255
+            ).astype(np.uint8)
+        fh, fw = camera.shape[:2]
         # fit the whole camera image into the tile with black bars, as a video call shows a
         # camera whose aspect differs from the tile's (phones, square webcams)
         scale = min(w / fw, h / fh)
         nw, nh = int(round(fw * scale)) // 2 * 2, int(round(fh * scale)) // 2 * 2
         out = np.zeros((h, w, 3), np.float32)
         y0, x0 = (h - nh) // 2, (w - nw) // 2
-        out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(self._frame, (nw, nh), interpolation=cv2.INTER_AREA)
+        out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(camera, (nw, nh), interpolation=cv2.INTER_AREA)
         return out
 
 
@@ -377,6 +402,9 @@ def compose_gallery(
     path: str | os.PathLike[str],
     config: CallConfig = CallConfig(),
     *,
+    effects: dict[int, list[Any]] | None = None,
+    camera_off: dict[int, list[tuple[int, int]]] | None = None,
+    rejoins: dict[int, tuple[int, int]] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Compose real face videos into a gallery-view call recording with known ground truth.
@@ -396,6 +424,16 @@ def compose_gallery(
         Output ``.mp4`` (ground truth beside it as ``.json``).
     config : CallConfig
         Size, duration, schedule; ``n_participants`` is taken from ``videos``.
+    effects : dict, optional
+        ``{participant index: [Effect, ...]}``: hard moments on that camera
+        (:mod:`mextk.synth.effects`), listed in the ground truth.
+    camera_off : dict, optional
+        ``{participant index: [(start, stop), ...]}``: call frames ``[start, stop)`` in which
+        the camera is off (the tile shows a card with the name); not on-camera time.
+    rejoins : dict, optional
+        ``{participant index: (leave, back)}``: the participant leaves the call at frame
+        ``leave`` and joins again at ``back`` (added last to the gallery, as video-call
+        software does).
     progress : bool
         Show a progress bar.
     """
@@ -404,10 +442,22 @@ def compose_gallery(
     config = replace(config, n_participants=len(videos))
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xCA12]))
     people, share = _schedule(config, rng)
-    feeds = [_VideoFeed(Path(v), config.fps) for v in videos]
-    for person, v in zip(people, videos, strict=True):
+    effects, camera_off, rejoins = effects or {}, camera_off or {}, rejoins or {}
+    feeds = [_VideoFeed(Path(v), config.fps, effects.get(i), seed=config.seed + i) for i, v in enumerate(videos)]
+    for i, (person, v) in enumerate(zip(people, videos, strict=True)):
         person["video"] = str(v)
         person.pop("subject_seed", None)
+        person["sessions"] = [[person["join_frame"], person["leave_frame"]]]
+        if i in rejoins:
+            leave, back = rejoins[i]
+            if not person["join_frame"] < leave < back <= person["leave_frame"]:
+                raise ValueError(f"participant {i}: rejoin {leave}->{back} must lie inside the call")
+            person["sessions"] = [[person["join_frame"], leave - 1], [back, person["leave_frame"]]]
+        person["camera_off"] = [[int(a), int(b) - 1] for a, b in camera_off.get(i, [])]
+        person["effects"] = [
+            {"kind": e.kind, "start_frame": e.start, "end_frame": e.stop - 1, "amount": e.amount}
+            for e in effects.get(i, [])
+        ]
     return _render_call(Path(path), config, people, share, feeds, rng, progress=progress)
 
 
@@ -430,14 +480,28 @@ def _render_call(
     pointer = smooth_noise(rng, n_frames, 0.2, corr=0.995, dims=2)
     speaker_turns = smooth_noise(rng, n_frames, 1.0, corr=0.995, dims=len(parts))
 
+    def session_start(p: dict[str, Any], t: int) -> int | None:
+        for a, b in p.get("sessions", [[p["join_frame"], p["leave_frame"]]]):
+            if a <= t <= b:
+                return a
+        return None
+
     def active_at(t: int) -> list[int]:
-        return [i for i, p in enumerate(people) if p["join_frame"] <= t <= p["leave_frame"]]
+        # in the order they (last) joined: someone back after leaving is added last
+        here = [(session_start(p, t), i) for i, p in enumerate(people)]
+        return [i for _, i in sorted((s, i) for s, i in here if s is not None)]
+
+    def camera_is_off(i: int, t: int) -> bool:
+        return any(a <= t <= b for a, b in people[i].get("camera_off", []))
 
     def in_share(t: int) -> bool:
         return any(a <= t <= b for a, b in share)
 
     layouts: list[dict[str, Any]] = []
     bg = np.array([28, 28, 28], np.uint8)
+    # camera noise: a few frames of it, drawn once and reused in a shifting order (drawing a frame's
+    # worth of Gaussian noise every frame took most of the rendering time)
+    noise_bank = rng.normal(0, 1.2, (5, config.height, config.width, 3)).astype(np.float32)
     font = cv2.FONT_HERSHEY_SIMPLEX
     from rich.progress import Progress
 
@@ -470,8 +534,15 @@ def _render_call(
                 for i, (x, y, w, h) in zip(
                     active, gallery_layout(len(active), config.width, config.height), strict=True
                 ):
-                    tile = np.clip(parts[i].frame(t, w, h), 0, 255).astype(np.uint8)
-                    canvas[y : y + h, x : x + w] = tile
+                    if camera_is_off(i, t):
+                        canvas[y : y + h, x : x + w] = 46  # the camera-off card: the name on plain gray
+                        name = people[i]["name"]
+                        scale = h / 120
+                        (nw_, nh_), _ = cv2.getTextSize(name, font, scale, 2)
+                        org = (x + (w - nw_) // 2, y + (h + nh_) // 2)
+                        cv2.putText(canvas, name, org, font, scale, (235, 235, 235), 2, cv2.LINE_AA)
+                    else:
+                        canvas[y : y + h, x : x + w] = np.clip(parts[i].frame(t, w, h), 0, 255).astype(np.uint8)
                     if i == speaker and len(active) > 1:
                         cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), (80, 200, 60), 3)
                     label = people[i]["name"]
@@ -486,7 +557,7 @@ def _render_call(
                 )
             else:
                 layouts[-1]["end_frame"] = t
-            noise = rng.normal(0, 1.2, canvas.shape)
+            noise = noise_bank[(t * 7 + t // len(noise_bank)) % len(noise_bank)]
             writer.write(np.clip(canvas + noise, 0, 255).astype(np.uint8))
             bar.advance(task)
     for lay in layouts:
@@ -500,8 +571,7 @@ def _render_call(
         "config": asdict(config),
         "screen_share": share,
         "participants": [
-            {**p, "presence": _presence(p["join_frame"], p["leave_frame"], share), "events": parts[i].events}
-            for i, p in enumerate(people)
+            {**p, "presence": _presence_of(p, share), "events": parts[i].events} for i, p in enumerate(people)
         ],
         "layouts": layouts,
     }
