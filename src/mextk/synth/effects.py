@@ -164,14 +164,16 @@ def apply_effects(
         w = place.width
         if e.kind == "walker" and walkers is not None and e.video in walkers:
             other = walkers[e.video]
-            side = int(0.45 * out.shape[0])
+            side = int(0.4 * out.shape[0])
             small = cv2.resize(other, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
             frac = (t - e.start) / max(1, e.stop - e.start)
             x0 = int(-side + frac * (out.shape[1] + side))
-            y0 = int(0.02 * out.shape[0])
+            y0 = 0
+            # behind the participant: hidden where the participant's head and shoulders are
             behind = np.ones(out.shape[:2], np.float32)
             cx, cy = place.centre
-            cv2.ellipse(behind, (int(cx), int(cy)), (int(0.75 * w), int(1.1 * w)), 0, 0, 360, 0.0, -1)
+            cv2.ellipse(behind, (int(cx), int(cy)), (int(0.6 * w), int(0.85 * w)), 0, 0, 360, 0.0, -1)
+            cv2.rectangle(behind, (int(cx - 0.9 * w), int(cy + 0.6 * w)), (int(cx + 0.9 * w), out.shape[0]), 0.0, -1)
             xa, xb = max(0, x0), min(out.shape[1], x0 + side)
             if xb > xa:
                 out = out.copy()
