@@ -482,6 +482,60 @@ def yuv_planes(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
+def prefetch(items: Iterable[Any], size: int = 16) -> Iterator[Any]:
+    """Iterate ``items`` on a background thread, up to ``size`` items ahead.
+
+    Decoding (FFmpeg, which releases the GIL) then runs while the caller works
+    on earlier frames, which uses a second core.  An exception raised by
+    ``items`` is raised here, after the items before it; closing this
+    generator early stops the thread.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, size))
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the consumer
+            q.put(("error", exc))
+        else:
+            q.put(("end", None))
+        finally:
+            close = getattr(items, "close", None)
+            if stop.is_set() and close is not None:
+                close()
+
+    thread = threading.Thread(target=work, name="mextk-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
 @dataclass
 class CfrStats:
     """What :class:`CfrReader` did to make the frame rate constant."""

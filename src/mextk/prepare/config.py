@@ -157,7 +157,7 @@ class PrepareConfig:
     preset: str = "default"
     detector: str = "haar"
     detect_every: int = 5
-    full_detect_every: int = 50
+    full_detect_every: int = 100
     lookahead: int = 1
     max_gap: int = 25
     min_duration: float = 3.0
@@ -177,7 +177,7 @@ class PrepareConfig:
     recheck_threshold: float = -0.5
     confirm_detector: str = "dlib-cnn"
     search_every: int = 10
-    pose_every: int = 25
+    pose_every: int = 50
     card_min_flat: float = 0.6
     card_max_change: float = 0.8
     clip_format: str = "virtual"

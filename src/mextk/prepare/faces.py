@@ -22,6 +22,7 @@ Boxes are ``(x, y, w, h)`` in source pixels.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any
 
@@ -57,6 +58,11 @@ class FaceFinder:
         self.width, self.height = width, height
         self.detector = make_detector(config.detector, config.haar_scale_factor, config.haar_min_neighbors)
         self.pose_on = config.pose
+        self._loading: threading.Thread | None = None
+        if config.pose:
+            # dlib's 68-point model takes most of a second to load: load it while the first frames decode
+            self._loading = threading.Thread(target=_load_landmark_model, name="mextk-load-landmarks", daemon=True)
+            self._loading.start()
 
     def detect(self, y: np.ndarray, region: Box, *, min_face: float, max_face: float | None) -> np.ndarray:
         """Faces in ``region`` of the Y plane, as an ``(N, 4)`` array in source pixels."""
@@ -190,6 +196,9 @@ class FaceFinder:
         """Yaw and pitch (degrees) from 68 landmarks fitted in ``face``; ``None`` when pose is off."""
         if not self.pose_on:
             return None
+        if self._loading is not None:
+            self._loading.join()
+            self._loading = None
         import cv2
 
         from mextk.faces.landmarks import landmarks_68
@@ -212,6 +221,16 @@ class FaceFinder:
             return None
         yaw, pitch, _ = head_pose(lm, (crop.shape[1], crop.shape[0]))
         return (yaw, pitch) if np.isfinite(yaw) else None
+
+
+def _load_landmark_model() -> None:
+    """Load (and cache) dlib's 68-point model; a failure is reported when pose is first asked for."""
+    from mextk.faces.landmarks import _predictor
+
+    try:
+        _predictor()
+    except Exception:  # noqa: BLE001  # raised again, with its message, by the first landmarks_68 call
+        pass
 
 
 _POSE_WARNED: list[bool] = []

@@ -15,8 +15,8 @@ template matching near its last place, the main detector over the tile, a
 second detector near the last place at the face's scale (``recheck_detector``),
 and, before a clip may end, a third (``confirm_detector``).  A clip ends only
 
-* when the tile has shown a card at two analysis steps in a row (the clip
-  ends at the last step its face was seen), or
+* when the tile has shown a card (plain, still and without a face) at two
+  analysis steps in a row (the clip ends at the last step its face was seen), or
 * when the face has been missing for more than ``max_gap`` frames while
   every cue, the confirming detector included, says it is gone,
 
@@ -40,7 +40,6 @@ from mextk.prepare.layout import (
     Layout,
     card_like,
     descriptor_similarity,
-    flatness,
     same_slot,
     tile_descriptor,
     tile_thumbnail,
@@ -57,6 +56,9 @@ SAME_SLOT = 0.2
 SAME_ORDERED = 0.3
 #: Analysis steps in a row that must show a card before a clip ends for it.
 CARD_STEPS = 2
+#: Frames between detector runs on a tile that looks like a card (a still face on a plain wall looks
+#: like one until a face is found in it).
+CARD_SEARCH = 50
 
 Window = list[tuple[int, Any, Any]]
 
@@ -125,8 +127,9 @@ class GalleryFeeds:
         pairs = self._unchanged(layout, descs, planes[0]) if same_layout else None
         if pairs is None:
             pairs = self._relayout(t0, layout, descs, recent, planes[0])
-        for tile, track in pairs:
+        for (tile, track), desc in zip(pairs, descs, strict=True):
             self._observe(t0, window, tile, track)
+            self._remember_look(track, desc)  # after the observation: as a live camera's look or a card's
 
     def _unchanged(self, layout: Layout, descs: list[np.ndarray], y: np.ndarray) -> list[tuple[Box, Track]] | None:
         """The tiles did not move: each keeps its feed (``None`` when the feeds were reordered)."""
@@ -145,16 +148,17 @@ class GalleryFeeds:
             others = [tr for _, tr in pairs if tr is not track]
             if any(self._similarity(desc, tr) >= SAME_FEED for tr in others):
                 return None
-        for (tile, track), desc in zip(pairs, descs, strict=True):
+        for tile, track in pairs:
             track.tile = tile
-            self._remember_look(track, desc, y, tile)
         return pairs
 
-    def _remember_look(self, track: Track, desc: np.ndarray, y: np.ndarray, tile: Box) -> None:
-        if flatness(tile_thumbnail(y, tile)) >= self.cfg.card_min_flat and not track.live:
-            track.card = desc
-        else:
+    @staticmethod
+    def _remember_look(track: Track, desc: np.ndarray) -> None:
+        """Keep the tile's look: as the live camera's, or as the camera-off card's (the state at the last step)."""
+        if track.live:
             track.descriptor = desc
+        else:
+            track.card = desc
 
     def _relayout(
         self, t0: int, layout: Layout, descs: list[np.ndarray], recent: list[tuple[int, Any]], y: np.ndarray
@@ -186,7 +190,6 @@ class GalleryFeeds:
                 track.tile = tile
                 track.face = None
                 track.thumb = None
-            self._remember_look(track, descs[i], y, tile)
         self._order = [assigned[i].track_id for i in sorted(assigned)]
         return [(layout.tiles[i], tr) for i, tr in sorted(assigned.items())]
 
@@ -201,8 +204,6 @@ class GalleryFeeds:
         swap.  Tiles left over are compared with feeds seen earlier in the
         call (someone back after leaving) and otherwise are new feeds.
         """
-        from scipy.optimize import linear_sum_assignment
-
         by_id = {tr.track_id: tr for tr in self.book.tracks}
         old = [by_id[i] for i in self._order if by_id[i].descriptor is not None or by_id[i].card is not None]
         m, n = len(old), len(tiles)
@@ -214,6 +215,12 @@ class GalleryFeeds:
                 slot_before = tr.tile if tr.tile is not None else tr.last_tile
                 stayed = slot_before is not None and same_slot(slot_before, tile)
                 ok[a, b] = sim[a, b] >= (SAME_SLOT if stayed else SAME_ORDERED)
+                if stayed and not ok[a, b]:
+                    # its own slot, looking very different (light, camera off, a laugh): still this feed,
+                    # unless the tile shows another known feed
+                    others = (self._similarity(desc, o) for o in old if o is not tr)
+                    ok[a, b] = all(v < SAME_FEED for v in others)
+                    sim[a, b] = max(sim[a, b], SAME_SLOT) if ok[a, b] else sim[a, b]
         score = np.zeros((m + 1, n + 1))
         for a in range(1, m + 1):
             for b in range(1, n + 1):
@@ -238,10 +245,13 @@ class GalleryFeeds:
             if tr not in assigned.values() and (tr.descriptor is not None or tr.card is not None)
         ]
         if rest and earlier:
-            back = np.array([[self._similarity(descs[b], tr) for tr in earlier] for b in rest])
-            for r, c in zip(*linear_sum_assignment(-back), strict=True):
-                if back[r, c] >= SAME_FEED:
-                    assigned[rest[r]] = earlier[c]
+            # the few tiles left: the most similar pairs first (greedy; a handful of tiles at most)
+            back = [(self._similarity(descs[b], tr), b, k) for b in rest for k, tr in enumerate(earlier)]
+            taken: set[int] = set()
+            for s, b, k in sorted(back, key=lambda x: -x[0]):
+                if s >= SAME_FEED and b not in assigned and k not in taken:
+                    assigned[b] = earlier[k]
+                    taken.add(k)
         return assigned
 
     def _follow_tile(self, track: Track, tile: Box, t0: int, recent: list[tuple[int, Any]]) -> None:
@@ -285,15 +295,19 @@ class GalleryFeeds:
         thumb = tile_thumbnail(y, tile)
         card = card_like(thumb, track.thumb, min_flat=cfg.card_min_flat, max_change=cfg.card_max_change)
         track.thumb = thumb
-        cards = self._cards.get(track.track_id, 0) + 1 if card else 0
+        if card and track.face is None and t0 - track.last_full < CARD_SEARCH:
+            face, how, score, n_faces = None, "", float("nan"), 0  # a card and no face known: no search
+        else:
+            face, how, score, n_faces = self._find(t0, y, tile, track)
+        # a plain, still tile without a face is a camera-off card (a still face on a plain wall is not)
+        cards = self._cards.get(track.track_id, 0) + 1 if card and face is None else 0
         self._cards[track.track_id] = cards
         if cards >= CARD_STEPS:  # camera off: the clip ends where the face was last seen
             track.live = False
             book.close(track)
             track.face = None
             return
-        track.live = True
-        face, how, score, n_faces = self._find(t0, y, tile, track)
+        track.live = cards == 0
         if face is not None:
             track.face = tuple(int(v) for v in face)
             track.last_seen = t_seen

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from mextk.io.video import CfrReader, VideoError, yuv_planes
+from mextk.io.video import CfrReader, VideoError, prefetch, yuv_planes
 from mextk.prepare.algorithm1 import UserFrames
 from mextk.prepare.checks import black_bar_fraction, outside_fraction
 from mextk.prepare.clips import ClipBook
@@ -161,7 +161,7 @@ class RecordingSplitter:
         error = None
         last_t = -1
         try:
-            for t, frame in reader:
+            for t, frame in prefetch(iter(reader)):
                 last_t = t
                 offset = t % period
                 planes = yuv_planes(frame) if offset < look or cfg.layout else None
