@@ -101,7 +101,7 @@ class UserFrames:
                 if (
                     track.clip is not None
                     and cfg.crop == "face"
-                    and not face_fits(track.clip.box, face, track.clip.face_h0)
+                    and not face_fits(track.clip.box, face, track.clip.face_h0, min_inside=0.9)
                 ):
                     book.close(track)
                 if track.clip is None:
@@ -109,7 +109,9 @@ class UserFrames:
                     box = track.region if cfg.crop == "fixed" and track.region else self._crop(face, frame_box)
                     book.open(track, start, face, frame_box, box, intrusion=self.intrusion(best_planes[0], box, face))
                 book.confirm(track, best_t)
-                book.check(track, t=best_t, found=True, n_faces=len(faces), face=face, method="detector")
+                # faces in the crop: this person's and anyone else's whose face centre lies in it
+                in_crop = sum(1 for f in best_faces if contains(track.clip.box, f[0] + f[2] / 2, f[1] + f[3] / 2))
+                book.check(track, t=best_t, found=True, n_faces=max(len(faces), in_crop), face=face, method="detector")
                 if track.clip is not None and len(track.clip.evidence.yaws) < 8:
                     pose = finder.pose(best_planes[0], track.face)
                     if pose is not None:

@@ -8,7 +8,10 @@ Output folder layout::
                               reviewer_decision / reviewer_note columns (kept across re-runs)
       problems.txt            one line per recording that failed
       RECORDING/
-        clips/tNN_cNNN.mp4    H.264 clips, constant frame rate
+        clips/tNN_cNNN.clip.json
+                              a virtual clip (default): the recording, crop boxes and frame range,
+                              decoded on demand by every later stage (mextk.io.clipref); with
+                              --clip-format mp4, clips/tNN_cNNN.mp4 (H.264, constant frame rate)
         clips/tNN_cNNN.quality.csv
                               per-frame quality of the clip (:func:`mextk.prepare.checks.quality_table`):
                               face visible, faces, how found and score, yaw, pitch, occluded

@@ -24,11 +24,16 @@ Choices where the paper is vague, for ``cmed``:
   faces stay far above the cascade's 24-pixel window, and detection costs about
   half as much).
 
-For ``default`` the numbers differ so that clip boundaries fall within one
-second of the truth: the layout is analysed every 5 frames (0.2 s), faces are
-re-checked there by template matching, the full detector runs at least every 50 frames, frames
-after the last sighting are held back and dropped when the face does not come
-back within 1 s, and crops follow the gallery's tiles.
+For ``default`` the numbers differ so that every participant who is on camera
+is kept, with clip boundaries within half a second of the truth: the layout is
+analysed every 5 frames (0.2 s); each gallery tile is one participant's feed,
+present while its camera is live (not a camera-off card) and its face
+plausibly there; faces are re-found by template matching, the Haar cascade
+(every 100 frames, and whenever matching fails), dlib's HOG near the last place
+with a lowered bar, and dlib's CNN before a clip may end; a clip ends on the
+last frame its face was seen when the face has been gone for more than 1 s by
+every cue, or the camera went off; crops follow the gallery's tiles.  Clips are
+virtual (recording + boxes + frame range) unless ``clip_format="mp4"``.
 """
 
 from __future__ import annotations
@@ -168,7 +173,7 @@ class PrepareConfig:
     crop: str = "face"
     crop_size: int = 300
     crop_scale: float = 2.2
-    detect_width: int = 640
+    detect_width: int = 960
     min_face_frac: float = 0.15
     haar_scale_factor: float = 1.15
     haar_min_neighbors: int = 4

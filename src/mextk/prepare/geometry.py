@@ -44,9 +44,28 @@ def crop_box(face: Any, bounds: Box, *, mode: str, size: int, scale: float) -> B
     return (x, y, side, side)
 
 
-def face_fits(box: Box, face: Any, face_h0: float) -> bool:
-    """Whether ``face`` still sits in the inner 70% of the crop ``box`` at 0.6-1.6 times its first height."""
+def face_fits(box: Box, face: Any, face_h0: float, *, min_inside: float = 0.0) -> bool:
+    """Whether ``face`` still fits the crop ``box``: centre in its inner 70%, at 0.6-1.6 times the face's
+    first height, and at least ``min_inside`` of the face box inside the crop.
+
+    A gallery feed's clip uses the centre rule only (a laughing, leaning participant stays in one clip; the
+    sidecar records the frames); a face walking through a room (no gallery) must also stay in its crop
+    (``min_inside=0.9``): one that outgrows it or walks out of it ends the clip, and a new one starts.
+
+    Examples
+    --------
+    >>> face_fits((0, 0, 200, 200), (60, 60, 90, 90), 90.0, min_inside=0.9)
+    True
+    >>> face_fits((0, 0, 200, 200), (100, 60, 120, 100), 90.0, min_inside=0.9)  # a sixth of it outside
+    False
+    >>> face_fits((0, 0, 200, 200), (100, 60, 120, 100), 90.0)
+    True
+    """
     x, y, w, h = box
-    cx, cy = face[0] + face[2] / 2, face[1] + face[3] / 2
+    fx, fy, fw, fh = (float(v) for v in face[:4])
+    cx, cy = fx + fw / 2, fy + fh / 2
     inner = (x + 0.15 * w, y + 0.15 * h, 0.7 * w, 0.7 * h)
-    return contains(inner, cx, cy) and 0.6 < face[3] / face_h0 < 1.6
+    iw = max(0.0, min(fx + fw, x + w) - max(fx, x))
+    ih = max(0.0, min(fy + fh, y + h) - max(fy, y))
+    inside = iw * ih / max(fw * fh, 1.0)
+    return contains(inner, cx, cy) and inside >= min_inside and 0.6 < fh / face_h0 < 1.6
