@@ -482,6 +482,20 @@ def yuv_planes(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
+def decode_threads() -> int:
+    """Decoder threads: one per CPU this process may use (FFmpeg's own choice can oversubscribe them)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _threaded(stream: Any) -> None:
+    """Decode ``stream`` with frame threads, one per usable CPU."""
+    stream.thread_type = "FRAME"
+    stream.codec_context.thread_count = decode_threads()
+
+
 def prefetch(items: Iterable[Any], size: int = 16) -> Iterator[Any]:
     """Iterate ``items`` on a background thread, up to ``size`` items ahead.
 
@@ -588,7 +602,7 @@ class CfrReader:
         self.start = int(start)
         self._container = _open(self.path)
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
+        _threaded(stream)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         source_fps = float(rate) if rate else float("nan")
         target = fps or source_fps
@@ -626,7 +640,7 @@ class CfrReader:
                         self._container.close()
                         self._container = _open(self.path)
                         stream = self._stream = self._container.streams.video[0]
-                        stream.thread_type = "AUTO"
+                        _threaded(stream)
                         seeking = False
                     else:
                         t0 = first.pts * tb

@@ -192,12 +192,19 @@ class FaceFinder:
         ]
         return np.rint(np.asarray(boxes, np.float64).reshape(-1, 4)).astype(np.int64)
 
+    @property
+    def loading(self) -> bool:
+        """Whether the landmark model is still loading (pose measurements wait for it)."""
+        return self._loading is not None and self._loading.is_alive()
+
     def pose(self, y: np.ndarray, face: Box) -> tuple[float, float] | None:
-        """Yaw and pitch (degrees) from 68 landmarks fitted in ``face``; ``None`` when pose is off."""
+        """Yaw and pitch (degrees) from 68 landmarks fitted in ``face``; ``None`` when pose is off (or its model is
+        still loading, in the first second of a run)."""
         if not self.pose_on:
             return None
         if self._loading is not None:
-            self._loading.join()
+            if self._loading.is_alive():
+                return None  # the model is still loading: measure at a later check, do not wait for it
             self._loading = None
         import cv2
 

@@ -321,8 +321,9 @@ class GalleryFeeds:
             book.confirm(track, t_seen)
             book.check(track, t=t_seen, found=True, n_faces=n_faces, face=face, method=how, score=score)
             if track.clip is not None and t_seen - track.last_pose >= cfg.pose_every:
-                track.last_pose = t_seen
                 pose = finder.pose(y, track.face)
+                if pose is not None or not finder.loading:
+                    track.last_pose = t_seen
                 if pose is not None:
                     book.pose(track, *pose)
             return
@@ -343,7 +344,10 @@ class GalleryFeeds:
                 return hit, "template", round(track.template_score, 3), n_faces
         # 2. the detector over the tile (a tile without a known face: every search_every frames)
         if track.face is not None or t0 - track.last_full >= cfg.search_every:
-            faces = finder.detect(y, tile, min_face=min_face, max_face=0.95 * tile[3])
+            # with a face known, faces under half its height are not looked for (people far behind): the
+            # search runs on a smaller copy of the tile
+            low = max(min_face, 0.5 * track.face[3]) if track.face is not None else min_face
+            faces = finder.detect(y, tile, min_face=low, max_face=0.95 * tile[3])
             track.last_full = t0
             n_faces = track.n_faces = len(faces)
             if len(faces):
