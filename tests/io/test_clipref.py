@@ -102,3 +102,37 @@ def test_a_recording_shorter_than_the_clip_is_an_error(recording, tmp_path):
     ref = _ref(tmp_path, rec, start_frame=590, n_frames=30, boxes=[(590, (0, 0, 100, 100))])
     with pytest.raises(VideoError, match="ends at frame 599, before the clip's frame 619"):
         read_frames(ref)
+
+
+def test_prefetch_yields_in_order_and_raises_the_producers_error_after_its_items():
+    from mextk.io.video import prefetch
+
+    def items():
+        yield from range(5)
+        raise VideoError("x.mp4: decoding failed after frame 4")
+
+    got = []
+    with pytest.raises(VideoError, match="after frame 4"):
+        for i in prefetch(items(), size=2):
+            got.append(i)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_prefetch_stops_its_thread_when_the_consumer_stops_early():
+    import threading
+
+    from mextk.io.video import prefetch
+
+    closed = []
+
+    def items():
+        try:
+            yield from range(10**6)
+        finally:
+            closed.append(True)
+
+    gen = prefetch(items(), size=4)
+    assert [next(gen) for _ in range(3)] == [0, 1, 2]
+    gen.close()
+    assert not any(t.name == "mextk-decode" and t.is_alive() for t in threading.enumerate())
+    assert closed == [True]

@@ -85,3 +85,20 @@ def test_iou():
     assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
     assert iou((0, 0, 10, 10), (10, 10, 5, 5)) == 0.0
     assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+
+
+def test_layout_holds_for_the_same_gallery_and_breaks_when_a_tile_moves_or_appears():
+    from mextk.prepare.layout import find_tiles, layout_holds
+
+    def small(n, seed=0):
+        return _gallery(n, seed=seed)[0][::2, ::2]
+
+    four = small(4)
+    lay = find_tiles(four, scale=2)
+    assert len(lay.tiles) == 4
+    assert layout_holds(small(4, seed=1), lay, scale=2)  # other content, same tiles
+    assert not layout_holds(small(3), lay, scale=2)  # someone left: the last row is laid out again
+    assert not layout_holds(small(5), lay, scale=2)  # someone joined
+    dark = four.copy()
+    dark[: dark.shape[0] // 2] = 28  # the top row is gone (background where tiles were)
+    assert not layout_holds(dark, lay, scale=2)

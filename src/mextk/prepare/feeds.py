@@ -117,7 +117,8 @@ class GalleryFeeds:
             tuple(next((k for k in known if same_slot(k, tile)), tile) for tile in layout.tiles),
             layout.background,
         )
-        descs = [tile_descriptor(*planes, tile) for tile in layout.tiles]
+        thumbs = [tile_thumbnail(planes[0], tile) for tile in layout.tiles]
+        descs = [tile_descriptor(*planes, tile, thumbnail=th) for tile, th in zip(layout.tiles, thumbs, strict=True)]
         same_layout = (
             self._last_tiles is not None
             and len(self._last_tiles) == len(layout.tiles)
@@ -127,8 +128,8 @@ class GalleryFeeds:
         pairs = self._unchanged(layout, descs, planes[0]) if same_layout else None
         if pairs is None:
             pairs = self._relayout(t0, layout, descs, recent, planes[0])
-        for (tile, track), desc in zip(pairs, descs, strict=True):
-            self._observe(t0, window, tile, track)
+        for (tile, track), desc, thumb in zip(pairs, descs, thumbs, strict=True):
+            self._observe(t0, window, tile, track, thumb)
             self._remember_look(track, desc)  # after the observation: as a live camera's look or a card's
 
     def _unchanged(self, layout: Layout, descs: list[np.ndarray], y: np.ndarray) -> list[tuple[Box, Track]] | None:
@@ -287,12 +288,11 @@ class GalleryFeeds:
         clip.evidence.tile_height = float(nh)
 
     # ------------------------------------------------------------------ presence
-    def _observe(self, t0: int, window: Window, tile: Box, track: Track) -> None:
-        """Look for the feed's face in its tile and open, continue or close its clip."""
+    def _observe(self, t0: int, window: Window, tile: Box, track: Track, thumb: np.ndarray) -> None:
+        """Look for the feed's face in its tile and open, continue or close its clip (``thumb``: the tile's look)."""
         cfg, book, finder = self.cfg, self.book, self.finder
         t_seen, planes = window[0][0], window[0][2]
         y = planes[0]
-        thumb = tile_thumbnail(y, tile)
         card = card_like(thumb, track.thumb, min_flat=cfg.card_min_flat, max_change=cfg.card_max_change)
         track.thumb = thumb
         if card and track.face is None and t0 - track.last_full < CARD_SEARCH:

@@ -123,6 +123,33 @@ def find_tiles(
     return Layout(tuple(tiles), bg)
 
 
+def layout_holds(gray: np.ndarray, layout: Layout, *, scale: float = 1.0, tol: float = 12.0) -> bool:
+    """Whether a (downscaled) frame still shows ``layout``: a fast check that saves :func:`find_tiles`.
+
+    True when everything outside the tiles is still the gallery's background
+    (98% of it within ``tol`` gray levels, or black: the bars beside a picture
+    of another aspect) and every tile is still covered by a picture (at most
+    20% of it looks like the background); a tile appearing, moving, shrinking
+    or going away breaks one of the two, and the layout is then found again (a
+    very dark picture always is).
+    """
+    if not layout.gallery or layout.background is None:
+        return False
+    h, w = gray.shape
+    is_bg = np.abs(gray.astype(np.int16) - int(round(layout.background))) <= tol
+    outside = np.ones((h, w), bool)
+    for x, y, bw, bh in layout.tiles:
+        x0, y0 = int(x / scale), int(y / scale)
+        x1, y1 = int(np.ceil((x + bw) / scale)), int(np.ceil((y + bh) / scale))
+        # a tile's edge (its highlight frame, the letterbox bars) may be either: leave a margin out
+        outside[max(0, y0 - 2) : y1 + 2, max(0, x0 - 2) : x1 + 2] = False
+        if is_bg[y0:y1, x0:x1].mean() > 0.2:
+            return False  # part of a tile shows the background: it moved or went away (or is very dark)
+    # outside the pictures: the background, or the black bars beside a picture of another aspect
+    still = is_bg[outside] | (gray[outside] <= 20)
+    return bool(still.mean() >= 0.98) if still.size else True
+
+
 def _regularise(cells: list[list[int]], bands: list[tuple[int, int, list[int]]], width: int) -> None:
     """Give every tile the gallery's common size.
 
@@ -230,7 +257,9 @@ def same_slot(a: Box, b: Box) -> bool:
     return dx <= 0.1 * big[2] and dy <= 0.1 * big[3]
 
 
-def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np.ndarray:
+def tile_descriptor(
+    y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box, *, thumbnail: np.ndarray | None = None
+) -> np.ndarray:
     """Appearance of a tile's content, for recognising a feed after the layout changes.
 
     A 16x9 gray thumbnail and an 8x4 colour (U, V) thumbnail of the tile's
@@ -242,6 +271,8 @@ def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np
         Planes of a YUV 4:2:0 frame (``u``, ``v`` at half resolution).
     box : Box
         Tile in source pixels.
+    thumbnail : numpy.ndarray, optional
+        The tile's :func:`tile_thumbnail`, when already made: the gray part is taken from it.
     """
     import cv2
 
@@ -249,8 +280,11 @@ def tile_descriptor(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np
     mx, my = int(0.06 * w), int(0.06 * h)
     # every k-th pixel first (a view): the thumbnails are tiny, so this loses nothing and saves time
     k = max(1, min(w, h) // 72)
-    inner = y[yy + my : yy + h - my : k, x + mx : x + w - mx : k]
-    g = cv2.resize(inner, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if thumbnail is not None:
+        g = cv2.resize(thumbnail, (16, 9), interpolation=cv2.INTER_AREA)
+    else:
+        inner = y[yy + my : yy + h - my : k, x + mx : x + w - mx : k]
+        g = cv2.resize(inner, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
     cu = u[(yy + my) // 2 : (yy + h - my) // 2 : k, (x + mx) // 2 : (x + w - mx) // 2 : k]
     cv = v[(yy + my) // 2 : (yy + h - my) // 2 : k, (x + mx) // 2 : (x + w - mx) // 2 : k]
     cu = cv2.resize(cu, (8, 4), interpolation=cv2.INTER_AREA).astype(np.float32)

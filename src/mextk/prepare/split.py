@@ -41,7 +41,7 @@ from mextk.prepare.config import PrepareConfig
 from mextk.prepare.faces import FaceFinder
 from mextk.prepare.feeds import GalleryFeeds
 from mextk.prepare.geometry import Box, contains
-from mextk.prepare.layout import Layout, find_tiles
+from mextk.prepare.layout import Layout, find_tiles, layout_holds
 
 #: Width of the frame copy the layout is analysed on.
 LAYOUT_WIDTH = 320
@@ -74,6 +74,7 @@ class RecordingSplitter:
         self.fps = 0.0
         self.width = self.height = 0
         self.book: ClipBook | None = None
+        self._layout: Layout | None = None  # the last layout found
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -84,7 +85,11 @@ class RecordingSplitter:
     def _layout_of(self, y: np.ndarray) -> Layout:
         # plain subsampling (a view, no filtering) is enough to see tiles and gaps
         step = max(1, self.width // LAYOUT_WIDTH)
-        return find_tiles(y[::step, ::step], scale=step)
+        small = y[::step, ::step]
+        if self._layout is not None and layout_holds(small, self._layout, scale=step):
+            return self._layout  # the gallery did not change: no need to find its tiles again
+        self._layout = find_tiles(small, scale=step)
+        return self._layout
 
     def _intrusion(self, y: np.ndarray, box: Box, face: Any) -> float:
         """The share of a crop outside the face's gallery tile, or black bars inside it."""
