@@ -41,9 +41,10 @@ def test_real_gallery_meets_the_acceptance_criteria(real_gallery):
     ev = evaluate_against_truth(m, truth)
     assert ev["mixed"] == []  # every clip shows one real person
     for person, share in ev["recovered"].items():
-        assert share >= 0.95, (person, share)
+        assert share >= 0.97, (person, share)  # measured: 97.9-99.2%
     assert ev["in_share"] == 0
     assert max(ev["start_err"]) <= 0.5 and max(ev["end_err"]) <= 0.5  # measured: 0.16 s at most
+    assert all(len(ids) == 1 for ids in ev["tracks"].values())  # nobody rejoins: one track id each
 
 
 def test_real_faces_are_frontal_enough_and_kept(real_gallery):
