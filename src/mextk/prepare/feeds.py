@@ -23,6 +23,15 @@ and, before a clip may end, a third (``confirm_detector``).  A clip ends only
 so a few bad frames (a hand over the mouth, a turn of the head, a laugh)
 cannot end a clip: hard frames stay in it, recorded in its quality sidecar.
 The tile moving, a screen share and the end of the recording also end clips.
+
+Two cues that a careful reader might expect are left out on purpose.  Fitting
+68 landmarks in the last box cannot say that a face has gone: dlib's shape
+predictor regresses a face shape from whatever box it is given and reports no
+confidence, so it "fits" an empty chair as well; it measures the head pose of
+a face that is there instead.  Motion in the last box cannot tell a person
+from a curtain, a screen or a passer-by, so it is not allowed to keep a clip
+open; the CNN detector at the face's own scale, the most pose-robust detector
+available, is the last word before a clip ends.
 """
 
 from __future__ import annotations
