@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from mextk.io.manifest import (
+    COLUMNS,
     REQUIRED_COLUMNS,
     ManifestError,
     coerce_manifest,
@@ -104,10 +105,7 @@ def test_every_problem_is_reported_with_row_and_column(tmp_path):
 def test_missing_columns_and_formats(tmp_path):
     df = pd.DataFrame([{k: v for k, v in _row().items() if k not in ("fps", "aus")}])
     probs = [str(p) for p in validate_manifest(df, check_files=False)]
-    assert [p.split(": ", 1)[1] for p in probs] == [
-        "column 'fps': required column is missing",
-        "column 'aus': required column is missing",
-    ]
+    assert [p.split(": ", 1)[1] for p in probs] == ["column 'fps': required column is missing"]  # aus is optional
     (tmp_path / "m.txt").write_text("x")
     with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
         read_manifest_table(tmp_path / "m.txt")
@@ -187,3 +185,15 @@ def test_unlabelled_rows_are_valid_and_counted(tmp_path):
     res = CliRunner().invoke(app, ["validate", str(only)])
     assert res.exit_code == 0 and res.stdout.strip().endswith("no problems; unlabelled")
     require_labels(read_manifest_table(_write(tmp_path, rows[:1], name="l.csv")))  # labelled: no error
+
+
+def test_a_manifest_without_an_aus_column_loads_with_no_action_units(tmp_path):
+    """Flow images and labels are enough: the aus column may be left out, and reads as empty."""
+    row = {k: v for k, v in _row().items() if k != "aus"}
+    path = tmp_path / "m.csv"
+    pd.DataFrame([row]).to_csv(path, index=False)
+    assert validate_manifest(pd.read_csv(path), check_files=False) == []
+    df = load_manifest(path, check_files=False)
+    assert df["aus"].tolist() == [""] and list(df.columns[:11]) == list(COLUMNS)
+    save_manifest(pd.read_csv(path), tmp_path / "out.csv")  # written with the column, empty
+    assert pd.read_csv(tmp_path / "out.csv", keep_default_na=False)["aus"].tolist() == [""]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mextk.io.manifest import REQUIRED_COLUMNS, coerce_manifest
+from mextk.io.manifest import COLUMNS, coerce_manifest
 from mextk.io.tables import read_csv_text
 from mextk.io.video import VideoError, probe_video
 
@@ -119,7 +119,7 @@ def load_cmed(
                 "apex_frame": apex_text,
             }
         )
-    df = pd.DataFrame(rows, columns=[*REQUIRED_COLUMNS, "filename", "apex_frame"])
+    df = pd.DataFrame(rows, columns=[*COLUMNS, "filename", "apex_frame"])
     df.attrs["source"] = str(meta_path)
     df.attrs["root"] = str(root.resolve())
     df = coerce_manifest(df)

@@ -1,6 +1,6 @@
 """The sample manifest: one table, one row per sample (clip).
 
-Required columns (:data:`REQUIRED_COLUMNS`):
+Standard columns (:data:`COLUMNS`; all required but ``aus``, see :data:`OPTIONAL_COLUMNS`):
 
 ``dataset``     source dataset name (``cmed``, ``casme2``, ``synth`` ...)
 ``subject``     subject id (a string: ``"006"`` keeps its leading zeros)
@@ -14,7 +14,8 @@ Required columns (:data:`REQUIRED_COLUMNS`):
                 dataset lacks them (No-ME clips have no apex)
 ``emotion``     label in the dataset's own words (mapped by :mod:`mextk.labels`); empty in
                 an *unlabelled* row (a clip fresh from ``mextk prepare``)
-``aus``         action units, ``+``-separated (``AU6+AU12``); may be empty
+``aus``         action units, ``+``-separated (``AU6+AU12``); may be empty, and the column
+                may be missing (no action units: flow images and labels are enough)
 
 Any other column is kept as it is.  Unlabelled rows are valid: every stage
 that needs no label (features of every kind, statistics of clips and
@@ -39,7 +40,8 @@ import pandas as pd
 from mextk.io.atomic import atomic_path
 from mextk.labels import LabelError, Taxonomy, get_taxonomy, normalize_label
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
+#: The standard columns, in the order a manifest is written.
+COLUMNS: tuple[str, ...] = (
     "dataset",
     "subject",
     "sample_id",
@@ -52,6 +54,24 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "emotion",
     "aus",
 )
+#: Standard columns that many datasets lack: a manifest without one reads as if it were empty in every row.
+OPTIONAL_COLUMNS: tuple[str, ...] = ("aus",)
+#: The columns every manifest must have.
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
+
+
+def _with_optional(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every missing optional column added, empty (the same frame when none is missing)."""
+    missing = [c for c in OPTIONAL_COLUMNS if c not in df.columns]
+    if not missing:
+        return df
+    out = df.copy()
+    for c in missing:
+        out[c] = ""
+    out.attrs = dict(df.attrs)
+    return out
+
+
 FRAME_COLUMNS: tuple[str, ...] = ("n_frames", "onset", "apex", "offset")
 _STRING_COLUMNS: tuple[str, ...] = ("dataset", "subject", "sample_id", "path", "emotion", "aus")
 _AU_TOKEN = re.compile(r"^[A-Za-z/\-]*\d+[A-Za-z]?$")
@@ -161,6 +181,7 @@ def coerce_manifest(df: pd.DataFrame) -> pd.DataFrame:
         If required columns are missing or a frame column holds non-integers.
     """
     src = _source_name(df)
+    df = _with_optional(df)
     problems = [ManifestProblem(src, c, "required column is missing") for c in REQUIRED_COLUMNS if c not in df.columns]
     for col in FRAME_COLUMNS if not problems else ():
         for i, v in enumerate(df[col]):
@@ -175,7 +196,7 @@ def coerce_manifest(df: pd.DataFrame) -> pd.DataFrame:
     out["fps"] = pd.to_numeric(out["fps"], errors="coerce").astype(float)
     for col in FRAME_COLUMNS:
         out[col] = pd.array([_parse_int(v)[0] for v in out[col]], dtype="Int64")
-    ordered = list(REQUIRED_COLUMNS) + [c for c in out.columns if c not in REQUIRED_COLUMNS]
+    ordered = list(COLUMNS) + [c for c in out.columns if c not in COLUMNS]
     out = out[ordered]
     out.attrs = dict(df.attrs)
     return out
@@ -218,6 +239,7 @@ def validate_manifest(
     """
     problems: list[ManifestProblem] = []
     src = _source_name(df)
+    df = _with_optional(df)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     for col in missing:
         problems.append(ManifestProblem(src, col, "required column is missing"))
@@ -421,10 +443,11 @@ def load_manifest(
 def save_manifest(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a manifest atomically as CSV or Parquet (by extension), required columns first."""
     path = Path(path)
+    df = _with_optional(df)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ManifestError([ManifestProblem(str(path), c, "required column is missing") for c in missing], str(path))
-    ordered = list(REQUIRED_COLUMNS) + [c for c in df.columns if c not in REQUIRED_COLUMNS]
+    ordered = list(COLUMNS) + [c for c in df.columns if c not in COLUMNS]
     out = df[ordered]
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:

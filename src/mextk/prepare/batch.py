@@ -37,7 +37,7 @@ from typing import Any
 import pandas as pd
 
 from mextk.io.atomic import atomic_path, write_json_atomic, write_text_atomic
-from mextk.io.manifest import REQUIRED_COLUMNS, save_manifest
+from mextk.io.manifest import COLUMNS, save_manifest
 from mextk.io.tables import read_csv_text
 from mextk.io.video import VideoError
 from mextk.prepare.config import PrepareConfig
@@ -192,7 +192,7 @@ def assemble(
     if parts:
         manifest = pd.concat(parts, ignore_index=True)
     else:
-        manifest = pd.DataFrame(columns=list(REQUIRED_COLUMNS))
+        manifest = pd.DataFrame(columns=list(COLUMNS))
     subjects = subjects or {}
     manifest["dataset"] = dataset
     manifest["subject"] = [

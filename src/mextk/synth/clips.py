@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.io.atomic import atomic_path, write_json_atomic
-from mextk.io.manifest import REQUIRED_COLUMNS, coerce_manifest, save_manifest
+from mextk.io.manifest import COLUMNS, coerce_manifest, save_manifest
 from mextk.io.video import write_video
 from mextk.synth.face import AU_CODES, EMOTION_AUS, FaceRenderer, Subject, au_field, blink_field, make_subject
 
@@ -470,7 +470,7 @@ def synthesize_dataset(
                     rows[futures[fut]] = fut.result()
                     bar.advance(task)
     df = pd.DataFrame(rows)
-    df = df[[*REQUIRED_COLUMNS, *[c for c in df.columns if c not in REQUIRED_COLUMNS]]]
+    df = df[[*COLUMNS, *[c for c in df.columns if c not in COLUMNS]]]
     df.attrs["root"] = str(out.resolve())
     df.attrs["source"] = str(out / "manifest.csv")
     save_manifest(df, out / "manifest.csv")
