@@ -207,3 +207,15 @@ def test_stats_cli_on_an_unlabelled_manifest_prints_what_it_can(tmp_path):
     assert "Labels are missing: all 14 clips are unlabelled" in res.stdout and "Table II" not in res.stdout
     assert "Subjects" in res.stdout and "5.60" in res.stdout
     assert (tmp_path / "t" / "clips.csv").exists() and not (tmp_path / "t" / "class_counts.csv").exists()
+
+
+def test_table_v_names_subjects_by_dataset_when_two_datasets_share_a_name():
+    rows = [
+        {"dataset": d, "subject": "01", "emotion": "Happiness", "n_frames": 10, "sample_id": f"{d}{k}"}
+        for d, n in (("casme2", 2), ("samm", 3))
+        for k in range(n)
+    ]
+    t = compute_tables(pd.DataFrame(rows), task="cmed7").subject_counts
+    assert dict(zip(t["Subject"], t["Total"], strict=True)) == {"samm/01": 3, "casme2/01": 2}
+    one = compute_tables(pd.DataFrame(rows[:2]), task="cmed7").subject_counts
+    assert one["Subject"].tolist() == ["01"]  # one dataset: the names it uses

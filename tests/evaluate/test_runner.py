@@ -351,3 +351,26 @@ def test_a_class_missing_from_a_folds_training_is_warned_about_and_recorded(mani
     )
     saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert saved["class_warnings"] == metrics["class_warnings"]
+
+
+def test_two_datasets_sharing_a_subject_name_are_two_people_and_two_loso_folds(manifest, features, tmp_path):
+    """Subject "s01" of dataset A and of dataset B are two people: LOSO tests them in two folds."""
+    df = pd.read_csv(manifest, dtype={"subject": str}, keep_default_na=False)
+    subjects = sorted(df["subject"].unique())
+    assert len(subjects) == 4
+    rename = {subjects[2]: subjects[0], subjects[3]: subjects[1]}  # the last two become dataset B's s01, s02
+    second = df["subject"].isin(rename)
+    df.loc[second, "dataset"] = "other"
+    df.loc[second, "subject"] = df.loc[second, "subject"].map(rename)
+    df["path"] = [str((manifest.parent / p).resolve()) for p in df["path"]]
+    composite = tmp_path / "composite.csv"
+    df.to_csv(composite, index=False)
+    assert df["subject"].nunique() == 2  # by name alone there would be only two folds
+    out = tmp_path / "run"
+    evaluate_run(_config(composite, features, "lbptop_svm"), out, progress=False)
+    folds = json.loads((out / "folds.json").read_text())["test_subjects"]
+    assert len(folds) == 4 and all(len(f) == 1 for f in folds)
+    keys = sorted(k for f in folds for k in f)
+    assert keys == sorted({f"{d}/{s}" for d, s in zip(df["dataset"], df["subject"], strict=True)})
+    preds = pd.read_csv(out / "predictions.csv", dtype={"subject": str})
+    assert preds.groupby("fold")["subject"].nunique().eq(1).all() and preds["subject"].nunique() == 4

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.io.atomic import write_json_atomic
+from mextk.io.manifest import subject_keys
 from mextk.io.tables import markdown_table, write_table
 from mextk.labels import Taxonomy, get_taxonomy
 from mextk.naming import natural_key
@@ -285,12 +286,11 @@ def compute_tables(manifest: pd.DataFrame, *, task: str | Taxonomy = "cmed7") ->
     order = [c for c in CMED_TABLE_V_ORDER if c in tax.classes]
     if len(order) != tax.n_classes:
         order = list(tax.classes)
-    subjects = sorted(kept["subject"].astype(str).unique(), key=natural_key)
-    table5 = (
-        pd.crosstab(kept["subject"].astype(str), kept["_class"])
-        .reindex(index=subjects, columns=order, fill_value=0)
-        .astype(int)
-    )
+    # a person is (dataset, subject): with several datasets, subjects are named DATASET/SUBJECT
+    several = "dataset" in kept.columns and kept["dataset"].astype(str).nunique() > 1
+    who = subject_keys(kept) if several else kept["subject"].astype(str)
+    subjects = sorted(who.unique(), key=natural_key)
+    table5 = pd.crosstab(who, kept["_class"]).reindex(index=subjects, columns=order, fill_value=0).astype(int)
     table5["Total"] = table5.sum(axis=1)
     table5["_key"] = range(len(table5))
     table5 = table5.sort_values(["Total", "_key"], ascending=[False, True], kind="stable").drop(columns="_key")

@@ -132,7 +132,7 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     from mextk.evaluate.training import TrainConfig
     from mextk.features.batch import KINDS, extract_features
     from mextk.features.cache import FeatureCache
-    from mextk.io.manifest import load_manifest, require_labels, sample_path
+    from mextk.io.manifest import load_manifest, require_labels, sample_path, subject_keys
     from mextk.io.review import apply_review, exclusion_summary
     from mextk.labels import get_taxonomy
     from mextk.models.registry import get_model
@@ -201,7 +201,8 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
         pd.DataFrame(
             {
                 "sample_id": used["sample_id"].astype(str),
-                "subject": used["subject"].astype(str),
+                # a person is the pair (dataset, subject): subject "01" of two datasets is two people
+                "subject": subject_keys(used),
                 "dataset": used["dataset"].astype(str),
                 "y": y,
                 "source": sources,

@@ -60,6 +60,20 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("aus",)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
 
 
+def subject_keys(df: pd.DataFrame) -> pd.Series:
+    """Each row's person as ``DATASET/SUBJECT``: subject ids are namespaced by their dataset.
+
+    Two datasets may reuse a subject name (``01``); they are still two people,
+    so every split, statistic and score groups by this key.
+
+    Examples
+    --------
+    >>> subject_keys(pd.DataFrame({"dataset": ["casme2", "samm"], "subject": ["01", "01"]})).tolist()
+    ['casme2/01', 'samm/01']
+    """
+    return df["dataset"].astype(str).str.strip() + "/" + df["subject"].astype(str).str.strip()
+
+
 def _with_optional(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every missing optional column added, empty (the same frame when none is missing)."""
     missing = [c for c in OPTIONAL_COLUMNS if c not in df.columns]
