@@ -113,3 +113,13 @@ def test_cross_val_predictions_learns_a_separable_problem():
     assert list(preds.columns) == ["sample_id", "subject", "dataset", "fold", "y_true", "y_pred"]
     assert (preds["y_true"] == preds["y_pred"]).mean() > 0.9
     assert preds.groupby("fold")["subject"].nunique().max() == 1
+
+
+def test_folds_that_test_or_train_on_nothing_are_refused_with_their_numbers():
+    from mextk.evaluate.splits import check_folds_not_empty
+
+    check_folds_not_empty([([0, 1], [2, 3]), ([2, 3], [0, 1])])  # fine: no error
+    with pytest.raises(ValueError, match=r"^fold\(s\) 1, 2 test no sample"):
+        check_folds_not_empty([([0], [1]), ([0, 1], []), ([0, 1], [])])
+    with pytest.raises(ValueError, match=r"^fold\(s\) 0 train on no sample"):
+        check_folds_not_empty([([], [0, 1])])

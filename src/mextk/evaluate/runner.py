@@ -128,7 +128,7 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     dict
         ``{"samples": DataFrame, "folds": list of test-subject lists, "classes": tuple, "skipped": DataFrame}``.
     """
-    from mextk.evaluate.splits import check_subject_independence, make_splitter
+    from mextk.evaluate.splits import check_folds_not_empty, check_subject_independence, make_splitter
     from mextk.evaluate.training import TrainConfig
     from mextk.features.batch import KINDS, extract_features
     from mextk.features.cache import FeatureCache
@@ -226,6 +226,7 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     splitter = make_splitter(config.protocol, n_splits=config.n_splits, seed=config.seed)
     subjects = samples["subject"].to_numpy()
     splits = list(splitter.split(np.zeros(len(samples)), samples["y"].to_numpy(), subjects))
+    check_folds_not_empty(splits)
     check_subject_independence(splits, subjects)
     folds = [sorted(set(subjects[test].tolist())) for _, test in splits]
     coverage = check_fold_classes(splits, samples["y"].to_numpy(), tax.classes)

@@ -121,6 +121,32 @@ class SubjectStratifiedKFold:
         yield from inner.split(np.zeros(len(g)), np.asarray(y), g)
 
 
+def check_folds_not_empty(splits: Sequence[tuple[Sequence[int], Sequence[int]]]) -> None:
+    """Refuse folds that test nothing or train on nothing (a fold with no score would vanish from the means).
+
+    Raises
+    ------
+    ValueError
+        One line naming the empty folds.
+
+    Examples
+    --------
+    >>> check_folds_not_empty([([0, 1], [2]), ([2], [0, 1])])
+    >>> check_folds_not_empty([([0, 1, 2], [])])
+    Traceback (most recent call last):
+    ...
+    ValueError: fold(s) 0 test no sample; use fewer folds (or leave-one-subject-out)
+    """
+    no_test = [k for k, (_, test) in enumerate(splits) if len(test) == 0]
+    no_train = [k for k, (train, _) in enumerate(splits) if len(train) == 0]
+    if no_test:
+        raise ValueError(
+            f"fold(s) {', '.join(map(str, no_test))} test no sample; use fewer folds (or leave-one-subject-out)"
+        )
+    if no_train:
+        raise ValueError(f"fold(s) {', '.join(map(str, no_train))} train on no sample; the data has one subject")
+
+
 def check_subject_independence(splits: Iterable[tuple[Sequence[int], Sequence[int]]], groups: Sequence[Any]) -> int:
     """Raise :class:`LeakageError` if any subject is in both train and test of a fold.
 
