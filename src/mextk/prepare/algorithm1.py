@@ -16,41 +16,22 @@ of its width and at a similar size, and the crop follows the face's size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from mextk.prepare.clips import ClipBook, Track
-from mextk.prepare.config import PrepareConfig
-from mextk.prepare.faces import FaceFinder
-from mextk.prepare.geometry import Box, contains, crop_box, face_fits
+from mextk.prepare.clips import Track
+from mextk.prepare.follower import Follower
+from mextk.prepare.geometry import Box, contains, face_fits
 
 Window = list[tuple[int, Any, Any]]  # (frame, decoded frame, (Y, U, V) planes)
 
 
-class UserFrames:
+class UserFrames(Follower):
     """Algorithm 1's step (see the module docstring).
 
-    Parameters
-    ----------
-    book : ClipBook
-        The recording's clips.
-    finder : FaceFinder
-        The detector.
-    config : PrepareConfig
-        Settings.
-    intrusion : callable
-        ``intrusion(y, box, face) -> float``: the share of a crop outside the face's tile or black bars.
+    Parameters: see :class:`~mextk.prepare.follower.Follower`.
     """
-
-    def __init__(
-        self, book: ClipBook, finder: FaceFinder, config: PrepareConfig, intrusion: Callable[..., float]
-    ) -> None:
-        self.book = book
-        self.finder = finder
-        self.cfg = config
-        self.intrusion = intrusion
 
     def _track_of(self, face: np.ndarray, frame_box: Box) -> Track:
         book, cfg = self.book, self.cfg
@@ -72,12 +53,8 @@ class UserFrames:
             track = min(cands, key=dist, default=None)
         if track is None:
             track = book.new_track()
-            track.region = self._crop(face, frame_box)
+            track.region = self.crop(face, frame_box)
         return track
-
-    def _crop(self, face: Any, bounds: Box) -> Box:
-        cfg = self.cfg
-        return crop_box(face, bounds, mode=cfg.crop, size=cfg.crop_size, scale=cfg.crop_scale)
 
     def step(self, t0: int, window: Window) -> None:
         """Analyse the step at frame ``t0`` (its look-ahead frames are ``window``)."""
@@ -106,7 +83,7 @@ class UserFrames:
                     book.close(track)
                 if track.clip is None:
                     start = t0 if cfg.clip_start == "step" else best_t
-                    box = track.region if cfg.crop == "fixed" and track.region else self._crop(face, frame_box)
+                    box = track.region if cfg.crop == "fixed" and track.region else self.crop(face, frame_box)
                     book.open(track, start, face, frame_box, box, intrusion=self.intrusion(best_planes[0], box, face))
                 book.confirm(track, best_t)
                 # faces in the crop: this person's and anyone else's whose face centre lies in it

@@ -74,6 +74,11 @@ class DlibHogDetector:
         rects = self._detector(np.ascontiguousarray(img), 0)
         return _rects_to_boxes(rects, scale, min_size, max_size)
 
+    def scored(self, gray: np.ndarray, *, threshold: float = 0.0) -> list[tuple[int, int, int, int, float]]:
+        """``(x, y, w, h, score)`` of every face, with ``threshold`` added to the SVM's bar (below 0: weaker faces)."""
+        rects, scores, _ = self._detector.run(np.ascontiguousarray(gray), 0, threshold)
+        return [(r.left(), r.top(), r.width(), r.height(), float(sc)) for r, sc in zip(rects, scores, strict=True)]
+
 
 class DlibCnnDetector:
     """dlib's MMOD CNN face detector with the weights of ``face-recognition-models``."""
@@ -94,6 +99,15 @@ class DlibCnnDetector:
         img = cv2.resize(gray, None, fx=scale, fy=scale) if scale > 1 else gray
         dets = self._detector(np.ascontiguousarray(img), 0)
         return _rects_to_boxes([d.rect for d in dets], scale, min_size, max_size)
+
+    def scored(self, gray: np.ndarray, *, threshold: float = 0.0) -> list[tuple[int, int, int, int, float]]:
+        """``(x, y, w, h, confidence)`` of every face whose confidence reaches ``threshold``."""
+        out = []
+        for d in self._detector(np.ascontiguousarray(gray), 0):
+            if d.confidence >= threshold:
+                r = d.rect
+                out.append((r.left(), r.top(), r.width(), r.height(), float(d.confidence)))
+        return out
 
 
 def _rects_to_boxes(rects: Any, scale: float, min_size: int, max_size: int | None) -> np.ndarray:

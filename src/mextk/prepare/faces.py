@@ -129,23 +129,13 @@ class FaceFinder:
             return None
         return (int(x0 + loc[0] / s), int(y0 + loc[1] / s), int(fw), int(fh))
 
-    def _second(self, name: str, img: np.ndarray, threshold: float) -> list[tuple[float, float, float, float, float]]:
-        """``(x, y, w, h, score)`` of dlib's HOG (with ``threshold`` added to its bar) or MMOD CNN."""
-        from mextk.prepare.detect import DlibCnnDetector, DlibHogDetector
-
+    @staticmethod
+    def _second(name: str, img: np.ndarray, threshold: float) -> list[tuple[int, int, int, int, float]]:
+        """``(x, y, w, h, score)`` of dlib's HOG (``threshold`` added to its bar) or MMOD CNN (a confidence floor)."""
         det = make_detector(name)
-        img = np.ascontiguousarray(img)
-        out = []
-        if isinstance(det, DlibHogDetector):
-            rects, scores, _ = det._detector.run(img, 0, threshold)
-            for r, sc in zip(rects, scores, strict=True):
-                out.append((r.left(), r.top(), r.width(), r.height(), float(sc)))
-        elif isinstance(det, DlibCnnDetector):
-            for d in det._detector(img, 0):
-                if d.confidence >= threshold:
-                    r = d.rect
-                    out.append((r.left(), r.top(), r.width(), r.height(), float(d.confidence)))
-        return out
+        if not hasattr(det, "scored"):
+            raise ValueError(f"{name}: a second detector must be dlib-hog or dlib-cnn")
+        return det.scored(img, threshold=threshold)
 
     def recheck(
         self, y: np.ndarray, face: Box, tile: Box, *, detector: str, threshold: float

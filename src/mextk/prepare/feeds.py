@@ -44,7 +44,8 @@ import numpy as np
 from mextk.prepare.clips import ClipBook, Track
 from mextk.prepare.config import PrepareConfig
 from mextk.prepare.faces import FaceFinder, nearest
-from mextk.prepare.geometry import Box, crop_box, even, face_fits
+from mextk.prepare.follower import Follower
+from mextk.prepare.geometry import Box, even, face_fits
 from mextk.prepare.layout import (
     Layout,
     card_like,
@@ -72,28 +73,16 @@ CARD_SEARCH = 50
 Window = list[tuple[int, Any, Any]]
 
 
-class GalleryFeeds:
+class GalleryFeeds(Follower):
     """The gallery follower (see the module docstring).
 
-    Parameters
-    ----------
-    book : ClipBook
-        The recording's clips and tracks.
-    finder : FaceFinder
-        The face cues.
-    config : PrepareConfig
-        Settings.
-    intrusion : callable
-        ``intrusion(y, box, face) -> float``: the share of a crop outside the face's tile or black bars.
+    Parameters: see :class:`~mextk.prepare.follower.Follower`.
     """
 
     def __init__(
         self, book: ClipBook, finder: FaceFinder, config: PrepareConfig, intrusion: Callable[..., float]
     ) -> None:
-        self.book = book
-        self.finder = finder
-        self.cfg = config
-        self.intrusion = intrusion
+        super().__init__(book, finder, config, intrusion)
         self._last_tiles: tuple[Box, ...] | None = None
         self._order: list[int] = []  # track ids in the gallery's reading order
         self._cards: dict[int, int] = {}  # track id -> card steps in a row
@@ -325,7 +314,7 @@ class GalleryFeeds:
             if track.clip is not None and not face_fits(track.clip.box, face, track.clip.face_h0):
                 book.close(track)
             if track.clip is None:
-                box = crop_box(face, tile, mode=cfg.crop, size=cfg.crop_size, scale=cfg.crop_scale)
+                box = self.crop(face, tile)
                 book.open(track, t_seen, face, tile, box, intrusion=self.intrusion(y, box, face))
             book.confirm(track, t_seen)
             book.check(track, t=t_seen, found=True, n_faces=n_faces, face=face, method=how, score=score)
