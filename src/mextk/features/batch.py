@@ -29,8 +29,11 @@ Kinds (parameters and defaults in :data:`mextk.features.kinds.KIND_DEFAULTS`, li
 ``graphs``      landmark graphs of the onset, apex and offset frames (:func:`mextk.features.graphs.landmark_graph`),
                 arrays ``x, edge_index, pos`` (:func:`mextk.features.graphs.to_pyg` makes a
                 ``torch_geometric`` ``Data`` of them)
-``lbp_top``     LBP-TOP histograms (:func:`mextk.features.lbp_top.lbp_top`) over the onset, apex and
-                offset frames (CMED's choice; ``temporal="clip"`` for the whole clip), array ``x``
+``lbp_top``     LBP-TOP histograms (:func:`mextk.features.lbp_top.lbp_top`, the reference ``LBPTOP``
+                geometry unless ``geometry=clamped``) over the onset, apex and offset frames (CMED's
+                choice; ``temporal="clip"`` for every frame from onset to offset) of the aligned face
+                crop (``align``, ``size`` 128, ``margin``, as ``flow``), so the 5x5 blocks sit on the
+                same parts of every face; array ``x``.  Only those frames are decoded.
 
 No-ME clips have no apex: where one is needed, a frame drawn between onset and
 offset stands in for it (CMED section IV-A), seeded by ``seed`` and the sample id.
@@ -202,21 +205,20 @@ def _motion(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
 
 
 def _lbp_top(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
-    from mextk.features.lbp_top import key_frame_volume, lbp_top
-    from mextk.io.video import read_frames
+    """LBP-TOP of the aligned face crop (the same crop as ``frames`` and ``flow``), decoding only the frames used."""
+    from mextk.features.lbp_top import lbp_top
 
-    frames = read_frames(path, gray=True)
-    _check_length(row, len(frames))
+    onset, apex = _onset_apex(row, params["seed"])
+    offset = _frame_index(row, "offset")
+    offset = int(row["n_frames"]) - 1 if offset is None else offset
+    apex, offset = max(apex, onset), max(offset, apex, onset)
     if params["temporal"] == "key_frames":
-        onset, apex = _onset_apex(row, params["seed"])
-        offset = _frame_index(row, "offset")
-        offset = len(frames) - 1 if offset is None else offset
-        volume = key_frame_volume(frames, onset, max(apex, onset), max(offset, apex))
-        time_length = 1
+        positions, time_length = np.array([onset, apex, offset], dtype=float), 1
     elif params["temporal"] == "clip":
-        volume, time_length = frames, None
+        positions, time_length = np.arange(onset, offset + 1, dtype=float), None
     else:
         raise ValueError(f"temporal must be 'key_frames' or 'clip', got {params['temporal']!r}")
+    volume = _key_frames(path, row, params, positions, onset, gray=True)
     hist = lbp_top(
         volume,
         radius=tuple(params["radius"]),
@@ -227,6 +229,7 @@ def _lbp_top(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[st
         time_parts=params["time_parts"],
         overlap=params["overlap"],
         mapping=params["mapping"],
+        geometry=params["geometry"],
     )
     return {"x": hist}
 

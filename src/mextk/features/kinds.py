@@ -36,8 +36,12 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "time_parts": 1,
         "overlap": 0.0,
         "mapping": "u2",
+        "geometry": "reference",
+        "align": "affine",
+        "size": 128,
+        "margin": 0.2,
         "seed": 0,
-        "version": 1,
+        "version": 2,
     },
     "graphs": {"k": 4, "redetect_every": 10, "seed": 0, "version": 2},
     "motion": {"grid": 6, "seed": 0, "version": 1},
@@ -72,6 +76,10 @@ PARAM_DOCS: dict[str, str] = {
     "time_parts": "blocks along time",
     "overlap": "block overlap ratio",
     "mapping": "u2 (uniform patterns) or none (every code its own bin)",
+    "geometry": (
+        "block geometry: reference (LBPTOP as published: overlap size -1 at ratio 0) "
+        "or clamped (mextk 0.1.0: overlap size >= 0, time blocks from time_length)"
+    ),
     "k": "neighbours of each landmark in the graph",
     "grid": "blocks per side",
 }
