@@ -19,6 +19,8 @@ from typing import Annotated, Optional
 import typer
 
 from mextk.commandline import EXIT_PARTIAL, MextkGroup, fail, version_string
+from mextk.commandline import out_file as _out_file
+from mextk.commandline import out_folder as _out_folder
 from mextk.features.kinds import ANALYSES, KIND_DEFAULTS, describe_kinds
 from mextk.prepare.config import CMED_PRESET, PrepareConfig, setting_help
 
@@ -65,26 +67,6 @@ def _preset_help(field: str, text: str) -> str:
     if default == cmed:
         return f"{text} (default: {show(default)}, under both presets)"
     return f"{text} (default: {show(default)}; with --preset cmed: {show(cmed)})"
-
-
-def _out_folder(path: Path) -> Path:
-    """An output folder option: refuse, in one line, a path that is an existing file."""
-    if path.exists() and not path.is_dir():
-        fail(f"{path}: the output folder is an existing file; give a folder (--out)")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                fail(f"{path}: {parent} is a file, so no folder can be made inside it (--out)")
-            break
-    return path
-
-
-def _out_file(path: Path) -> Path:
-    """An output file option: refuse a path that is a folder or lies inside a file."""
-    if path.is_dir():
-        fail(f"{path}: the output file is an existing folder; give a file name (--out)")
-    _out_folder(path.parent)
-    return path
 
 
 @app.command()
@@ -684,6 +666,11 @@ def tasks() -> None:
 
     for name, tax in TAXONOMIES.items():
         typer.echo(f"{name:9s} {', '.join(tax.classes):70s} {tax.description}")
+
+
+from mextk.cli_datasets import datasets_app  # noqa: E402  (registered after the commands above)
+
+app.add_typer(datasets_app, name="datasets")
 
 
 def main() -> None:

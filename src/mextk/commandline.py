@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -117,6 +118,26 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     """Print one ``error:`` line and exit with ``code``."""
     print_error_lines([_one_line(message)])
     raise typer.Exit(code)
+
+
+def out_folder(path: Path) -> Path:
+    """An output folder option: refuse, in one line, a path that is an existing file."""
+    if path.exists() and not path.is_dir():
+        fail(f"{path}: the output folder is an existing file; give a folder (--out)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                fail(f"{path}: {parent} is a file, so no folder can be made inside it (--out)")
+            break
+    return path
+
+
+def out_file(path: Path) -> Path:
+    """An output file option: refuse a path that is a folder or lies inside a file."""
+    if path.is_dir():
+        fail(f"{path}: the output file is an existing folder; give a file name (--out)")
+    out_folder(path.parent)
+    return path
 
 
 # --------------------------------------------------------------------------- help rendering

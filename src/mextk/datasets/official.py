@@ -1,0 +1,590 @@
+"""Loaders of the public micro-expression datasets, from their official coding sheets and frame folders.
+
+``mextk datasets import NAME ROOT --out manifest.csv`` reads a dataset as it is
+released and writes the standard manifest: ``path`` is the sample's folder of
+frames, ``onset``/``apex``/``offset`` are 0-based positions in that folder
+(frames sorted by the number in their names, so ``img46.jpg`` comes before
+``img100.jpg``), ``fps`` is the dataset's (DFME: per sample), ``emotion`` is the
+sheet's label (stripped; the taxonomies of :mod:`mextk.labels` read any case)
+and ``aus`` is normalised by :func:`mextk.datasets.aus.normalise_aus`.  Extra
+columns: ``filename`` (the sheet's), ``au_raw``, ``au_sides``, ``au_intensity``,
+``objective_class`` where the sheet has one, ``split`` for DFME.
+
+The sheets give frame *numbers* as they appear in the file names (CASME II's
+``OnsetFrame`` 46 is ``img46.jpg``).  A loader maps each number to the position
+of the file carrying it, so a folder that starts at any number, or holds a whole
+long video (CAS(ME)^3's ``color`` folders), gives the right 0-based indices.
+A row whose folder or frame is missing, whose onset is after its offset or whose
+label is unknown is skipped with one line naming the sheet row and the path
+(``df.attrs["skipped"]``); the rest loads.
+
+Every dataset's facts (sheet, columns, layout, frame rate) are data in
+:data:`DATASETS`, printed by ``mextk datasets list``; ``--layout`` replaces the
+folder pattern for a copy laid out differently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from mextk.datasets.aus import normalise_aus
+from mextk.datasets.sheets import SheetTable, cell_text, frame_number, read_coding_sheet, subject_id
+from mextk.io.manifest import COLUMNS, coerce_manifest
+from mextk.io.video import list_frame_files
+from mextk.labels import LabelError, normalize_label
+
+#: Columns a loader adds after the standard ones.
+EXTRA_COLUMNS = ("filename", "au_raw", "au_sides", "au_intensity", "objective_class", "split")
+
+_COMMON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "subject": ("Subject", "sub", "subject_id"),
+    "filename": ("Filename", "File name", "material", "fold_name"),
+    "onset": ("OnsetFrame", "Onset Frame", "Onset", "OnsetF"),
+    "apex": ("ApexFrame", "Apex Frame", "Apex", "ApexF1", "ApexF"),
+    "offset": ("OffsetFrame", "Offset Frame", "Offset", "OffsetF"),
+    "emotion": ("Estimated Emotion", "Emotion", "emotion"),
+    "aus": ("Action Units", "AU", "AUs", "Action Unit"),
+    "objective_class": ("Objective Classes", "Objective Class", "Objective class"),
+    "fps": ("Fps", "FPS", "frame rate"),
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What mextk knows of one public dataset's release.
+
+    Attributes
+    ----------
+    name, title : str
+        Name on the command line (``casme2``) and in print (``CASME II``).
+    fps : float or None
+        Frame rate; ``None`` when the sheet gives it per sample (DFME's ``Fps``).
+    sheets : tuple of str
+        File names of the official coding sheet(s), looked for in ``ROOT`` and one level below.
+        Empty for a dataset labelled by its folders (SMIC).
+    sheet_tab : str or None
+        The worksheet holding the codes (others are ignored).
+    layouts : tuple of str
+        Candidate folder patterns relative to ``ROOT``, tried in order for each row;
+        fields ``{subject}``, ``{filename}``, ``{emotion}``, ``{onset}`` (the sheet's frame
+        number), ``{split}``.
+    frames : str
+        How the frame files are named (for ``mextk datasets list``).
+    subject_width : int
+        Digits of a numeric subject id (a sheet's ``1`` is CASME II's ``01``).
+    sample_id : str
+        Pattern of the sample id (same fields as ``layouts``).
+    splits : mapping
+        Sheet file name (lower case, a part of it) -> value of the ``split`` column.
+    source : str
+        Where the facts come from.
+    """
+
+    name: str
+    title: str
+    fps: float | None
+    sheets: tuple[str, ...]
+    sheet_tab: str | None
+    layouts: tuple[str, ...]
+    frames: str
+    subject_width: int = 0
+    sample_id: str = "{subject}/{filename}"
+    splits: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+    note: str = ""
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name="casme2",
+            title="CASME II",
+            fps=200.0,
+            sheets=("CASME2-coding-20140508.xlsx",),
+            sheet_tab="Sheet1",
+            layouts=(
+                "CASME2_RAW_selected/sub{subject}/{filename}",
+                "sub{subject}/{filename}",
+                "CASME2_RAW/sub{subject}/{filename}",
+                "Cropped/sub{subject}/{filename}",
+            ),
+            frames="img46.jpg (the sheet's frame numbers)",
+            subject_width=2,
+            source="Yan et al., CASME II, PLoS ONE 9(1) 2014; CASME2-coding-20140508.xlsx (255 rows, 26 subjects)",
+        ),
+        DatasetSpec(
+            name="samm",
+            title="SAMM",
+            fps=200.0,
+            sheets=("SAMM_Micro_FACS_Codes_v2.xlsx",),
+            sheet_tab="MICRO_ONLY",
+            layouts=("SAMM/{subject}/{filename}", "{subject}/{filename}"),
+            frames="006_05562.jpg (the last number is the sheet's frame number)",
+            subject_width=3,
+            source="Davison et al., SAMM, IEEE TAC 9(1) 2018; SAMM_Micro_FACS_Codes_v2.xlsx, MICRO_ONLY (159 rows)",
+        ),
+        DatasetSpec(
+            name="smic",
+            title="SMIC-HS",
+            fps=100.0,
+            sheets=(),
+            sheet_tab=None,
+            layouts=(
+                "SMIC_all_cropped/HS/{subject}/micro/{emotion}/{filename}",
+                "SMIC_all_raw/HS/{subject}/micro/{emotion}/{filename}",
+                "HS/{subject}/micro/{emotion}/{filename}",
+                "{subject}/micro/{emotion}/{filename}",
+            ),
+            frames="reg_00001.bmp or image0001.bmp (labels come from the folders)",
+            source="Li et al., SMIC, FG 2013; 164 HS clips of 16 subjects (negative 70, positive 51, surprise 43)",
+        ),
+        DatasetSpec(
+            name="smic-vis",
+            title="SMIC-VIS",
+            fps=25.0,
+            sheets=(),
+            sheet_tab=None,
+            layouts=(
+                "SMIC_all_cropped/VIS/{subject}/micro/{emotion}/{filename}",
+                "SMIC_all_raw/VIS/{subject}/micro/{emotion}/{filename}",
+                "VIS/{subject}/micro/{emotion}/{filename}",
+                "{subject}/micro/{emotion}/{filename}",
+            ),
+            frames="reg_00001.bmp or image0001.bmp (labels come from the folders)",
+            source="Li et al., SMIC, FG 2013; VIS: 71 clips of 8 subjects",
+        ),
+        DatasetSpec(
+            name="smic-nir",
+            title="SMIC-NIR",
+            fps=25.0,
+            sheets=(),
+            sheet_tab=None,
+            layouts=(
+                "SMIC_all_cropped/NIR/{subject}/micro/{emotion}/{filename}",
+                "SMIC_all_raw/NIR/{subject}/micro/{emotion}/{filename}",
+                "NIR/{subject}/micro/{emotion}/{filename}",
+                "{subject}/micro/{emotion}/{filename}",
+            ),
+            frames="reg_00001.bmp or image0001.bmp (labels come from the folders)",
+            source="Li et al., SMIC, FG 2013; NIR: 71 clips of 8 subjects",
+        ),
+        DatasetSpec(
+            name="casme3",
+            title="CAS(ME)^3 Part A",
+            fps=30.0,
+            sheets=("CAS(ME)3_part_A_ME_label_JpgIndex_v2.xlsx", "CAS(ME)^3_part_A_ME_label.xlsx", "label.xlsx"),
+            sheet_tab="label",
+            layouts=(
+                "{subject}/{filename}/color",
+                "part_A/data/part_A/{subject}/{filename}/color",
+                "Part_A_ME_clip/frame/{subject}_{filename}_{onset}",
+                "frame/{subject}_{filename}_{onset}",
+            ),
+            frames="355.jpg (the sheet's frame numbers; raw folders hold the whole video)",
+            sample_id="{subject}/{filename}_{onset}",
+            source="Li et al., CAS(ME)^3, IEEE TPAMI 45(3) 2023; Part A label sheet (860 rows, 94 subjects)",
+            note="one video holds several MEs, so the sample id carries the onset frame",
+        ),
+        DatasetSpec(
+            name="dfme",
+            title="DFME",
+            fps=None,
+            sheets=("training_full_with_AU.xlsx", "testA_full_with_AU.xlsx", "testB_full_with_AU.xlsx"),
+            sheet_tab=None,
+            layouts=("{filename}", "{split}/{filename}", "{subject}/{filename}"),
+            frames="one folder of frames per Filename (the sheet's frame numbers); Fps per sample",
+            splits={"training": "train", "train": "train", "testa": "testA", "testb": "testB"},
+            source=(
+                "Zhao et al., DFME, arXiv:2301.00985; train 1856 rows (176 subjects), test A 474 (42), test B 299 (41)"
+            ),
+        ),
+        DatasetSpec(
+            name="mmew",
+            title="MMEW",
+            fps=90.0,
+            sheets=("MMEW_Micro_Exp.xlsx",),
+            sheet_tab=None,
+            layouts=("Micro_Expression/{emotion}/{filename}", "{emotion}/{filename}"),
+            frames="1.jpg ... (the sheet's frame numbers)",
+            source="Ben et al., MMEW, IEEE TPAMI 44(9) 2022; 300 micro-expressions of 36 subjects",
+        ),
+    )
+}
+
+#: Names accepted on the command line for the same dataset.
+ALIASES = {"casmeii": "casme2", "smic-hs": "smic", "cas(me)3": "casme3", "casme^3": "casme3"}
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The spec of a dataset by name (``casme2``, ``samm``, ``smic``, ``smic-vis``, ``smic-nir``, ``casme3``, ...)."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join([*DATASETS, 'cmed'])}")
+    return DATASETS[key]
+
+
+def frame_numbers(files: Iterable[Path]) -> list[int | None]:
+    """The frame number of each file: the last run of digits in its name (``006_05562.jpg`` -> 5562)."""
+    out: list[int | None] = []
+    for f in files:
+        digits = re.findall(r"\d+", Path(f).stem)
+        out.append(int(digits[-1]) if digits else None)
+    return out
+
+
+class _Folders:
+    """Frame listings, each folder read once (CAS(ME)^3's raw folders serve many rows)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[list[Path], dict[int, int]]] = {}
+
+    def get(self, folder: Path) -> tuple[list[Path], dict[int, int]]:
+        if folder not in self._cache:
+            files = list_frame_files(folder)
+            index: dict[int, int] = {}
+            for i, number in enumerate(frame_numbers(files)):
+                if number is not None and number not in index:
+                    index[number] = i
+            self._cache[folder] = (files, index)
+        return self._cache[folder]
+
+
+class _Skip(Exception):
+    """A row that cannot be loaded; the message is the reason."""
+
+
+def _fields(rec: Mapping[str, object], spec: DatasetSpec) -> dict[str, str]:
+    return {
+        "subject": str(rec["subject"]),
+        "filename": str(rec["filename"]),
+        "emotion": str(rec.get("emotion", "")),
+        "onset": "" if rec.get("onset") is None else str(rec["onset"]),
+        "split": str(rec.get("split", "")),
+    }
+
+
+def _find_folder(root: Path, patterns: Iterable[str], fields: Mapping[str, str]) -> tuple[Path, str]:
+    tried = []
+    for pattern in patterns:
+        try:
+            rel = pattern.format(**fields)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"layout {pattern!r} uses an unknown field {exc}") from None
+        tried.append(rel)
+        if (root / rel).is_dir():
+            return root / rel, rel
+    others = " (nor the other layouts)" if len(tried) > 1 else ""
+    raise _Skip(f"no frame folder: {root / tried[0]} does not exist{others}")
+
+
+def _position(number: int | None, what: str, folder: Path, files: list[Path], index: dict[int, int]) -> int | None:
+    if number is None:
+        return None
+    if number not in index:
+        numbers = sorted(index)
+        span = f"frames {numbers[0]}-{numbers[-1]}" if numbers else "no numbered frames"
+        raise _Skip(f"{what} frame {number} is not in {folder} ({span}, {len(files)} files)")
+    return index[number]
+
+
+def _label(text: str) -> str:
+    if not text:
+        raise _Skip("no emotion label")
+    try:
+        normalize_label(text)
+    except LabelError as exc:
+        raise _Skip(str(exc)) from None
+    return text
+
+
+def _split_of(sheet: Path, spec: DatasetSpec) -> str:
+    stem = _compact(sheet.stem)
+    for key, value in spec.splits.items():
+        if stem.startswith(_compact(key)) or _compact(key) in stem.split("_")[0]:
+            return value
+    return sheet.stem
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "", text.lower())
+
+
+def find_sheets(root: Path, spec: DatasetSpec) -> list[Path]:
+    """The official sheets of ``spec`` present in ``root`` or one folder below it."""
+    found = []
+    for name in spec.sheets:
+        hits = [root / name, *sorted(root.glob(f"*/{_glob_escape(name)}"))]
+        hit = next((p for p in hits if p.is_file()), None)
+        if hit is not None:
+            found.append(hit)
+    if spec.name == "casme3" and len(found) > 1:
+        found = found[:1]  # several names of one sheet: the first found
+    return found
+
+
+def _glob_escape(name: str) -> str:
+    return re.sub(r"([\[\]*?])", r"[\1]", name)
+
+
+def _sheet_rows(spec: DatasetSpec, sheet: Path) -> SheetTable:
+    required = ["subject", "filename", "onset", "offset", "emotion"]
+    if spec.fps is None:
+        required.append("fps")
+    return read_coding_sheet(sheet, _COMMON_COLUMNS, required=required, sheet=spec.sheet_tab)
+
+
+def _record_from_sheet(rec: dict[str, object], spec: DatasetSpec, split: str) -> dict[str, object]:
+    out: dict[str, object] = {
+        "subject": subject_id(rec["subject"], spec.subject_width),
+        "filename": cell_text(rec["filename"]),
+        "emotion": cell_text(rec.get("emotion")),
+        "au_cell": rec.get("aus"),
+        "objective_class": cell_text(rec.get("objective_class")),
+        "split": split,
+    }
+    if not out["subject"] or not out["filename"]:
+        raise _Skip("empty Subject or Filename")
+    for key in ("onset", "apex", "offset"):
+        try:
+            out[key] = frame_number(rec.get(key))
+        except ValueError as exc:
+            raise _Skip(f"column {key!r}: {exc}") from None
+    if out["onset"] is None or out["offset"] is None:
+        raise _Skip("onset or offset frame is missing")
+    if out["onset"] > out["offset"]:  # type: ignore[operator]
+        raise _Skip(f"onset {out['onset']} is after offset {out['offset']}")
+    apex = out["apex"]
+    if apex is not None and not out["onset"] <= apex <= out["offset"]:  # type: ignore[operator]
+        raise _Skip(f"apex {apex} is outside onset {out['onset']} to offset {out['offset']}")
+    if spec.fps is None:
+        try:
+            fps = float(cell_text(rec.get("fps")))
+        except ValueError:
+            raise _Skip(f"column 'fps': {cell_text(rec.get('fps'))!r} is not a frame rate") from None
+        if not fps > 0:
+            raise _Skip(f"column 'fps': {fps} is not a frame rate")
+        out["fps"] = fps
+    else:
+        out["fps"] = spec.fps
+    return out
+
+
+def _manifest_row(
+    rec: dict[str, object], spec: DatasetSpec, root: Path, layouts: tuple[str, ...], folders: _Folders
+) -> dict[str, object]:
+    emotion = _label(str(rec["emotion"]))
+    fields = _fields(rec, spec)
+    folder, rel = _find_folder(root, layouts, fields)
+    files, index = folders.get(folder)
+    if not files:
+        raise _Skip(f"{folder} holds no frame images")
+    if "onset" in rec:
+        onset = _position(rec["onset"], "onset", folder, files, index)  # type: ignore[arg-type]
+        apex = _position(rec["apex"], "apex", folder, files, index)  # type: ignore[arg-type]
+        offset = _position(rec["offset"], "offset", folder, files, index)  # type: ignore[arg-type]
+    else:  # labelled by folders: the folder is the clip
+        onset, apex, offset = 0, None, len(files) - 1
+    aus = normalise_aus(rec.get("au_cell"))
+    return {
+        "dataset": spec.name,
+        "subject": rec["subject"],
+        "sample_id": spec.sample_id.format(**fields),
+        "path": rel,
+        "fps": rec["fps"],
+        "n_frames": len(files),
+        "onset": onset,
+        "apex": "" if apex is None else apex,
+        "offset": offset,
+        "emotion": emotion,
+        "aus": aus.aus,
+        "filename": rec["filename"],
+        "au_raw": cell_text(rec.get("au_cell")),
+        "au_sides": aus.sides,
+        "au_intensity": aus.intensity,
+        "objective_class": rec.get("objective_class", ""),
+        "split": rec.get("split", ""),
+    }
+
+
+def _folder_records(root: Path, spec: DatasetSpec, layouts: tuple[str, ...]) -> list[tuple[str, dict[str, object]]]:
+    """Rows of a dataset labelled by its folders: every folder the layout pattern matches."""
+    rows = []
+    for pattern in layouts:
+        parts = Path(pattern).parts
+        regex = (
+            "^"
+            + "/".join(re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(p)) for p in parts)
+            + "$"
+        )
+        glob = "/".join(re.sub(r"\{\w+\}", "*", p) for p in parts)
+        for folder in sorted(root.glob(glob)):
+            if not folder.is_dir():
+                continue
+            rel = folder.relative_to(root).as_posix()
+            m = re.match(regex, rel)
+            if m is None:
+                continue
+            rec = {k: v for k, v in m.groupdict().items()}
+            rec.setdefault("subject", "")
+            rec["fps"] = spec.fps
+            rows.append((rel, rec))
+        if rows:
+            return rows  # the first layout that matches anything
+    return rows
+
+
+def import_dataset(
+    name: str,
+    root: str | os.PathLike[str],
+    *,
+    sheets: Iterable[str | os.PathLike[str]] | None = None,
+    layout: str | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Build a manifest of a public dataset from its official sheet(s) and frame folders.
+
+    Parameters
+    ----------
+    name : str
+        ``casme2``, ``samm``, ``smic`` (HS), ``smic-vis``, ``smic-nir``, ``casme3``, ``dfme``, ``mmew``
+        (``cmed``: use :func:`mextk.datasets.cmed.load_cmed`).
+    root : path-like
+        The dataset's folder as released.
+    sheets : iterable of path-like, optional
+        The coding sheet(s); default: the official file names found in ``root`` or one level below.
+    layout : str, optional
+        A folder pattern relative to ``root`` that replaces the dataset's own
+        (fields ``{subject}``, ``{filename}``, ``{emotion}``, ``{onset}``, ``{split}``).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A typed manifest with ``path`` relative to ``root`` (``attrs["root"]``);
+        ``attrs["skipped"]`` lists the rows left out, one line each.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` or a sheet is missing.
+    ValueError
+        An unknown dataset, a sheet without the needed columns, a bad layout.
+    """
+    spec = get_dataset(name)
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: dataset folder not found")
+    layouts = (layout,) if layout else spec.layouts
+    skipped: list[str] = []
+    work: list[tuple[str, dict[str, object] | None, str]] = []  # (where, record or None, problem)
+    if spec.sheets:
+        paths = [Path(s) for s in sheets] if sheets else find_sheets(root, spec)
+        if not paths:
+            raise FileNotFoundError(
+                f"{root}: no coding sheet of {spec.title} found "
+                f"(looked for {', '.join(spec.sheets)}); pass --sheet FILE"
+            )
+        for sheet in paths:
+            table = _sheet_rows(spec, sheet)
+            split = _split_of(sheet, spec) if spec.splits else ""
+            for rec in table.records:
+                try:
+                    work.append((table.at(rec), _record_from_sheet(rec, spec, split), ""))
+                except _Skip as exc:
+                    work.append((table.at(rec), None, str(exc)))
+    else:
+        for rel, rec in _folder_records(root, spec, layouts):
+            rec["filename"] = Path(rel).name
+            work.append((str(root / rel), rec, ""))
+        if not work:
+            raise FileNotFoundError(f"{root}: no {spec.title} clip folders match {', '.join(layouts)}")
+    iterator: Iterable[tuple[str, dict[str, object] | None, str]] = work
+    if progress:
+        from rich.progress import track
+
+        iterator = track(work, description=f"reading {spec.title}")
+    folders = _Folders()
+    rows, seen = [], {}
+    for where, rec, problem in iterator:
+        if rec is None:
+            skipped.append(f"{where}: {problem}")
+            continue
+        try:
+            row = _manifest_row(rec, spec, root, layouts, folders)
+        except _Skip as exc:
+            skipped.append(f"{where}: {exc}")
+            continue
+        if row["sample_id"] in seen:
+            skipped.append(f"{where}: sample {row['sample_id']} already read at {seen[row['sample_id']]}")
+            continue
+        seen[row["sample_id"]] = where
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=[*COLUMNS, *EXTRA_COLUMNS])
+    for col in ("objective_class", "split"):
+        if (df[col] == "").all():
+            df = df.drop(columns=col)
+    df.attrs["source"] = str(root)
+    df.attrs["root"] = str(root.resolve())
+    df = coerce_manifest(df)
+    df.attrs["skipped"] = skipped
+    if skipped:
+        warnings.warn(f"{spec.title}: skipped {len(skipped)} row(s): " + "; ".join(skipped[:5]), stacklevel=2)
+    return df
+
+
+def describe_datasets() -> list[dict[str, str]]:
+    """One row per supported dataset: name, title, fps, sheet, layout, frames (for ``mextk datasets list``)."""
+    rows = []
+    for spec in DATASETS.values():
+        rows.append(
+            {
+                "name": spec.name,
+                "title": spec.title,
+                "fps": "per-sample (Fps column)" if spec.fps is None else f"{spec.fps:g}",
+                "sheet": ", ".join(spec.sheets) + (f" [{spec.sheet_tab}]" if spec.sheet_tab else "")
+                if spec.sheets
+                else "none: labels from the folders",
+                "layout": spec.layouts[0]
+                + (f" (also tried: {', '.join(spec.layouts[1:])})" if len(spec.layouts) > 1 else ""),
+                "frames": spec.frames,
+            }
+        )
+    rows.append(
+        {
+            "name": "cmed",
+            "title": "CMED",
+            "fps": "25",
+            "sheet": "video_emotion_metadata.csv",
+            "layout": "FinalFullVideos_subjects/{emotion}/{subject}/{filename}",
+            "frames": "one video per clip, onset..offset",
+        }
+    )
+    return rows
+
+
+def relocate(df: pd.DataFrame, out: str | os.PathLike[str]) -> pd.DataFrame:
+    """``df`` with each ``path`` made relative to the folder of the manifest file ``out`` (absolute across drives)."""
+    from mextk.io.manifest import sample_path
+
+    base = Path(out).resolve().parent
+    df = df.copy()
+    paths = []
+    for p in df["path"]:
+        full = sample_path(df, p).resolve()
+        try:
+            paths.append(Path(os.path.relpath(full, base)).as_posix())
+        except ValueError:  # another drive (Windows)
+            paths.append(str(full))
+    df["path"] = paths
+    df.attrs["root"] = str(base)
+    return df
