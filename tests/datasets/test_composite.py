@@ -88,7 +88,8 @@ def test_megc2019_has_exactly_its_442_samples(manifests):
     assert len(composite) == 442 and composite.attrs["mismatches"] == []
     assert not ((composite["subject"] == "04") & (composite["filename"] == "EP12_01f")).any()
     assert set(composite.loc[composite["dataset"] == "samm", "source_emotion"]) == set(SAMM) - {"Other"}
-    assert composite["sample_id"].is_unique and composite["sample_id"].str.startswith(("smic/", "casme2/", "samm/")).all()
+    assert composite["sample_id"].is_unique
+    assert composite["sample_id"].str.startswith(("smic/", "casme2/", "samm/")).all()
     # one LOSO fold per (dataset, subject): 16 + 26 + 28 subjects, though the names "01".."16" recur
     groups = subject_keys(composite)
     assert LeaveOneSubjectOut().get_n_splits(groups=groups) == 16 + 26 + 28
