@@ -13,7 +13,7 @@ from mextk.cli import app
 from mextk.commandline import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL
 
 COMMANDS = ["demo", "synth", "validate", "stats", "score", "prepare", "features", "evaluate", "compare", "models",
-            "cmed-manifest", "tasks"]  # fmt: skip
+            "datasets", "tasks"]  # fmt: skip
 
 
 def _invoke(args: list[str]):  # type: ignore[no-untyped-def]
@@ -212,3 +212,4 @@ def test_every_command_is_listed_in_the_main_help():
     text = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "150"}).output
     for command in COMMANDS:
         assert command in text
+    assert "cmed-manifest" not in text  # the old name still runs, but 'datasets import cmed' is the one shown

@@ -635,28 +635,15 @@ def models() -> None:
     Console().print(table)
 
 
-@app.command("cmed-manifest")
+@app.command("cmed-manifest", hidden=True)
 def cmed_manifest(
     root: Annotated[Path, typer.Argument(help="CMED folder (video_emotion_metadata.csv, FinalFullVideos_subjects/).")],
     out: Annotated[Path, typer.Option(help="Manifest to write (.csv or .parquet).")],
 ) -> None:
-    """Build a manifest from CMED's released layout (clips that cannot be read are skipped and listed)."""
-    import warnings
+    """Old name of 'mextk datasets import cmed ROOT --out M' (kept so that existing scripts run)."""
+    from mextk.cli_datasets import import_
 
-    from mextk.datasets.cmed import load_cmed
-    from mextk.io.manifest import save_manifest
-
-    _out_file(out)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        df = load_cmed(root, progress=True)
-    for line in df.attrs.get("skipped", []):
-        typer.echo(f"skipped: {line}", err=True)
-    df.attrs["root"] = str(root.resolve())
-    if out.resolve().parent != root.resolve():
-        df["path"] = [str((root / p).resolve()) for p in df["path"]]
-    save_manifest(df, out)
-    typer.echo(f"wrote {out}: {len(df)} samples, {len(df.attrs.get('skipped', []))} skipped")
+    import_("cmed", root, out)
 
 
 @app.command()
