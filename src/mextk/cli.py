@@ -19,7 +19,6 @@ from typing import Annotated, Optional
 import typer
 
 from mextk.commandline import EXIT_PARTIAL, MextkGroup, fail, version_string
-from mextk.commandline import out_file as _out_file
 from mextk.commandline import out_folder as _out_folder
 from mextk.features.kinds import ANALYSES, KIND_DEFAULTS, describe_kinds
 from mextk.prepare.config import CMED_PRESET, PrepareConfig, setting_help
