@@ -383,7 +383,11 @@ def features(
     kind: Annotated[str, typer.Argument(help=f"One of {_KIND_NAMES} (each is described below).")],
     manifests: Annotated[list[Path], typer.Argument(help="Manifest(s); deflection takes one per dataset.")],
     out: Annotated[Path, typer.Option(help="Feature cache folder.")] = Path("features"),
-    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    jobs: Annotated[int, typer.Option(help="Worker processes (or CPUs of a local Ray with --executor ray).")] = 1,
+    executor: Annotated[
+        str, typer.Option(help="Where samples are computed: here, or as Ray tasks.", metavar="[local|ray]")
+    ] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Compute samples that failed before again.")] = False,
     include_excluded: Annotated[
         bool,
@@ -430,7 +434,15 @@ def features(
         fail(f"{kind} takes one manifest, got {len(manifests)}")
     params = parse_params(set_ or [])
     res = extract_features(
-        manifests[0], kind, out, jobs=jobs, retry_failed=retry_failed, include_excluded=include_excluded, params=params
+        manifests[0],
+        kind,
+        out,
+        jobs=jobs,
+        retry_failed=retry_failed,
+        include_excluded=include_excluded,
+        params=params,
+        executor=executor,
+        ray_address=ray_address,
     )
     for msg in res["failed"].values():
         typer.echo(f"failed: {msg}", err=True)
@@ -461,8 +473,20 @@ def evaluate(
     ] = None,
     model: Annotated[Optional[str], typer.Option(help="Registered model (mextk models lists them).")] = None,
     protocol: Annotated[
-        str, typer.Option(help="loso or kfold (subject-independent).", metavar="[loso|kfold]")
+        str,
+        typer.Option(
+            help="loso (one fold per person), kfold (subject-stratified), lodo (leave one dataset out), holdout "
+            "(--train DATASETS --test DATASETS) or split (--split-column COL --test VALUE [--train VALUE]).",
+            metavar="[loso|kfold|lodo|holdout|split]",
+        ),
     ] = "loso",
+    test: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Test datasets (holdout) or split values (split); repeatable or comma-separated."),
+    ] = None,
+    split_column: Annotated[
+        Optional[str], typer.Option(help="Manifest column holding the split (protocol split; DFME: split).")
+    ] = None,
     task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed6",
     out: Annotated[Path, typer.Option(help="Run folder (re-running resumes it).")] = Path("run"),
     n_splits: Annotated[int, typer.Option(help="Folds of kfold.")] = 10,
@@ -485,7 +509,9 @@ def evaluate(
     train: Annotated[
         Optional[list[str]],
         typer.Option(
-            help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...", metavar="KEY=VALUE"
+            help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...; a value without "
+            "'=' names training datasets (holdout) or split values (split), comma-separated.",
+            metavar="KEY=VALUE|NAMES",
         ),
     ] = None,
     option: Annotated[
@@ -523,7 +549,7 @@ def evaluate(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
 ) -> None:
-    """Train and score a model under leave-one-subject-out or subject-independent k-fold; resumable."""
+    """Train and score a model under a subject-independent protocol (LOSO, k-fold, LODO, holdout, split); resumable."""
     from mextk.features.batch import parse_params
 
     _out_folder(out)
@@ -543,7 +569,10 @@ def evaluate(
             if spec.size_param is None:
                 fail(f"{model} has no input size option")
             feature_params[spec.size_param] = size
-        train_cfg = parse_params(train or [])
+        settings = [t for t in train or [] if "=" in t]
+        train_on = [v.strip() for t in train or [] if "=" not in t for v in t.split(",") if v.strip()]
+        test_on = [v.strip() for t in test or [] for v in t.split(",") if v.strip()]
+        train_cfg = parse_params(settings)
         for key, value in (
             ("epochs", epochs),
             ("resample", resample),
@@ -568,6 +597,9 @@ def evaluate(
             model_options=options,
             train=train_cfg,
             include_excluded=include_excluded,
+            train_on=train_on,
+            test_on=test_on,
+            split_column=split_column or "",
         )
         metrics = evaluate_run(
             config,
@@ -583,7 +615,8 @@ def evaluate(
         return
     from rich.console import Console
 
-    Console().print(_metrics_table(metrics, f"{metrics['method']} ({metrics['variant']}), {metrics['protocol']}"))
+    protocol_text = metrics.get("protocol_detail") or metrics["protocol"]
+    Console().print(_metrics_table(metrics, f"{metrics['method']} ({metrics['variant']}), {protocol_text}"))
     typer.echo(f"run folder: {out} (predictions.csv, metrics.json, confusion.png, table.md)")
 
 
@@ -603,8 +636,9 @@ def compare(
     df = compare_runs(runs)
     table = Table(title=f"{len(df)} runs", title_justify="left")
     cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N"]
+    cols += [c for c in df.columns if c.startswith(("UF1 (", "UAR ("))]  # per dataset, when runs score several
     for col in cols:
-        table.add_column(col, justify="right" if col in ("UF1", "UAR", "Accuracy", "N") else "left")
+        table.add_column(col, justify="left" if col in ("Method", "Variant", "Protocol", "Settings") else "right")
     for row in df.itertuples(index=False):
         r = row._asdict()
         table.add_row(*[f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols])

@@ -49,8 +49,8 @@ def test_parallel_landmarks_match_serial(small_dataset, tmp_path):
     a = extract_features(manifest, "landmarks", tmp_path / "a", progress=False)
     b = extract_features(manifest, "landmarks", tmp_path / "b", jobs=2, progress=False)
     assert sorted(a["done"]) == sorted(b["done"])
-    ca = FeatureCache(tmp_path / "a", "landmarks", {"redetect_every": 10, "version": 1})
-    cb = FeatureCache(tmp_path / "b", "landmarks", {"redetect_every": 10, "version": 1})
+    ca = FeatureCache(tmp_path / "a", "landmarks", KINDS["landmarks"][1])
+    cb = FeatureCache(tmp_path / "b", "landmarks", KINDS["landmarks"][1])
     sid = a["done"][0]
     np.testing.assert_array_equal(ca.load(sid)["landmarks"], cb.load(sid)["landmarks"])
     assert ca.load(sid)["found"].mean() > 0.9

@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mextk.evaluate.protocols import PROTOCOLS, plan_folds
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic
 
 EXECUTORS = ("local", "process", "ray")
 _ID_TYPES = {"sample_id": str, "subject": str, "dataset": str}
-PROTOCOLS = ("loso", "kfold")
 
 #: Printed names of the models (CMED Table VI's "Method" column).
 METHOD_NAMES = {
@@ -68,8 +68,10 @@ class RunConfig:
         Manifest path (absolute).
     model : str
         Registry name.
-    protocol : {"loso", "kfold"}
-        Leave-one-subject-out or subject-stratified k-fold.
+    protocol : {"loso", "kfold", "lodo", "holdout", "split"}
+        Leave-one-subject-out, subject-stratified k-fold, leave one dataset out, MEGC's
+        holdout-database evaluation, or a fixed split in a manifest column
+        (:mod:`mextk.evaluate.protocols`).
     task : str
         Taxonomy (:mod:`mextk.labels`).
     n_splits : int
@@ -89,6 +91,10 @@ class RunConfig:
     include_excluded : bool
         Also use the clips that review decisions leave out (``kept`` false, rejected in
         ``review.csv``: :mod:`mextk.io.review`); by default they are listed in ``skipped.csv``.
+    train_on, test_on : list of str
+        Datasets (``holdout``) or values of ``split_column`` (``split``) to train and test on.
+    split_column : str
+        The manifest column of the ``split`` protocol (DFME: ``split``).
     """
 
     manifest: str
@@ -103,6 +109,9 @@ class RunConfig:
     model_options: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     include_excluded: bool = False
+    train_on: list[str] = field(default_factory=list)
+    test_on: list[str] = field(default_factory=list)
+    split_column: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""
@@ -123,12 +132,15 @@ def _config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool = True) -> dict[str, Any]:
     """Write ``config.json``, ``samples.csv``, ``skipped.csv`` and ``folds.json`` (or check them on resume).
 
+    The cheap checks (manifest, labels, folds of the protocol) run before
+    anything is written and before features are extracted, so a run that fails
+    them leaves nothing behind that would block the corrected rerun.
+
     Returns
     -------
     dict
         ``{"samples": DataFrame, "folds": list of test-subject lists, "classes": tuple, "skipped": DataFrame}``.
     """
-    from mextk.evaluate.splits import check_folds_not_empty, check_subject_independence, make_splitter
     from mextk.evaluate.training import TrainConfig
     from mextk.features.batch import KINDS, extract_features
     from mextk.features.cache import FeatureCache
@@ -152,23 +164,6 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
 
         Console(stderr=True).print(exclusion_summary(excluded), highlight=False, markup=False, soft_wrap=True)
     require_labels(df, purpose="evaluate")
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.json"
-    if cfg_path.exists():
-        # through RunConfig, so that a setting added since the run was made counts at its default
-        old = RunConfig(**json.loads(cfg_path.read_text())).to_dict()
-        diff = _config_differences(old, config.to_dict())
-        if diff and any((out / "folds").glob("*/done.json")):
-            raise FileExistsError(
-                f"{out} holds a run with other settings (differs in: {', '.join(diff)}); use another --out or delete it"
-            )
-        if diff:  # an attempt that finished no fold: nothing worth keeping, start again with these settings
-            for stale in ("samples.csv", "folds.json", "skipped.csv"):
-                (out / stale).unlink(missing_ok=True)
-            write_json_atomic(cfg_path, config.to_dict())
-    else:
-        write_json_atomic(cfg_path, config.to_dict())
-
     enc = tax.encode(df["emotion"].tolist(), excluded="drop")
     skipped = [{"sample_id": sid, "reason": reason} for sid, reason in excluded.items()]
     skipped += [
@@ -178,7 +173,17 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     ]
     used = df.loc[enc.keep].reset_index(drop=True)
     used.attrs = df.attrs
-    y = enc.y
+    table = _sample_table(used, enc.y, config, subject_keys)
+    # the protocol's folds, checked before config.json is written and before any feature is computed
+    plan = _checked_plan(table, config)
+    skipped += [
+        {"sample_id": sid, "reason": f"not in the train or test part of protocol {config.protocol}"}
+        for sid in table.loc[~plan.keep, "sample_id"]
+    ]
+    used, table = used.loc[plan.keep].reset_index(drop=True), table.loc[plan.keep].reset_index(drop=True)
+    used.attrs = df.attrs
+    _write_config(out, config)
+
     if config.input == "features":
         params = {**spec.feature_params, **config.feature_params}
         res = extract_features(
@@ -197,20 +202,7 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     else:
         sources = [str(sample_path(used, p)) for p in used["path"]]
         ok = np.ones(len(used), dtype=bool)
-    samples = (
-        pd.DataFrame(
-            {
-                "sample_id": used["sample_id"].astype(str),
-                # a person is the pair (dataset, subject): subject "01" of two datasets is two people
-                "subject": subject_keys(used),
-                "dataset": used["dataset"].astype(str),
-                "y": y,
-                "source": sources,
-            }
-        )
-        .loc[ok]
-        .reset_index(drop=True)
-    )
+    samples = table.assign(source=sources).loc[ok].reset_index(drop=True)
     if samples.empty:
         raise ValueError("no sample left to evaluate (see skipped.csv)")
     with atomic_path(out / "skipped.csv") as tmp:
@@ -223,15 +215,14 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
     with atomic_path(samples_path) as tmp:
         samples.to_csv(tmp, index=False)
 
-    splitter = make_splitter(config.protocol, n_splits=config.n_splits, seed=config.seed)
+    plan = _checked_plan(samples, config)  # again: samples whose features failed are gone
     subjects = samples["subject"].to_numpy()
-    splits = list(splitter.split(np.zeros(len(samples)), samples["y"].to_numpy(), subjects))
-    check_folds_not_empty(splits)
-    check_subject_independence(splits, subjects)
-    folds = [sorted(set(subjects[test].tolist())) for _, test in splits]
-    coverage = check_fold_classes(splits, samples["y"].to_numpy(), tax.classes)
+    folds = [sorted(set(subjects[test].tolist())) for _, test in plan.splits]
+    _check_finished_folds(out, folds)
+    coverage = check_fold_classes(plan.splits, samples["y"].to_numpy(), tax.classes)
     write_json_atomic(
-        out / "folds.json", {"protocol": config.protocol, "test_subjects": folds, "class_warnings": coverage}
+        out / "folds.json",
+        {"protocol": config.protocol, "names": plan.names, "test_subjects": folds, "class_warnings": coverage},
     )
     return {
         "samples": samples,
@@ -240,6 +231,78 @@ def prepare_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool =
         "skipped": pd.DataFrame(skipped),
         "class_warnings": coverage,
     }
+
+
+def _sample_table(used: pd.DataFrame, y: np.ndarray, config: RunConfig, subject_keys: Any) -> pd.DataFrame:
+    """The run's sample table: ids, the person (dataset, subject), dataset, class and the split column."""
+    table = pd.DataFrame(
+        {
+            "sample_id": used["sample_id"].astype(str),
+            # a person is the pair (dataset, subject): subject "01" of two datasets is two people
+            "subject": subject_keys(used),
+            "dataset": used["dataset"].astype(str),
+            "y": y,
+        }
+    )
+    if config.protocol == "split" and config.split_column in used.columns:
+        table[config.split_column] = used[config.split_column].fillna("").astype(str).to_numpy()
+    return table
+
+
+def _checked_plan(table: pd.DataFrame, config: RunConfig) -> Any:
+    """The protocol's folds over ``table``, refused when a fold is empty or shares a person between its parts."""
+    from mextk.evaluate.splits import check_folds_not_empty, check_subject_independence
+
+    plan = plan_folds(
+        table,
+        config.protocol,
+        n_splits=config.n_splits,
+        seed=config.seed,
+        train=config.train_on,
+        test=config.test_on,
+        split_column=config.split_column,
+    )
+    check_folds_not_empty(plan.splits)
+    check_subject_independence(plan.splits, table["subject"].to_numpy()[plan.keep])
+    return plan
+
+
+def _write_config(out: Path, config: RunConfig) -> None:
+    """Write ``config.json``, or check it against the run already in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        # through RunConfig, so that a setting added since the run was made counts at its default
+        old = RunConfig(**json.loads(cfg_path.read_text())).to_dict()
+        diff = _config_differences(old, config.to_dict())
+        if diff and any((out / "folds").glob("*/done.json")):
+            raise FileExistsError(
+                f"{out} holds a run with other settings (differs in: {', '.join(diff)}); use another --out or delete it"
+            )
+        if diff:  # an attempt that finished no fold: nothing worth keeping, start again with these settings
+            for stale in ("samples.csv", "folds.json", "skipped.csv"):
+                (out / stale).unlink(missing_ok=True)
+            write_json_atomic(cfg_path, config.to_dict())
+    else:
+        write_json_atomic(cfg_path, config.to_dict())
+
+
+def _check_finished_folds(out: Path, folds: list[list[str]]) -> None:
+    """On resume, the folds must be those the finished folds were trained on."""
+    path = out / "folds.json"
+    if not path.exists() or not any((out / "folds").glob("*/done.json")):
+        return
+    old = read_json(path, what="folds file")
+    if old.get("test_subjects") != folds:
+        changed = [
+            k
+            for k in range(max(len(folds), len(old.get("test_subjects", []))))
+            if k >= len(folds) or k >= len(old["test_subjects"]) or old["test_subjects"][k] != folds[k]
+        ]
+        raise FileExistsError(
+            f"{out}: the folds differ from those of the finished folds in folds.json (fold(s) "
+            f"{', '.join(map(str, changed[:10]))}); use another --out or delete it"
+        )
 
 
 def check_fold_classes(
@@ -609,6 +672,22 @@ def variant_name(task: str, n_classes: int) -> str:
     return "ME vs No-ME" if task == "spotting" else f"{n_classes}-Class"
 
 
+PROTOCOL_NAMES = {"loso": "LOSO", "kfold": "k-fold", "lodo": "LODO", "holdout": "Holdout", "split": "Split"}
+
+
+def describe_protocol(config: RunConfig) -> str:
+    """The protocol as a table shows it: ``LOSO``, ``10-fold``, ``Holdout casme2 -> samm``, ``Split testA``."""
+    name = PROTOCOL_NAMES.get(config.protocol, config.protocol)
+    if config.protocol == "kfold":
+        return f"{config.n_splits}-fold"
+    if config.protocol == "holdout":
+        return f"{name} {'+'.join(config.train_on)} -> {'+'.join(config.test_on)}"
+    if config.protocol == "split":
+        train = "+".join(config.train_on) if config.train_on else "rest"
+        return f"{name} {config.split_column}: {train} -> {'+'.join(config.test_on)}"
+    return name
+
+
 def write_report(out: Path, classes: Sequence[str], config: RunConfig) -> dict[str, Any]:
     """Pool the folds' predictions and write predictions, metrics, confusion matrix and the table row."""
     from mextk.evaluate.report import write_run_report
@@ -631,6 +710,7 @@ def write_report(out: Path, classes: Sequence[str], config: RunConfig) -> dict[s
         variant=variant_name(config.task, len(classes)),
         extra={
             "protocol": config.protocol,
+            "protocol_detail": describe_protocol(config),
             "model": config.model,
             "task": config.task,
             "n_folds": int(preds["fold"].nunique()),
@@ -759,7 +839,8 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
 
     Runs are listed in the order given; a run's imbalance and sampling settings
     appear when they differ from the defaults, so rows of an ablation can be
-    told apart.
+    told apart.  When a run scores several datasets, ``UF1 (NAME)`` and
+    ``UAR (NAME)`` columns give each dataset's scores (empty for runs without it).
     """
     rows = []
     for d in run_dirs:
@@ -786,13 +867,32 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
             {
                 "Method": m.get("method", d.name),
                 "Variant": m.get("variant", ""),
-                "Protocol": {"loso": "LOSO", "kfold": "k-fold"}.get(m.get("protocol", ""), m.get("protocol", "")),
+                "Protocol": m.get("protocol_detail") or PROTOCOL_NAMES.get(m.get("protocol"), m.get("protocol", "")),
                 "Settings": ", ".join(settings),
                 "UF1": m["uf1"],
                 "UAR": m["uar"],
                 "Accuracy": m["acc"],
                 "N": m.get("n", ""),
                 "Run": str(d),
+                **_per_dataset_columns(m),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    per_dataset = [c for c in table.columns if c.endswith(")")]
+    if per_dataset:  # base columns first, then each dataset's UF1 and UAR side by side
+        base = [c for c in table.columns if c not in per_dataset]
+        names = sorted({c.split("(", 1)[1][:-1] for c in per_dataset})
+        table = table[base + [f"{k} ({n})" for n in names for k in ("UF1", "UAR")]].fillna("")
+    return table
+
+
+def _per_dataset_columns(metrics: dict[str, Any]) -> dict[str, float]:
+    """``UF1 (NAME)``, ``UAR (NAME)`` of each dataset of a run that scores more than one."""
+    per = metrics.get("per_dataset") or {}
+    if len(per) < 2:
+        return {}
+    out: dict[str, float] = {}
+    for name, m in per.items():
+        out[f"UF1 ({name})"] = m["uf1"]
+        out[f"UAR ({name})"] = m["uar"]
+    return out

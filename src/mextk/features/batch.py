@@ -42,7 +42,7 @@ offset stands in for it (CMED section IV-A), seeded by ``seed`` and the sample i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -317,6 +317,8 @@ def extract_features(
     retry_failed: bool = False,
     include_excluded: bool = False,
     progress: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Compute one kind of feature for every sample of a manifest.
 
@@ -333,7 +335,7 @@ def extract_features(
     out_dir : path-like
         Cache root.
     jobs : int
-        Worker processes.
+        Worker processes (``local``), or CPUs of a local Ray instance (``ray`` without an address).
     params : dict, optional
         Overrides of the kind's parameters (changing any starts a new cache folder).
     retry_failed : bool
@@ -342,6 +344,13 @@ def extract_features(
         Also compute the clips that review decisions leave out.
     progress : bool
         Show a progress bar.
+    executor : {"local", "ray"}
+        Compute here (one process, or ``jobs`` worker processes) or as Ray tasks,
+        one per sample, on a local Ray or the cluster at ``ray_address``.  Every
+        task writes the same cache file a serial run writes, so the cache
+        folder must be on a file system every node sees.
+    ray_address : str, optional
+        Address of a Ray cluster (``ray://host:10001`` or ``auto``).
 
     Returns
     -------
@@ -355,6 +364,8 @@ def extract_features(
 
     if kind not in KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if executor not in FEATURE_EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(FEATURE_EXECUTORS)}, got {executor!r}")
     merged = {**KINDS[kind][1], **(params or {})}
     unknown = set(params or {}) - set(KINDS[kind][1])
     if unknown:
@@ -394,6 +405,9 @@ def extract_features(
 
         earlier = f", {len(failed)} failed before (--retry-failed computes them again)" if failed else ""
         Console(stderr=True).print(f"{kind} features: {len(cached)} cached{earlier}", highlight=False)
+    elif executor == "ray":
+        for sid, err in _on_ray(kind, merged, str(out_dir), root, todo, jobs, ray_address, label, progress):
+            (failed.__setitem__(sid, err) if err else done.append(sid))
     elif jobs <= 1:
         for row in track(todo, description=label, disable=not progress):
             sid, err = _one(kind, merged, str(out_dir), root, row)
@@ -422,6 +436,36 @@ def extract_features(
     with atomic_path(cache.folder / "index.csv") as tmp:
         index.to_csv(tmp, index=False)
     return {"folder": cache.folder, "done": done, "cached": cached, "failed": failed, "excluded": excluded}
+
+
+FEATURE_EXECUTORS = ("local", "ray")
+
+
+def _on_ray(
+    kind: str,
+    params: dict[str, Any],
+    out_dir: str,
+    root: str,
+    rows: list[dict[str, Any]],
+    jobs: int,
+    address: str | None,
+    label: str,
+    progress: bool,
+) -> Iterator[tuple[str, str | None]]:
+    """Compute ``rows`` as Ray tasks (one per sample), yielding ``(sample_id, error)`` as they finish."""
+    from rich.progress import Progress
+
+    from mextk.raysession import ray_session
+
+    with ray_session(address, num_cpus=jobs) as ray, Progress(disable=not progress) as bar:
+        task = bar.add_task(label, total=len(rows))
+        remote = ray.remote(num_cpus=1)(_one)
+        pending = [remote.remote(kind, params, out_dir, root, row) for row in rows]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for ref in ready:
+                yield ray.get(ref)
+                bar.advance(task)
 
 
 def deflection_from_manifests(

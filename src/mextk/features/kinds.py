@@ -15,7 +15,7 @@ from typing import Any
 
 #: kind -> default parameters (``--set KEY=VALUE`` changes one; any change starts a new cache folder)
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "landmarks": {"redetect_every": 10, "version": 1},
+    "landmarks": {"redetect_every": 10, "version": 2},
     "frames": {
         "sampling": "adaptive",
         "n": 16,
@@ -24,9 +24,9 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "margin": 0.2,
         "gray": False,
         "seed": 0,
-        "version": 1,
+        "version": 2,
     },
-    "flow": {"align": "affine", "size": 128, "margin": 0.2, "out_size": 28, "seed": 0, "version": 2},
+    "flow": {"align": "affine", "size": 128, "margin": 0.2, "out_size": 28, "seed": 0, "version": 3},
     "lbp_top": {
         "temporal": "key_frames",
         "radius": [1, 1, 1],
@@ -43,8 +43,8 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "version": 2,
     },
-    "graphs": {"k": 4, "redetect_every": 10, "seed": 0, "version": 2},
-    "motion": {"grid": 6, "seed": 0, "version": 1},
+    "graphs": {"k": 4, "redetect_every": 10, "seed": 0, "version": 3},
+    "motion": {"grid": 6, "seed": 0, "version": 2},
 }
 
 #: kind -> one line saying what it computes

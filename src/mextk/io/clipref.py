@@ -44,7 +44,6 @@ FORMAT = "mextk-clip/1"
 
 Box = tuple[int, int, int, int]
 #: Video-range luma (16-235) to full-range gray (0-255), as FFmpeg converts ``yuv420p`` to ``gray``.
-_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 
 
 def is_clip_ref(path: str | os.PathLike[str]) -> bool:
@@ -214,9 +213,8 @@ def iter_clip_frames(
 ) -> Iterator[np.ndarray]:
     """Decode frames ``[start, stop)`` of a virtual clip (0-based within the clip), one at a time.
 
-    Yields ``(size, size, 3)`` RGB or ``(size, size)`` gray ``uint8`` frames; gray is the Y plane
-    stretched from video range (16-235) to full range, as FFmpeg's gray conversion of a decoded H.264
-    clip is.
+    Yields ``(size, size, 3)`` RGB or ``(size, size)`` gray ``uint8`` frames; gray is the luma of
+    the RGB frame, as for every other source (:mod:`mextk.io.video`).
 
     Raises
     ------
@@ -241,7 +239,8 @@ def iter_clip_frames(
             if t > last:
                 break
             i420 = cut_yuv420(yuv_planes(frame), ref.box_at(t), ref.size)
-            yield _LIMITED_TO_FULL[i420[: ref.size]] if gray else cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+            rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+            yield cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb
     finally:
         frames.close()  # type: ignore[attr-defined]  # closes the container now, not at garbage collection
     t = min(t, last)

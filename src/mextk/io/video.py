@@ -6,7 +6,9 @@ demand; every reader here accepts one where it accepts a video.
 One function per job: :func:`probe_video` (metadata), :func:`iter_frames`
 (streaming decode), :func:`read_frames` (a clip into one array) and
 :class:`VideoWriter` / :func:`write_video` (atomic H.264 encode).  Frames are
-``(H, W, 3)`` ``uint8`` RGB arrays, or ``(H, W)`` ``uint8`` when ``gray=True``.
+``(H, W, 3)`` ``uint8`` RGB arrays, or ``(H, W)`` ``uint8`` when ``gray=True``.  Gray is
+always the luma of the RGB frame (OpenCV's ``RGB2GRAY``, BT.601 weights), whatever the source,
+so a clip and the same frames saved as a lossless frame folder give identical features.
 
 OpenCV's ``VideoWriter`` cannot write H.264 with the PyPI wheels, so encoding
 goes through PyAV (FFmpeg's ``libx264``).
@@ -202,10 +204,9 @@ def iter_frames(
                     continue
                 if stop is not None and index >= stop:
                     break
-                if gray:
-                    yield frame.to_ndarray(format="gray")
-                else:
-                    yield frame.to_ndarray(format="rgb24")
+                rgb = frame.to_ndarray(format="rgb24")
+                # gray from the RGB frame, as for a frame folder, so both give the same features
+                yield _to_gray(rgb) if gray else rgb
         except VideoError:
             raise
         except Exception as exc:
@@ -250,7 +251,8 @@ def read_frames_at(
     """Read only the frames at ``indices``, streaming (memory holds just those frames).
 
     Decoding stops after the largest index, so key frames near the start of a
-    long clip are cheap.
+    long clip are cheap; from a folder of frames only the requested images are
+    read (CAS(ME)^3's raw folders hold a whole video).
 
     Returns
     -------
@@ -267,6 +269,12 @@ def read_frames_at(
         return {}
     if wanted[0] < 0:
         raise ValueError(f"{path}: negative frame index {wanted[0]}")
+    if Path(path).is_dir() and not is_clip_ref(Path(path)):
+        files = list_frame_files(path)
+        if wanted[-1] >= len(files):
+            raise VideoError(f"{path}: clip ends before frame {wanted[-1]} (it has {len(files)} frames)")
+        images = {i: _imread(files[i]) for i in wanted}
+        return {i: _to_gray(img) if gray else img for i, img in images.items()}
     keep = set(wanted)
     out: dict[int, np.ndarray] = {}
     n_read = 0
