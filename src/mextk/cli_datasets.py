@@ -70,6 +70,8 @@ def import_(
         else:
             df = import_dataset(name, root, sheets=sheet, layout=layout, progress=True)
     skipped = df.attrs.get("skipped", [])
+    for line in df.attrs.get("notes", []):
+        typer.echo(f"note: {line}", err=True)
     for line in skipped:
         typer.echo(f"skipped: {line}", err=True)
     df = relocate(df, out)

@@ -53,8 +53,15 @@ def test_casme2_bad_rows_are_skipped_with_one_line_naming_the_sheet_row_and_path
 
 def test_samm_title_block_subject_zeros_or_aus_and_intensity(tmp_path):
     trees.samm(tmp_path)
-    df = _load("samm", tmp_path).set_index("sample_id")
-    assert list(df.index) == ["006/006_1_2", "011/011_2_3"]
+    loaded = _load("samm", tmp_path)
+    df = loaded.set_index("sample_id")
+    assert list(df.index) == ["006/006_1_2", "011/011_2_3", "011/011_2_4", "011/011_2_5"]
+    # an apex of -1 or one whose frame is not in the folder leaves the apex empty; the sample stays
+    assert df.loc[["011/011_2_4", "011/011_2_5"], "apex"].isna().all()
+    assert (df.loc["011/011_2_5", "onset"], df.loc["011/011_2_5", "offset"]) == (0, 19)
+    notes = loaded.attrs["notes"]
+    assert len(notes) == 2 and ":8: column 'apex': '-1' is not a frame number" in notes[0]
+    assert ":9: apex frame 1315 is not in" in notes[1] and "011_2_5" in notes[1]
     a = df.loc["006/006_1_2"]
     assert a["subject"] == "006" and (a["onset"], a["apex"], a["offset"], a["n_frames"]) == (0, 26, 37, 38)
     assert a["aus"] == "AU12" and a["au_raw"] == "R12 or R12+R15" and a["emotion"] == "Anger"
@@ -80,17 +87,19 @@ def test_smic_raw_layout_is_found_too(tmp_path):
     assert len(df) == 3 and df["path"].str.startswith("SMIC_all_raw/HS/").all()
 
 
-def test_casme3_one_video_serves_several_samples_and_bad_apex_is_named(tmp_path):
+def test_casme3_one_video_serves_several_samples_and_a_bad_apex_is_left_empty_and_noted(tmp_path):
     trees.casme3(tmp_path)
     df = _load("casme3", tmp_path)
     ids = df.set_index("sample_id")
-    assert sorted(ids.index) == ["spNO.1/a_20", "spNO.1/a_355", "spNO.2/b_10"]
+    assert sorted(ids.index) == ["spNO.1/a_120", "spNO.1/a_20", "spNO.1/a_355", "spNO.2/b_10"]
+    assert pd.isna(ids.loc["spNO.1/a_120", "apex"]) and ids.loc["spNO.1/a_120", "onset"] == 120
     a = ids.loc["spNO.1/a_355"]
     assert a["path"] == "spNO.1/a/color" and (a["onset"], a["apex"], a["offset"], a["n_frames"]) == (355, 360, 370, 400)
     assert a["fps"] == 30 and a["au_sides"] == "AU12:L" and a["objective_class"] == "I"
     assert ids.loc["spNO.1/a_20", "emotion"] == "others"
-    (line,) = df.attrs["skipped"]
-    assert ":3:" in line and "apex 0 is outside onset 120 to offset 131" in line
+    assert df.attrs["skipped"] == []
+    (line,) = df.attrs["notes"]
+    assert ":3:" in line and "apex 0 is outside onset 120 to offset 131; the apex is left empty" in line
 
 
 def test_dfme_keeps_the_split_and_per_sample_fps(tmp_path):

@@ -92,12 +92,16 @@ def samm(root: Path) -> Path:
     """A title block above the header; subjects stored as numbers (6 for 006)."""
     frames(root / "SAMM" / "006" / "006_1_2", [f"006_{i:05d}.jpg" for i in range(5562, 5600)])
     frames(root / "SAMM" / "011" / "011_2_3", [f"011_{i:05d}.jpg" for i in range(990, 1011)])
+    frames(root / "SAMM" / "011" / "011_2_4", [f"011_{i:05d}.jpg" for i in range(1200, 1211)])
+    frames(root / "SAMM" / "011" / "011_2_5", [f"011_{i:05d}.jpg" for i in range(1300, 1321) if i != 1315])
     title = [["SAMM Micro-Movement FACS codes"], [None], ["Version 2"], [None]]
     rows = [
         *title,
         SAMM_HEADER,
         [6, "006_1_2", 1, 5562, 5588.0, 5599, 38, "Micro - 1/2", "R12 or R12+R15", "Anger ", "IV", ""],
         ["011", "011_2_3", 2, 990, 995, 1010, 21, "Micro - 1/2", "R14A", "Other", "VII", "note"],
+        [11, "011_2_4", 2, 1200, -1, 1210, 11, "Micro - 1/2", "4", "Fear", "VI", "apex not coded"],
+        [11, "011_2_5", 2, 1300, 1315, 1320, 21, "Micro - 1/2", "4", "Fear", "VI", "apex frame lost"],
     ]
     return workbook(root / "SAMM_Micro_FACS_Codes_v2.xlsx", {"ALL": [["everything"]], "MICRO_ONLY": rows})
 

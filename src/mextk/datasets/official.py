@@ -14,9 +14,13 @@ The sheets give frame *numbers* as they appear in the file names (CASME II's
 ``OnsetFrame`` 46 is ``img46.jpg``).  A loader maps each number to the position
 of the file carrying it, so a folder that starts at any number, or holds a whole
 long video (CAS(ME)^3's ``color`` folders), gives the right 0-based indices.
-A row whose folder or frame is missing, whose onset is after its offset or whose
-label is unknown is skipped with one line naming the sheet row and the path
-(``df.attrs["skipped"]``); the rest loads.
+A row whose folder, onset frame or offset frame is missing, whose onset is after
+its offset or whose label is unknown is skipped with one line naming the sheet
+row and the path (``df.attrs["skipped"]``); the rest loads.  An apex that cannot
+be used (SAMM's ``-1``, a number outside onset to offset, a frame not in the
+folder) leaves the apex empty, as for a clip without one, and is noted
+(``df.attrs["notes"]``): the sample keeps its label and its clip, so the counts
+of the published lists are kept.
 
 Every dataset's facts (sheet, columns, layout, frame rate) are data in
 :data:`DATASETS`, printed by ``mextk datasets list``; ``--layout`` replaces the
@@ -353,18 +357,24 @@ def _record_from_sheet(rec: dict[str, object], spec: DatasetSpec, split: str) ->
     }
     if not out["subject"] or not out["filename"]:
         raise _Skip("empty Subject or Filename")
+    notes: list[str] = []
     for key in ("onset", "apex", "offset"):
         try:
             out[key] = frame_number(rec.get(key))
         except ValueError as exc:
-            raise _Skip(f"column {key!r}: {exc}") from None
+            if key != "apex":
+                raise _Skip(f"column {key!r}: {exc}") from None
+            out[key] = None
+            notes.append(f"column 'apex': {exc}; the apex is left empty")
     if out["onset"] is None or out["offset"] is None:
         raise _Skip("onset or offset frame is missing")
     if out["onset"] > out["offset"]:  # type: ignore[operator]
         raise _Skip(f"onset {out['onset']} is after offset {out['offset']}")
     apex = out["apex"]
     if apex is not None and not out["onset"] <= apex <= out["offset"]:  # type: ignore[operator]
-        raise _Skip(f"apex {apex} is outside onset {out['onset']} to offset {out['offset']}")
+        notes.append(f"apex {apex} is outside onset {out['onset']} to offset {out['offset']}; the apex is left empty")
+        out["apex"] = None
+    out["notes"] = notes
     if spec.fps is None:
         try:
             fps = float(cell_text(rec.get("fps")))
@@ -389,7 +399,11 @@ def _manifest_row(
         raise _Skip(f"{folder} holds no frame images")
     if "onset" in rec:
         onset = _position(rec["onset"], "onset", folder, files, index)  # type: ignore[arg-type]
-        apex = _position(rec["apex"], "apex", folder, files, index)  # type: ignore[arg-type]
+        try:
+            apex = _position(rec["apex"], "apex", folder, files, index)  # type: ignore[arg-type]
+        except _Skip as exc:  # the sample is still usable: the apex is left empty and the row is noted
+            rec["notes"] = [*rec.get("notes", []), f"{exc}; the apex is left empty"]  # type: ignore[list-item]
+            apex = None
         offset = _position(rec["offset"], "offset", folder, files, index)  # type: ignore[arg-type]
     else:  # labelled by folders: the folder is the clip
         onset, apex, offset = 0, None, len(files) - 1
@@ -471,7 +485,9 @@ def import_dataset(
     -------
     pandas.DataFrame
         A typed manifest with ``path`` relative to ``root`` (``attrs["root"]``);
-        ``attrs["skipped"]`` lists the rows left out, one line each.
+        ``attrs["skipped"]`` lists the rows left out, one line each, and
+        ``attrs["notes"]`` the rows loaded with an empty apex (unreadable, outside
+        onset to offset, or not in the folder: the sample stays usable).
 
     Raises
     ------
@@ -486,6 +502,7 @@ def import_dataset(
         raise FileNotFoundError(f"{root}: dataset folder not found")
     layouts = (layout,) if layout else spec.layouts
     skipped: list[str] = []
+    notes: list[str] = []
     work: list[tuple[str, dict[str, object] | None, str]] = []  # (where, record or None, problem)
     if spec.sheets:
         paths = [Path(s) for s in sheets] if sheets else find_sheets(root, spec)
@@ -528,6 +545,7 @@ def import_dataset(
             skipped.append(f"{where}: sample {row['sample_id']} already read at {seen[row['sample_id']]}")
             continue
         seen[row["sample_id"]] = where
+        notes += [f"{where}: {n}" for n in rec.get("notes", [])]  # type: ignore[union-attr]
         rows.append(row)
     df = pd.DataFrame(rows, columns=[*COLUMNS, *EXTRA_COLUMNS])
     for col in ("objective_class", "split"):
@@ -537,6 +555,7 @@ def import_dataset(
     df.attrs["root"] = str(root.resolve())
     df = coerce_manifest(df)
     df.attrs["skipped"] = skipped
+    df.attrs["notes"] = notes
     if skipped:
         warnings.warn(f"{spec.title}: skipped {len(skipped)} row(s): " + "; ".join(skipped[:5]), stacklevel=2)
     return df
