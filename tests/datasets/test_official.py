@@ -116,10 +116,11 @@ def test_dfme_keeps_the_split_and_per_sample_fps(tmp_path):
     assert (row["onset"], row["apex"], row["offset"]) == (1, 4, 19) and row["emotion"] == "Contempt"
 
 
-def test_mmew_layout_by_emotion(tmp_path):
+def test_mmew_layout_by_emotion_matches_folder_names_whatever_their_case(tmp_path):
     trees.mmew(tmp_path)
+    (tmp_path / "Micro_Expression" / "disgust").rename(tmp_path / "Micro_Expression" / "Disgust")
     df = _load("mmew", tmp_path).set_index("sample_id")
-    assert df.loc["S02/S02-03-002", "path"] == "Micro_Expression/disgust/S02-03-002"
+    assert df.loc["S02/S02-03-002", "path"] == "Micro_Expression/Disgust/S02-03-002"  # the sheet says disgust
     assert (df.loc["S02/S02-03-002", "apex"], df.loc["S01/S01-01-001", "aus"]) == (17, "AU6+AU12")
 
 

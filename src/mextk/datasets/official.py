@@ -34,6 +34,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -284,10 +285,37 @@ def _find_folder(root: Path, patterns: Iterable[str], fields: Mapping[str, str])
         except (KeyError, IndexError) as exc:
             raise ValueError(f"layout {pattern!r} uses an unknown field {exc}") from None
         tried.append(rel)
-        if (root / rel).is_dir():
-            return root / rel, rel
+        found = _resolve(root, rel)
+        if found is not None:
+            return root / found, found
     others = " (nor the other layouts)" if len(tried) > 1 else ""
     raise _Skip(f"no frame folder: {root / tried[0]} does not exist{others}")
+
+
+def _resolve(root: Path, rel: str) -> str | None:
+    """``rel`` under ``root`` as it exists, matching each part case-insensitively when not exactly (``Happiness``)."""
+    if (root / rel).is_dir():
+        return rel
+    here, parts = root, []
+    for part in Path(rel).parts:
+        if (here / part).exists():
+            name = part
+        else:
+            matches = [n for n in _listing(here) if n.casefold() == part.casefold()]
+            if len(matches) != 1:
+                return None
+            name = matches[0]
+        parts.append(name)
+        here = here / name
+    return "/".join(parts) if here.is_dir() else None
+
+
+@lru_cache(maxsize=4096)
+def _listing(folder: Path) -> tuple[str, ...]:
+    try:
+        return tuple(p.name for p in folder.iterdir())
+    except OSError:
+        return ()
 
 
 def _position(number: int | None, what: str, folder: Path, files: list[Path], index: dict[int, int]) -> int | None:
@@ -498,6 +526,7 @@ def import_dataset(
     """
     spec = get_dataset(name)
     root = Path(root)
+    _listing.cache_clear()  # folder listings are cached for one import only
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset folder not found")
     layouts = (layout,) if layout else spec.layouts
