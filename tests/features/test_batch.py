@@ -229,3 +229,40 @@ def test_finished_work_says_cached_instead_of_an_empty_bar(small_dataset, tmp_pa
     assert res.exit_code == 1  # the broken clip failed, the others are kept
     assert "lbp_top features: 6 cached, 1 failed before" in res.output
     assert "0/0" not in res.output and "0%" not in res.output
+
+
+def test_a_changed_row_or_another_datasets_sample_of_the_same_id_is_computed_again(small_dataset, tmp_path):
+    manifest, _ = small_dataset
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    df = df[df["sample_id"] != "broken"].head(3)
+    df.to_csv(tmp_path / "a.csv", index=False)
+    first = extract_features(tmp_path / "a.csv", "lbp_top", tmp_path / "f", progress=False)
+    assert len(first["done"]) == 3
+    moved = df.copy()
+    moved.loc[moved.index[0], "offset"] = str(int(moved["offset"].iloc[0]) - 1)  # an annotation corrected
+    moved.to_csv(tmp_path / "b.csv", index=False)
+    again = extract_features(tmp_path / "b.csv", "lbp_top", tmp_path / "f", progress=False)
+    assert again["done"] == [df["sample_id"].iloc[0]] and len(again["cached"]) == 2
+    # another dataset whose clips carry the same ids: its own features, not the cached ones
+    other = df.copy()
+    other["dataset"] = "another"
+    other.to_csv(tmp_path / "c.csv", index=False)
+    third = extract_features(tmp_path / "c.csv", "lbp_top", tmp_path / "f", progress=False)
+    assert sorted(third["done"]) == sorted(df["sample_id"]) and third["cached"] == []
+
+
+def test_a_failed_sample_is_retried_once_its_row_is_corrected(small_dataset, tmp_path):
+    manifest, _ = small_dataset
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    df = df[df["sample_id"] != "broken"].head(2)
+    real = df["n_frames"].iloc[0]
+    bad = df.copy()
+    bad.loc[bad.index[0], "n_frames"] = str(int(real) + 5)
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    res = extract_features(tmp_path / "bad.csv", "lbp_top", tmp_path / "f", progress=False)
+    assert list(res["failed"]) == [df["sample_id"].iloc[0]]
+    again = extract_features(tmp_path / "bad.csv", "lbp_top", tmp_path / "f", progress=False)
+    assert list(again["failed"]) == [df["sample_id"].iloc[0]] and again["done"] == []  # not retried as it is
+    df.to_csv(tmp_path / "good.csv", index=False)
+    fixed = extract_features(tmp_path / "good.csv", "lbp_top", tmp_path / "f", progress=False)
+    assert fixed["done"] == [df["sample_id"].iloc[0]] and fixed["failed"] == {}

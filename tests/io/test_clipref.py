@@ -40,7 +40,7 @@ def test_virtual_clip_frames_are_the_crop_of_the_recording(recording, tmp_path):
     assert rgb.shape == (30, 100, 100, 3) and g.shape == (30, 100, 100)
     # same-size crop: the pixels of the decoded recording (colour conversion rounding only)
     assert np.abs(rgb[:15].astype(int) - full[70:85, 40:140, 20:120]).mean() < 2.0
-    assert np.abs(g[:15].astype(int) - gray[70:85, 40:140, 20:120]).mean() < 1.0
+    assert np.abs(g[:15].astype(int) - gray[70:85, 40:140, 20:120]).mean() < 1.5  # gray: the luma of that RGB
     # the box in force from frame 85: a 200 px crop downscaled by area averaging
     want = np.stack([cv2.resize(f[30:230, 100:300], (100, 100), interpolation=cv2.INTER_AREA) for f in gray[85:100]])
     assert np.abs(g[15:].astype(int) - want).mean() < 1.5

@@ -207,7 +207,9 @@ def _motion(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
 def _lbp_top(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:
     """LBP-TOP of the aligned face crop (the same crop as ``frames`` and ``flow``), decoding only the frames used."""
     from mextk.features.lbp_top import lbp_top
+    from mextk.io.video import probe_video
 
+    _check_length(row, probe_video(path).n_frames)  # the key frames' indices are only right for the right clip
     onset, apex = _onset_apex(row, params["seed"])
     offset = _frame_index(row, "offset")
     offset = int(row["n_frames"]) - 1 if offset is None else offset
@@ -291,19 +293,49 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _sample_path(root: str, row: dict[str, Any]) -> Path:
+    p = Path(str(row["path"]))
+    return p if p.is_absolute() else Path(root) / p
+
+
+def sample_fingerprint(path: Path, row: dict[str, Any]) -> str:
+    """What a sample's features are computed from: dataset, the clip's size on disk, length and key frames.
+
+    A file's size, or a frame folder's number of images with its first and
+    last names and their sizes, tells two clips apart without reading them; the
+    path itself is left out, so a dataset folder can be moved without losing its
+    cache.
+    """
+    import hashlib
+    import json
+
+    from mextk.io.video import list_frame_files
+
+    try:
+        if path.is_dir():
+            files = list_frame_files(path)
+            disk: Any = [len(files)] + [[f.name, f.stat().st_size] for f in (files[:1] + files[-1:])]
+        else:
+            disk = path.stat().st_size
+    except OSError:
+        disk = None
+    key = [str(row.get("dataset", ""))] + [_frame_index(row, k) for k in ("n_frames", "onset", "apex", "offset")]
+    return hashlib.sha256(json.dumps([key, disk]).encode()).hexdigest()[:16]
+
+
 def _one(kind: str, params: dict[str, Any], cache_root: str, root: str, row: dict[str, Any]) -> tuple[str, str | None]:
     fn = KINDS[kind][0]
     cache = FeatureCache(cache_root, kind, params)
     sid = str(row["sample_id"])
-    p = Path(str(row["path"]))
-    path = p if p.is_absolute() else Path(root) / p
+    path = _sample_path(root, row)
+    fingerprint = sample_fingerprint(path, row)
     try:
         arrays = fn(path, row, params)
     except Exception as exc:  # one bad sample must not stop the batch
         msg = f"sample {sid} ({path}): {exc.__class__.__name__}: {exc}"
-        cache.record_error(sid, msg)
+        cache.record_error(sid, msg, fingerprint)
         return sid, " ".join(msg.split())
-    cache.save(sid, **arrays)
+    cache.save(sid, fingerprint, **arrays)
     return sid, None
 
 
@@ -391,11 +423,12 @@ def extract_features(
     todo, cached, failed = [], [], {}
     for row in rows:
         sid = str(row["sample_id"])
-        if cache.has(sid):
+        fingerprint = sample_fingerprint(_sample_path(root, row), row)
+        if cache.has(sid, fingerprint):
             cached.append(sid)
-        elif cache.error(sid) and not retry_failed:
+        elif cache.error(sid, fingerprint) and not retry_failed:
             failed[sid] = cache.error(sid) or ""
-        else:
+        else:  # new, failed and retried, or computed from another input (a changed row, another dataset)
             todo.append(row)
     done = []
     label = f"{kind} features" + (f" ({len(cached)} cached)" if cached else "")

@@ -1,9 +1,13 @@
 """On-disk feature cache: ``ROOT/KIND/PARAMS_HASH/SAMPLE_ID.npz`` with ``params.json``.
 
-Changing a parameter changes the hash, so stale features are never reused.  A
-sample that failed leaves ``SAMPLE_ID.error`` holding one line; it is
-reported, and not retried unless asked.  Files appear atomically, so an
-interrupted batch resumes where it stopped.
+Changing a parameter changes the hash, so stale features are never reused.
+Each sample's file also keeps a *fingerprint* of what it was computed from (the
+dataset, the clip's size on disk and length, onset, apex and offset): a sample
+whose manifest row or clip changed since, or another dataset's sample with the
+same id, is computed again rather than served stale.  A sample that failed
+leaves ``SAMPLE_ID.error`` holding one line (and the fingerprint); it is
+reported, and not retried unless asked or its row changed.  Files appear
+atomically, so an interrupted batch resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ def params_hash(params: dict[str, Any]) -> str:
     """Short stable hash of a JSON-serialisable parameter dict."""
     text = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+#: The array in each sample's file that holds its fingerprint.
+FINGERPRINT = "_fingerprint"
 
 
 def _safe(sample_id: str) -> str:
@@ -59,28 +67,47 @@ class FeatureCache:
         """The ``.error`` file of a sample."""
         return self.folder / f"{_safe(sample_id)}.error"
 
-    def has(self, sample_id: str) -> bool:
-        """Whether the sample's features are stored."""
-        return self.path(sample_id).exists()
+    def has(self, sample_id: str, fingerprint: str | None = None) -> bool:
+        """Whether the sample's features are stored (and, given a fingerprint, computed from that input)."""
+        p = self.path(sample_id)
+        if not p.exists():
+            return False
+        if fingerprint is None:
+            return True
+        try:
+            with np.load(p) as data:
+                return FINGERPRINT in data.files and str(data[FINGERPRINT]) == fingerprint
+        except (OSError, ValueError, EOFError):  # a damaged file: computed again
+            return False
 
     def load(self, sample_id: str) -> dict[str, np.ndarray]:
-        """The stored arrays of a sample."""
+        """The stored arrays of a sample (without the fingerprint)."""
         with np.load(self.path(sample_id)) as data:
-            return {k: data[k] for k in data.files}
+            return {k: data[k] for k in data.files if k != FINGERPRINT}
 
-    def save(self, sample_id: str, **arrays: np.ndarray) -> Path:
+    def save(self, sample_id: str, fingerprint: str | None = None, **arrays: np.ndarray) -> Path:
         """Store arrays for a sample (atomically) and clear any earlier error."""
+        if fingerprint is not None:
+            arrays = {**arrays, FINGERPRINT: np.array(fingerprint)}
         with atomic_path(self.path(sample_id)) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
         self.error_path(sample_id).unlink(missing_ok=True)
         return self.path(sample_id)
 
-    def error(self, sample_id: str) -> str | None:
-        """The recorded one-line error of a sample, if it failed."""
+    def error(self, sample_id: str, fingerprint: str | None = None) -> str | None:
+        """The recorded one-line error of a sample, if it failed (from the same input, given a fingerprint)."""
         p = self.error_path(sample_id)
-        return p.read_text().strip() if p.exists() else None
+        if not p.exists():
+            return None
+        lines = p.read_text().splitlines()
+        if fingerprint is not None and (len(lines) < 2 or lines[1].strip() != f"fingerprint: {fingerprint}"):
+            return None
+        return lines[0].strip() if lines else ""
 
-    def record_error(self, sample_id: str, message: str) -> None:
-        """Record that a sample failed (one line)."""
-        write_text_atomic(self.error_path(sample_id), " ".join(str(message).split()) + "\n")
+    def record_error(self, sample_id: str, message: str, fingerprint: str | None = None) -> None:
+        """Record that a sample failed (one line, then its fingerprint)."""
+        text = " ".join(str(message).split()) + "\n"
+        if fingerprint is not None:
+            text += f"fingerprint: {fingerprint}\n"
+        write_text_atomic(self.error_path(sample_id), text)
