@@ -83,11 +83,13 @@ def test_cli_writes_a_valid_manifest(tmp_path):
     root = tmp_path / "CMED"
     root.mkdir()
     _fake_cmed(root, [("sub_3", "a.mp4", "Sadness", "1", 5), ("sub_3", "b.mp4", "No_Emotion", "", 6)])
-    out = tmp_path / "out" / "cmed.parquet"
-    res = CliRunner().invoke(app, ["cmed-manifest", str(root), "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    df = load_manifest(out, taxonomy="cmed7", excluded="error")  # paths made absolute: still valid from elsewhere
-    assert len(df) == 2 and df["n_frames"].tolist() == [5, 6]
+    for args in (["datasets", "import", "cmed"], ["cmed-manifest"]):  # the old name still runs
+        out = tmp_path / "out" / "cmed.parquet"
+        res = CliRunner().invoke(app, [*args, str(root), "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        df = load_manifest(out, taxonomy="cmed7", excluded="error", check_files=True)  # paths relative to out/
+        assert len(df) == 2 and df["n_frames"].tolist() == [5, 6]
+        assert df["path"].str.startswith("../CMED/FinalFullVideos_subjects/").all()
 
 
 def test_loader_is_reachable_from_the_manifest_module():
