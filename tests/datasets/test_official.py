@@ -34,6 +34,9 @@ def test_casme2_rows_map_frame_numbers_to_positions_in_natural_order(tmp_path):
     second = df.loc["01/EP03_02"]
     assert pd.isna(second["apex"]) and (second["onset"], second["offset"]) == (1, 27)  # img1..img29; apex "/"
     assert second["aus"] == "AU12+AU15" and second["au_sides"] == "AU12:R" and second["emotion"] == "disgust"
+    assert second["au_raw"] == "R12+15+?"
+    (note,) = _load("casme2", tmp_path).attrs["notes"]
+    assert ".xlsx[Sheet1]:3: column 'aus': '?' left out (not action units)" in note
     assert (df.loc["17/EP05_09", "onset"], df.loc["17/EP05_09", "offset"]) == (0, 11)
 
 

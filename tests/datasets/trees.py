@@ -61,7 +61,7 @@ def casme2(root: Path) -> Path:
     rows = [
         CASME2_HEADER,
         [1, "EP02_01f ", None, 46.0, 100.0, 120.0, None, "12", "Happiness"],
-        [1.0, "EP03_02", None, 2, "/", 28, None, "R12+15", " disgust "],
+        [1.0, "EP03_02", None, 2, "/", 28, None, "R12+15+?", " disgust "],
         ["17", "EP05_09", None, 8, 9, 19, None, "4+7", "repression"],
         [None, None, None, None, None, None, None, None, None],
         [2, "EP09_01", None, 3, 4, 40, None, "4", "others"],  # offset frame missing

@@ -267,7 +267,7 @@ class _Skip(Exception):
     """A row that cannot be loaded; the message is the reason."""
 
 
-def _fields(rec: Mapping[str, object], spec: DatasetSpec) -> dict[str, str]:
+def _fields(rec: Mapping[str, object]) -> dict[str, str]:
     return {
         "subject": str(rec["subject"]),
         "filename": str(rec["filename"]),
@@ -420,7 +420,7 @@ def _manifest_row(
     rec: dict[str, object], spec: DatasetSpec, root: Path, layouts: tuple[str, ...], folders: _Folders
 ) -> dict[str, object]:
     emotion = _label(str(rec["emotion"]))
-    fields = _fields(rec, spec)
+    fields = _fields(rec)
     folder, rel = _find_folder(root, layouts, fields)
     files, index = folders.get(folder)
     if not files:
@@ -436,6 +436,11 @@ def _manifest_row(
     else:  # labelled by folders: the folder is the clip
         onset, apex, offset = 0, None, len(files) - 1
     aus = normalise_aus(rec.get("au_cell"))
+    if aus.problems:
+        rec["notes"] = [  # type: ignore[list-item]
+            *rec.get("notes", []),  # type: ignore[list-item]
+            f"column 'aus': {', '.join(repr(p) for p in aus.problems)} left out (not action units)",
+        ]
     return {
         "dataset": spec.name,
         "subject": rec["subject"],
