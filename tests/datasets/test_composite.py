@@ -120,6 +120,7 @@ def test_definition_is_data_with_its_source():
     total = sum(sum(p["expected"].values()) for p in spec["datasets"].values())
     assert total == 442
     assert "casme3" in composite_definition("megc2022")["datasets"]
+    assert composite_definition("megc2023") == composite_definition("megc2022")
 
 
 def test_cli_compose_writes_the_composite_and_counts(manifests, tmp_path):

@@ -30,11 +30,14 @@ import pandas as pd
 from mextk.io.manifest import sample_path
 from mextk.labels import LabelError, normalize_label
 
+#: Other names of a composite: MEGC 2023's recognition task used MEGC 2022's composite.
+COMPOSITE_ALIASES = {"megc2023": "megc2022"}
+
 
 @lru_cache(maxsize=8)
 def composite_definition(name: str) -> dict:  # type: ignore[type-arg]
-    """The definition of a composite (``megc2019``, ``megc2022``), with the datasets of the one it extends."""
-    key = name.strip().lower()
+    """A composite's definition (``megc2019``, ``megc2022``/``megc2023``) with the datasets of the one it extends."""
+    key = COMPOSITE_ALIASES.get(name.strip().lower(), name.strip().lower())
     files = {p.name[: -len(".json")]: p for p in resources.files("mextk.datasets").joinpath("data").iterdir()}
     if key not in files:
         raise ValueError(f"unknown composite {name!r}; choose one of {', '.join(sorted(files))}")
@@ -46,8 +49,9 @@ def composite_definition(name: str) -> dict:  # type: ignore[type-arg]
 
 
 def composite_names() -> list[str]:
-    """Names of the composites mextk defines."""
-    return sorted(p.name[: -len(".json")] for p in resources.files("mextk.datasets").joinpath("data").iterdir())
+    """Names of the composites mextk defines (aliases included)."""
+    files = [p.name[: -len(".json")] for p in resources.files("mextk.datasets").joinpath("data").iterdir()]
+    return sorted([*files, *COMPOSITE_ALIASES])
 
 
 def compose(name: str, manifests: dict[str, pd.DataFrame]) -> pd.DataFrame:
