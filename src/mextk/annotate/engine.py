@@ -1,0 +1,407 @@
+"""The labelling engine: a project folder, its clips and users, and the protocol's steps run on the server.
+
+Every rule of the protocol (:mod:`mextk.annotate.protocol`) is enforced here,
+below the web layer, so no page or request can get around it:
+
+* a task goes only to a labeller the step allows (never the author of the
+  segment's earlier answers where ``exclude_authors_of`` says so);
+* a labeller reads and answers only their own tasks: another's task id is
+  "not found", exactly as an id that does not exist;
+* the view of a task (:meth:`AnnotationProject.task_view`) holds only what
+  the step may see: a ``classify`` task shows the segment's frame range and
+  the classes, never an earlier answer or the apex; a ``choose`` task shows
+  the candidate classes in a random order with no step names;
+* every answer and decision is written in one transaction together with its
+  audit record (who, when, old value, new value), so an interrupted request
+  leaves either both or neither.
+
+Project folder: ``project.json`` (protocol name, creation time),
+``protocol.json`` (the protocol as it was when the project was made: a later
+mextk cannot change a running project's rules) and ``annotate.db`` (SQLite,
+unless a database URL is given).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from mextk.annotate.protocol import Protocol, Step, protocol_from_dict
+from mextk.annotate.store import Answer, Audit, Clip, Segment, Task, User, database_url, make_engine, sessions, upgrade
+
+ROLES = ("admin", "labeller")
+
+
+class NotFound(LookupError):
+    """A task, clip or user that does not exist, or that the asking user may not see (the same to them)."""
+
+
+class Refused(ValueError):
+    """A request that breaks a rule: a bad answer, a task already done, a step the user may not take."""
+
+
+@dataclass(frozen=True)
+class SegmentInput:
+    """A segment as a labeller marks it (0-based frames within the clip)."""
+
+    onset: int
+    offset: int
+    label: str
+    apex: int | None = None
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(password)
+
+
+def check_password(stored: str, password: str) -> bool:
+    """Whether ``password`` matches the stored hash (constant-time)."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return PasswordHasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_SYSTEM_RANDOM = random.SystemRandom()  # a labeller cannot predict the order from earlier tasks
+
+
+def shuffled(labels: list[str], rng: random.Random) -> list[str]:
+    """The distinct candidate labels in a random order (which step gave which is not kept)."""
+    distinct = list(dict.fromkeys(labels))
+    rng.shuffle(distinct)
+    return distinct
+
+
+class AnnotationProject:
+    """An annotation project on disk: open one with ``AnnotationProject(folder)``, make one with :meth:`create`."""
+
+    def __init__(self, folder: str | os.PathLike[str], *, db: str | None = None) -> None:
+        self.folder = Path(folder)
+        meta = self.folder / "project.json"
+        if not meta.is_file():
+            raise FileNotFoundError(f"{self.folder}: not an annotation project (no project.json)")
+        self.protocol: Protocol = protocol_from_dict(json.loads((self.folder / "protocol.json").read_text()))
+        self.engine = make_engine(database_url(self.folder, db))
+        upgrade(self.engine)
+        self.Session = sessions(self.engine)
+
+    # ------------------------------------------------------------------ making a project
+
+    @classmethod
+    def create(
+        cls,
+        folder: str | os.PathLike[str],
+        manifest: str | os.PathLike[str],
+        *,
+        protocol: str | os.PathLike[str] = "cmed",
+        db: str | None = None,
+    ) -> AnnotationProject:
+        """Make a project folder from a manifest of prepared clips (one first-step task per clip).
+
+        Raises
+        ------
+        FileExistsError
+            The folder already holds a project.
+        """
+        from mextk.annotate.protocol import load_protocol
+        from mextk.io.atomic import write_json_atomic
+        from mextk.io.manifest import load_manifest, sample_path
+
+        folder = Path(folder)
+        if (folder / "project.json").exists():
+            raise FileExistsError(f"{folder}: already an annotation project; open it, or choose another folder")
+        proto = load_protocol(protocol)
+        df = load_manifest(manifest, check_files=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / "protocol.json", proto.source)
+        clips = []
+        for row in df.to_dict("records"):
+            quality = row.get("quality")
+            clips.append(
+                Clip(
+                    sample_id=str(row["sample_id"]),
+                    dataset=str(row["dataset"]),
+                    subject=str(row["subject"]),
+                    path=str(sample_path(df, row["path"]).resolve()),
+                    fps=float(row["fps"]),
+                    n_frames=int(row["n_frames"]),
+                    quality=str(sample_path(df, quality).resolve()) if isinstance(quality, str) and quality else None,
+                )
+            )
+        engine = make_engine(database_url(folder, db))
+        upgrade(engine)
+        with sessions(engine)() as s, s.begin():
+            s.add_all(clips)
+            s.flush()
+            for clip in clips:
+                s.add(Task(step=proto.first.id, clip_id=clip.id))
+            s.add(Audit(action="create", entity="project", new={"clips": len(clips), "protocol": proto.name}))
+        engine.dispose()
+        write_json_atomic(
+            folder / "project.json",
+            {"protocol": proto.name, "created": datetime.now(UTC).isoformat(), "clips": len(clips)},
+        )
+        return cls(folder, db=db)
+
+    def add_user(self, name: str, role: str, password: str) -> int:
+        """Add a user; returns the id."""
+        name = name.strip()
+        if role not in ROLES:
+            raise Refused(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if not name or len(name) > 64:
+            raise Refused("a user name must have 1 to 64 characters")
+        if len(password) < 8:
+            raise Refused("a password needs at least 8 characters")
+        with self.Session() as s, s.begin():
+            if s.scalar(select(User).where(User.name == name)) is not None:
+                raise Refused(f"user {name!r} exists")
+            user = User(name=name, role=role, password_hash=hash_password(password))
+            s.add(user)
+            s.flush()
+            s.add(Audit(action="add", entity="user", entity_id=user.id, new={"name": name, "role": role}))
+            return user.id
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The active user with this name and password, or ``None``."""
+        with self.Session() as s:
+            user = s.scalar(select(User).where(User.name == name.strip(), User.active.is_(True)))
+            if user is None or not password or not check_password(user.password_hash, password):
+                return None
+            return user
+
+    def user(self, user_id: int) -> User:
+        """A user by id."""
+        with self.Session() as s:
+            user = s.get(User, user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} not found")
+            return user
+
+    # ------------------------------------------------------------------ tasks
+
+    def _may_take(self, s: Any, step: Step, task: Task, user: User) -> bool:
+        if user.role != "labeller":
+            return False
+        if task.segment_id is None or not step.exclude_authors_of:
+            return True
+        authors = s.scalars(
+            select(Answer.user_id).where(Answer.segment_id == task.segment_id, Answer.step.in_(step.exclude_authors_of))
+        ).all()
+        return user.id not in set(authors)
+
+    def next_task(self, user_id: int) -> int | None:
+        """The user's next task: their oldest open one, or a newly claimed one they may take; ``None`` when done."""
+        with self.Session() as s, s.begin():
+            user = s.get(User, user_id)
+            if user is None or user.role != "labeller":
+                return None
+            own = s.scalar(
+                select(Task.id).where(Task.assignee_id == user.id, Task.status == "open").order_by(Task.id).limit(1)
+            )
+            if own is not None:
+                return own
+            for task in s.scalars(
+                select(Task).where(Task.assignee_id.is_(None), Task.status == "open").order_by(Task.id)
+            ):
+                if not self._may_take(s, self.protocol.step(task.step), task, user):
+                    continue
+                claimed = s.execute(  # atomic: two labellers asking at once cannot both get it
+                    update(Task).where(Task.id == task.id, Task.assignee_id.is_(None)).values(assignee_id=user.id)
+                )
+                if claimed.rowcount == 1:
+                    s.add(
+                        Audit(user_id=user.id, action="assign", entity="task", entity_id=task.id, new={"to": user.id})
+                    )
+                    return task.id
+            return None
+
+    def _own_task(self, s: Any, task_id: int, user_id: int) -> Task:
+        task = s.get(Task, task_id)
+        if task is None or task.assignee_id != user_id:
+            raise NotFound(f"task {task_id} not found")
+        return task
+
+    def task_view(self, task_id: int, user_id: int) -> dict[str, Any]:
+        """What the user may see of their task, and nothing else (see the module docstring)."""
+        with self.Session() as s:
+            task = self._own_task(s, task_id, user_id)
+            step = self.protocol.step(task.step)
+            clip = s.get(Clip, task.clip_id)
+            view: dict[str, Any] = {
+                "task": task.id,
+                "kind": step.kind,
+                "title": step.title,
+                "status": task.status,
+                "clip": clip.id,
+                "fps": clip.fps,
+                "classes": list(self.protocol.classes),
+                "no_apex_classes": list(self.protocol.no_apex_classes),
+            }
+            if step.kind == "segment":
+                view.update(first=0, last=clip.n_frames - 1)
+            else:
+                seg = s.get(Segment, task.segment_id)
+                view.update(segment=seg.id, first=seg.onset, last=seg.offset)
+                if step.kind == "choose":
+                    view.update(choices=list(task.choices or []), allow_other=step.allow_other)
+            return view
+
+    def queue(self, user_id: int) -> list[dict[str, Any]]:
+        """The user's own tasks, open and done (no other labeller's)."""
+        with self.Session() as s:
+            tasks = s.scalars(select(Task).where(Task.assignee_id == user_id).order_by(Task.id)).all()
+            return [{"task": t.id, "step": t.step, "status": t.status, "clip": t.clip_id} for t in tasks]
+
+    def submit_segments(self, task_id: int, user_id: int, segments: list[SegmentInput]) -> list[int]:
+        """Answer a ``segment`` task: the clip's segments (none is an answer too). Returns the segment ids."""
+        with self.Session() as s, s.begin():
+            task = self._own_task(s, task_id, user_id)
+            step = self.protocol.step(task.step)
+            if step.kind != "segment":
+                raise Refused(f"task {task_id} asks for a class, not segments")
+            if task.status != "open":
+                raise Refused(f"task {task_id} is already answered")
+            clip = s.get(Clip, task.clip_id)
+            for k, seg in enumerate(segments):
+                self._check_segment(seg, clip.n_frames, k)
+            ids = []
+            following = self.protocol.steps[1] if len(self.protocol.steps) > 1 else None
+            for seg in segments:
+                row = Segment(clip_id=clip.id, onset=seg.onset, apex=seg.apex, offset=seg.offset)
+                s.add(row)
+                s.flush()
+                s.add(Answer(task_id=task.id, segment_id=row.id, user_id=user_id, step=step.id, label=seg.label))
+                s.add(
+                    Audit(
+                        user_id=user_id,
+                        action="answer",
+                        entity="segment",
+                        entity_id=row.id,
+                        new={
+                            "step": step.id,
+                            "onset": seg.onset,
+                            "apex": seg.apex,
+                            "offset": seg.offset,
+                            "label": seg.label,
+                        },
+                    )
+                )
+                if following is not None:
+                    s.add(Task(step=following.id, clip_id=clip.id, segment_id=row.id))
+                else:
+                    self._decide(s, row, "accepted", step.id, seg.label, user_id)
+                ids.append(row.id)
+            self._close(s, task, user_id)
+            return ids
+
+    def submit_label(self, task_id: int, user_id: int, label: str) -> str:
+        """Answer a ``classify`` or ``choose`` task; returns what became of the segment (accepted, rejected, open)."""
+        with self.Session() as s, s.begin():
+            task = self._own_task(s, task_id, user_id)
+            step = self.protocol.step(task.step)
+            if step.kind == "segment":
+                raise Refused(f"task {task_id} asks for segments, not a class")
+            if task.status != "open":
+                raise Refused(f"task {task_id} is already answered")
+            label = label.strip()
+            if label not in self.protocol.classes:
+                raise Refused(f"unknown class {label!r}; choose one of {', '.join(self.protocol.classes)}")
+            if step.kind == "choose" and not step.allow_other and label not in (task.choices or []):
+                raise Refused(f"choose one of {', '.join(task.choices or [])}")
+            seg = s.get(Segment, task.segment_id)
+            s.add(Answer(task_id=task.id, segment_id=seg.id, user_id=user_id, step=step.id, label=label))
+            s.add(
+                Audit(
+                    user_id=user_id, action="answer", entity="segment", entity_id=seg.id,
+                    new={"step": step.id, "label": label},
+                )
+            )  # fmt: skip
+            reference = s.scalar(
+                select(Answer.label).where(Answer.segment_id == seg.id, Answer.step == step.compare_with)
+            )
+            target = step.on_agree if label == reference else step.on_disagree
+            if target == "accept":
+                self._decide(s, seg, "accepted", step.id, reference, user_id)
+            elif target == "reject":
+                self._decide(s, seg, "rejected", step.id, None, user_id)
+            else:
+                self._route(s, seg, self.protocol.step(target))
+            self._close(s, task, user_id)
+            return seg.status
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_segment(self, seg: SegmentInput, n_frames: int, k: int) -> None:
+        where = f"segment {k + 1}"
+        if seg.label not in self.protocol.classes:
+            raise Refused(f"{where}: unknown class {seg.label!r}")
+        if not 0 <= seg.onset <= seg.offset < n_frames:
+            raise Refused(
+                f"{where}: need 0 <= onset <= offset < {n_frames}, got onset {seg.onset}, offset {seg.offset}"
+            )
+        if self.protocol.needs_apex(seg.label):
+            if seg.apex is None:
+                raise Refused(f"{where}: a {seg.label} segment needs an apex")
+            if not seg.onset <= seg.apex <= seg.offset:
+                raise Refused(f"{where}: the apex {seg.apex} is outside onset {seg.onset} to offset {seg.offset}")
+
+    def _route(self, s: Any, seg: Segment, step: Step) -> None:
+        """Open ``step``'s task on the segment, assigned as the step says."""
+        assignee = None
+        if step.same_as:
+            assignee = s.scalar(select(Answer.user_id).where(Answer.segment_id == seg.id, Answer.step == step.same_as))
+        choices = None
+        if step.kind == "choose":
+            labels = [
+                s.scalar(select(Answer.label).where(Answer.segment_id == seg.id, Answer.step == c))
+                for c in step.candidates
+            ]
+            choices = shuffled(labels, _SYSTEM_RANDOM)  # random order, no step names
+        task = Task(step=step.id, clip_id=seg.clip_id, segment_id=seg.id, assignee_id=assignee, choices=choices)
+        s.add(task)
+        s.flush()
+        s.add(Audit(action="route", entity="task", entity_id=task.id, new={"step": step.id, "to": assignee}))
+
+    def _decide(self, s: Any, seg: Segment, status: str, step_id: str, label: str | None, user_id: int) -> None:
+        old = {"status": seg.status, "label": seg.label}
+        seg.status, seg.decided_at_step, seg.label = status, step_id, label
+        s.add(
+            Audit(
+                user_id=user_id, action="decide", entity="segment", entity_id=seg.id, old=old,
+                new={"status": status, "label": label, "step": step_id},
+            )
+        )  # fmt: skip
+
+    def _close(self, s: Any, task: Task, user_id: int) -> None:
+        task.status, task.done_at = "done", datetime.now(UTC)
+        s.add(Audit(user_id=user_id, action="close", entity="task", entity_id=task.id, old="open", new="done"))
+
+    def progress(self) -> dict[str, Any]:
+        """Open and done tasks per step and per labeller, and segments per status (the admin page's numbers)."""
+        with self.Session() as s:
+            per_step = s.execute(select(Task.step, Task.status, func.count()).group_by(Task.step, Task.status)).all()
+            per_user = s.execute(
+                select(User.name, Task.step, Task.status, func.count())
+                .join(User, User.id == Task.assignee_id)
+                .group_by(User.name, Task.step, Task.status)
+            ).all()
+            segs = s.execute(select(Segment.status, func.count()).group_by(Segment.status)).all()
+        out: dict[str, Any] = {"steps": {}, "labellers": {}, "segments": {k: v for k, v in segs}}
+        for step, status, n in per_step:
+            out["steps"].setdefault(step, {})[status] = n
+        for name, step, status, n in per_user:
+            out["labellers"].setdefault(name, {}).setdefault(step, {})[status] = n
+        return out
