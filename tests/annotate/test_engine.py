@@ -17,12 +17,13 @@ from mextk.annotate.store import Answer, Audit, Segment  # noqa: E402
 
 
 @pytest.fixture
-def project(synth_dataset, tmp_path):
+def project(synth_dataset, tmp_path, db_url):
+    """A CMED project on three synthetic clips with two labellers, in SQLite and in PostgreSQL."""
     out, _, df = synth_dataset
     rows = df.head(3).copy()
     rows["path"] = [str(out / p) for p in rows["path"]]
     rows.to_csv(tmp_path / "clips.csv", index=False)
-    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv", db=db_url)
     a = p.add_user("anna", "labeller", "password-a")
     b = p.add_user("ben", "labeller", "password-b")
     return p, a, b
