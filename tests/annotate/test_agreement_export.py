@@ -1,0 +1,95 @@
+"""Agreement statistics and the export of accepted segments, after a CMED round on the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("sqlalchemy")
+pytest.importorskip("argon2")
+
+from sklearn.metrics import cohen_kappa_score  # noqa: E402
+
+from mextk.annotate.agreement import cohen_kappa, project_agreement  # noqa: E402
+from mextk.annotate.engine import AnnotationProject, SegmentInput  # noqa: E402
+from mextk.annotate.export import export_project  # noqa: E402
+
+
+def test_kappa_equals_scikit_learns():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = rng.choice(["x", "y", "z", "w"], 40).tolist()
+        b = [x if rng.random() < 0.6 else str(rng.choice(["x", "y", "z", "w"])) for x in a]
+        assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b))
+    assert cohen_kappa(["x", "x"], ["x", "x"]) == 1.0  # scikit-learn: nan
+
+
+@pytest.fixture
+def finished(synth_dataset, tmp_path):
+    """A CMED round on 3 clips: 4 segments; 2 agree at stage 2, 1 is accepted at stage 3, 1 rejected."""
+    out, _, df = synth_dataset
+    rows = df.head(3).copy()
+    rows["path"] = [str(out / p) for p in rows["path"]]
+    rows.to_csv(tmp_path / "clips.csv", index=False)
+    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    a = p.add_user("anna", "labeller", "password-a")
+    b = p.add_user("ben", "labeller", "password-b")
+    marks = [
+        [SegmentInput(2, 9, "happiness", apex=5), SegmentInput(10, 17, "disgust", apex=13)],
+        [SegmentInput(1, 8, "surprise", apex=4)],
+        [SegmentInput(0, 6, "no_me")],
+    ]
+    for segments in marks:
+        p.submit_segments(p.next_task(a), a, segments)
+    verify = {"happiness": "happiness", "disgust": "anger", "surprise": "surprise", "no_me": "fear"}
+    stage1 = {}
+    with p.Session() as s:
+        from mextk.annotate.store import Answer
+
+        stage1 = {x.segment_id: x.label for x in s.query(Answer).filter(Answer.step == "mark")}
+    while (t := p.next_task(b)) is not None:
+        view = p.task_view(t, b)
+        if view["kind"] == "classify":
+            p.submit_label(t, b, verify[stage1[view["segment"]]])
+        else:
+            p.submit_label(t, b, "disgust" if stage1[view["segment"]] == "disgust" else "sadness")
+    return p, tmp_path
+
+
+def test_agreement_report_counts_each_stage_and_kappa_is_sklearns(finished):
+    p, _ = finished
+    report = project_agreement(p)
+    assert report["steps"] == ["mark", "verify"] and report["n"] == 4
+    a = ["happiness", "disgust", "surprise", "no_me"]
+    b = ["happiness", "anger", "surprise", "fear"]
+    assert report["kappa"] == pytest.approx(cohen_kappa_score(a, b, labels=report["classes"]))
+    assert report["accepted"] == {"verify": 2, "reverify": 1} and report["rejected"] == 1 and report["open"] == 0
+    assert report["routed"] == {"verify": 4, "reverify": 2}
+    m = np.array(report["confusion"])
+    classes = report["classes"]
+    assert m.sum() == 4 and m[classes.index("disgust"), classes.index("anger")] == 1
+
+
+def test_export_writes_the_accepted_segments_as_a_dataset(finished):
+    from mextk.io.manifest import load_manifest
+    from mextk.io.video import probe_video
+
+    p, tmp = finished
+    df = export_project(p, tmp / "export")
+    assert len(df) == 3 and sorted(df["emotion"]) == ["disgust", "happiness", "surprise"]
+    m = load_manifest(tmp / "export" / "manifest.csv", taxonomy="cmed7", check_files=True)
+    happy = m[m["emotion"] == "happiness"].iloc[0]
+    assert (happy["onset"], happy["apex"], happy["offset"], happy["n_frames"]) == (0, 3, 7, 8)
+    assert happy["accepted_at"] == "verify" and int(happy["stage"]) == 2 and int(happy["source_onset"]) == 2
+    assert m.loc[m["emotion"] == "disgust", "stage"].astype(int).tolist() == [3]
+    assert probe_video(tmp / "export" / happy["path"]).n_frames == 8
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    res = CliRunner().invoke(app, ["stats", str(tmp / "export" / "manifest.csv")])  # CMED Tables II-V
+    assert res.exit_code == 0, res.output
+    assert "Happiness" in res.output and "Disgust" in res.output and "Surprise" in res.output
+    again = export_project(p, tmp / "export")  # run again: same manifest, clips not rewritten
+    assert again.equals(df)
