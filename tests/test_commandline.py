@@ -13,7 +13,7 @@ from mextk.cli import app
 from mextk.commandline import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL
 
 COMMANDS = ["demo", "synth", "validate", "stats", "score", "prepare", "features", "evaluate", "compare", "models",
-            "datasets", "tasks"]  # fmt: skip
+            "datasets", "annotate", "tasks"]  # fmt: skip
 
 
 def _invoke(args: list[str]):  # type: ignore[no-untyped-def]

@@ -692,6 +692,10 @@ from mextk.cli_datasets import datasets_app  # noqa: E402  (registered after the
 
 app.add_typer(datasets_app, name="datasets")
 
+from mextk.cli_annotate import annotate_app  # noqa: E402
+
+app.add_typer(annotate_app, name="annotate")
+
 
 def main() -> None:
     """Console-script entry point."""

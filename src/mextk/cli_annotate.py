@@ -1,0 +1,145 @@
+"""``mextk annotate``: make a labelling project, add users, see agreement, export the dataset, back it up.
+
+Thin like the rest of the command line: each command calls :mod:`mextk.annotate`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mextk.commandline import MextkGroup, fail, out_file, out_folder
+
+annotate_app = typer.Typer(
+    name="annotate",
+    cls=MextkGroup,
+    help="The labelling stage: CMED's three-stage blind protocol on prepared clips, with agreement and export.  "
+    'Needs pip install "mextk[annotate]".',
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(name="users", cls=MextkGroup, help="Project accounts.", no_args_is_help=True)
+annotate_app.add_typer(users_app, name="users")
+
+_DB_HELP = "Database URL (default: the project's SQLite file), e.g. postgresql+psycopg://user@host/db."
+
+
+def _require_extra() -> None:
+    """Fail in one line when the annotate extra is not installed."""
+    import importlib.util
+
+    missing = [m for m in ("sqlalchemy", "alembic", "argon2") if importlib.util.find_spec(m) is None]
+    if missing:
+        fail(f'mextk annotate needs its extra: pip install "mextk[annotate]" ({", ".join(missing)} missing)')
+
+
+def _project(folder: Path, db: str | None):  # type: ignore[no-untyped-def]
+    _require_extra()
+    from mextk.annotate.engine import AnnotationProject
+
+    if not (folder / "project.json").is_file():
+        fail(f"{folder}: not an annotation project (no project.json); make one with 'mextk annotate init'")
+    return AnnotationProject(folder, db=db)
+
+
+@annotate_app.command()
+def init(
+    project: Annotated[Path, typer.Argument(help="Project folder to make.")],
+    clips: Annotated[Path, typer.Option(help="Manifest of the prepared clips (mextk prepare's manifest.csv).")],
+    protocol: Annotated[str, typer.Option(help="Protocol: cmed, or a protocol .json file.")] = "cmed",
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Make a labelling project: one stage-1 task per clip."""
+    _require_extra()
+    from mextk.annotate.engine import AnnotationProject
+
+    out_folder(project)
+    p = AnnotationProject.create(project, clips, protocol=protocol, db=db)
+    n = p.progress()["steps"].get(p.protocol.first.id, {}).get("open", 0)
+    typer.echo(f"made {project}: protocol {p.protocol.name}, {n} clips to label; add users with "
+               f"'mextk annotate users add NAME --role labeller --project {project}'")  # fmt: skip
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    project: Annotated[Path, typer.Option(help="Project folder.")],
+    role: Annotated[str, typer.Option(help="admin or labeller.", metavar="[admin|labeller]")] = "labeller",
+    password_file: Annotated[
+        Path | None, typer.Option(help="Read the password from this file's first line (default: ask).")
+    ] = None,
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Add an account; the password is asked for (never given on the command line, where others could see it)."""
+    if password_file is not None:
+        if not password_file.is_file():
+            fail(f"{password_file}: password file not found")
+        password = password_file.read_text().splitlines()[0] if password_file.read_text() else ""
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    p = _project(project, db)
+    from mextk.annotate.engine import Refused
+
+    try:
+        user_id = p.add_user(name, role, password)
+    except Refused as exc:
+        fail(str(exc))
+    typer.echo(f"added {role} {name} (id {user_id})")
+
+
+@annotate_app.command()
+def agreement(
+    project: Annotated[Path, typer.Argument(help="Project folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Cohen's kappa between stage 1 and stage 2, the confusion matrix, and acceptance per stage."""
+    from mextk.annotate.agreement import project_agreement
+
+    report = project_agreement(_project(project, db))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    first, second = report["steps"]
+    typer.echo(f"Cohen's kappa, {first} vs {second}: {report['kappa']:.4f} over {report['n']} segments")
+    typer.echo("accepted: " + ", ".join(f"{k} {v}" for k, v in report["accepted"].items())
+               + f"; rejected {report['rejected']}; open {report['open']}")  # fmt: skip
+    width = max(len(c) for c in report["classes"])
+    typer.echo(f"confusion ({first} rows, {second} columns):")
+    typer.echo(" " * (width + 1) + " ".join(f"{c[:6]:>6s}" for c in report["classes"]))
+    for c, row in zip(report["classes"], report["confusion"], strict=True):
+        typer.echo(f"{c:{width}s} " + " ".join(f"{v:6d}" for v in row))
+
+
+@annotate_app.command()
+def export(
+    project: Annotated[Path, typer.Argument(help="Project folder.")],
+    out: Annotated[Path, typer.Option(help="Dataset folder: manifest.csv and clips/.")],
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Write the accepted segments as a dataset: a standard manifest and one clip per segment."""
+    from mextk.annotate.export import export_project
+
+    out_folder(out)
+    df = export_project(_project(project, db), out, progress=True)
+    typer.echo(f"wrote {out / 'manifest.csv'}: {len(df)} segments (mextk stats / mextk evaluate read it)")
+
+
+@annotate_app.command()
+def backup(
+    project: Annotated[Path, typer.Argument(help="Project folder.")],
+    out: Annotated[Path, typer.Option(help="Backup file to write.")],
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """A consistent copy of the project's database, safe to take while the server runs."""
+    from mextk.annotate.backup import backup_database
+    from mextk.annotate.store import database_url
+
+    out_file(out)
+    _project(project, db)  # checks the folder and brings the schema up to date
+    backup_database(database_url(project, db), out)
+    typer.echo(f"wrote {out}")

@@ -1,0 +1,60 @@
+"""``mextk annotate`` commands: init, users add, agreement, export, backup."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("sqlalchemy")
+pytest.importorskip("argon2")
+
+from mextk.annotate.engine import AnnotationProject, SegmentInput  # noqa: E402
+from mextk.cli import app  # noqa: E402
+
+
+def test_init_users_agreement_export_and_backup_from_the_command_line(synth_dataset, tmp_path):
+    out, _, df = synth_dataset
+    rows = df.head(2).copy()
+    rows["path"] = [str(out / p) for p in rows["path"]]
+    rows.to_csv(tmp_path / "clips.csv", index=False)
+    runner = CliRunner()
+    proj = tmp_path / "proj"
+    res = runner.invoke(app, ["annotate", "init", str(proj), "--clips", str(tmp_path / "clips.csv")])
+    assert res.exit_code == 0 and "2 clips to label" in res.output, res.output
+    res = runner.invoke(app, ["annotate", "init", str(proj), "--clips", str(tmp_path / "clips.csv")])
+    assert res.exit_code == 2 and "already an annotation project" in res.output
+    for name in ("anna", "ben"):
+        (tmp_path / f"{name}.pw").write_text(f"secret-{name}\n")
+        res = runner.invoke(
+            app,
+            ["annotate", "users", "add", name, "--project", str(proj), "--password-file", str(tmp_path / f"{name}.pw")],
+        )
+        assert res.exit_code == 0 and f"added labeller {name}" in res.output, res.output
+    (tmp_path / "short.pw").write_text("x\n")
+    res = runner.invoke(
+        app, ["annotate", "users", "add", "carl", "--project", str(proj), "--password-file", str(tmp_path / "short.pw")]
+    )
+    assert res.exit_code == 2 and "at least 8 characters" in res.output
+    p = AnnotationProject(proj)
+    anna, ben = (p.authenticate(n, f"secret-{n}").id for n in ("anna", "ben"))
+    assert p.authenticate("anna", "wrong") is None and p.authenticate("anna", "") is None
+    p.submit_segments(p.next_task(anna), anna, [SegmentInput(2, 9, "happiness", apex=5)])
+    p.submit_segments(p.next_task(anna), anna, [])
+    p.submit_label(p.next_task(ben), ben, "happiness")
+    res = runner.invoke(app, ["annotate", "agreement", str(proj), "--json"])
+    assert res.exit_code == 0
+    report = json.loads(res.output)
+    assert report["n"] == 1 and report["kappa"] == 1.0 and report["accepted"]["verify"] == 1
+    res = runner.invoke(app, ["annotate", "agreement", str(proj)])
+    assert "Cohen's kappa, mark vs verify: 1.0000 over 1 segments" in res.output
+    res = runner.invoke(app, ["annotate", "export", str(proj), "--out", str(tmp_path / "ds")])
+    assert res.exit_code == 0 and "1 segments" in res.output
+    res = runner.invoke(app, ["annotate", "backup", str(proj), "--out", str(tmp_path / "b.db")])
+    assert res.exit_code == 0
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        assert conn.execute("select count(*) from answers").fetchone()[0] == 2
+    res = runner.invoke(app, ["annotate", "export", str(tmp_path / "nope"), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "not an annotation project" in res.output
