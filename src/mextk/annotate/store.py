@@ -109,6 +109,19 @@ class Audit(Base):
     new: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
 
 
+class LoginSession(Base):
+    """A signed-in browser: the SHA-256 of its cookie token (the token itself is never stored) and its CSRF token."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    expires_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
 def database_url(project: Path, url: str | None = None) -> str:
     """The project's database: ``url`` when given, else its SQLite file ``annotate.db``."""
     return url or f"sqlite:///{(Path(project) / 'annotate.db').resolve()}"

@@ -1,0 +1,172 @@
+"""The server at the HTTP level: sign-in, sessions, CSRF, roles, other labellers' ids, blindness, paths, frames."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+pytest.importorskip("sqlalchemy")
+
+import cv2  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from mextk.annotate.engine import AnnotationProject  # noqa: E402
+from mextk.annotate.security import LoginLimiter  # noqa: E402
+from mextk.annotate.server import create_app  # noqa: E402
+from mextk.io.video import read_frames  # noqa: E402
+
+
+@pytest.fixture
+def served(synth_dataset, tmp_path):
+    out, _, df = synth_dataset
+    rows = df.head(3).copy()
+    rows["path"] = [str(out / p) for p in rows["path"]]
+    rows.to_csv(tmp_path / "clips.csv", index=False)
+    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    ids = {
+        "anna": p.add_user("anna", "labeller", "password-anna"),
+        "ben": p.add_user("ben", "labeller", "password-ben"),
+        "root": p.add_user("root", "admin", "password-root"),
+    }
+    app = create_app(tmp_path / "proj", limiter=LoginLimiter(max_failures=3, window_s=60))
+    return app, p, ids, rows
+
+
+def _client(app, name=None):
+    c = TestClient(app)
+    if name:
+        r = c.post("/login", data={"name": name, "password": f"password-{name}"}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        c.headers["X-CSRF-Token"] = c.get("/api/me").json()["csrf"]
+    return c
+
+
+def test_everything_needs_a_session(served):
+    app, *_ = served
+    c = _client(app)
+    for path in ("/api/me", "/api/tasks", "/api/tasks/1", "/api/tasks/1/frame/0", "/api/admin/progress"):
+        assert c.get(path).status_code == 401, path
+    assert c.post("/api/next").status_code == 401
+    r = c.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_sign_in_sets_a_strict_httponly_cookie_and_bad_or_empty_passwords_fail(served):
+    app, *_ = served
+    c = TestClient(app)
+    r = c.post("/login", data={"name": "anna", "password": "password-anna"}, follow_redirects=False)
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert c.post("/login", data={"name": "anna", "password": ""}).status_code == 401
+    assert c.post("/login", data={"name": "anna"}).status_code == 401
+    assert c.post("/login", data={"name": "anna", "password": "wrong"}).status_code == 401
+
+
+def test_repeated_failed_sign_ins_are_rate_limited(served):
+    app, *_ = served
+    c = TestClient(app)
+    codes = [c.post("/login", data={"name": "ben", "password": "nope"}).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    # even the right password waits for the window to pass
+    assert c.post("/login", data={"name": "ben", "password": "password-ben"}).status_code == 429
+
+
+def test_state_changes_need_the_csrf_token_and_a_session_dies_at_logout(served):
+    app, *_ = served
+    c = _client(app, "anna")
+    token = c.headers.pop("X-CSRF-Token")
+    assert c.post("/api/next").status_code == 403
+    assert c.post("/api/next", headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert c.post("/api/next", headers={"X-CSRF-Token": token}).status_code == 200
+    cookie = c.cookies.get("mextk_session")
+    assert c.post("/logout", headers={"X-CSRF-Token": token}).status_code == 200
+    replay = TestClient(app)
+    replay.cookies.set("mextk_session", cookie)
+    assert replay.get("/api/me").status_code == 401  # the old cookie is revoked on the server
+
+
+def test_another_labellers_task_and_frames_are_not_found(served):
+    app, p, ids, _ = served
+    anna, ben = _client(app, "anna"), _client(app, "ben")
+    t = anna.post("/api/next").json()["task"]
+    assert anna.get(f"/api/tasks/{t}").status_code == 200
+    for path in (f"/api/tasks/{t}", f"/api/tasks/{t}/frame/0", f"/task/{t}"):
+        assert ben.get(path).status_code == 404, path
+    assert ben.post(f"/api/tasks/{t}/segments", json={"segments": []}).status_code == 404
+    assert ben.get("/api/tasks/99999").status_code == 404
+    assert anna.get("/api/admin/progress").status_code == 404  # not an admin
+    assert _client(app, "root").get("/api/admin/progress").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/tasks/1/frame/..%2F..%2Fproject.json",
+        "/api/tasks/1/frame/../../project.json",
+        "/api/tasks/1/frame/%2Fetc%2Fpasswd",
+        "/api/tasks/1/frame/-1",
+        "/api/tasks/1/frame/1e3",
+        "/api/tasks/..%2F1/frame/0",
+        "/static/..%2Fserver.py",
+        "/static/../server.py",
+        "/static/%2Fetc%2Fpasswd",
+        "/static/player.js%00.png",
+    ],
+)
+def test_paths_outside_the_served_media_are_not_found(served, path):
+    app, *_ = served
+    c = _client(app, "anna")
+    c.post("/api/next")
+    assert c.get(path).status_code == 404, path
+
+
+def test_a_symlink_in_the_static_folder_is_never_served(served, tmp_path):
+    app, *_ = served
+    c = _client(app, "anna")
+    assert c.get("/static/player.js").status_code == 200
+    assert c.get("/static/__init__.py").status_code == 404  # only the listed files
+
+
+def test_frame_k_is_exactly_the_decoded_frame_k(served):
+    app, p, ids, rows = served
+    c = _client(app, "anna")
+    t = c.post("/api/next").json()["task"]
+    view = c.get(f"/api/tasks/{t}").json()
+    clip_path = rows.iloc[view["clip"] - 1]["path"]
+    decoded = read_frames(clip_path)
+    for k in (0, 7, view["last"]):
+        png = c.get(f"/api/tasks/{t}/frame/{k}").content
+        shown = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(shown, decoded[k])
+    assert c.get(f"/api/tasks/{t}/frame/{view['last'] + 1}").status_code == 404
+
+
+def test_no_stage_2_response_says_the_stage_1_label(served):
+    app, p, ids, _ = served
+    anna, ben = _client(app, "anna"), _client(app, "ben")
+    for segments in ([{"onset": 2, "apex": 5, "offset": 9, "label": "sadness"}], [], []):
+        t = anna.post("/api/next").json()["task"]
+        assert anna.post(f"/api/tasks/{t}/segments", json={"segments": segments}).status_code == 200
+    t = ben.post("/api/next").json()["task"]
+    responses = [ben.get(f"/api/tasks/{t}"), ben.get(f"/task/{t}"), ben.get("/api/tasks"), ben.get("/"),
+                 ben.get("/api/me")]  # fmt: skip
+    view = responses[0].json()
+    assert view["kind"] == "classify" and (view["first"], view["last"]) == (2, 9)
+    for r in responses:
+        text = r.text
+        assert not re.search(r'"apex"\s*:', text)  # the stage-1 apex is not sent either
+        # the class names appear only in the view's list of classes to choose from, never as an answer
+        body = json.loads(text) if r.headers["content-type"].startswith("application/json") else None
+        if body is not None and isinstance(body, dict):
+            rest = {k: v for k, v in body.items() if k not in ("classes", "no_apex_classes")}
+            assert "sadness" not in json.dumps(rest)
+        elif body is None:
+            assert "sadness" not in text
+    assert ben.get(f"/api/tasks/{t}/frame/10").status_code == 404  # outside the segment: not shown at stage 2
+    assert ben.get(f"/api/tasks/{t}/frame/2").status_code == 200
+    assert ben.post(f"/api/tasks/{t}/label", json={"label": "sadness"}).json() == {"status": "accepted"}
