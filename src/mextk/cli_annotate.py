@@ -130,6 +130,25 @@ def export(
 
 
 @annotate_app.command()
+def serve(
+    project: Annotated[Path, typer.Argument(help="Project folder.")],
+    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Serve the labelling app; it listens on this machine only unless --host says otherwise."""
+    import uvicorn
+
+    from mextk.annotate.server import create_app
+
+    _project(project, db)
+    app = create_app(project, db=db)
+    where = "this machine only" if host in ("127.0.0.1", "localhost", "::1") else f"the network ({host})"
+    typer.echo(f"serving {project} on http://{host}:{port}/ to {where}; Ctrl+C stops")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@annotate_app.command()
 def backup(
     project: Annotated[Path, typer.Argument(help="Project folder.")],
     out: Annotated[Path, typer.Option(help="Backup file to write.")],

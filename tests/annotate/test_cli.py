@@ -58,3 +58,39 @@ def test_init_users_agreement_export_and_backup_from_the_command_line(synth_data
         assert conn.execute("select count(*) from answers").fetchone()[0] == 2
     res = runner.invoke(app, ["annotate", "export", str(tmp_path / "nope"), "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "not an annotation project" in res.output
+
+
+def test_serve_listens_on_localhost_and_serves_the_sign_in_page(synth_dataset, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    out, _, df = synth_dataset
+    rows = df.head(1).copy()
+    rows["path"] = [str(out / p) for p in rows["path"]]
+    rows.to_csv(tmp_path / "clips.csv", index=False)
+    AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mextk", "annotate", "serve", str(tmp_path / "proj"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        page = None
+        for _ in range(100):
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert page is not None and "Sign in" in page
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=20)[0]
+    assert f"on http://127.0.0.1:{port}/ to this machine only" in output

@@ -1,1 +1,232 @@
-// mextk annotate: the player (keyboard-driven, frame-exact); filled in by the next step of issue 13
+// mextk annotate: the frame-exact, keyboard-driven player.
+//
+// Frames come from the server by number (/api/tasks/T/frame/K: the decoded frame K, lossless), never from
+// <video> seeking.  Keys: Left/Right one frame, Shift+Left/Right ten frames, G jump to a frame, Space play or
+// pause, [ and ] slower/faster (0.1x, 0.25x, 0.5x, 1x), L loop the marked segment, I onset, A apex, O offset,
+// 1-9 class, D difference from onset, Enter add the segment (or submit when none is being marked), Ctrl+Z undo,
+// N next task.
+"use strict";
+
+(function () {
+  const csrf = (document.querySelector("meta[name=csrf-token]") || {}).content || "";
+  const SPEEDS = [0.1, 0.25, 0.5, 1];
+
+  async function api(method, url, body) {
+    const opts = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const r = await fetch(url, opts);
+    const data = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;
+    if (!r.ok) throw new Error((data && data.error) || r.statusText);
+    return data;
+  }
+
+  async function nextTask() {
+    const r = await api("POST", "/api/next");
+    if (r.task) window.location = "/task/" + r.task;
+    else alert("No task left for you.");
+  }
+
+  const nextButton = document.getElementById("next");
+  if (nextButton) nextButton.addEventListener("click", nextTask);
+
+  const root = document.getElementById("player");
+  if (!root) {
+    document.addEventListener("keydown", (e) => { if (e.key === "n" || e.key === "N") nextTask(); });
+    return;
+  }
+
+  const taskId = root.dataset.task;
+  const state = { view: null, k: 0, speed: 3, playing: false, loop: false, diff: false,
+                  mark: { onset: null, apex: null, offset: null, label: null }, segments: [], history: [],
+                  choice: null, other: false };
+  const cache = new Map();
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => e.setAttribute(k, v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  const info = el("p", { id: "frame-info" });
+  const views = el("div", { class: "views" });
+  const onsetCanvas = el("canvas", { id: "onset-view", width: 256, height: 256 });
+  const currentCanvas = el("canvas", { id: "current-view", width: 256, height: 256 });
+  views.append(el("figure", {}, ""), el("figure", {}, ""));
+  views.children[0].append(onsetCanvas, el("figcaption", {}, "onset frame"));
+  views.children[1].append(currentCanvas, el("figcaption", { id: "current-caption" }, "current frame"));
+  const classes = el("ol", { id: "classes" });
+  const list = el("ul", { id: "segments" });
+  const status = el("p", { id: "status", role: "status" });
+  root.append(info, views, classes, list, status);
+
+  function image(k) {
+    if (!cache.has(k)) {
+      cache.set(k, new Promise((resolve, reject) => {
+        const img = new Image();
+        img.onload = () => resolve(img);
+        img.onerror = reject;
+        img.src = "/api/tasks/" + taskId + "/frame/" + k;
+      }));
+    }
+    return cache.get(k);
+  }
+
+  async function draw() {
+    const v = state.view;
+    const onsetK = state.mark.onset !== null ? state.mark.onset : v.first;
+    const [cur, ons] = await Promise.all([image(state.k), image(onsetK)]);
+    for (const [canvas, img] of [[currentCanvas, cur], [onsetCanvas, ons]]) {
+      canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+      canvas.getContext("2d").drawImage(img, 0, 0);
+    }
+    if (state.diff) {
+      const c = currentCanvas.getContext("2d");
+      const a = c.getImageData(0, 0, currentCanvas.width, currentCanvas.height);
+      const b = onsetCanvas.getContext("2d").getImageData(0, 0, onsetCanvas.width, onsetCanvas.height);
+      for (let i = 0; i < a.data.length; i += 4) {
+        for (let ch = 0; ch < 3; ch++) a.data[i + ch] = Math.min(255, 4 * Math.abs(a.data[i + ch] - b.data[i + ch]));
+      }
+      c.putImageData(a, 0, 0);
+    }
+    currentCanvas.dataset.frame = String(state.k);
+    const m = state.mark;
+    info.textContent = `frame ${state.k} (${v.first}-${v.last}) · ${SPEEDS[state.speed]}x` +
+      (state.playing ? " · playing" : "") + (state.loop ? " · loop" : "") + (state.diff ? " · difference" : "") +
+      (v.kind === "segment" ? ` · onset ${m.onset ?? "-"} apex ${m.apex ?? "-"} offset ${m.offset ?? "-"}` +
+        ` class ${m.label ?? "-"}` : ` · class ${state.choice ?? "-"}`);
+  }
+
+  function go(k) {
+    const v = state.view;
+    state.k = Math.max(v.first, Math.min(v.last, k));
+    draw();
+  }
+
+  let timer = null;
+  function play(on) {
+    state.playing = on;
+    clearTimeout(timer);
+    if (on) tick();
+    draw();
+  }
+  function tick() {
+    if (!state.playing) return;
+    const v = state.view;
+    const lo = state.loop && state.mark.onset !== null ? state.mark.onset : v.first;
+    const hi = state.loop && state.mark.offset !== null ? state.mark.offset : v.last;
+    let k = state.k + 1;
+    if (k > hi) { if (state.loop) k = lo; else { play(false); return; } }
+    go(k);
+    timer = setTimeout(tick, 1000 / (v.fps * SPEEDS[state.speed]));
+  }
+
+  function remember() { state.history.push(JSON.stringify({ mark: state.mark, segments: state.segments,
+                                                             choice: state.choice })); }
+  function undo() {
+    const last = state.history.pop();
+    if (!last) return;
+    const s = JSON.parse(last);
+    state.mark = s.mark; state.segments = s.segments; state.choice = s.choice;
+    renderSegments(); draw();
+  }
+
+  function options() {
+    const v = state.view;
+    if (v.kind === "choose" && !state.other) return v.choices.concat(v.allow_other ? ["another class"] : []);
+    return v.classes;
+  }
+
+  function renderClasses() {
+    classes.replaceChildren(...options().map((c, i) => el("li", { "data-key": String(i + 1) }, `${i + 1} ${c}`)));
+  }
+  function renderSegments() {
+    list.replaceChildren(...state.segments.map((s) =>
+      el("li", {}, `${s.label}: ${s.onset}-${s.offset}` + (s.apex !== null ? ` (apex ${s.apex})` : ""))));
+  }
+
+  function pick(i) {
+    const opts = options();
+    if (i >= opts.length) return;
+    remember();
+    if (state.view.kind === "choose" && !state.other && opts[i] === "another class") {
+      state.other = true; renderClasses(); return;
+    }
+    if (state.view.kind === "segment") state.mark.label = opts[i]; else state.choice = opts[i];
+    draw();
+  }
+
+  function segmentReady() {
+    const m = state.mark;
+    if (m.onset === null || m.offset === null || m.label === null) return "mark onset (I), offset (O) and a class";
+    if (m.onset > m.offset) return "the onset is after the offset";
+    if (!state.view.no_apex_classes.includes(m.label)) {
+      if (m.apex === null) return "a " + m.label + " segment needs an apex (A)";
+      if (m.apex < m.onset || m.apex > m.offset) return "the apex is outside the segment";
+    }
+    return null;
+  }
+
+  async function enter() {
+    const v = state.view;
+    try {
+      if (v.kind === "segment") {
+        const marking = Object.values(state.mark).some((x) => x !== null);
+        if (marking) {
+          const problem = segmentReady();
+          if (problem) { status.textContent = problem; return; }
+          remember();
+          const m = state.mark;
+          state.segments.push({ onset: m.onset, apex: v.no_apex_classes.includes(m.label) ? null : m.apex,
+                                offset: m.offset, label: m.label });
+          state.mark = { onset: null, apex: null, offset: null, label: null };
+          renderSegments(); draw();
+          status.textContent = "segment added; Enter again submits the clip";
+          return;
+        }
+        await api("POST", "/api/tasks/" + taskId + "/segments", { segments: state.segments });
+      } else {
+        if (state.choice === null) { status.textContent = "choose a class with its number"; return; }
+        await api("POST", "/api/tasks/" + taskId + "/label", { label: state.choice });
+      }
+      status.textContent = "submitted";
+      nextTask();
+    } catch (err) {
+      status.textContent = "not saved: " + err.message;
+    }
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (!state.view) return;
+    const k = e.key;
+    if ((e.ctrlKey || e.metaKey) && (k === "z" || k === "Z")) { e.preventDefault(); undo(); return; }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (k === "ArrowRight") { e.preventDefault(); go(state.k + (e.shiftKey ? 10 : 1)); }
+    else if (k === "ArrowLeft") { e.preventDefault(); go(state.k - (e.shiftKey ? 10 : 1)); }
+    else if (k === " ") { e.preventDefault(); play(!state.playing); }
+    else if (k === "[") { state.speed = Math.max(0, state.speed - 1); draw(); }
+    else if (k === "]") { state.speed = Math.min(SPEEDS.length - 1, state.speed + 1); draw(); }
+    else if (k === "l" || k === "L") { state.loop = !state.loop; draw(); }
+    else if (k === "d" || k === "D") { state.diff = !state.diff; draw(); }
+    else if (k === "g" || k === "G") {
+      const to = prompt("go to frame", String(state.k));
+      if (to !== null && /^\d+$/.test(to.trim())) go(parseInt(to, 10));
+    } else if (state.view.kind === "segment" && (k === "i" || k === "I")) { remember(); state.mark.onset = state.k; draw(); }
+    else if (state.view.kind === "segment" && (k === "a" || k === "A")) { remember(); state.mark.apex = state.k; draw(); }
+    else if (state.view.kind === "segment" && (k === "o" || k === "O")) { remember(); state.mark.offset = state.k; draw(); }
+    else if (/^[1-9]$/.test(k)) pick(parseInt(k, 10) - 1);
+    else if (k === "Enter") { e.preventDefault(); enter(); }
+    else if (k === "n" || k === "N") nextTask();
+  });
+
+  api("GET", "/api/tasks/" + taskId).then((view) => {
+    state.view = view;
+    state.k = view.first;
+    renderClasses();
+    draw();
+    for (let k = view.first; k <= Math.min(view.last, view.first + 31); k++) image(k);  // prefetch a strip
+  }).catch((err) => { status.textContent = err.message; });
+})();
