@@ -1,0 +1,128 @@
+"""The labelling app in a real browser: a CMED round by keyboard, exact frames."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("sqlalchemy")
+playwright_api = pytest.importorskip("playwright.sync_api")
+if shutil.which("chromium") is None:
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from mextk.annotate.engine import AnnotationProject  # noqa: E402
+from mextk.annotate.server import create_app  # noqa: E402
+from mextk.io.video import read_frames  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture
+def server(synth_dataset, tmp_path):
+    import uvicorn
+
+    out, _, df = synth_dataset
+    rows = df.head(2).copy()
+    rows["path"] = [str(out / p) for p in rows["path"]]
+    rows.to_csv(tmp_path / "clips.csv", index=False)
+    project = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    project.add_user("anna", "labeller", "password-anna")
+    project.add_user("ben", "labeller", "password-ben")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(tmp_path / "proj"), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", project, rows
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    with playwright_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _sign_in(page, base, name):
+    page.goto(base + "/login")
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(f"password-{name}")
+    page.keyboard.press("Enter")
+    page.wait_for_url(base + "/")
+
+
+def _at_frame(page, k):
+    page.wait_for_function("(k) => document.getElementById('current-view').dataset.frame === k", arg=str(k))
+
+
+def test_a_cmed_round_by_keyboard_only(server, browser):
+    base, project, _ = server
+    page = browser.new_page()
+    page.on("dialog", lambda d: d.accept())
+    _sign_in(page, base, "anna")
+    page.keyboard.press("n")
+    page.wait_for_url(base + "/task/*")
+    _at_frame(page, 0)
+    for key, times in (("ArrowRight", 2), ("i", 1), ("ArrowRight", 3), ("a", 1), ("ArrowRight", 4), ("o", 1)):
+        for _ in range(times):
+            page.keyboard.press(key)
+    _at_frame(page, 9)
+    page.keyboard.press("1")  # happiness, the first class
+    page.keyboard.press("Enter")  # adds the segment
+    page.wait_for_selector("#segments li")
+    assert page.inner_text("#segments") == "happiness: 2-9 (apex 5)"
+    page.keyboard.press("Enter")  # submits the clip, then opens the next task
+    page.wait_for_function("() => location.pathname !== '/task/1'")
+    page.keyboard.press("Enter")  # the second clip: no segment
+    page.wait_for_timeout(500)
+    assert project.progress()["steps"]["mark"] == {"done": 2}
+    ben = browser.new_page()
+    ben.on("dialog", lambda d: d.accept())
+    _sign_in(ben, base, "ben")
+    ben.keyboard.press("n")
+    ben.wait_for_url(base + "/task/*")
+    _at_frame(ben, 2)  # a stage-2 task starts at the segment's onset
+    assert "happiness" not in ben.inner_text("#frame-info")
+    ben.keyboard.press("1")
+    ben.keyboard.press("Enter")
+    ben.wait_for_timeout(500)
+    assert project.progress()["segments"] == {"accepted": 1}
+
+
+def test_the_frame_shown_is_the_decoded_frame(server, browser):
+    base, project, rows = server
+    page = browser.new_page()
+    _sign_in(page, base, "anna")
+    page.keyboard.press("n")
+    page.wait_for_url(base + "/task/*")
+    task = int(page.url.rsplit("/", 1)[1])
+    clip_path = rows.iloc[project.task_view(task, 1)["clip"] - 1]["path"]
+    decoded = read_frames(clip_path)
+    _at_frame(page, 0)
+    for k, keys in ((1, ["ArrowRight"]), (11, ["Shift+ArrowRight"]), (10, ["ArrowLeft"])):
+        for key in keys:
+            page.keyboard.press(key)
+        _at_frame(page, k)
+        pixels = page.evaluate(
+            "() => { const c = document.getElementById('current-view');"
+            " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"
+        )
+        shown = np.array(pixels, dtype=np.uint8).reshape(decoded.shape[1], decoded.shape[2], 4)[..., :3]
+        np.testing.assert_array_equal(shown, decoded[k])
