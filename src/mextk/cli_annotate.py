@@ -130,6 +130,23 @@ def export(
 
 
 @annotate_app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo clips and project.")] = Path("mextk-annotate-demo"),
+    clips: Annotated[int, typer.Option(help="Synthetic clips to label.")] = 6,
+) -> None:
+    """A project on synthetic clips with two labellers (anna, ben), ready for 'mextk annotate serve'."""
+    _require_extra()
+    from mextk.annotate.demo import make_demo_project
+
+    out_folder(out)
+    made = make_demo_project(out, clips=clips)
+    typer.echo(f"made {made['project']}: {clips} clips; users (passwords shown once):")
+    for name, password in made["users"].items():
+        typer.echo(f"  {name}  {password}")
+    typer.echo(f"next: mextk annotate serve {made['project']}   then open http://127.0.0.1:8000/")
+
+
+@annotate_app.command()
 def serve(
     project: Annotated[Path, typer.Argument(help="Project folder.")],
     host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",

@@ -94,3 +94,16 @@ def test_serve_listens_on_localhost_and_serves_the_sign_in_page(synth_dataset, t
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
     assert f"on http://127.0.0.1:{port}/ to this machine only" in output
+
+
+def test_demo_makes_a_project_with_two_labellers_whose_passwords_work(tmp_path):
+    res = CliRunner().invoke(app, ["annotate", "demo", "--out", str(tmp_path / "d"), "--clips", "3"])
+    assert res.exit_code == 0, res.output
+    lines = [line.split() for line in res.output.splitlines() if line.startswith("  ")]
+    users = {name: password for name, password in lines}
+    assert set(users) == {"anna", "ben"}
+    p = AnnotationProject(tmp_path / "d" / "project")
+    assert p.authenticate("anna", users["anna"]) is not None and p.authenticate("ben", users["anna"]) is None
+    assert p.progress()["steps"]["mark"] == {"open": 3}
+    res = CliRunner().invoke(app, ["annotate", "demo", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "already there" in res.output
