@@ -170,3 +170,38 @@ def test_no_stage_2_response_says_the_stage_1_label(served):
     assert ben.get(f"/api/tasks/{t}/frame/10").status_code == 404  # outside the segment: not shown at stage 2
     assert ben.get(f"/api/tasks/{t}/frame/2").status_code == 200
     assert ben.post(f"/api/tasks/{t}/label", json={"label": "sadness"}).json() == {"status": "accepted"}
+
+
+def test_the_quality_timeline_comes_from_prepares_sidecar_within_the_tasks_frames(synth_dataset, tmp_path):
+    import pandas as pd
+
+    out, _, df = synth_dataset
+    row = df.head(1).copy()
+    row["path"] = [str(out / p) for p in row["path"]]
+    n = int(row["n_frames"].iloc[0])
+    sidecar = pd.DataFrame(
+        {
+            "frame": range(n),
+            "source_frame": range(100, 100 + n),
+            "checked": [True] * n,
+            "face_visible": [k not in (3, 4) for k in range(n)],  # the face is lost at frames 3 and 4
+            "faces": [1] * n,
+            "face_height": [80.0] * n,
+            "found_by": ["detector"] * n,
+            "score": [1.0] * n,
+            "yaw": [45.0 if k == 6 else 5.0 for k in range(n)],  # turned at frame 6
+            "pitch": [0.0] * n,
+            "occluded": [k in (3, 4) for k in range(n)],
+        }
+    )
+    sidecar.to_csv(tmp_path / "c.quality.csv", index=False)
+    row["quality"] = str(tmp_path / "c.quality.csv")
+    row.to_csv(tmp_path / "clips.csv", index=False)
+    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    p.add_user("anna", "labeller", "password-anna")
+    c = _client(create_app(tmp_path / "proj"), "anna")
+    t = c.post("/api/next").json()["task"]
+    q = c.get(f"/api/tasks/{t}/quality").json()
+    assert len(q) == n
+    assert [x["frame"] for x in q if not x["face_visible"]] == [3, 4]
+    assert [x["frame"] for x in q if x["turned"]] == [6]

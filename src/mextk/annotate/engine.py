@@ -259,6 +259,30 @@ class AnnotationProject:
                     view.update(choices=list(task.choices or []), allow_other=step.allow_other)
             return view
 
+    def quality(self, task_id: int, user_id: int) -> list[dict[str, Any]]:
+        """Per-frame quality from prepare's sidecar for the frames the task may show: face visible, head turned.
+
+        A head counts as turned beyond prepare's default limits (yaw 30 degrees, pitch 25).  A clip
+        without a sidecar (not from ``mextk prepare``) gives an empty list.
+        """
+        import pandas as pd
+
+        from mextk.prepare.config import PrepareConfig
+
+        view = self.task_view(task_id, user_id)
+        with self.Session() as s:
+            clip = s.get(Clip, view["clip"])
+        if not clip.quality or not Path(clip.quality).is_file():
+            return []
+        table = pd.read_csv(clip.quality)
+        table = table[(table["frame"] >= view["first"]) & (table["frame"] <= view["last"])]
+        limits = PrepareConfig()
+        turned = (table["yaw"].abs() > limits.flag_max_yaw) | (table["pitch"].abs() > limits.flag_max_pitch)
+        return [
+            {"frame": int(f), "face_visible": bool(v), "turned": bool(t)}
+            for f, v, t in zip(table["frame"], table["face_visible"].fillna(0).astype(bool), turned, strict=True)
+        ]
+
     def queue(self, user_id: int) -> list[dict[str, Any]]:
         """The user's own tasks, open and done (no other labeller's)."""
         with self.Session() as s:

@@ -156,6 +156,11 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
         data = frame_png(project.folder, clip.id, clip.path, clip.n_frames, int(k))
         return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
+    @app.get("/api/tasks/{task_id}/quality")
+    def quality(task_id: str, who: tuple[Any, str] = Depends(current)) -> list[dict[str, Any]]:  # noqa: B008
+        view_of(task_id, who[0])
+        return project.quality(int(task_id), who[0].id)
+
     @app.post("/api/tasks/{task_id}/segments")
     async def segments(task_id: str, request: Request, user: Any = Depends(changing)) -> dict[str, Any]:  # noqa: B008
         view_of(task_id, user)

@@ -58,10 +58,12 @@
   views.append(el("figure", {}, ""), el("figure", {}, ""));
   views.children[0].append(onsetCanvas, el("figcaption", {}, "onset frame"));
   views.children[1].append(currentCanvas, el("figcaption", { id: "current-caption" }, "current frame"));
+  const timeline = el("canvas", { id: "timeline", width: 660, height: 14, title: "red: no face; orange: head turned" });
   const classes = el("ol", { id: "classes" });
   const list = el("ul", { id: "segments" });
   const status = el("p", { id: "status", role: "status" });
-  root.append(info, views, classes, list, status);
+  root.append(info, views, timeline, classes, list, status);
+  let quality = [];
 
   function image(k) {
     if (!cache.has(k)) {
@@ -93,11 +95,26 @@
       c.putImageData(a, 0, 0);
     }
     currentCanvas.dataset.frame = String(state.k);
+    drawTimeline();
     const m = state.mark;
     info.textContent = `frame ${state.k} (${v.first}-${v.last}) · ${SPEEDS[state.speed]}x` +
       (state.playing ? " · playing" : "") + (state.loop ? " · loop" : "") + (state.diff ? " · difference" : "") +
       (v.kind === "segment" ? ` · onset ${m.onset ?? "-"} apex ${m.apex ?? "-"} offset ${m.offset ?? "-"}` +
         ` class ${m.label ?? "-"}` : ` · class ${state.choice ?? "-"}`);
+  }
+
+  function drawTimeline() {
+    const v = state.view, c = timeline.getContext("2d"), w = timeline.width, h = timeline.height;
+    const x = (k) => ((k - v.first) / Math.max(1, v.last - v.first + 1)) * w;
+    const step = w / Math.max(1, v.last - v.first + 1);
+    c.fillStyle = "#ddd"; c.fillRect(0, 0, w, h);
+    for (const q of quality) {
+      if (!q.face_visible) { c.fillStyle = "#c33"; c.fillRect(x(q.frame), 0, Math.max(1, step), h); }
+      else if (q.turned) { c.fillStyle = "#e90"; c.fillRect(x(q.frame), 0, Math.max(1, step), h); }
+    }
+    c.fillStyle = "#36c";
+    for (const m of [state.mark.onset, state.mark.offset]) if (m !== null) c.fillRect(x(m), 0, 2, h);
+    c.fillStyle = "#000"; c.fillRect(x(state.k), 0, 2, h);
   }
 
   function go(k) {
@@ -222,6 +239,8 @@
     else if (k === "n" || k === "N") nextTask();
   });
 
+  api("GET", "/api/tasks/" + taskId + "/quality").then((q) => { quality = q; if (state.view) draw(); })
+    .catch(() => {});
   api("GET", "/api/tasks/" + taskId).then((view) => {
     state.view = view;
     state.k = view.first;
