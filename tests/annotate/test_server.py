@@ -205,3 +205,16 @@ def test_the_quality_timeline_comes_from_prepares_sidecar_within_the_tasks_frame
     assert len(q) == n
     assert [x["frame"] for x in q if not x["face_visible"]] == [3, 4]
     assert [x["frame"] for x in q if x["turned"]] == [6]
+
+
+def test_the_admin_page_shows_progress_per_step_and_labeller_and_the_agreement(served):
+    app, p, ids, _ = served
+    anna, ben = _client(app, "anna"), _client(app, "ben")
+    t = anna.post("/api/next").json()["task"]
+    anna.post(f"/api/tasks/{t}/segments", json={"segments": [{"onset": 2, "apex": 5, "offset": 9, "label": "fear"}]})
+    t = ben.post("/api/next").json()["task"]
+    ben.post(f"/api/tasks/{t}/label", json={"label": "fear"})
+    page = _client(app, "root").get("/admin").text
+    assert "<td>anna</td><td>1 done, 0 open</td>" in page and "<td>ben</td><td>0 done, 0 open</td><td>1 done" in page
+    assert "Cohen's kappa, mark vs verify: 1.000 over 1 segments; accepted verify 1, reverify 0" in page
+    assert anna.get("/admin").status_code == 404

@@ -203,7 +203,11 @@ class AnnotationProject:
         return user.id not in set(authors)
 
     def next_task(self, user_id: int) -> int | None:
-        """The user's next task: their oldest open one, or a newly claimed one they may take; ``None`` when done."""
+        """The user's next task: their oldest open one, or a newly claimed one they may take; ``None`` when done.
+
+        Unassigned tasks of later steps come first (segments already in flight are finished before new clips
+        are opened), each step's in the order they were made.
+        """
         with self.Session() as s, s.begin():
             user = s.get(User, user_id)
             if user is None or user.role != "labeller":
@@ -213,19 +217,25 @@ class AnnotationProject:
             )
             if own is not None:
                 return own
-            for task in s.scalars(
-                select(Task).where(Task.assignee_id.is_(None), Task.status == "open").order_by(Task.id)
-            ):
-                if not self._may_take(s, self.protocol.step(task.step), task, user):
-                    continue
-                claimed = s.execute(  # atomic: two labellers asking at once cannot both get it
-                    update(Task).where(Task.id == task.id, Task.assignee_id.is_(None)).values(assignee_id=user.id)
+            for step in reversed(self.protocol.steps):
+                unassigned = (
+                    select(Task)
+                    .where(Task.step == step.id, Task.assignee_id.is_(None), Task.status == "open")
+                    .order_by(Task.id)
                 )
-                if claimed.rowcount == 1:
-                    s.add(
-                        Audit(user_id=user.id, action="assign", entity="task", entity_id=task.id, new={"to": user.id})
+                for task in s.scalars(unassigned):
+                    if not self._may_take(s, step, task, user):
+                        continue
+                    claimed = s.execute(  # atomic: two labellers asking at once cannot both get it
+                        update(Task).where(Task.id == task.id, Task.assignee_id.is_(None)).values(assignee_id=user.id)
                     )
-                    return task.id
+                    if claimed.rowcount == 1:
+                        s.add(
+                            Audit(
+                                user_id=user.id, action="assign", entity="task", entity_id=task.id, new={"to": user.id}
+                            )
+                        )
+                        return task.id
             return None
 
     def _own_task(self, s: Any, task_id: int, user_id: int) -> Task:

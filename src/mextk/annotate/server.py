@@ -224,9 +224,40 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
 
     @app.get("/admin", response_class=HTMLResponse)
     def admin_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
+        from mextk.annotate.agreement import project_agreement
+
         prog = project.progress()
-        body = f"<pre>{html.escape(json.dumps(prog, indent=2))}</pre>"
-        return _page("Progress", body, csrf=who[1])
+        steps = [st.id for st in project.protocol.steps]
+        head = "".join(f"<th>{html.escape(st)}</th>" for st in steps)
+
+        def cells(counts: dict[str, Any]) -> str:
+            return "".join(
+                f"<td>{counts.get(st, {}).get('done', 0)} done, {counts.get(st, {}).get('open', 0)} open</td>"
+                for st in steps
+            )
+
+        per_user = "".join(
+            f"<tr><td>{html.escape(name)}</td>{cells(counts)}</tr>"
+            for name, counts in sorted(prog["labellers"].items())
+        )
+        report = project_agreement(project)
+        kappa = "n/a" if report["kappa"] != report["kappa"] else f"{report['kappa']:.3f}"
+        classes = report["classes"]
+        matrix = "".join(
+            f"<tr><th>{html.escape(c)}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+            for c, row in zip(classes, report["confusion"], strict=True)
+        )
+        body = (
+            f"<h2>Tasks per step</h2><table><tr><th></th>{head}</tr><tr><td>all</td>{cells(prog['steps'])}</tr>"
+            f"{per_user}</table>"
+            f"<h2>Segments</h2><p>{html.escape(', '.join(f'{k} {v}' for k, v in prog['segments'].items()))}</p>"
+            f"<h2>Agreement</h2><p>Cohen's kappa, {html.escape(report['steps'][0])} vs "
+            f"{html.escape(report['steps'][1])}: {kappa} over {report['n']} segments; accepted "
+            + html.escape(", ".join(f"{k} {v}" for k, v in report["accepted"].items()))
+            + f"; rejected {report['rejected']}</p>"
+            "<table><tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in classes) + f"</tr>{matrix}</table>"
+        )
+        return _page("Progress and agreement", body, csrf=who[1])
 
     @app.get("/static/{name}")
     def static(name: str) -> Any:
