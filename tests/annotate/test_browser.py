@@ -126,3 +126,72 @@ def test_the_frame_shown_is_the_decoded_frame(server, browser):
         )
         shown = np.array(pixels, dtype=np.uint8).reshape(decoded.shape[1], decoded.shape[2], 4)[..., :3]
         np.testing.assert_array_equal(shown, decoded[k])
+
+
+def test_a_full_round_with_stage_3_then_export_and_stats(server, browser, tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    base, project, _ = server
+    anna = browser.new_page()
+    anna.on("dialog", lambda d: d.accept())
+    _sign_in(anna, base, "anna")
+    anna.keyboard.press("n")
+    anna.wait_for_url(base + "/task/*")
+    _at_frame(anna, 0)
+    # two segments: happiness 1-4 (apex 2) and disgust 6-9 (apex 8), then submit; the second clip has none
+    for key in [
+        "ArrowRight",
+        "i",
+        "ArrowRight",
+        "a",
+        "ArrowRight",
+        "ArrowRight",
+        "o",
+        "1",
+        "Enter",
+        "ArrowRight",
+        "ArrowRight",
+        "i",
+        "ArrowRight",
+        "ArrowRight",
+        "a",
+        "ArrowRight",
+        "o",
+        "5",
+        "Enter",
+    ]:
+        anna.keyboard.press(key)
+    anna.wait_for_function("() => document.querySelectorAll('#segments li').length === 2")
+    assert anna.inner_text("#segments") == "happiness: 1-4 (apex 2)\ndisgust: 6-9 (apex 8)"
+    anna.keyboard.press("Enter")
+    anna.wait_for_function("() => location.pathname !== '/task/1'")
+    anna.keyboard.press("Enter")
+    anna.wait_for_timeout(500)
+    ben = browser.new_page()
+    ben.on("dialog", lambda d: d.accept())
+    _sign_in(ben, base, "ben")
+    ben.keyboard.press("n")
+    for answer in ("1", "3"):  # agrees on the first segment (happiness); says anger for the disgust one
+        ben.wait_for_url(base + "/task/*")
+        ben.wait_for_selector("#classes li")
+        url = ben.url
+        ben.keyboard.press(answer)
+        ben.keyboard.press("Enter")
+        ben.wait_for_function("(u) => location.href !== u", arg=url)
+    # stage 3 comes back to ben: the two labels in some order, then "another class"; he picks disgust
+    ben.wait_for_selector("#classes li")
+    options = ben.inner_text("#classes").split("\n")
+    assert sorted(o.split(" ", 1)[1] for o in options[:2]) == ["anger", "disgust"] and options[2].endswith(
+        "another class"
+    )
+    ben.keyboard.press(next(o.split(" ")[0] for o in options if o.endswith("disgust")))
+    ben.keyboard.press("Enter")
+    ben.wait_for_timeout(500)
+    assert project.progress()["segments"] == {"accepted": 2}
+    runner = CliRunner()
+    res = runner.invoke(app, ["annotate", "export", str(project.folder), "--out", str(tmp_path / "ds")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["stats", str(tmp_path / "ds" / "manifest.csv")])
+    assert res.exit_code == 0 and "Happiness" in res.output and "Disgust" in res.output
