@@ -12,13 +12,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.annotate.helpers import free_port
 
 
 def _pg_bin(name: str) -> str | None:
@@ -48,9 +49,7 @@ def postgres_server():
     data = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     subprocess.run(
         _as_postgres([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
         check=True,

@@ -13,6 +13,7 @@ from sklearn.metrics import cohen_kappa_score  # noqa: E402
 from mextk.annotate.agreement import cohen_kappa, project_agreement  # noqa: E402
 from mextk.annotate.engine import AnnotationProject, SegmentInput  # noqa: E402
 from mextk.annotate.export import export_project  # noqa: E402
+from tests.annotate.helpers import clips_manifest  # noqa: E402
 
 
 def test_kappa_equals_scikit_learns():
@@ -27,10 +28,7 @@ def test_kappa_equals_scikit_learns():
 @pytest.fixture
 def finished(synth_dataset, tmp_path):
     """A CMED round on 3 clips: 4 segments; 2 agree at stage 2, 1 is accepted at stage 3, 1 rejected."""
-    out, _, df = synth_dataset
-    rows = df.head(3).copy()
-    rows["path"] = [str(out / p) for p in rows["path"]]
-    rows.to_csv(tmp_path / "clips.csv", index=False)
+    clips_manifest(synth_dataset, tmp_path, 3)
     p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
     a = p.add_user("anna", "labeller", "password-a")
     b = p.add_user("ben", "labeller", "password-b")

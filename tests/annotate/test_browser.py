@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 
@@ -19,6 +18,7 @@ if shutil.which("chromium") is None:
 from mextk.annotate.engine import AnnotationProject  # noqa: E402
 from mextk.annotate.server import create_app  # noqa: E402
 from mextk.io.video import read_frames  # noqa: E402
+from tests.annotate.helpers import clips_manifest, free_port  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -28,16 +28,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 def server(synth_dataset, tmp_path):
     import uvicorn
 
-    out, _, df = synth_dataset
-    rows = df.head(2).copy()
-    rows["path"] = [str(out / p) for p in rows["path"]]
-    rows.to_csv(tmp_path / "clips.csv", index=False)
+    rows = clips_manifest(synth_dataset, tmp_path, 2)
     project = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
     project.add_user("anna", "labeller", "password-anna")
     project.add_user("ben", "labeller", "password-ben")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(create_app(tmp_path / "proj"), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -13,13 +13,11 @@ pytest.importorskip("argon2")
 
 from mextk.annotate.engine import AnnotationProject, SegmentInput  # noqa: E402
 from mextk.cli import app  # noqa: E402
+from tests.annotate.helpers import clips_manifest, free_port  # noqa: E402
 
 
 def test_init_users_agreement_export_and_backup_from_the_command_line(synth_dataset, tmp_path):
-    out, _, df = synth_dataset
-    rows = df.head(2).copy()
-    rows["path"] = [str(out / p) for p in rows["path"]]
-    rows.to_csv(tmp_path / "clips.csv", index=False)
+    clips_manifest(synth_dataset, tmp_path, 2)
     runner = CliRunner()
     proj = tmp_path / "proj"
     res = runner.invoke(app, ["annotate", "init", str(proj), "--clips", str(tmp_path / "clips.csv")])
@@ -61,20 +59,14 @@ def test_init_users_agreement_export_and_backup_from_the_command_line(synth_data
 
 
 def test_serve_listens_on_localhost_and_serves_the_sign_in_page(synth_dataset, tmp_path):
-    import socket
     import subprocess
     import sys
     import time
     import urllib.request
 
-    out, _, df = synth_dataset
-    rows = df.head(1).copy()
-    rows["path"] = [str(out / p) for p in rows["path"]]
-    rows.to_csv(tmp_path / "clips.csv", index=False)
+    clips_manifest(synth_dataset, tmp_path, 1)
     AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mextk", "annotate", "serve", str(tmp_path / "proj"), "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -14,15 +14,13 @@ pytest.importorskip("argon2")
 from mextk.annotate.engine import AnnotationProject, NotFound, Refused, SegmentInput, shuffled  # noqa: E402
 from mextk.annotate.protocol import load_protocol, protocol_from_dict  # noqa: E402
 from mextk.annotate.store import Answer, Audit, Segment  # noqa: E402
+from tests.annotate.helpers import clips_manifest  # noqa: E402
 
 
 @pytest.fixture
 def project(synth_dataset, tmp_path, db_url):
     """A CMED project on three synthetic clips with two labellers, in SQLite and in PostgreSQL."""
-    out, _, df = synth_dataset
-    rows = df.head(3).copy()
-    rows["path"] = [str(out / p) for p in rows["path"]]
-    rows.to_csv(tmp_path / "clips.csv", index=False)
+    clips_manifest(synth_dataset, tmp_path, 3)
     p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv", db=db_url)
     a = p.add_user("anna", "labeller", "password-a")
     b = p.add_user("ben", "labeller", "password-b")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from mextk.annotate.engine import AnnotationProject  # noqa: E402
 from mextk.annotate.server import create_app  # noqa: E402
 from mextk.io.video import read_frames, write_video  # noqa: E402
+from tests.annotate.helpers import free_port  # noqa: E402
 
 
 def _numbered_clip(path, n, fps):
@@ -75,9 +75,7 @@ def test_killing_the_server_mid_submission_leaves_answers_and_audit_in_step(tmp_
     df["sample_id"] = [f"c{i}" for i in range(len(df))]
     df.to_csv(manifest, index=False)
     AnnotationProject.create(tmp_path / "proj", manifest).add_user("anna", "labeller", "password-anna")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cmd = [sys.executable, "-m", "mextk", "annotate", "serve", str(tmp_path / "proj"), "--port", str(port)]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -19,14 +19,12 @@ from mextk.annotate.engine import AnnotationProject  # noqa: E402
 from mextk.annotate.security import LoginLimiter  # noqa: E402
 from mextk.annotate.server import create_app  # noqa: E402
 from mextk.io.video import read_frames  # noqa: E402
+from tests.annotate.helpers import clips_manifest  # noqa: E402
 
 
 @pytest.fixture
 def served(synth_dataset, tmp_path):
-    out, _, df = synth_dataset
-    rows = df.head(3).copy()
-    rows["path"] = [str(out / p) for p in rows["path"]]
-    rows.to_csv(tmp_path / "clips.csv", index=False)
+    rows = clips_manifest(synth_dataset, tmp_path, 3)
     p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
     ids = {
         "anna": p.add_user("anna", "labeller", "password-anna"),
