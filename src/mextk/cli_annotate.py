@@ -78,7 +78,8 @@ def users_add(
     if password_file is not None:
         if not password_file.is_file():
             fail(f"{password_file}: password file not found")
-        password = password_file.read_text().splitlines()[0] if password_file.read_text() else ""
+        lines = password_file.read_text().splitlines()
+        password = lines[0] if lines else ""
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     p = _project(project, db)

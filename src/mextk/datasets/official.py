@@ -106,6 +106,21 @@ class DatasetSpec:
     note: str = ""
 
 
+def _smic(name: str, camera: str, fps: float, clips: str) -> DatasetSpec:
+    """SMIC's three cameras share one layout (labels come from the folders), cropped or raw."""
+    tail = "{subject}/micro/{emotion}/{filename}"
+    return DatasetSpec(
+        name=name,
+        title=f"SMIC-{camera}",
+        fps=fps,
+        sheets=(),
+        sheet_tab=None,
+        layouts=(f"SMIC_all_cropped/{camera}/{tail}", f"SMIC_all_raw/{camera}/{tail}", f"{camera}/{tail}", tail),
+        frames="reg_00001.bmp or image0001.bmp (labels come from the folders)",
+        source=f"Li et al., SMIC, FG 2013; {clips}",
+    )
+
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
@@ -136,51 +151,9 @@ DATASETS: dict[str, DatasetSpec] = {
             subject_width=3,
             source="Davison et al., SAMM, IEEE TAC 9(1) 2018; SAMM_Micro_FACS_Codes_v2.xlsx, MICRO_ONLY (159 rows)",
         ),
-        DatasetSpec(
-            name="smic",
-            title="SMIC-HS",
-            fps=100.0,
-            sheets=(),
-            sheet_tab=None,
-            layouts=(
-                "SMIC_all_cropped/HS/{subject}/micro/{emotion}/{filename}",
-                "SMIC_all_raw/HS/{subject}/micro/{emotion}/{filename}",
-                "HS/{subject}/micro/{emotion}/{filename}",
-                "{subject}/micro/{emotion}/{filename}",
-            ),
-            frames="reg_00001.bmp or image0001.bmp (labels come from the folders)",
-            source="Li et al., SMIC, FG 2013; 164 HS clips of 16 subjects (negative 70, positive 51, surprise 43)",
-        ),
-        DatasetSpec(
-            name="smic-vis",
-            title="SMIC-VIS",
-            fps=25.0,
-            sheets=(),
-            sheet_tab=None,
-            layouts=(
-                "SMIC_all_cropped/VIS/{subject}/micro/{emotion}/{filename}",
-                "SMIC_all_raw/VIS/{subject}/micro/{emotion}/{filename}",
-                "VIS/{subject}/micro/{emotion}/{filename}",
-                "{subject}/micro/{emotion}/{filename}",
-            ),
-            frames="reg_00001.bmp or image0001.bmp (labels come from the folders)",
-            source="Li et al., SMIC, FG 2013; VIS: 71 clips of 8 subjects",
-        ),
-        DatasetSpec(
-            name="smic-nir",
-            title="SMIC-NIR",
-            fps=25.0,
-            sheets=(),
-            sheet_tab=None,
-            layouts=(
-                "SMIC_all_cropped/NIR/{subject}/micro/{emotion}/{filename}",
-                "SMIC_all_raw/NIR/{subject}/micro/{emotion}/{filename}",
-                "NIR/{subject}/micro/{emotion}/{filename}",
-                "{subject}/micro/{emotion}/{filename}",
-            ),
-            frames="reg_00001.bmp or image0001.bmp (labels come from the folders)",
-            source="Li et al., SMIC, FG 2013; NIR: 71 clips of 8 subjects",
-        ),
+        _smic("smic", "HS", 100.0, "164 HS clips of 16 subjects (negative 70, positive 51, surprise 43)"),
+        _smic("smic-vis", "VIS", 25.0, "VIS: 71 clips of 8 subjects"),
+        _smic("smic-nir", "NIR", 25.0, "NIR: 71 clips of 8 subjects"),
         DatasetSpec(
             name="casme3",
             title="CAS(ME)^3 Part A",
