@@ -92,6 +92,47 @@ def users_add(
     typer.echo(f"added {role} {name} (id {user_id})")
 
 
+@users_app.command("list")
+def users_list(
+    project: Annotated[Path, typer.Option(help="Project folder.")],
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """The accounts, their roles, and their done and open tasks."""
+    for u in _project(project, db).users():
+        state = "" if u["active"] else "  (disabled)"
+        typer.echo(f"{u['name']:16s} {u['role']:9s} {u['done']:5d} done {u['open']:4d} open{state}")
+
+
+def _set_active(name: str, project: Path, db: str | None, active: bool) -> None:
+    from mextk.annotate.engine import NotFound
+
+    try:
+        _project(project, db).set_active(name, active)
+    except NotFound as exc:
+        fail(str(exc))
+    typer.echo(f"{'enabled' if active else 'disabled'} {name}")
+
+
+@users_app.command("disable")
+def users_disable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    project: Annotated[Path, typer.Option(help="Project folder.")],
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Disable an account: it cannot sign in and its open sessions stop working (its answers stay)."""
+    _set_active(name, project, db, False)
+
+
+@users_app.command("enable")
+def users_enable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    project: Annotated[Path, typer.Option(help="Project folder.")],
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Enable a disabled account again."""
+    _set_active(name, project, db, True)
+
+
 @annotate_app.command()
 def agreement(
     project: Annotated[Path, typer.Argument(help="Project folder.")],
@@ -120,14 +161,50 @@ def agreement(
 def export(
     project: Annotated[Path, typer.Argument(help="Project folder.")],
     out: Annotated[Path, typer.Option(help="Dataset folder: manifest.csv and clips/.")],
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="clips: cut one H.264 clip per segment; references: point at the prepared clips' frames.",
+            metavar="[clips|references]",
+        ),
+    ] = "clips",
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
-    """Write the accepted segments as a dataset: a standard manifest and one clip per segment."""
-    from mextk.annotate.export import export_project
+    """Write the accepted segments as a dataset: a standard manifest, with one clip per segment or references."""
+    from mextk.annotate.export import EXPORT_MODES, export_project
 
+    if mode not in EXPORT_MODES:
+        fail(f"--mode must be one of {', '.join(EXPORT_MODES)}, got {mode!r}")
     out_folder(out)
-    df = export_project(_project(project, db), out, progress=True)
+    df = export_project(_project(project, db), out, mode=mode, progress=True)
     typer.echo(f"wrote {out / 'manifest.csv'}: {len(df)} segments (mextk stats / mextk evaluate read it)")
+
+
+@annotate_app.command()
+def audit(
+    project: Annotated[Path, typer.Argument(help="Project folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the log as CSV here (default: print the last records).")
+    ] = None,
+    last: Annotated[int, typer.Option(help="How many of the newest records to print.")] = 50,
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """The audit log: every answer, decision, correction and move, with who, when, the old and the new value."""
+    import pandas as pd
+
+    from mextk.io.atomic import write_text_atomic
+
+    records = _project(project, db).audit_log()
+    table = pd.DataFrame(records, columns=["id", "at", "user", "action", "entity", "entity_id", "old", "new"])
+    for col in ("old", "new"):
+        table[col] = [None if v is None else json.dumps(v, sort_keys=True) for v in table[col]]
+    if out is not None:
+        write_text_atomic(out_file(out), table.to_csv(index=False))
+        typer.echo(f"wrote {out}: {len(table)} records")
+        return
+    for r in table.tail(last).itertuples():
+        typer.echo(f"{r.at[:19]} {r.user or '(system)':12s} {r.action:9s} {r.entity} {r.entity_id or ''} "
+                   f"{r.old or ''} -> {r.new or ''}")  # fmt: skip
 
 
 @annotate_app.command()

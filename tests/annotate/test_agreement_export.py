@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,77 @@ def test_export_writes_the_accepted_segments_as_a_dataset(finished):
     assert "Happiness" in res.output and "Disgust" in res.output and "Surprise" in res.output
     again = export_project(p, tmp / "export")  # run again: same manifest, clips not rewritten
     assert again.equals(df)
+
+
+def test_references_point_at_the_prepared_clips_frames(finished):
+    from mextk.io.manifest import load_manifest
+
+    p, tmp = finished
+    df = export_project(p, tmp / "refs", mode="references")
+    assert not (tmp / "refs" / "clips").exists()  # nothing copied
+    m = load_manifest(tmp / "refs" / "manifest.csv", taxonomy="cmed7", check_files=True)
+    happy = m[m["emotion"] == "happiness"].iloc[0]
+    with p.Session() as s:
+        from mextk.annotate.store import Clip
+
+        source = s.query(Clip).filter(Clip.sample_id == happy["source_clip"]).one()
+    assert happy["path"] == source.path and int(happy["n_frames"]) == source.n_frames
+    assert (happy["onset"], happy["apex"], happy["offset"]) == (2, 5, 9)  # the stage-1 marks, in the source's frames
+    assert sorted(df["sample_id"]) == sorted(export_project(p, tmp / "cut")["sample_id"])  # same ids as clips mode
+    with pytest.raises(ValueError, match="mode must be one of"):
+        export_project(p, tmp / "x", mode="links")
+
+
+def test_a_correction_reaches_the_export_and_ids_stay_stable(finished):
+    p, tmp = finished
+    before = export_project(p, tmp / "export").set_index("sample_id")
+    admin = p.add_user("root", "admin", "password-root")
+    segments = {x["answers"]["mark"]: x["segment"] for x in p.segments()}
+    p.correct_segment(segments["no_me"], admin, status="accepted", label="no_me", reason="a blink, not fear")
+    p.correct_segment(segments["happiness"], admin, status="rejected", reason="the face turns away")
+    after = export_project(p, tmp / "export").set_index("sample_id")
+    assert set(before.index) - set(after.index) == {before.index[before["emotion"] == "happiness"][0]}
+    (added,) = set(after.index) - set(before.index)
+    assert after.loc[added, "emotion"] == "no_me" and after.loc[added, "accepted_at"] == "correction"
+    kept = sorted(set(before.index) & set(after.index))
+    cols = ["path", "emotion", "stage"]
+    assert after.loc[kept, cols].astype(str).equals(before.loc[kept, cols].astype(str))
+    with pytest.raises(Exception, match="needs a reason"):
+        p.correct_segment(segments["surprise"], admin, status="rejected", reason="")
+    ben = p.authenticate("ben", "password-b").id
+    with pytest.raises(Exception, match="only an admin"):  # a labeller may not
+        p.correct_segment(segments["surprise"], ben, status="rejected", reason="mine")
+
+
+def test_mextk_evaluate_trains_on_an_export(synth_dataset, tmp_path):
+    """12 clips of 4 subjects marked as rendered, confirmed at stage 2, exported, then LOSO with LBP-TOP + SVM."""
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    rows = clips_manifest(synth_dataset, tmp_path, 12)
+    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    a = p.add_user("anna", "labeller", "password-a")
+    b = p.add_user("ben", "labeller", "password-b")
+    truth = {r.sample_id: r for r in rows.itertuples()}
+    with p.Session() as s:
+        from mextk.annotate.store import Clip, Task
+
+        clip_of_task = {t.id: c.sample_id for t, c in s.query(Task, Clip).join(Clip, Clip.id == Task.clip_id)}
+    for _ in range(12):
+        t = p.next_task(a)
+        r = truth[clip_of_task[t]]
+        apex = None if r.emotion == "no_me" else int(r.apex)
+        p.submit_segments(t, a, [SegmentInput(int(r.onset), int(r.offset), r.emotion, apex=apex)])
+    marked = {x["segment"]: x["answers"]["mark"] for x in p.segments()}
+    while (t := p.next_task(b)) is not None:  # ben agrees with every one
+        p.submit_label(t, b, marked[p.task_view(t, b)["segment"]])
+    export_project(p, tmp_path / "export")
+    res = CliRunner().invoke(
+        app, ["evaluate", str(tmp_path / "export" / "manifest.csv"), "--model", "lbptop_svm", "--out",
+              str(tmp_path / "run")]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    # one fold per subject; the default 6-class task leaves out the one No-ME clip among the 12
+    assert metrics["n_folds"] == 4 and metrics["n"] == 11 and metrics["protocol"] == "loso"

@@ -190,3 +190,38 @@ def test_a_full_round_with_stage_3_then_export_and_stats(server, browser, tmp_pa
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["stats", str(tmp_path / "ds" / "manifest.csv")])
     assert res.exit_code == 0 and "Happiness" in res.output and "Disgust" in res.output
+
+
+def test_an_admin_corrects_a_segment_from_the_segments_page(server, browser):
+    base, project, _ = server
+    project.add_user("root", "admin", "password-root")
+    anna, ben = (project.authenticate(n, f"password-{n}").id for n in ("anna", "ben"))
+    from mextk.annotate.engine import SegmentInput
+
+    project.submit_segments(project.next_task(anna), anna, [SegmentInput(3, 9, "fear", apex=6)])
+    project.submit_label(project.next_task(ben), ben, "fear")
+    page = browser.new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=name]", "root")
+    page.fill("input[name=password]", "password-root")
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(base + "/admin")
+    assert page.locator("#progress").inner_text().count("done") >= 3
+    page.click("text=segments")
+    page.wait_for_url(base + "/admin/segments")
+    form = page.locator("#segments form.api").first
+    form.locator("select[name=label]").select_option("anger")
+    form.locator("button").click()  # no reason yet: the browser asks for one, nothing is sent
+    assert project.segments()[0]["label"] == "fear"
+    form.locator("input[name=reason]").fill("the lips press, not fear")
+    with page.expect_navigation():
+        form.locator("button").click()
+    seg = project.segments()[0]
+    assert (seg["label"], seg["decided_at"]) == ("anger", "correction")
+    assert "anger" in page.locator("#segments").inner_text()
+    page.click("text=audit log")
+    assert "the lips press, not fear" in page.locator("#audit").inner_text()
+    assert [(x["user"], x["entity_id"]) for x in project.audit_log() if x["action"] == "correct"] == [
+        ("root", seg["segment"])
+    ]
+    page.close()

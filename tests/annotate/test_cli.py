@@ -58,6 +58,42 @@ def test_init_users_agreement_export_and_backup_from_the_command_line(synth_data
     assert res.exit_code == 2 and "not an annotation project" in res.output
 
 
+def test_accounts_audit_and_reference_export_from_the_command_line(synth_dataset, tmp_path):
+    import pandas as pd
+
+    clips_manifest(synth_dataset, tmp_path, 2)
+    runner = CliRunner()
+    proj = str(tmp_path / "proj")
+    p = AnnotationProject.create(proj, tmp_path / "clips.csv")
+    anna, ben = p.add_user("anna", "labeller", "secret-anna"), p.add_user("ben", "labeller", "secret-ben")
+    p.submit_segments(p.next_task(anna), anna, [SegmentInput(2, 9, "anger", apex=4)])
+    p.submit_label(p.next_task(ben), ben, "anger")
+    res = runner.invoke(app, ["annotate", "users", "list", "--project", proj])
+    assert res.exit_code == 0 and res.output.split("\n")[0].split() == ["anna", "labeller", "1", "done", "0", "open"]
+    res = runner.invoke(app, ["annotate", "users", "disable", "anna", "--project", proj])
+    assert res.exit_code == 0 and p.authenticate("anna", "secret-anna") is None
+    assert "(disabled)" in runner.invoke(app, ["annotate", "users", "list", "--project", proj]).output
+    res = runner.invoke(app, ["annotate", "users", "enable", "anna", "--project", proj])
+    assert res.exit_code == 0 and p.authenticate("anna", "secret-anna") is not None
+    res = runner.invoke(app, ["annotate", "users", "disable", "zoe", "--project", proj])
+    assert res.exit_code == 2 and "no user 'zoe'" in res.output
+    res = runner.invoke(app, ["annotate", "audit", proj, "--out", str(tmp_path / "audit.csv")])
+    assert res.exit_code == 0, res.output
+    log = pd.read_csv(tmp_path / "audit.csv")
+    answers = log[log["action"] == "answer"]
+    assert answers["user"].tolist() == ["anna", "ben"] and '"label": "anger"' in answers["new"].iloc[1]
+    assert log["action"].tolist().count("disable") == 1 and log["action"].tolist().count("enable") == 1
+    assert "secret" not in (tmp_path / "audit.csv").read_text()  # no password or hash in the log
+    res = runner.invoke(app, ["annotate", "audit", proj, "--last", "2"])
+    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 2 and "enable" in res.output
+    res = runner.invoke(app, ["annotate", "export", proj, "--out", str(tmp_path / "refs"), "--mode", "references"])
+    assert res.exit_code == 0 and "1 segments" in res.output
+    m = pd.read_csv(tmp_path / "refs" / "manifest.csv")
+    assert (m["onset"].item(), m["apex"].item(), m["offset"].item()) == (2, 4, 9)
+    res = runner.invoke(app, ["annotate", "export", proj, "--out", str(tmp_path / "x"), "--mode", "links"])
+    assert res.exit_code == 2 and "--mode must be one of clips, references" in res.output
+
+
 def test_serve_listens_on_localhost_and_serves_the_sign_in_page(synth_dataset, tmp_path):
     import subprocess
     import sys

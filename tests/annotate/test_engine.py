@@ -160,3 +160,31 @@ def test_protocols_are_data_and_checked():
         protocol_from_dict(bad)
     with pytest.raises(ValueError, match="unknown protocol"):
         load_protocol("elan")
+
+
+def test_corrections_and_moves_are_audited_with_old_and_new_values(project):
+    p, a, b = project
+    root = p.add_user("root", "admin", "password-root")
+    ((seg,),) = _mark_all(p, a, [[SegmentInput(2, 9, "happiness", apex=5)]])
+    verify = p.next_task(b)
+    with pytest.raises(Refused, match="still being labelled"):
+        p.correct_segment(seg, root, status="rejected", reason="too early")
+    with pytest.raises(Refused, match="may not take"):
+        p.reassign_task(verify, root, "anna")  # anna marked it
+    assert p.reassign_task(verify, root, None) is None and p.next_task(b) == verify  # to the pool, ben takes it again
+    p.submit_label(verify, b, "happiness")
+    with pytest.raises(Refused, match="only an admin"):
+        p.reassign_task(p.next_task(a), b, None)
+    p.correct_segment(seg, root, status="accepted", label="surprise", reason="the brows rise")
+    with p.Session() as s:
+        row = s.get(Segment, seg)
+        assert (row.status, row.label, row.decided_at_step) == ("accepted", "surprise", "correction")
+        assert sorted(x.label for x in s.query(Answer).filter(Answer.segment_id == seg)) == ["happiness"] * 2
+    trail = [(x["action"], x["user"], x["old"], x["new"]) for x in p.audit_log(entity="segment", entity_id=seg)]
+    assert trail[-1] == (
+        "correct", "root", {"status": "accepted", "label": "happiness", "step": "verify"},
+        {"status": "accepted", "label": "surprise", "step": "correction", "reason": "the brows rise"},
+    )  # fmt: skip
+    assert [x["action"] for x in p.audit_log(entity="task", entity_id=verify)] == [
+        "assign", "reassign", "assign", "close",
+    ]  # fmt: skip

@@ -214,5 +214,79 @@ def test_the_admin_page_shows_progress_per_step_and_labeller_and_the_agreement(s
     ben.post(f"/api/tasks/{t}/label", json={"label": "fear"})
     page = _client(app, "root").get("/admin").text
     assert "<td>anna</td><td>1 done, 0 open</td>" in page and "<td>ben</td><td>0 done, 0 open</td><td>1 done" in page
-    assert "Cohen's kappa, mark vs verify: 1.000 over 1 segments; accepted verify 1, reverify 0" in page
-    assert anna.get("/admin").status_code == 404
+    report = _client(app, "root").get("/report").text
+    assert "Cohen's kappa, mark vs verify: <b>1.000</b> over 1 segments" in report
+    assert "<tr><td>verify</td><td>1</td><td>1</td></tr><tr><td>reverify</td><td>0</td><td>0</td></tr>" in report
+    for path in ("/admin", "/report", "/admin/segments", "/admin/audit", "/api/admin/segments", "/api/admin/audit"):
+        assert anna.get(path).status_code == 404, path
+
+
+def test_a_labellers_page_shows_their_progress_and_what_waits_for_them(served):
+    app, p, ids, _ = served
+    anna, ben = _client(app, "anna"), _client(app, "ben")
+    t = anna.post("/api/next").json()["task"]
+    anna.post(f"/api/tasks/{t}/segments", json={"segments": [{"onset": 0, "offset": 4, "label": "no_me"}]})
+    mark, verify = (st.title for st in p.protocol.steps[:2])
+    # anna: 1 clip marked, 2 clips waiting; her own segment never waits for her at stage 2
+    assert (
+        f"<tr><td>{mark}</td><td>1</td><td>0</td><td>2</td></tr><tr><td>{verify}</td><td>0</td><td>0</td><td>0</td>"
+        in (anna.get("/").text)
+    )
+    assert f"<tr><td>{verify}</td><td>0</td><td>0</td><td>1</td></tr>" in ben.get("/").text
+
+
+def test_an_admin_corrects_an_outcome_with_a_reason_and_the_audit_log_keeps_the_old_one(served):
+    app, p, ids, _ = served
+    anna, ben, root = _client(app, "anna"), _client(app, "ben"), _client(app, "root")
+    t = anna.post("/api/next").json()["task"]
+    (seg,) = anna.post(
+        f"/api/tasks/{t}/segments", json={"segments": [{"onset": 2, "apex": 5, "offset": 9, "label": "fear"}]}
+    ).json()["segments"]
+    url = f"/api/admin/segments/{seg}/correct"
+    assert root.post(url, json={"status": "accepted", "label": "anger", "reason": "x"}).status_code == 400  # open
+    ben.post(f"/api/tasks/{ben.post('/api/next').json()['task']}/label", json={"label": "fear"})
+    fix = {"status": "accepted", "label": "anger", "reason": "the brow lowers; fear was a slip"}
+    assert anna.post(url, json=fix).status_code == 404  # a labeller cannot, and is not told the endpoint exists
+    assert root.post(url, json=fix, headers={"X-CSRF-Token": ""}).status_code == 403
+    assert root.post(url, json={**fix, "reason": " "}).status_code == 400
+    assert root.post(url, json={**fix, "label": "joy"}).status_code == 400
+    assert root.post("/api/admin/segments/999/correct", json=fix).status_code == 404
+    assert root.post(url, json=fix).json()["label"] == "anger"
+    (row,) = [x for x in root.get("/api/admin/segments").json() if x["segment"] == seg]
+    assert (row["status"], row["label"], row["decided_at"]) == ("accepted", "anger", "correction")
+    assert row["answers"] == {"mark": "fear", "verify": "fear"}  # the labellers' answers are untouched
+    (audit,) = [a for a in root.get("/api/admin/audit").json() if a["action"] == "correct"]
+    assert audit["user"] == "root" and audit["entity_id"] == seg
+    assert audit["old"] == {"status": "accepted", "label": "fear", "step": "verify"}
+    assert audit["new"]["label"] == "anger" and audit["new"]["reason"] == fix["reason"]
+    assert "the brow lowers" in root.get("/admin/audit").text
+
+
+def test_an_admin_moves_an_open_task_but_never_to_the_segments_author(served):
+    app, p, ids, _ = served
+    anna, ben, root = _client(app, "anna"), _client(app, "ben"), _client(app, "root")
+    t = anna.post("/api/next").json()["task"]
+    anna.post(f"/api/tasks/{t}/segments", json={"segments": [{"onset": 0, "offset": 4, "label": "no_me"}]})
+    held = anna.post("/api/next").json()["task"]  # anna's second clip, open
+    assert root.post(f"/api/admin/tasks/{held}/assign", json={"to": "ben"}).json() == {"assignee": ids["ben"]}
+    assert anna.get(f"/api/tasks/{held}").status_code == 404 and ben.get(f"/api/tasks/{held}").status_code == 200
+    stage2 = ben.post("/api/next").json()["task"]
+    assert stage2 == held  # ben's oldest open task first
+    (verify,) = [t["task"] for t in p.open_tasks() if t["step"] == "verify"]  # in the pool
+    r = root.post(f"/api/admin/tasks/{verify}/assign", json={"to": "anna"})
+    assert r.status_code == 400 and "may not take" in r.json()["error"]
+    assert root.post(f"/api/admin/tasks/{verify}/assign", json={"to": "nobody"}).status_code == 404
+    assert root.post(f"/api/admin/tasks/{held}/assign", json={"to": ""}).json() == {"assignee": None}  # to the pool
+    assert ben.post(f"/api/admin/tasks/{held}/assign", json={"to": "ben"}).status_code == 404
+    moves = [a for a in p.audit_log(entity="task", entity_id=held) if a["action"] == "reassign"]
+    assert [(m["old"]["to"], m["new"]["to"]) for m in moves] == [(ids["anna"], ids["ben"]), (ids["ben"], None)]
+
+
+def test_a_disabled_account_loses_its_session_and_cannot_sign_in(served):
+    app, p, ids, _ = served
+    anna = _client(app, "anna")
+    assert anna.get("/api/me").status_code == 200
+    p.set_active("anna", False)
+    assert anna.get("/api/me").status_code == 401
+    r = TestClient(app).post("/login", data={"name": "anna", "password": "password-anna"}, follow_redirects=False)
+    assert r.status_code == 401

@@ -297,7 +297,26 @@ class AnnotationProject:
         """The user's own tasks, open and done (no other labeller's)."""
         with self.Session() as s:
             tasks = s.scalars(select(Task).where(Task.assignee_id == user_id).order_by(Task.id)).all()
-            return [{"task": t.id, "step": t.step, "status": t.status, "clip": t.clip_id} for t in tasks]
+            return [
+                {"task": t.id, "step": t.step, "title": self.protocol.step(t.step).title, "status": t.status,
+                 "clip": t.clip_id, "done_at": t.done_at.isoformat(timespec="seconds") if t.done_at else None}
+                for t in tasks
+            ]  # fmt: skip
+
+    def labeller_progress(self, user_id: int) -> dict[str, dict[str, int]]:
+        """A labeller's numbers per step: ``done``, ``open`` (theirs), ``waiting`` (unclaimed tasks they may take)."""
+        out: dict[str, dict[str, int]] = {"done": {}, "open": {}, "waiting": {}}
+        with self.Session() as s:
+            user = s.get(User, user_id)
+            for step, status, n in s.execute(
+                select(Task.step, Task.status, func.count()).where(Task.assignee_id == user_id)
+                .group_by(Task.step, Task.status)
+            ):  # fmt: skip
+                out[status][step] = n
+            for task in s.scalars(select(Task).where(Task.assignee_id.is_(None), Task.status == "open")):
+                if user is not None and self._may_take(s, self.protocol.step(task.step), task, user):
+                    out["waiting"][task.step] = out["waiting"].get(task.step, 0) + 1
+        return out
 
     def submit_segments(self, task_id: int, user_id: int, segments: list[SegmentInput]) -> list[int]:
         """Answer a ``segment`` task: the clip's segments (none is an answer too). Returns the segment ids."""
@@ -375,6 +394,140 @@ class AnnotationProject:
                 self._route(s, seg, self.protocol.step(target))
             self._close(s, task, user_id)
             return seg.status
+
+    # ------------------------------------------------------------------ the admin's corrections
+
+    def _admin(self, s: Any, user_id: int) -> User:
+        user = s.get(User, user_id)
+        if user is None or user.role != "admin" or not user.active:
+            raise Refused("only an admin may do this")
+        return user
+
+    def correct_segment(
+        self, segment_id: int, admin_id: int, *, status: str, label: str | None = None, reason: str
+    ) -> dict[str, Any]:
+        """An admin's correction of a segment's outcome (``accepted`` with a class, or ``rejected``).
+
+        The labellers' answers stay as they were given; only the segment's
+        outcome changes, and the audit log keeps the old and new outcome, who
+        changed it, when, and why (``reason`` is required).  A segment still in
+        the protocol (an open task on it) cannot be corrected: that would race
+        the labeller who holds it.  Returns the new outcome.
+        """
+        reason = reason.strip()
+        if not reason:
+            raise Refused("a correction needs a reason (it goes into the audit log)")
+        if status not in ("accepted", "rejected"):
+            raise Refused(f"status must be accepted or rejected, got {status!r}")
+        if status == "accepted" and label not in self.protocol.classes:
+            raise Refused(
+                f"an accepted segment needs a class, one of {', '.join(self.protocol.classes)}; got {label!r}"
+            )
+        with self.Session() as s, s.begin():
+            self._admin(s, admin_id)
+            seg = s.get(Segment, segment_id)
+            if seg is None:
+                raise NotFound(f"segment {segment_id} not found")
+            if s.scalar(select(Task.id).where(Task.segment_id == seg.id, Task.status == "open").limit(1)):
+                raise Refused(f"segment {segment_id} is still being labelled; correct it once its tasks are done")
+            old = {"status": seg.status, "label": seg.label, "step": seg.decided_at_step}
+            seg.status, seg.label = status, (label if status == "accepted" else None)
+            seg.decided_at_step = "correction"
+            new = {"status": seg.status, "label": seg.label, "step": "correction", "reason": reason}
+            s.add(Audit(user_id=admin_id, action="correct", entity="segment", entity_id=seg.id, old=old, new=new))
+            return new
+
+    def reassign_task(self, task_id: int, admin_id: int, to: str | None) -> int | None:
+        """Move an open task to another labeller (``to``: a user name), or back to the pool (``None``).
+
+        For a labeller who leaves or falls behind.  The step's rules still hold:
+        a segment's earlier authors never get it where the step excludes them.
+        Returns the new assignee's id (``None``: the pool).
+        """
+        with self.Session() as s, s.begin():
+            self._admin(s, admin_id)
+            task = s.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"task {task_id} not found")
+            if task.status != "open":
+                raise Refused(f"task {task_id} is already answered")
+            target = None
+            if to is not None:
+                user = s.scalar(select(User).where(User.name == to.strip(), User.active.is_(True)))
+                if user is None:
+                    raise NotFound(f"no active user {to!r}")
+                if not self._may_take(s, self.protocol.step(task.step), task, user):
+                    raise Refused(f"{user.name} may not take task {task_id} (a labeller who did not answer it before)")
+                target = user.id
+            old = task.assignee_id
+            task.assignee_id = target
+            s.add(Audit(user_id=admin_id, action="reassign", entity="task", entity_id=task.id, old={"to": old},
+                        new={"to": target}))  # fmt: skip
+            return target
+
+    def set_active(self, name: str, active: bool) -> None:
+        """Enable or disable an account; a disabled user cannot sign in and their sessions stop working."""
+        with self.Session() as s, s.begin():
+            user = s.scalar(select(User).where(User.name == name.strip()))
+            if user is None:
+                raise NotFound(f"no user {name!r}")
+            old, user.active = user.active, active
+            s.add(Audit(action="enable" if active else "disable", entity="user", entity_id=user.id,
+                        old={"active": old}, new={"active": active}))  # fmt: skip
+
+    def users(self) -> list[dict[str, Any]]:
+        """The accounts: name, role, active, and their done and open tasks."""
+        with self.Session() as s:
+            counts = dict(
+                ((uid, st), n)
+                for uid, st, n in s.execute(
+                    select(Task.assignee_id, Task.status, func.count()).group_by(Task.assignee_id, Task.status)
+                )
+            )
+            return [
+                {"id": u.id, "name": u.name, "role": u.role, "active": u.active,
+                 "done": counts.get((u.id, "done"), 0), "open": counts.get((u.id, "open"), 0)}
+                for u in s.scalars(select(User).order_by(User.id))
+            ]  # fmt: skip
+
+    def segments(self) -> list[dict[str, Any]]:
+        """Every segment with its outcome and each step's answer (for the admin; never shown to labellers)."""
+        with self.Session() as s:
+            answers: dict[int, dict[str, str]] = {}
+            for seg_id, step, label in s.execute(select(Answer.segment_id, Answer.step, Answer.label)):
+                answers.setdefault(seg_id, {})[step] = label
+            rows = s.execute(
+                select(Segment, Clip.sample_id).join(Clip, Clip.id == Segment.clip_id).order_by(Segment.id)
+            )
+            return [
+                {"segment": seg.id, "clip": sample, "onset": seg.onset, "apex": seg.apex, "offset": seg.offset,
+                 "status": seg.status, "label": seg.label, "decided_at": seg.decided_at_step,
+                 "answers": answers.get(seg.id, {})}
+                for seg, sample in rows
+            ]  # fmt: skip
+
+    def open_tasks(self) -> list[dict[str, Any]]:
+        """Every open task with who holds it (``None``: the pool), for the admin."""
+        with self.Session() as s:
+            rows = s.execute(
+                select(Task.id, Task.step, User.name).outerjoin(User, User.id == Task.assignee_id)
+                .where(Task.status == "open").order_by(Task.id)
+            )  # fmt: skip
+            return [{"task": t, "step": step, "assignee": name} for t, step, name in rows]
+
+    def audit_log(self, *, entity: str | None = None, entity_id: int | None = None) -> list[dict[str, Any]]:
+        """The audit records, oldest first: when, who (user name; empty for the system), action, entity, old, new."""
+        with self.Session() as s:
+            query = select(Audit, User.name).outerjoin(User, User.id == Audit.user_id).order_by(Audit.id)
+            if entity is not None:
+                query = query.where(Audit.entity == entity)
+            if entity_id is not None:
+                query = query.where(Audit.entity_id == entity_id)
+            return [
+                {"id": a.id, "at": a.at.isoformat(), "user": name or "", "action": a.action, "entity": a.entity,
+                 "entity_id": a.entity_id, "old": a.old, "new": a.new}
+                for a, name in s.execute(query)
+            ]  # fmt: skip
 
     # ------------------------------------------------------------------ helpers
 

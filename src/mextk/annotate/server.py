@@ -11,13 +11,16 @@
   task: its segment only), anything else is 404.  Static files come from a
   fixed list.  No request names a path on disk, so ``..``, absolute paths,
   encoded slashes and symlinks have nothing to reach.
+* Admins have read-only pages (``/admin`` progress, accounts and open tasks;
+  ``/report`` agreement; ``/admin/segments``; ``/admin/audit``) and two
+  changes, both audited: correct a decided segment's outcome (with a reason)
+  and move an open task to another labeller or back to the pool.
 * Responses carry ``Cache-Control: no-store`` (API), ``X-Content-Type-Options``,
   a same-origin ``Content-Security-Policy`` and ``Referrer-Policy: no-referrer``.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from importlib import resources
 from pathlib import Path
@@ -26,12 +29,12 @@ from typing import Any
 from fastapi import Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-STATIC_FILES = {"player.js": "text/javascript", "style.css": "text/css"}
+STATIC_FILES = {"player.js": "text/javascript", "admin.js": "text/javascript", "style.css": "text/css"}
 
 
 def create_app(project_folder: str | Path, *, db: str | None = None, limiter: Any = None) -> Any:
     """The FastAPI application of a project."""
-    from mextk.annotate import security
+    from mextk.annotate import pages, security
     from mextk.annotate.engine import AnnotationProject, NotFound, Refused, SegmentInput
     from mextk.annotate.media import frame_png
     from mextk.annotate.store import Clip
@@ -70,6 +73,11 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
             raise HTTPException(404, "not found")
         return who[0]
 
+    def admin_changing(user: Any = Depends(changing)) -> Any:  # noqa: B008
+        if user.role != "admin":
+            raise HTTPException(404, "not found")
+        return user
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Any:
         if exc.status_code == 401 and not request.url.path.startswith("/api/"):
@@ -80,7 +88,7 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page() -> str:
-        return _page(
+        return pages.page(
             "Sign in",
             '<form method="post" action="/login" class="login">'
             '<label>Name <input name="name" autocomplete="username" autofocus required></label>'
@@ -135,10 +143,8 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
         return project.queue(who[0].id)
 
     def view_of(task_id: str, user: Any) -> dict[str, Any]:
-        if not task_id.isdigit():
-            raise HTTPException(404, "not found")
         try:
-            return project.task_view(int(task_id), user.id)
+            return project.task_view(_number(task_id), user.id)
         except NotFound:
             raise HTTPException(404, "not found") from None
 
@@ -149,7 +155,7 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
     @app.get("/api/tasks/{task_id}/frame/{k}")
     def frame(task_id: str, k: str, who: tuple[Any, str] = Depends(current)) -> Any:  # noqa: B008
         view = view_of(task_id, who[0])
-        if not k.isdigit() or not view["first"] <= int(k) <= view["last"]:
+        if not view["first"] <= _number(k) <= view["last"]:
             raise HTTPException(404, "not found")
         with project.Session() as s:
             clip = s.get(Clip, view["clip"])
@@ -159,7 +165,7 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
     @app.get("/api/tasks/{task_id}/quality")
     def quality(task_id: str, who: tuple[Any, str] = Depends(current)) -> list[dict[str, Any]]:  # noqa: B008
         view_of(task_id, who[0])
-        return project.quality(int(task_id), who[0].id)
+        return project.quality(_number(task_id), who[0].id)
 
     @app.post("/api/tasks/{task_id}/segments")
     async def segments(task_id: str, request: Request, user: Any = Depends(changing)) -> dict[str, Any]:  # noqa: B008
@@ -175,7 +181,7 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
                 )
                 for x in body.get("segments", [])
             ]
-            return {"segments": project.submit_segments(int(task_id), user.id, items)}
+            return {"segments": project.submit_segments(_number(task_id), user.id, items)}
         except (KeyError, TypeError, ValueError) as exc:
             raise HTTPException(400, str(exc) if isinstance(exc, Refused) else "malformed segments") from None
 
@@ -184,7 +190,7 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
         view_of(task_id, user)
         body = await _json(request)
         try:
-            return {"status": project.submit_label(int(task_id), user.id, str(body.get("label", "")))}
+            return {"status": project.submit_label(_number(task_id), user.id, str(body.get("label", "")))}
         except Refused as exc:
             raise HTTPException(400, str(exc)) from None
 
@@ -199,65 +205,78 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
         report = project_agreement(project)
         return json.loads(json.dumps(report, default=float).replace("NaN", "null"))
 
+    # ------------------------------------------------------------------ admin API
+
+    @app.get("/api/admin/segments")
+    def admin_segments(user: Any = Depends(admin)) -> list[dict[str, Any]]:  # noqa: B008
+        return project.segments()
+
+    @app.get("/api/admin/audit")
+    def admin_audit(user: Any = Depends(admin)) -> list[dict[str, Any]]:  # noqa: B008
+        return project.audit_log()
+
+    @app.post("/api/admin/segments/{segment_id}/correct")
+    async def correct(segment_id: str, request: Request, user: Any = Depends(admin_changing)) -> dict[str, Any]:  # noqa: B008
+        body = await _json(request)
+        try:
+            return project.correct_segment(
+                _number(segment_id), user.id, status=str(body.get("status", "")),
+                label=body.get("label"), reason=str(body.get("reason", "")),
+            )  # fmt: skip
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        except Refused as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.post("/api/admin/tasks/{task_id}/assign")
+    async def assign(task_id: str, request: Request, user: Any = Depends(admin_changing)) -> dict[str, Any]:  # noqa: B008
+        body = await _json(request)
+        to = str(body.get("to") or "").strip() or None
+        try:
+            return {"assignee": project.reassign_task(_number(task_id), user.id, to)}
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        except Refused as exc:
+            raise HTTPException(400, str(exc)) from None
+
     # ------------------------------------------------------------------ pages
 
     @app.get("/", response_class=HTMLResponse)
     def queue_page(who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
         user, csrf = who
-        rows = "".join(
-            f'<tr><td><a href="/task/{t["task"]}">task {t["task"]}</a></td><td>{html.escape(t["step"])}</td>'
-            f"<td>{html.escape(t['status'])}</td></tr>"
-            for t in project.queue(user.id)
+        body = pages.queue_body(
+            user, project.queue(user.id), project.labeller_progress(user.id), project.protocol.steps
         )
-        body = (
-            f"<p>Signed in as {html.escape(user.name)} ({user.role}).</p>"
-            '<p><button id="next" data-action="next">Next task (N)</button></p>'
-            f"<table><tr><th>task</th><th>step</th><th>status</th></tr>{rows}</table>"
-        )
-        return _page("My tasks", body, csrf=csrf)
+        return pages.page("My tasks", body, csrf=csrf, nav=pages.ADMIN_NAV if user.role == "admin" else None)
 
     @app.get("/task/{task_id}", response_class=HTMLResponse)
     def task_page(task_id: str, who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
         view = view_of(task_id, who[0])
         body = f'<div id="player" data-task="{view["task"]}"></div>'
-        return _page(view["title"], body, csrf=who[1])
+        return pages.page(view["title"], body, csrf=who[1], nav=[("/", "my tasks")])
 
     @app.get("/admin", response_class=HTMLResponse)
     def admin_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
+        steps = [st.id for st in project.protocol.steps]
+        body = pages.admin_body(project.progress(), project.users(), project.open_tasks(), steps)
+        return pages.page("Progress", body, csrf=who[1], nav=pages.ADMIN_NAV, script="admin.js")
+
+    @app.get("/report", response_class=HTMLResponse)
+    def report_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
         from mextk.annotate.agreement import project_agreement
 
-        prog = project.progress()
-        steps = [st.id for st in project.protocol.steps]
-        head = "".join(f"<th>{html.escape(st)}</th>" for st in steps)
+        body = pages.report_body(project_agreement(project))
+        return pages.page("Agreement", body, csrf=who[1], nav=pages.ADMIN_NAV, script="admin.js")
 
-        def cells(counts: dict[str, Any]) -> str:
-            return "".join(
-                f"<td>{counts.get(st, {}).get('done', 0)} done, {counts.get(st, {}).get('open', 0)} open</td>"
-                for st in steps
-            )
+    @app.get("/admin/segments", response_class=HTMLResponse)
+    def segments_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
+        body = pages.segments_body(project.segments(), list(project.protocol.classes))
+        return pages.page("Segments", body, csrf=who[1], nav=pages.ADMIN_NAV, script="admin.js")
 
-        per_user = "".join(
-            f"<tr><td>{html.escape(name)}</td>{cells(counts)}</tr>"
-            for name, counts in sorted(prog["labellers"].items())
-        )
-        report = project_agreement(project)
-        kappa = "n/a" if report["kappa"] != report["kappa"] else f"{report['kappa']:.3f}"
-        classes = report["classes"]
-        matrix = "".join(
-            f"<tr><th>{html.escape(c)}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
-            for c, row in zip(classes, report["confusion"], strict=True)
-        )
-        body = (
-            f"<h2>Tasks per step</h2><table><tr><th></th>{head}</tr><tr><td>all</td>{cells(prog['steps'])}</tr>"
-            f"{per_user}</table>"
-            f"<h2>Segments</h2><p>{html.escape(', '.join(f'{k} {v}' for k, v in prog['segments'].items()))}</p>"
-            f"<h2>Agreement</h2><p>Cohen's kappa, {html.escape(report['steps'][0])} vs "
-            f"{html.escape(report['steps'][1])}: {kappa} over {report['n']} segments; accepted "
-            + html.escape(", ".join(f"{k} {v}" for k, v in report["accepted"].items()))
-            + f"; rejected {report['rejected']}</p>"
-            "<table><tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in classes) + f"</tr>{matrix}</table>"
-        )
-        return _page("Progress and agreement", body, csrf=who[1])
+    @app.get("/admin/audit", response_class=HTMLResponse)
+    def audit_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
+        return pages.page("Audit log", pages.audit_body(project.audit_log()), csrf=who[1], nav=pages.ADMIN_NAV,
+                          script="admin.js")  # fmt: skip
 
     @app.get("/static/{name}")
     def static(name: str) -> Any:
@@ -270,6 +289,13 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
     return app
 
 
+def _number(text: str) -> int:
+    """A plain decimal id from the path, or 404 (no signs, spaces or other digits)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        raise HTTPException(404, "not found")
+    return int(text)
+
+
 async def _json(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -278,15 +304,3 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HTTPException(400, "the body must be a JSON object")
     return body
-
-
-def _page(title: str, body: str, *, csrf: str) -> str:
-    """A page of the app: the CSRF token in a meta tag for the scripts, and the player script."""
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<meta name='csrf-token' content='{html.escape(csrf)}'>"
-        f"<title>{html.escape(title)} - mextk annotate</title>"
-        "<link rel='stylesheet' href='/static/style.css'></head>"
-        f"<body><header><h1>{html.escape(title)}</h1></header><main>{body}</main>"
-        "<script src='/static/player.js'></script></body></html>"
-    )

@@ -1,0 +1,164 @@
+"""The HTML pages of the annotation app: pure functions from the engine's numbers to escaped HTML.
+
+Every value that came from a user or a file goes through :func:`html.escape`.
+The pages carry no inline script (the Content-Security-Policy forbids it):
+``player.js`` drives the player and the labeller's queue, ``admin.js`` the
+admin's forms, and both send the CSRF token from the page's ``<meta>`` tag.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+
+def page(
+    title: str, body: str, *, csrf: str, nav: list[tuple[str, str]] | None = None, script: str = "player.js"
+) -> str:
+    """A whole page: the CSRF token in a meta tag for the scripts, a navigation bar, the body and one script."""
+    links = "".join(f'<a href="{escape(url)}">{escape(text)}</a>' for url, text in nav or [])
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='csrf-token' content='{escape(csrf)}'>"
+        f"<title>{escape(title)} - mextk annotate</title>"
+        "<link rel='stylesheet' href='/static/style.css'></head>"
+        f"<body><header><nav>{links}</nav><h1>{escape(title)}</h1></header><main>{body}</main>"
+        f"<script src='/static/{escape(script)}'></script></body></html>"
+    )
+
+
+def table(head: list[str], rows: list[list[Any]], *, html_cells: bool = False, id: str | None = None) -> str:
+    """A table; cells are escaped unless ``html_cells`` (then the caller escaped them)."""
+    cell = (lambda v: str(v)) if html_cells else (lambda v: escape("" if v is None else str(v)))
+    attr = f' id="{escape(id)}"' if id else ""
+    return (
+        f"<table{attr}><tr>"
+        + "".join(f"<th>{escape(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+        + "</table>"
+    )
+
+
+def _steps_row(counts: dict[str, dict[str, int]], steps: list[str]) -> list[str]:
+    return [f"{counts.get(st, {}).get('done', 0)} done, {counts.get(st, {}).get('open', 0)} open" for st in steps]
+
+
+def queue_body(user: Any, tasks: list[dict[str, Any]], mine: dict[str, dict[str, int]], steps: list[Any]) -> str:
+    """A labeller's page: their numbers per step and their own tasks, newest first."""
+    numbers = table(
+        ["step", "done", "open (yours)", "waiting for you"],
+        [[st.title, mine["done"].get(st.id, 0), mine["open"].get(st.id, 0), mine["waiting"].get(st.id, 0)]
+         for st in steps],
+        id="my-progress",
+    )  # fmt: skip
+    rows = [
+        [f'<a href="/task/{t["task"]}">task {t["task"]}</a>', escape(t["step"]), escape(t["status"]),
+         escape(t["done_at"] or "")]
+        for t in reversed(tasks)
+    ]  # fmt: skip
+    return (
+        f"<p>Signed in as {escape(user.name)} ({escape(user.role)}).</p>"
+        '<p><button id="next" data-action="next">Next task (N)</button></p>'
+        f"<h2>Progress</h2>{numbers}<h2>My tasks</h2>"
+        + table(["task", "step", "status", "done at"], rows, html_cells=True, id="my-tasks")
+    )
+
+
+ADMIN_NAV = [
+    ("/admin", "progress"),
+    ("/report", "agreement"),
+    ("/admin/segments", "segments"),
+    ("/admin/audit", "audit log"),
+]
+
+
+def admin_body(
+    prog: dict[str, Any], users: list[dict[str, Any]], open_tasks: list[dict[str, Any]], steps: list[str]
+) -> str:
+    """Progress per step and per labeller, the accounts, and the open tasks with a form to move each."""
+    per_step = table(
+        ["", *steps],
+        [["all", *_steps_row(prog["steps"], steps)]]
+        + [[name, *_steps_row(counts, steps)] for name, counts in sorted(prog["labellers"].items())],
+        id="progress",
+    )
+    accounts = table(
+        ["user", "role", "active", "done", "open"],
+        [[u["name"], u["role"], "yes" if u["active"] else "no", u["done"], u["open"]] for u in users],
+        id="users",
+    )
+    move = [
+        [t["task"], escape(t["step"]), escape(t["assignee"] or "(pool)"),
+         f'<form class="api" data-url="/api/admin/tasks/{t["task"]}/assign">'
+         '<input name="to" placeholder="user name, empty: pool" size="14"><button>move</button></form>']
+        for t in open_tasks
+    ]  # fmt: skip
+    segments = ", ".join(f"{k} {v}" for k, v in sorted(prog["segments"].items())) or "none yet"
+    return (
+        f"<h2>Tasks per step</h2>{per_step}<h2>Segments</h2><p id='segment-counts'>{escape(segments)}</p>"
+        f"<h2>Accounts</h2>{accounts}<h2>Open tasks</h2>"
+        + table(["task", "step", "held by", "move to"], move, html_cells=True, id="open-tasks")
+    )
+
+
+def report_body(report: dict[str, Any]) -> str:
+    """The agreement report: Cohen's kappa, acceptance per step, and the confusion matrix."""
+    first, second = report["steps"]
+    kappa = "n/a" if report["kappa"] != report["kappa"] else f"{report['kappa']:.3f}"
+    accepted = [[step, report["routed"].get(step, 0), n] for step, n in report["accepted"].items()]
+    classes = report["classes"]
+    matrix = table(
+        [f"{first} \\ {second}", *classes],
+        [[c, *row] for c, row in zip(classes, report["confusion"], strict=True)],
+        id="confusion",
+    )
+    return (
+        f"<p id='kappa'>Cohen's kappa, {escape(first)} vs {escape(second)}: <b>{escape(kappa)}</b> "
+        f"over {report['n']} segments.</p>"
+        "<h2>Acceptance per step</h2>"
+        + table(["step", "segments sent to it", "accepted there"], accepted, id="acceptance")
+        + f"<p>Rejected {report['rejected']}; still open {report['open']}.</p>"
+        f"<h2>Confusion matrix</h2><p>Rows: {escape(first)}; columns: {escape(second)}.</p>{matrix}"
+    )
+
+
+def segments_body(segments: list[dict[str, Any]], classes: list[str]) -> str:
+    """Every segment with each step's answer and its outcome, and a form to correct a decided one."""
+    options = "".join(f'<option value="{escape(c)}">{escape(c)}</option>' for c in classes)
+    rows = []
+    for seg in segments:
+        answers = "; ".join(f"{k}: {v}" for k, v in seg["answers"].items())
+        form = (
+            f'<form class="api" data-url="/api/admin/segments/{seg["segment"]}/correct">'
+            '<select name="status"><option>accepted</option><option>rejected</option></select>'
+            f'<select name="label">{options}</select><input name="reason" placeholder="reason" required size="16">'
+            "<button>correct</button></form>"
+            if seg["status"] != "open"
+            else ""
+        )
+        rows.append(
+            [seg["segment"], escape(seg["clip"]), f"{seg['onset']}-{seg['offset']}", escape("" if seg["apex"] is None else str(seg["apex"])),
+             escape(answers), escape(seg["status"]), escape(seg["label"] or ""), escape(seg["decided_at"] or ""),
+             form]
+        )  # fmt: skip
+    return (
+        "<p>A correction changes the outcome only; the answers stay, and the audit log keeps the old value, "
+        "who changed it and why.</p>"
+        + table(
+            ["segment", "clip", "frames", "apex", "answers", "status", "class", "decided at", "correct"],
+            rows,
+            html_cells=True,
+            id="segments",
+        )
+    )
+
+
+def audit_body(records: list[dict[str, Any]]) -> str:
+    """The audit log, newest first."""
+    rows = [
+        [r["at"][:19], r["user"] or "(system)", r["action"], f"{r['entity']} {r['entity_id'] or ''}",
+         "" if r["old"] is None else r["old"], "" if r["new"] is None else r["new"]]
+        for r in reversed(records)
+    ]  # fmt: skip
+    return table(["when (UTC)", "who", "action", "what", "old", "new"], rows, id="audit")
