@@ -1,4 +1,4 @@
-"""Make docs/player.png: the labelling player on the annotate demo, mid-way through a stage-1 mark.
+"""Make docs/player.png: the labelling player on the annotate demo, mid-way through a stage-1 mark, magnified 8x.
 
 python docs/make_player_screenshot.py        # needs the annotate extra, playwright and Debian's chromium
 """
@@ -40,7 +40,8 @@ def main() -> None:
         page.wait_for_url(base + "/")
         page.keyboard.press("n")
         page.wait_for_url(base + "/task/*")
-        for key in ["ArrowRight"] * 4 + ["i"] + ["ArrowRight"] * 5 + ["a", "1", "d"]:
+        page.wait_for_function("() => document.getElementById('current-view').dataset.frame === '0'")
+        for key in ["ArrowRight"] * 4 + ["i"] + ["ArrowRight"] * 5 + ["a", "1", "m", "m"]:
             page.keyboard.press(key)
         page.wait_for_function("() => document.getElementById('current-view').dataset.frame === '9'")
         page.wait_for_timeout(300)

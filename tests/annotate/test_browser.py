@@ -123,6 +123,54 @@ def test_the_frame_shown_is_the_decoded_frame(server, browser):
         np.testing.assert_array_equal(shown, decoded[k])
 
 
+def _shown(page, shape):
+    pixels = page.evaluate(
+        "() => { const c = document.getElementById('current-view');"
+        " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"
+    )
+    return np.array(pixels, dtype=np.uint8).reshape(shape[0], shape[1], 4)[..., :3]
+
+
+def _binomial_blur(x):
+    """[1 4 6 4 1]/16 along rows then columns, edges repeated (written from the definition, with numpy)."""
+    taps = np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16
+    padded = np.pad(x, ((0, 0), (2, 2), (0, 0)), mode="edge")
+    rows = sum(taps[j] * padded[:, j : j + x.shape[1]] for j in range(5))
+    padded = np.pad(rows, ((2, 2), (0, 0), (0, 0)), mode="edge")
+    return sum(taps[j] * padded[j : j + x.shape[0]] for j in range(5))
+
+
+def test_the_difference_and_magnified_views_follow_their_formulas(server, browser):
+    base, project, rows = server
+    page = browser.new_page()
+    _sign_in(page, base, "anna")
+    page.keyboard.press("n")
+    page.wait_for_url(base + "/task/*")
+    task = int(page.url.rsplit("/", 1)[1])
+    view = project.task_view(task, 1)
+    decoded = read_frames(rows.iloc[view["clip"] - 1]["path"]).astype(np.int64)
+    k = int(np.abs(decoded - decoded[0]).reshape(len(decoded), -1).sum(1).argmax())  # the most change from frame 0
+    onset, cur = decoded[0], decoded[k]
+    for _ in range(k):
+        page.keyboard.press("ArrowRight")
+    _at_frame(page, k)
+    page.keyboard.press("d")
+    page.wait_for_function("() => document.getElementById('frame-info').textContent.includes('difference')")
+    np.testing.assert_array_equal(_shown(page, cur.shape), np.minimum(255, 4 * np.abs(cur - onset)))
+    for alpha in (4, 8, 16):  # M cycles the magnification
+        page.keyboard.press("m")
+        page.wait_for_function(
+            f"() => document.getElementById('frame-info').textContent.includes('magnified {alpha}x')"
+        )
+        expected = np.clip(np.floor(cur + alpha * _binomial_blur((cur - onset).astype(np.float64)) + 0.5), 0, 255)
+        shown = _shown(page, cur.shape).astype(np.int64)
+        assert np.abs(shown - expected).max() <= 1  # float32 in the browser, float64 here
+        assert np.abs(shown - cur).max() > 20  # and the change is visibly amplified
+    page.keyboard.press("m")
+    page.wait_for_function("() => !document.getElementById('frame-info').textContent.includes('magnified')")
+    np.testing.assert_array_equal(_shown(page, cur.shape), cur)
+
+
 def test_a_full_round_with_stage_3_then_export_and_stats(server, browser, tmp_path):
     from typer.testing import CliRunner
 

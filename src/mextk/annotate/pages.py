@@ -138,9 +138,9 @@ def segments_body(segments: list[dict[str, Any]], classes: list[str]) -> str:
             else ""
         )
         rows.append(
-            [seg["segment"], escape(seg["clip"]), f"{seg['onset']}-{seg['offset']}", escape("" if seg["apex"] is None else str(seg["apex"])),
-             escape(answers), escape(seg["status"]), escape(seg["label"] or ""), escape(seg["decided_at"] or ""),
-             form]
+            [seg["segment"], escape(seg["clip"]), f"{seg['onset']}-{seg['offset']}",
+             "" if seg["apex"] is None else int(seg["apex"]), escape(answers), escape(seg["status"]),
+             escape(seg["label"] or ""), escape(seg["decided_at"] or ""), form]
         )  # fmt: skip
     return (
         "<p>A correction changes the outcome only; the answers stay, and the audit log keeps the old value, "

@@ -3,13 +3,14 @@
 // Frames come from the server by number (/api/tasks/T/frame/K: the decoded frame K, lossless), never from
 // <video> seeking.  Keys: Left/Right one frame, Shift+Left/Right ten frames, G jump to a frame, Space play or
 // pause, [ and ] slower/faster (0.1x, 0.25x, 0.5x, 1x), L loop the marked segment, I onset, A apex, O offset,
-// 1-9 class, D difference from onset, Enter add the segment (or submit when none is being marked), Ctrl+Z undo,
+// 1-9 class, D difference from onset, M motion magnified against onset (4x, 8x, 16x, off), Enter add the segment (or submit when none is being marked), Ctrl+Z undo,
 // N next task.
 "use strict";
 
 (function () {
   const csrf = (document.querySelector("meta[name=csrf-token]") || {}).content || "";
   const SPEEDS = [0.1, 0.25, 0.5, 1];
+  const MAGNIFY = [0, 4, 8, 16];  // the magnified view's alpha, cycled by M (0: off)
 
   async function api(method, url, body) {
     const opts = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
@@ -39,7 +40,7 @@
   }
 
   const taskId = root.dataset.task;
-  const state = { view: null, k: 0, speed: 3, playing: false, loop: false, diff: false,
+  const state = { view: null, k: 0, speed: 3, playing: false, loop: false, diff: false, magnify: 0,
                   mark: { onset: null, apex: null, offset: null, label: null }, segments: [], history: [],
                   choice: null, other: false };
   const cache = new Map();
@@ -77,20 +78,27 @@
     return cache.get(k);
   }
 
+  // the views are read back for the difference and magnified views: ask for a CPU-side canvas up front
+  const context = (canvas) => canvas.getContext("2d", { willReadFrequently: true });
+
   async function draw() {
     const v = state.view;
     const onsetK = state.mark.onset !== null ? state.mark.onset : v.first;
     const [cur, ons] = await Promise.all([image(state.k), image(onsetK)]);
     for (const [canvas, img] of [[currentCanvas, cur], [onsetCanvas, ons]]) {
       canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-      canvas.getContext("2d").drawImage(img, 0, 0);
+      context(canvas).drawImage(img, 0, 0);
     }
-    if (state.diff) {
-      const c = currentCanvas.getContext("2d");
+    if (state.diff || state.magnify) {
+      const c = context(currentCanvas);
       const a = c.getImageData(0, 0, currentCanvas.width, currentCanvas.height);
-      const b = onsetCanvas.getContext("2d").getImageData(0, 0, onsetCanvas.width, onsetCanvas.height);
-      for (let i = 0; i < a.data.length; i += 4) {
-        for (let ch = 0; ch < 3; ch++) a.data[i + ch] = Math.min(255, 4 * Math.abs(a.data[i + ch] - b.data[i + ch]));
+      const b = context(onsetCanvas).getImageData(0, 0, onsetCanvas.width, onsetCanvas.height);
+      if (state.diff) {
+        for (let i = 0; i < a.data.length; i += 4) {
+          for (let ch = 0; ch < 3; ch++) a.data[i + ch] = Math.min(255, 4 * Math.abs(a.data[i + ch] - b.data[i + ch]));
+        }
+      } else {
+        magnify(a, b, MAGNIFY[state.magnify]);
       }
       c.putImageData(a, 0, 0);
     }
@@ -99,8 +107,31 @@
     const m = state.mark;
     info.textContent = `frame ${state.k} (${v.first}-${v.last}) · ${SPEEDS[state.speed]}x` +
       (state.playing ? " · playing" : "") + (state.loop ? " · loop" : "") + (state.diff ? " · difference" : "") +
+      (state.magnify ? ` · magnified ${MAGNIFY[state.magnify]}x` : "") +
       (v.kind === "segment" ? ` · onset ${m.onset ?? "-"} apex ${m.apex ?? "-"} offset ${m.offset ?? "-"}` +
         ` class ${m.label ?? "-"}` : ` · class ${state.choice ?? "-"}`);
+  }
+
+  // Linear Eulerian magnification (Wu et al., SIGGRAPH 2012) against the onset frame: the change from onset is
+  // low-passed in space (a 5-tap binomial filter [1 4 6 4 1]/16 along rows, then columns, edges repeated) and
+  // added back `alpha` times: shown = clamp(round(current + alpha * blur(current - onset)), 0, 255).
+  function magnify(cur, ons, alpha) {
+    const w = cur.width, h = cur.height, taps = [1, 4, 6, 4, 1];
+    const d = new Float32Array(w * h), t = new Float32Array(w * h);
+    for (let ch = 0; ch < 3; ch++) {
+      for (let i = 0; i < w * h; i++) d[i] = cur.data[4 * i + ch] - ons.data[4 * i + ch];
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        let acc = 0;
+        for (let j = -2; j <= 2; j++) acc += taps[j + 2] * d[y * w + Math.min(w - 1, Math.max(0, x + j))];
+        t[y * w + x] = acc / 16;
+      }
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        let acc = 0;
+        for (let j = -2; j <= 2; j++) acc += taps[j + 2] * t[Math.min(h - 1, Math.max(0, y + j)) * w + x];
+        const i = y * w + x;
+        cur.data[4 * i + ch] = Math.min(255, Math.max(0, Math.round(cur.data[4 * i + ch] + alpha * acc / 16)));
+      }
+    }
   }
 
   function drawTimeline() {
@@ -227,7 +258,8 @@
     else if (k === "[") { state.speed = Math.max(0, state.speed - 1); draw(); }
     else if (k === "]") { state.speed = Math.min(SPEEDS.length - 1, state.speed + 1); draw(); }
     else if (k === "l" || k === "L") { state.loop = !state.loop; draw(); }
-    else if (k === "d" || k === "D") { state.diff = !state.diff; draw(); }
+    else if (k === "d" || k === "D") { state.diff = !state.diff; state.magnify = 0; draw(); }
+    else if (k === "m" || k === "M") { state.magnify = (state.magnify + 1) % MAGNIFY.length; state.diff = false; draw(); }
     else if (k === "g" || k === "G") {
       const to = prompt("go to frame", String(state.k));
       if (to !== null && /^\d+$/.test(to.trim())) go(parseInt(to, 10));
