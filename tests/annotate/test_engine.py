@@ -186,5 +186,5 @@ def test_corrections_and_moves_are_audited_with_old_and_new_values(project):
         {"status": "accepted", "label": "surprise", "step": "correction", "reason": "the brows rise"},
     )  # fmt: skip
     assert [x["action"] for x in p.audit_log(entity="task", entity_id=verify)] == [
-        "assign", "reassign", "assign", "close",
+        "route", "assign", "reassign", "assign", "close",
     ]  # fmt: skip

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from mextk.annotate.protocol import Protocol, Step, protocol_from_dict
+from mextk.annotate.protocol import LABEL_KINDS, Protocol, Step, protocol_from_dict
 from mextk.annotate.store import Answer, Audit, Clip, Segment, Task, User, database_url, make_engine, sessions, upgrade
 
 ROLES = ("admin", "labeller")
@@ -83,6 +83,25 @@ def shuffled(labels: list[str], rng: random.Random) -> list[str]:
     distinct = list(dict.fromkeys(labels))
     rng.shuffle(distinct)
     return distinct
+
+
+def _open_tasks(
+    s: Any,
+    step: Step,
+    clip_id: int,
+    segment_id: int | None,
+    *,
+    assignee: int | None = None,
+    choices: list[str] | None = None,
+) -> list[Task]:
+    """The step's tasks on one item, one per rater (``seat``), unassigned unless ``assignee`` is given."""
+    tasks = [
+        Task(step=step.id, clip_id=clip_id, segment_id=segment_id, seat=k, assignee_id=assignee, choices=choices)
+        for k in range(step.raters)
+    ]
+    s.add_all(tasks)
+    s.flush()
+    return tasks
 
 
 class AnnotationProject:
@@ -147,7 +166,13 @@ class AnnotationProject:
             s.add_all(clips)
             s.flush()
             for clip in clips:
-                s.add(Task(step=proto.first.id, clip_id=clip.id))
+                if proto.first.kind == "keyframes":  # one expression per clip: its segment exists from the start
+                    seg = Segment(clip_id=clip.id, onset=0, apex=None, offset=clip.n_frames - 1)
+                    s.add(seg)
+                    s.flush()
+                    _open_tasks(s, proto.first, clip.id, seg.id)
+                else:
+                    _open_tasks(s, proto.first, clip.id, None)
             s.add(Audit(action="create", entity="project", new={"clips": len(clips), "protocol": proto.name}))
         engine.dispose()
         write_json_atomic(
@@ -193,8 +218,16 @@ class AnnotationProject:
     # ------------------------------------------------------------------ tasks
 
     def _may_take(self, s: Any, step: Step, task: Task, user: User) -> bool:
+        """Whether ``user`` may answer ``task``: a labeller, not already a rater of this step on this item, and
+        not an author of the steps the step excludes."""
         if user.role != "labeller":
             return False
+        same_item = select(Task.id).where(
+            Task.step == task.step, Task.clip_id == task.clip_id, Task.assignee_id == user.id, Task.id != task.id,
+            Task.segment_id.is_(None) if task.segment_id is None else Task.segment_id == task.segment_id,
+        )  # fmt: skip
+        if s.scalar(same_item.limit(1)) is not None:
+            return False  # nobody rates the same item twice at one step
         if task.segment_id is None or not step.exclude_authors_of:
             return True
         authors = s.scalars(
@@ -260,13 +293,27 @@ class AnnotationProject:
                 "classes": list(self.protocol.classes),
                 "no_apex_classes": list(self.protocol.no_apex_classes),
             }
-            if step.kind == "segment":
+            if step.kind in ("segment", "keyframes"):
                 view.update(first=0, last=clip.n_frames - 1)
-            else:
-                seg = s.get(Segment, task.segment_id)
-                view.update(segment=seg.id, first=seg.onset, last=seg.offset)
-                if step.kind == "choose":
-                    view.update(choices=list(task.choices or []), allow_other=step.allow_other)
+                if task.segment_id is not None:
+                    view["segment"] = task.segment_id
+                return view
+            seg = s.get(Segment, task.segment_id)
+            view.update(segment=seg.id, first=seg.onset, last=seg.offset)
+            if step.kind == "choose":
+                view.update(choices=list(task.choices or []), allow_other=step.allow_other)
+            if step.kind in ("aus", "reconcile"):
+                view["aus"] = None if self.protocol.aus is None else list(self.protocol.aus)
+            if step.kind == "reconcile":  # the one view that holds other raters' answers, by design
+                coded = s.execute(
+                    select(Answer.user_id, Answer.value).join(Task, Task.id == Answer.task_id)
+                    .where(Answer.segment_id == seg.id, Answer.step == step.of).order_by(Task.seat)
+                ).all()  # fmt: skip
+                view["codings"] = [{"coder": k + 1, "yours": u == user_id, "aus": list(v or [])}
+                                   for k, (u, v) in enumerate(coded)]  # fmt: skip
+            if step.shows:
+                results = seg.results or {}
+                view["shown"] = [{"step": self.protocol.step(x).title, "value": results.get(x)} for x in step.shows]
             return view
 
     def quality(self, task_id: int, user_id: int) -> list[dict[str, Any]]:
@@ -331,9 +378,10 @@ class AnnotationProject:
             for k, seg in enumerate(segments):
                 self._check_segment(seg, clip.n_frames, k)
             ids = []
-            following = self.protocol.steps[1] if len(self.protocol.steps) > 1 else None
+            target = self.protocol.after(step)
             for seg in segments:
-                row = Segment(clip_id=clip.id, onset=seg.onset, apex=seg.apex, offset=seg.offset)
+                row = Segment(clip_id=clip.id, onset=seg.onset, apex=seg.apex, offset=seg.offset,
+                              results={step.id: seg.label})  # fmt: skip
                 s.add(row)
                 s.flush()
                 s.add(Answer(task_id=task.id, segment_id=row.id, user_id=user_id, step=step.id, label=seg.label))
@@ -352,48 +400,139 @@ class AnnotationProject:
                         },
                     )
                 )
-                if following is not None:
-                    s.add(Task(step=following.id, clip_id=clip.id, segment_id=row.id))
-                else:
-                    self._decide(s, row, "accepted", step.id, seg.label, user_id)
+                self._go(s, row, target, step.id, seg.label, user_id)
                 ids.append(row.id)
             self._close(s, task, user_id)
             return ids
 
+    def _answering(self, s: Any, task_id: int, user_id: int, kinds: tuple[str, ...], what: str) -> tuple[Task, Step]:
+        """The user's open task of one of ``kinds``, with its segment locked until the transaction ends.
+
+        The lock (a no-op update of the segment's row: a row lock in PostgreSQL, the write lock in
+        SQLite) makes the last raters of a step, submitting at once, combine their answers exactly once.
+        """
+        task = self._own_task(s, task_id, user_id)
+        step = self.protocol.step(task.step)
+        if step.kind not in kinds:
+            raise Refused(f"task {task_id} does not ask for {what}")
+        if task.segment_id is not None:
+            s.execute(update(Segment).where(Segment.id == task.segment_id).values(status=Segment.status))
+        s.refresh(task)
+        if task.status != "open":
+            raise Refused(f"task {task_id} is already answered")
+        return task, step
+
     def submit_label(self, task_id: int, user_id: int, label: str) -> str:
         """Answer a ``classify`` or ``choose`` task; returns what became of the segment (accepted, rejected, open)."""
         with self.Session() as s, s.begin():
-            task = self._own_task(s, task_id, user_id)
-            step = self.protocol.step(task.step)
-            if step.kind == "segment":
-                raise Refused(f"task {task_id} asks for segments, not a class")
-            if task.status != "open":
-                raise Refused(f"task {task_id} is already answered")
+            task, step = self._answering(s, task_id, user_id, LABEL_KINDS, "a class")
             label = label.strip()
             if label not in self.protocol.classes:
                 raise Refused(f"unknown class {label!r}; choose one of {', '.join(self.protocol.classes)}")
             if step.kind == "choose" and not step.allow_other and label not in (task.choices or []):
                 raise Refused(f"choose one of {', '.join(task.choices or [])}")
-            seg = s.get(Segment, task.segment_id)
-            s.add(Answer(task_id=task.id, segment_id=seg.id, user_id=user_id, step=step.id, label=label))
-            s.add(
-                Audit(
-                    user_id=user_id, action="answer", entity="segment", entity_id=seg.id,
-                    new={"step": step.id, "label": label},
-                )
-            )  # fmt: skip
-            reference = s.scalar(
-                select(Answer.label).where(Answer.segment_id == seg.id, Answer.step == step.compare_with)
-            )
-            target = step.on_agree if label == reference else step.on_disagree
-            if target == "accept":
-                self._decide(s, seg, "accepted", step.id, reference, user_id)
-            elif target == "reject":
-                self._decide(s, seg, "rejected", step.id, None, user_id)
-            else:
-                self._route(s, seg, self.protocol.step(target))
-            self._close(s, task, user_id)
+            return self._answer(s, task, step, user_id, label=label, value=None)
+
+    def submit_keyframes(self, task_id: int, user_id: int, onset: int, apex: int, offset: int) -> str:
+        """Answer a ``keyframes`` task: the onset, apex and offset of the clip's expression."""
+        with self.Session() as s, s.begin():
+            task, step = self._answering(s, task_id, user_id, ("keyframes",), "key frames")
+            n = s.get(Clip, task.clip_id).n_frames
+            if not 0 <= onset <= apex <= offset < n:
+                raise Refused(f"need 0 <= onset <= apex <= offset < {n}, got {onset}, {apex}, {offset}")
+            value = {"onset": int(onset), "apex": int(apex), "offset": int(offset)}
+            return self._answer(s, task, step, user_id, label="", value=value)
+
+    def submit_aus(self, task_id: int, user_id: int, aus: str | list[str]) -> str:
+        """Answer an ``aus`` or ``reconcile`` task: the action units (``"4+7"``, ``["AU4", "R-AU12"]``; none is
+        an answer too)."""
+        from mextk.annotate.combine import parse_aus
+
+        with self.Session() as s, s.begin():
+            task, step = self._answering(s, task_id, user_id, ("aus", "reconcile"), "action units")
+            try:
+                codes = parse_aus(aus)
+            except ValueError as exc:
+                raise Refused(str(exc)) from None
+            allowed = self.protocol.aus
+            unknown = [c for c in codes if allowed is not None and c not in allowed]
+            if unknown:
+                raise Refused(f"{', '.join(unknown)} not in this protocol's action units")
+            return self._answer(s, task, step, user_id, label="", value=codes)
+
+    def _answer(self, s: Any, task: Task, step: Step, user_id: int, *, label: str, value: Any) -> str:
+        """Store an answer with its audit record, close the task, and combine when it was the step's last."""
+        seg = s.get(Segment, task.segment_id)
+        s.add(Answer(task_id=task.id, segment_id=seg.id, user_id=user_id, step=step.id, label=label, value=value))
+        new = {"step": step.id, "label": label} if value is None else {"step": step.id, "value": value}
+        s.add(Audit(user_id=user_id, action="answer", entity="segment", entity_id=seg.id, new=new))
+        self._close(s, task, user_id)
+        s.flush()
+        done = s.scalar(
+            select(func.count()).select_from(Task)
+            .where(Task.step == step.id, Task.segment_id == seg.id, Task.status == "done")
+        )  # fmt: skip
+        if done < step.raters:
             return seg.status
+        answers = s.execute(
+            select(Answer.label, Answer.value).join(Task, Task.id == Answer.task_id)
+            .where(Answer.segment_id == seg.id, Answer.step == step.id).order_by(Task.seat, Answer.id)
+        ).all()  # fmt: skip
+        self._combine(s, seg, step, answers, user_id)
+        return seg.status
+
+    def _combine(self, s: Any, seg: Segment, step: Step, answers: list[Any], user_id: int) -> None:
+        """Every rater of ``step`` is in: combine their answers (:mod:`mextk.annotate.combine`) and move on."""
+        from mextk.annotate.combine import expression_type, majority_label, median_keyframes
+
+        if step.kind == "keyframes":
+            marks = [(v["onset"], v["apex"], v["offset"]) for _, v in answers]
+            seg.onset, seg.apex, seg.offset = median_keyframes(marks)
+            fps = s.get(Clip, seg.clip_id).fps
+            seg.expression = expression_type(
+                seg.onset, seg.apex, seg.offset, fps, micro_max_ms=self.protocol.micro_max_ms,
+                micro_max_onset_apex_ms=self.protocol.micro_max_onset_apex_ms,
+            )  # fmt: skip
+            result: Any = {"onset": seg.onset, "apex": seg.apex, "offset": seg.offset, "expression": seg.expression}
+            target, label = self.protocol.after(step), None
+        elif step.kind == "aus":
+            result = [list(v or []) for _, v in answers]
+            target, label = self.protocol.after(step), None
+        elif step.kind == "reconcile":
+            result = list(answers[-1][1] or [])
+            seg.aus = result
+            target, label = self.protocol.after(step), None
+        else:
+            labels = [x for x, _ in answers]
+            result = labels[0] if step.raters == 1 else majority_label(labels, share=step.majority)
+            label = result
+            if result is None:
+                target = step.on_no_majority
+            elif step.compare_with:
+                reference = self._result(s, seg, step.compare_with)
+                target = step.on_agree if result == reference else step.on_disagree
+                label = reference
+            else:
+                target = step.on_agree
+        seg.results = {**(seg.results or {}), step.id: result}
+        self._go(s, seg, target, step.id, label, user_id)
+
+    def _result(self, s: Any, seg: Segment, step_id: str) -> Any:
+        """A step's combined result on a segment (projects from before results were kept: its one answer)."""
+        if seg.results and step_id in seg.results:
+            return seg.results[step_id]
+        return s.scalar(select(Answer.label).where(Answer.segment_id == seg.id, Answer.step == step_id).limit(1))
+
+    def _go(self, s: Any, seg: Segment, target: str, step_id: str, label: str | None, user_id: int) -> None:
+        """Accept (with ``label``), reject, flag, or open the step ``target`` on the segment."""
+        if target == "accept":
+            self._decide(s, seg, "accepted", step_id, label, user_id)
+        elif target == "reject":
+            self._decide(s, seg, "rejected", step_id, None, user_id)
+        elif target == "flag":
+            self._decide(s, seg, "flagged", step_id, None, user_id)
+        else:
+            self._route(s, seg, self.protocol.step(target))
 
     # ------------------------------------------------------------------ the admin's corrections
 
@@ -546,21 +685,19 @@ class AnnotationProject:
                 raise Refused(f"{where}: the apex {seg.apex} is outside onset {seg.onset} to offset {seg.offset}")
 
     def _route(self, s: Any, seg: Segment, step: Step) -> None:
-        """Open ``step``'s task on the segment, assigned as the step says."""
+        """Open ``step``'s tasks on the segment (one per rater), assigned as the step says."""
         assignee = None
         if step.same_as:
-            assignee = s.scalar(select(Answer.user_id).where(Answer.segment_id == seg.id, Answer.step == step.same_as))
+            assignee = s.scalar(
+                select(Answer.user_id).where(Answer.segment_id == seg.id, Answer.step == step.same_as)
+                .order_by(Answer.id).limit(1)
+            )  # fmt: skip
         choices = None
         if step.kind == "choose":
-            labels = [
-                s.scalar(select(Answer.label).where(Answer.segment_id == seg.id, Answer.step == c))
-                for c in step.candidates
-            ]
-            choices = shuffled(labels, _SYSTEM_RANDOM)  # random order, no step names
-        task = Task(step=step.id, clip_id=seg.clip_id, segment_id=seg.id, assignee_id=assignee, choices=choices)
-        s.add(task)
-        s.flush()
-        s.add(Audit(action="route", entity="task", entity_id=task.id, new={"step": step.id, "to": assignee}))
+            labels = [self._result(s, seg, c) for c in step.candidates]
+            choices = shuffled([x for x in labels if x is not None], _SYSTEM_RANDOM)  # random order, no step names
+        for task in _open_tasks(s, step, seg.clip_id, seg.id, assignee=assignee, choices=choices):
+            s.add(Audit(action="route", entity="task", entity_id=task.id, new={"step": step.id, "to": assignee}))
 
     def _decide(self, s: Any, seg: Segment, status: str, step_id: str, label: str | None, user_id: int) -> None:
         old = {"status": seg.status, "label": seg.label}

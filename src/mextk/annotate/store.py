@@ -60,20 +60,24 @@ class Segment(Base):
     onset: Mapped[int]
     apex: Mapped[int | None]
     offset: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open, accepted, rejected
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, accepted, rejected, flagged
     decided_at_step: Mapped[str | None] = mapped_column(String(32), default=None)
     label: Mapped[str | None] = mapped_column(String(32), default=None)  # the accepted class
+    expression: Mapped[str | None] = mapped_column(String(8), default=None)  # micro or macro (DFME's rule)
+    aus: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # the final action units
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # each step's combined result
 
 
 class Task(Base):
     """One unit of work: a step of the protocol on a clip (``segment`` steps) or on a segment."""
 
     __tablename__ = "tasks"
-    __table_args__ = (UniqueConstraint("step", "clip_id", "segment_id", name="one_task_per_step"),)
+    __table_args__ = (UniqueConstraint("step", "clip_id", "segment_id", "seat", name="one_task_per_seat"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step: Mapped[str] = mapped_column(String(32))
     clip_id: Mapped[int] = mapped_column(ForeignKey("clips.id"))
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"), default=None)
+    seat: Mapped[int] = mapped_column(Integer, default=0)  # which of the step's raters (0 .. raters - 1)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open, done
     choices: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # a choose step's shuffled candidates
@@ -90,9 +94,10 @@ class Answer(Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     step: Mapped[str] = mapped_column(String(32))
-    label: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(32))  # the class ("" for key frames and action units)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)  # key frames or action units
     created_at: Mapped[datetime] = mapped_column(default=_now)
-    __table_args__ = (UniqueConstraint("step", "segment_id", name="one_answer_per_step"),)
+    __table_args__ = (UniqueConstraint("step", "segment_id", "user_id", name="one_answer_per_rater"),)
 
 
 class Audit(Base):
@@ -150,9 +155,18 @@ def upgrade(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
-    with engine.begin() as conn:
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:  # SQLite rebuilds a table to alter it, which foreign keys would refuse; checked after
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        conn.commit()
+        if sqlite:
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the schema upgrade left {len(broken)} broken references, e.g. {broken[0]}")
 
 
 def sessions(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
