@@ -61,7 +61,7 @@ def test_upgrading_a_revision_0002_project_keeps_its_work_and_allows_several_rat
     with engine.begin() as conn:
         assert conn.execute(text("select label from answers")).scalar_one() == "fear"
         assert conn.execute(text("select seat from tasks")).scalar_one() == 0
-        assert conn.execute(text("select onset, apex, \"offset\" from segments")).one() == (2, 5, 9)
+        assert conn.execute(text('select onset, apex, "offset" from segments')).one() == (2, 5, 9)
         # a second rater's task and answer on the same step and segment are now allowed ...
         conn.execute(
             text(
