@@ -140,7 +140,7 @@ def agreement(
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
     """Cohen's kappa between stage 1 and stage 2, the confusion matrix, and acceptance per stage."""
-    from mextk.annotate.agreement import project_agreement
+    from mextk.annotate.report import project_agreement
 
     report = project_agreement(_project(project, db))
     if as_json:

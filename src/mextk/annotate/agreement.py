@@ -10,6 +10,8 @@
 * :func:`au_reliability` (DFME section 3.3.2: ``2 |both| / (|coder 1| + |coder 2|)``), per AU and overall.
 * :func:`keyframe_agreement` (raters' onset, apex and offset against the combined frame and each other).
 * :func:`rater_confusion` (each rater against the final label).
+
+The report of a project, read from its database, is :mod:`mextk.annotate.report`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import select
 
 
 def cohen_kappa(a: list[str], b: list[str], classes: list[str] | None = None) -> float:
@@ -157,7 +157,9 @@ def au_reliability(coder1: list[set[str]], coder2: list[set[str]]) -> dict[str, 
         raise ValueError(f"AU reliability needs the same items coded twice, got {len(coder1)} and {len(coder2)}")
     per_item = []
     shared = total = 0
-    aus = sorted(set().union(*coder1, *coder2), key=_au_order) if coder1 else []
+    from mextk.annotate.combine import au_sort_key
+
+    aus = sorted(set().union(*coder1, *coder2), key=au_sort_key) if coder1 else []
     both_au = dict.fromkeys(aus, 0)
     each_au = dict.fromkeys(aus, 0)
     for a, b in zip(coder1, coder2, strict=True):
@@ -179,11 +181,6 @@ def au_reliability(coder1: list[set[str]], coder2: list[set[str]]) -> dict[str, 
         "per_item": per_item,
         "per_au": {au: 2 * both_au[au] / each_au[au] for au in aus},
     }
-
-
-def _au_order(au: str) -> tuple[int, str]:
-    digits = "".join(ch for ch in au if ch.isdigit())
-    return (int(digits) if digits else 10**6, au)
 
 
 def keyframe_agreement(
@@ -248,50 +245,3 @@ def rater_confusion(
             "n": int(m.sum()),
         }
     return out
-
-
-def project_agreement(project: Any) -> dict[str, Any]:
-    """The agreement report of a project: kappa and confusion between its first two labelling steps, and acceptance.
-
-    Returns
-    -------
-    dict
-        ``steps`` (the two compared), ``n`` (segments answered at both), ``kappa``,
-        ``classes``, ``confusion`` (rows: first step), ``accepted`` (per step),
-        ``rejected``, ``open`` and ``routed`` (segments sent on to each later step).
-    """
-    from mextk.annotate.store import Answer, Segment, Task
-
-    proto = project.protocol
-    compared = next((s for s in proto.steps if s.compare_with), None)
-    first = compared.compare_with if compared else proto.first.id
-    second = compared.id if compared else proto.first.id
-    with project.Session() as s:
-        answers = pd.DataFrame(
-            s.execute(select(Answer.segment_id, Answer.step, Answer.label)).all(), columns=["segment", "step", "label"]
-        )
-        segments = pd.DataFrame(
-            s.execute(select(Segment.id, Segment.status, Segment.decided_at_step)).all(),
-            columns=["segment", "status", "step"],
-        )
-        routed = pd.DataFrame(
-            s.execute(select(Task.step, Task.segment_id).where(Task.segment_id.is_not(None))).all(),
-            columns=["step", "segment"],
-        )
-    pairs = answers.pivot_table(index="segment", columns="step", values="label", aggfunc="first")
-    both = pairs.dropna(subset=[c for c in (first, second) if c in pairs.columns]) if len(pairs) else pairs
-    a = both[first].tolist() if first in both.columns and second in both.columns else []
-    b = both[second].tolist() if a else []
-    classes = list(proto.classes)
-    accepted = segments[segments["status"] == "accepted"].groupby("step").size().to_dict() if len(segments) else {}
-    return {
-        "steps": [first, second],
-        "n": len(a),
-        "kappa": cohen_kappa(a, b, classes) if a else float("nan"),
-        "classes": classes,
-        "confusion": confusion(a, b, classes).tolist(),
-        "accepted": {step.id: int(accepted.get(step.id, 0)) for step in proto.steps[1:]},
-        "rejected": int((segments["status"] == "rejected").sum()) if len(segments) else 0,
-        "open": int((segments["status"] == "open").sum()) if len(segments) else 0,
-        "routed": {step.id: int((routed["step"] == step.id).sum()) for step in proto.steps[1:]},
-    }

@@ -200,7 +200,7 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
 
     @app.get("/api/admin/agreement")
     def agreement(user: Any = Depends(admin)) -> dict[str, Any]:  # noqa: B008
-        from mextk.annotate.agreement import project_agreement
+        from mextk.annotate.report import project_agreement
 
         report = project_agreement(project)
         return json.loads(json.dumps(report, default=float).replace("NaN", "null"))
@@ -263,7 +263,7 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
 
     @app.get("/report", response_class=HTMLResponse)
     def report_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
-        from mextk.annotate.agreement import project_agreement
+        from mextk.annotate.report import project_agreement
 
         body = pages.report_body(project_agreement(project))
         return pages.page("Agreement", body, csrf=who[1], nav=pages.ADMIN_NAV, script="admin.js")
