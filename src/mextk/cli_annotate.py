@@ -136,25 +136,21 @@ def users_enable(
 @annotate_app.command()
 def agreement(
     project: Annotated[Path, typer.Argument(help="Project folder.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (null where undefined).")] = False,
+    tolerance_ms: Annotated[
+        float, typer.Option(help="Key frames within this many ms of the combined one agree.")
+    ] = 10.0,
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
-    """Cohen's kappa between stage 1 and stage 2, the confusion matrix, and acceptance per stage."""
-    from mextk.annotate.report import project_agreement
+    """Agreement: Cohen's kappa (stage 1 vs 2), Fleiss' kappa, Krippendorff's alpha, AU and key-frame agreement."""
+    from mextk.annotate.report import jsonable, project_agreement, report_lines
 
-    report = project_agreement(_project(project, db))
+    report = project_agreement(_project(project, db), tolerance_ms=tolerance_ms)
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(jsonable(report), indent=2))
         return
-    first, second = report["steps"]
-    typer.echo(f"Cohen's kappa, {first} vs {second}: {report['kappa']:.4f} over {report['n']} segments")
-    typer.echo("accepted: " + ", ".join(f"{k} {v}" for k, v in report["accepted"].items())
-               + f"; rejected {report['rejected']}; open {report['open']}")  # fmt: skip
-    width = max(len(c) for c in report["classes"])
-    typer.echo(f"confusion ({first} rows, {second} columns):")
-    typer.echo(" " * (width + 1) + " ".join(f"{c[:6]:>6s}" for c in report["classes"]))
-    for c, row in zip(report["classes"], report["confusion"], strict=True):
-        typer.echo(f"{c:{width}s} " + " ".join(f"{v:6d}" for v in row))
+    for line in report_lines(report):
+        typer.echo(line)
 
 
 @annotate_app.command()

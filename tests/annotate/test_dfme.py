@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sqlalchemy")
@@ -60,11 +61,14 @@ def test_key_frames_are_the_median_of_five_raters_and_each_rates_a_clip_once(dfm
     assert aus_tasks == 2
 
 
+MARKS = [(4, 9, 12), (5, 9, 12), (4, 10, 12), (3, 9, 13), (4, 9, 12)]  # medians 4, 9, 12
+
+
 def _round(p, ids, *, aus1, aus2, final, emotions):
     """Run one clip through all four rounds; returns the segment id."""
     for k in range(5):
         t = _take(p, ids[NAMES[k]], "keyframes")
-        p.submit_keyframes(t, ids[NAMES[k]], 4, 9, 12)
+        p.submit_keyframes(t, ids[NAMES[k]], *MARKS[k])
         seg = p.task_view(t, ids[NAMES[k]])["segment"]
     coders = []
     for name, codes in (("r6", aus1), ("r7", aus2)):
@@ -157,3 +161,37 @@ def test_protocol_settings_make_a_cmed_variant_with_three_raters_at_stage_2():
     bad["steps"][2]["of"] = "keyframes"
     with pytest.raises(ValueError, match="reconcile step needs 'of', an earlier aus step"):
         protocol_from_dict(bad)
+
+
+def test_the_report_of_a_dfme_round_matches_statsmodels_and_hand_sums(dfme):
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    from mextk.annotate.report import project_agreement
+
+    p, ids, rows = dfme
+    _round(p, ids, aus1="AU4+AU7", aus2="AU4", final="AU4+AU7", emotions=["anger"] * 4 + ["disgust"] * 3)
+    _round(p, ids, aus1="AU12", aus2="AU6+AU12", final="AU6+AU12",
+           emotions=["happiness"] * 3 + ["others"] * 3 + ["surprise"])  # fmt: skip
+    report = project_agreement(p)
+    classes = report["classes"]
+    table = np.zeros((2, len(classes)), dtype=int)
+    for c, n in (("anger", 4), ("disgust", 3)):
+        table[0, classes.index(c)] = n
+    for c, n in (("happiness", 3), ("others", 3), ("surprise", 1)):
+        table[1, classes.index(c)] = n
+    emotion = report["multi"]["emotion"]
+    assert emotion["n_complete"] == 2 and emotion["fleiss_kappa"] == pytest.approx(sm_fleiss(table, method="fleiss"))
+    assert emotion["per_rater"]["r2"]["agreement"] == 1.0 and emotion["per_rater"]["r8"]["agreement"] == 0.0
+    assert emotion["per_rater"]["r8"]["n"] == 1  # the flagged segment has no final label to compare with
+    aus = report["au_reliability"]["aus"]
+    # shared AU4 and AU12; chosen 2 + 1 and 1 + 2 AUs
+    assert aus["overall"] == pytest.approx(2 * 2 / 6) and aus["n"] == 2
+    assert aus["per_au"] == pytest.approx({"AU4": 1.0, "AU6": 0.0, "AU7": 0.0, "AU12": 1.0})
+    kf = report["keyframes"]["keyframes"]
+    fps = [float(rows.iloc[k]["fps"]) for k in range(2)]
+    # onset deviations from the median 4 are 0, 1, 0, 1, 0 frames on each clip
+    assert kf["onset"]["mad_frames"] == pytest.approx(0.4)
+    assert kf["onset"]["mad_ms"] == pytest.approx(np.mean([1000 * d / f for f in fps for d in (0, 1, 0, 1, 0)]))
+    assert kf["apex"]["pairwise_frames"] == pytest.approx(4 / 10)  # one apex of 5 differs by 1: 4 of 10 pairs
+    assert report["accepted"]["emotion"] == 1 and report["flagged"] == 1
+    assert sum(report["expression"].values()) == 2

@@ -16,8 +16,14 @@ A sample's id is the prepared clip's id and the segment's frames,
 so an export that is run again names every segment as before: clips already
 written are kept, only missing ones are written (each atomically), and a
 segment that is no longer accepted leaves the manifest (its old clip stays on
-disk and is counted in the log).  Extra columns: ``accepted_at`` (the step that
-accepted it, or ``correction``), ``stage`` (that step's number, 1-based: CMED's
+disk and is counted in the log).  ``aus`` holds the final action units where the
+protocol codes them (DFME) as the manifest writes them (``AU4+AU12``, numbers
+only) and ``au_sides`` the side of a one-sided one (``R-AU12`` gives ``AU12:R``),
+as the dataset importers do.  Extra columns: ``expression``
+(``micro`` or ``macro`` where the protocol tells them apart: DFME keeps both,
+and ``mextk evaluate`` reads every row, so filter macro-expressions out when
+only micro-expressions are wanted), ``accepted_at`` (the step that accepted it,
+or ``correction``), ``stage`` (that step's number, 1-based: CMED's
 2 or 3; empty for a correction), ``source_clip`` and ``source_onset``.
 Subjects are the pseudonymous ids of the manifest the project was made from;
 no name, password or audit record leaves the project.
@@ -91,7 +97,8 @@ def export_project(
             "sample_id": sample_id,
             "fps": clip.fps,
             "emotion": seg.label,
-            "aus": "",
+            **_manifest_aus(seg.aus or []),
+            "expression": seg.expression or "",
             "accepted_at": seg.decided_at_step,
             "stage": steps.get(seg.decided_at_step or "", ""),
             "source_clip": clip.sample_id,
@@ -109,7 +116,9 @@ def export_project(
             record.update(path=rel.as_posix(), n_frames=n, onset=0,
                           apex="" if seg.apex is None else seg.apex - seg.onset, offset=n - 1)  # fmt: skip
         records.append(record)
-    df = pd.DataFrame(records, columns=[*COLUMNS, "accepted_at", "stage", "source_clip", "source_onset"])
+    df = pd.DataFrame(
+        records, columns=[*COLUMNS, "au_sides", "expression", "accepted_at", "stage", "source_clip", "source_onset"]
+    )
     out.mkdir(parents=True, exist_ok=True)
     save_manifest(df, out / "manifest.csv")
     if mode == "clips" and (out / "clips").is_dir():
@@ -124,3 +133,16 @@ def _safe(name: str) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "x"
+
+
+def _manifest_aus(codes: list[str]) -> dict[str, str]:
+    """``aus`` and ``au_sides`` columns from AU codes (``AU4``, ``R-AU12``)."""
+    aus: list[str] = []
+    sides: list[str] = []
+    for code in codes:
+        side, _, name = code.rpartition("-")
+        if name not in aus:
+            aus.append(name)
+        if side:
+            sides.append(f"{name}:{side}")
+    return {"aus": "+".join(aus), "au_sides": "+".join(sides)}

@@ -158,3 +158,58 @@ def _keyframes(step_id: str, rows: pd.DataFrame, segments: pd.DataFrame, toleran
     out: dict[str, Any] = keyframe_agreement(marks, combined, fps, tolerance_ms=tolerance_ms)
     out["n_items"] = len(marks)
     return out
+
+
+def jsonable(report: Any) -> Any:
+    """The report with ``nan`` as ``None`` (JSON has no NaN) and numpy numbers as Python ones."""
+    if isinstance(report, dict):
+        return {str(k): jsonable(v) for k, v in report.items()}
+    if isinstance(report, (list, tuple)):
+        return [jsonable(v) for v in report]
+    if hasattr(report, "item"):
+        report = report.item()
+    if isinstance(report, float) and report != report:
+        return None
+    return report
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The report as plain text lines (``mextk annotate agreement``)."""
+
+    def num(x: Any, digits: int = 4) -> str:
+        return "n/a" if x is None or x != x else f"{x:.{digits}f}"
+
+    lines = []
+    if report["steps"]:
+        first, second = report["steps"]
+        lines.append(f"Cohen's kappa, {first} vs {second}: {num(report['kappa'])} over {report['n']} segments "
+                     f"(Krippendorff's alpha {num(report['alpha'])})")  # fmt: skip
+    for step, m in report["multi"].items():
+        lines.append(f"{step}: Fleiss' kappa {num(m['fleiss_kappa'])} over {m['n_complete']} segments with all "
+                     f"{m['raters']} raters; Krippendorff's alpha {num(m['krippendorff_alpha'])} "
+                     f"over {m['n_items']}")  # fmt: skip
+        for rater, r in m["per_rater"].items():
+            lines.append(f"  {rater}: agrees with the final label on {num(r['agreement'], 3)} of {r['n']}")
+    for step, a in report["au_reliability"].items():
+        per_au = ", ".join(f"{au} {num(v, 2)}" for au, v in a["per_au"].items())
+        lines.append(f"{step}: AU reliability {num(a['overall'])} over {a['n']} segments; per AU: {per_au}")
+    for step, k in report["keyframes"].items():
+        for name in ("onset", "apex", "offset"):
+            x = k[name]
+            lines.append(f"{step} {name}: {num(x['mad_frames'], 2)} frames ({num(x['mad_ms'], 2)} ms) from the "
+                         f"combined frame on average, {num(x['pairwise_ms'], 2)} ms between two raters; "
+                         f"{num(x['within_tolerance'], 3)} within {report['tolerance_ms']:g} ms")  # fmt: skip
+    lines.append(
+        "accepted: " + ", ".join(f"{k} {v}" for k, v in report["accepted"].items())
+        + f"; corrected {report['corrected']}; rejected {report['rejected']}; flagged {report['flagged']}; "
+        f"open {report['open']}"
+        + ("; " + ", ".join(f"{k} {v}" for k, v in report["expression"].items()) if report["expression"] else "")
+    )  # fmt: skip
+    if report["steps"]:
+        classes = report["classes"]
+        width = max(len(c) for c in classes)
+        lines.append(f"confusion ({report['steps'][0]} rows, {report['steps'][1]} columns):")
+        lines.append(" " * (width + 1) + " ".join(f"{c[:6]:>6s}" for c in classes))
+        for c, row in zip(classes, report["confusion"], strict=True):
+            lines.append(f"{c:{width}s} " + " ".join(f"{v:6d}" for v in row))
+    return lines

@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -194,16 +193,42 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
         except Refused as exc:
             raise HTTPException(400, str(exc)) from None
 
+    @app.post("/api/tasks/{task_id}/keyframes")
+    async def keyframes(task_id: str, request: Request, user: Any = Depends(changing)) -> dict[str, Any]:  # noqa: B008
+        view_of(task_id, user)
+        body = await _json(request)
+        try:
+            marks = [int(body[k]) for k in ("onset", "apex", "offset")]
+        except (KeyError, TypeError, ValueError):
+            raise HTTPException(400, "key frames need integer onset, apex and offset") from None
+        try:
+            return {"status": project.submit_keyframes(_number(task_id), user.id, *marks)}
+        except Refused as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.post("/api/tasks/{task_id}/aus")
+    async def aus(task_id: str, request: Request, user: Any = Depends(changing)) -> dict[str, Any]:  # noqa: B008
+        view_of(task_id, user)
+        body = await _json(request)
+        codes = body.get("aus", "")
+        if not isinstance(codes, (str, list)) or (
+            isinstance(codes, list) and not all(isinstance(c, str) for c in codes)
+        ):
+            raise HTTPException(400, "aus must be a text such as 4+7 or a list of codes")
+        try:
+            return {"status": project.submit_aus(_number(task_id), user.id, codes)}
+        except Refused as exc:
+            raise HTTPException(400, str(exc)) from None
+
     @app.get("/api/admin/progress")
     def progress(user: Any = Depends(admin)) -> dict[str, Any]:  # noqa: B008
         return project.progress()
 
     @app.get("/api/admin/agreement")
     def agreement(user: Any = Depends(admin)) -> dict[str, Any]:  # noqa: B008
-        from mextk.annotate.report import project_agreement
+        from mextk.annotate.report import jsonable, project_agreement
 
-        report = project_agreement(project)
-        return json.loads(json.dumps(report, default=float).replace("NaN", "null"))
+        return jsonable(project_agreement(project))
 
     # ------------------------------------------------------------------ admin API
 
