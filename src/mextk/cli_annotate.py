@@ -140,12 +140,21 @@ def agreement(
     tolerance_ms: Annotated[
         float, typer.Option(help="Key frames within this many ms of the combined one agree.")
     ] = 10.0,
+    plots: Annotated[Path | None, typer.Option(help="Also write the report's figures here (PNG).")] = None,
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
     """Agreement: Cohen's kappa (stage 1 vs 2), Fleiss' kappa, Krippendorff's alpha, AU and key-frame agreement."""
     from mextk.annotate.report import jsonable, project_agreement, report_lines
 
     report = project_agreement(_project(project, db), tolerance_ms=tolerance_ms)
+    if plots is not None:
+        from mextk.annotate.figures import report_figures
+        from mextk.io.atomic import atomic_path
+
+        out_folder(plots).mkdir(parents=True, exist_ok=True)
+        for name, png in report_figures(report).items():
+            with atomic_path(plots / f"{name}.png") as tmp:
+                tmp.write_bytes(png)
     if as_json:
         typer.echo(json.dumps(jsonable(report), indent=2))
         return

@@ -195,3 +195,36 @@ def test_the_report_of_a_dfme_round_matches_statsmodels_and_hand_sums(dfme):
     assert kf["apex"]["pairwise_frames"] == pytest.approx(4 / 10)  # one apex of 5 differs by 1: 4 of 10 pairs
     assert report["accepted"]["emotion"] == 1 and report["flagged"] == 1
     assert sum(report["expression"].values()) == 2
+
+
+def test_the_report_as_text_json_figures_and_page(dfme, tmp_path):
+    import json
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from mextk.annotate.report import project_agreement
+    from mextk.annotate.server import create_app
+    from mextk.cli import app
+
+    p, ids, _ = dfme
+    _round(p, ids, aus1="AU4+AU7", aus2="AU4", final="AU4+AU7", emotions=["anger"] * 4 + ["disgust"] * 3)
+    kappa = project_agreement(p)["multi"]["emotion"]["fleiss_kappa"]
+    db = [] if p.engine.dialect.name == "sqlite" else ["--db", p.engine.url.render_as_string(hide_password=False)]
+    runner = CliRunner()
+    res = runner.invoke(app, ["annotate", "agreement", str(p.folder), *db, "--plots", str(tmp_path / "figs")])
+    assert res.exit_code == 0, res.output
+    assert f"emotion: Fleiss' kappa {kappa:.4f} over 1 segments with all 7 raters" in res.output
+    assert "aus: AU reliability 0.6667 over 1 segments; per AU: AU4 1.00, AU7 0.00" in res.output
+    assert sorted(f.name for f in (tmp_path / "figs").iterdir()) == [
+        "aus_aus.png", "keyframes_keyframes.png", "raters_emotion.png",
+    ]  # fmt: skip
+    assert (tmp_path / "figs" / "raters_emotion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    res = runner.invoke(app, ["annotate", "agreement", str(p.folder), *db, "--json"])
+    report = json.loads(res.output)  # strict JSON: no NaN
+    assert report["kappa"] is None and report["multi"]["emotion"]["fleiss_kappa"] == pytest.approx(kappa)
+    p.add_user("root", "admin", "password-root")
+    c = TestClient(create_app(p.folder, db=None if not db else db[1]))
+    c.post("/login", data={"name": "root", "password": "password-root"})
+    page = c.get("/report").text
+    assert f"Fleiss' kappa <b>{kappa:.3f}</b>" in page and 'id="fig-raters_emotion" src="data:image/png;base64,' in page

@@ -102,25 +102,81 @@ def admin_body(
     )
 
 
-def report_body(report: dict[str, Any]) -> str:
-    """The agreement report: Cohen's kappa, acceptance per step, and the confusion matrix."""
-    first, second = report["steps"]
-    kappa = "n/a" if report["kappa"] != report["kappa"] else f"{report['kappa']:.3f}"
-    accepted = [[step, report["routed"].get(step, 0), n] for step, n in report["accepted"].items()]
+def _num(x: Any, digits: int = 3) -> str:
+    return "n/a" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def _figure(figures: dict[str, bytes], name: str) -> str:
+    import base64
+
+    if name not in figures:
+        return ""
+    data = base64.b64encode(figures[name]).decode("ascii")
+    return f'<p><img alt="{escape(name)}" id="fig-{escape(name)}" src="data:image/png;base64,{data}"></p>'
+
+
+def report_body(report: dict[str, Any], figures: dict[str, bytes] | None = None) -> str:
+    """The agreement report (see :mod:`mextk.annotate.report`) with its figures."""
+    figures = figures or {}
+    parts = []
     classes = report["classes"]
-    matrix = table(
-        [f"{first} \\ {second}", *classes],
-        [[c, *row] for c, row in zip(classes, report["confusion"], strict=True)],
-        id="confusion",
-    )
-    return (
-        f"<p id='kappa'>Cohen's kappa, {escape(first)} vs {escape(second)}: <b>{escape(kappa)}</b> "
-        f"over {report['n']} segments.</p>"
+    if report["steps"]:
+        first, second = report["steps"]
+        parts.append(
+            f"<p id='kappa'>Cohen's kappa, {escape(first)} vs {escape(second)}: <b>{escape(_num(report['kappa']))}</b> "
+            f"over {report['n']} segments (Krippendorff's alpha {escape(_num(report['alpha']))}).</p>"
+        )
+    for step, m in report["multi"].items():
+        rows = [[r, v["n"], _num(v["agreement"])] for r, v in m["per_rater"].items()]
+        parts.append(
+            f"<h2>{escape(step)}: {m['raters']} raters</h2><p class='multi'>Fleiss' kappa "
+            f"<b>{escape(_num(m['fleiss_kappa']))}</b> over {m['n_complete']} segments with every rater; "
+            f"Krippendorff's alpha <b>{escape(_num(m['krippendorff_alpha']))}</b> over {m['n_items']}.</p>"
+            + table(["rater", "segments with a final label", "agreement with it"], rows, id=f"raters-{step}")
+            + _figure(figures, f"raters_{step}")
+        )
+    for step, a in report["au_reliability"].items():
+        rows = [[au, _num(v)] for au, v in a["per_au"].items()]
+        parts.append(
+            f"<h2>{escape(step)}: action units</h2><p class='aus'>Reliability (DFME) <b>{escape(_num(a['overall']))}"
+            f"</b> over {a['n']} segments; mean per segment {escape(_num(a['mean_item']))}.</p>"
+            + table(["AU", "reliability"], rows, id=f"aus-{step}") + _figure(figures, f"aus_{step}")
+        )  # fmt: skip
+    for step, k in report["keyframes"].items():
+        rows = [
+            [name, _num(k[name]["mad_frames"], 2), _num(k[name]["mad_ms"], 2), _num(k[name]["pairwise_ms"], 2),
+             _num(k[name]["within_tolerance"])]
+            for name in ("onset", "apex", "offset")
+        ]  # fmt: skip
+        parts.append(
+            f"<h2>{escape(step)}: key frames</h2><p>{k['n_items']} segments.</p>"
+            + table(["key frame", "from combined (frames)", "from combined (ms)", "between raters (ms)",
+                     f"within {report['tolerance_ms']:g} ms"], rows, id=f"keyframes-{step}")
+            + _figure(figures, f"keyframes_{step}")
+        )  # fmt: skip
+    accepted = [[step, report["routed"].get(step, 0), n] for step, n in report["accepted"].items()]
+    parts.append(
         "<h2>Acceptance per step</h2>"
         + table(["step", "segments sent to it", "accepted there"], accepted, id="acceptance")
-        + f"<p>Rejected {report['rejected']}; still open {report['open']}.</p>"
-        f"<h2>Confusion matrix</h2><p>Rows: {escape(first)}; columns: {escape(second)}.</p>{matrix}"
+        + f"<p>Corrected {report['corrected']}; rejected {report['rejected']}; flagged for discussion "
+        f"{report['flagged']}; still open {report['open']}"
+        + (
+            "; " + escape(", ".join(f"{k} {v}" for k, v in report["expression"].items()))
+            if report["expression"]
+            else ""
+        )
+        + ".</p>"
     )
+    if report["steps"]:
+        first, second = report["steps"]
+        matrix = table(
+            [f"{first} \\ {second}", *classes],
+            [[c, *row] for c, row in zip(classes, report["confusion"], strict=True)],
+            id="confusion",
+        )
+        parts.append(f"<h2>Confusion matrix</h2><p>Rows: {escape(first)}; columns: {escape(second)}.</p>{matrix}"
+                     + _figure(figures, "confusion"))  # fmt: skip
+    return "".join(parts)
 
 
 def segments_body(segments: list[dict[str, Any]], classes: list[str]) -> str:

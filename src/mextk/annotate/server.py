@@ -288,9 +288,11 @@ def create_app(project_folder: str | Path, *, db: str | None = None, limiter: An
 
     @app.get("/report", response_class=HTMLResponse)
     def report_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
+        from mextk.annotate.figures import report_figures
         from mextk.annotate.report import project_agreement
 
-        body = pages.report_body(project_agreement(project))
+        report = project_agreement(project)
+        body = pages.report_body(report, report_figures(report))
         return pages.page("Agreement", body, csrf=who[1], nav=pages.ADMIN_NAV, script="admin.js")
 
     @app.get("/admin/segments", response_class=HTMLResponse)
