@@ -50,7 +50,7 @@ def _project(folder: Path, db: str | None):  # type: ignore[no-untyped-def]
 def init(
     project: Annotated[Path, typer.Argument(help="Project folder to make.")],
     clips: Annotated[Path, typer.Option(help="Manifest of the prepared clips (mextk prepare's manifest.csv).")],
-    protocol: Annotated[str, typer.Option(help="Protocol: cmed, or a protocol .json file.")] = "cmed",
+    protocol: Annotated[str, typer.Option(help="Protocol: cmed, dfme, or a protocol .json file.")] = "cmed",
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
     """Make a labelling project: one stage-1 task per clip."""
@@ -216,13 +216,14 @@ def audit(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo clips and project.")] = Path("mextk-annotate-demo"),
     clips: Annotated[int, typer.Option(help="Synthetic clips to label.")] = 6,
+    protocol: Annotated[str, typer.Option(help="Protocol: cmed, dfme, or a protocol .json file.")] = "cmed",
 ) -> None:
-    """A project on synthetic clips with two labellers (anna, ben), ready for 'mextk annotate serve'."""
+    """A project on synthetic clips with its labellers (CMED: anna, ben), ready for 'mextk annotate serve'."""
     _require_extra()
     from mextk.annotate.demo import make_demo_project
 
     out_folder(out)
-    made = make_demo_project(out, clips=clips)
+    made = make_demo_project(out, clips=clips, protocol=protocol)
     typer.echo(f"made {made['project']}: {clips} clips; users (passwords shown once):")
     for name, password in made["users"].items():
         typer.echo(f"  {name}  {password}")

@@ -118,7 +118,7 @@ def test_a_correction_reaches_the_export_and_ids_stay_stable(finished):
     p, tmp = finished
     before = export_project(p, tmp / "export").set_index("sample_id")
     admin = p.add_user("root", "admin", "password-root")
-    segments = {x["answers"]["mark"]: x["segment"] for x in p.segments()}
+    segments = {x["answers"]["mark"][0]: x["segment"] for x in p.segments()}
     p.correct_segment(segments["no_me"], admin, status="accepted", label="no_me", reason="a blink, not fear")
     p.correct_segment(segments["happiness"], admin, status="rejected", reason="the face turns away")
     after = export_project(p, tmp / "export").set_index("sample_id")
@@ -155,7 +155,7 @@ def test_mextk_evaluate_trains_on_an_export(synth_dataset, tmp_path):
         r = truth[clip_of_task[t]]
         apex = None if r.emotion == "no_me" else int(r.apex)
         p.submit_segments(t, a, [SegmentInput(int(r.onset), int(r.offset), r.emotion, apex=apex)])
-    marked = {x["segment"]: x["answers"]["mark"] for x in p.segments()}
+    marked = {x["segment"]: x["answers"]["mark"][0] for x in p.segments()}
     while (t := p.next_task(b)) is not None:  # ben agrees with every one
         p.submit_label(t, b, marked[p.task_view(t, b)["segment"]])
     export_project(p, tmp_path / "export")

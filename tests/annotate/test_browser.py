@@ -56,6 +56,7 @@ def browser():
 
 def _sign_in(page, base, name):
     page.goto(base + "/login")
+    page.focus("input[name=name]")  # autofocus, but not before the page has loaded
     page.keyboard.type(name)
     page.keyboard.press("Tab")
     page.keyboard.type(f"password-{name}")
@@ -273,3 +274,113 @@ def test_an_admin_corrects_a_segment_from_the_segments_page(server, browser):
         ("root", seg["segment"])
     ]
     page.close()
+
+
+@pytest.fixture
+def dfme_server(synth_dataset, tmp_path):
+    import uvicorn
+
+    clips_manifest(synth_dataset, tmp_path, 1)
+    project = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv", protocol="dfme")
+    for k in range(1, 8):
+        project.add_user(f"r{k}", "labeller", f"password-r{k}")
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(tmp_path / "proj"), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", project
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _submit(page):
+    """Press Enter and wait until the answer is in: the status says so, or the player moved on to the next task."""
+    url = page.url
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "(u) => location.href !== u || document.getElementById('status').textContent === 'submitted'", arg=url
+    )
+
+
+def _open(page, kind):
+    """Be on an unanswered task of ``kind``: the player goes to the next task by itself after a submission
+    when one is waiting; otherwise press N."""
+    state = "() => { const v = document.getElementById('frame-info'); return v && v.textContent ? location.href : ''; }"
+    kind_of = "(id) => fetch('/api/tasks/' + id).then((r) => r.json()).then((v) => v.kind + ':' + v.status)"
+
+    def current():
+        if "/task/" not in page.url or page.inner_text("#status") == "submitted":
+            return None
+        return page.evaluate(kind_of, page.url.rsplit("/", 1)[1])
+
+    if current() != f"{kind}:open":
+        url = page.url
+        page.keyboard.press("n")
+        page.wait_for_function("(u) => location.href !== u && location.pathname.startsWith('/task/')", arg=url)
+    page.wait_for_function(state)
+    assert current() == f"{kind}:open"
+
+
+def test_a_dfme_round_with_5_and_7_raters_by_keyboard_then_export_and_stats(dfme_server, browser, tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    base, project = dfme_server
+    pages = {}
+    for k in range(1, 8):
+        page = browser.new_page()
+        page.on("dialog", lambda d: d.accept())  # "no task left for you" after the last one
+        _sign_in(page, base, f"r{k}")
+        pages[f"r{k}"] = page
+    # round 1: five raters mark onset, apex, offset; medians (2, 5, 8)
+    marks = [(2, 5, 8), (3, 5, 9), (2, 6, 8), (1, 5, 8), (2, 5, 10)]
+    for name, (onset, apex, offset) in zip(["r1", "r2", "r3", "r4", "r5"], marks, strict=True):
+        page = pages[name]
+        _open(page, "keyframes")
+        assert page.is_hidden("#classes") and page.is_hidden("#au-form")
+        keys = ["ArrowRight"] * onset + ["i"] + ["ArrowRight"] * (apex - onset) + ["a"]
+        keys += ["ArrowRight"] * (offset - apex) + ["o"]
+        for key in keys:
+            page.keyboard.press(key)
+        _submit(page)
+    # round 2: two AU coders, blind (r5 was taken straight to one after its key frames), then the first
+    # settles the final set seeing both
+    for name, codes in (("r5", "4+7"), ("r6", "4")):
+        page = pages[name]
+        _open(page, "aus")
+        assert page.inner_text("#shown") == ""  # nothing of the other coder
+        page.keyboard.type(codes)  # the AU box has the focus
+        _submit(page)
+    page = pages["r5"]
+    _open(page, "reconcile")
+    assert [x for x in page.inner_text("#shown").split("\n") if x] == ["coder 1 (you): AU4+AU7", "coder 2: AU4"]
+    assert page.input_value("#aus") == "AU4+AU7"
+    _submit(page)  # keeps AU4+AU7
+    # round 3: seven raters choose the emotion; four say anger (1), three disgust (3)
+    for k in range(1, 8):
+        page = pages[f"r{k}"]
+        _open(page, "classify")
+        page.wait_for_selector("#classes li")
+        assert "AU4+AU7" in page.inner_text("#shown")  # the final AUs, shown to the emotion raters
+        page.keyboard.press("1" if k <= 4 else "3")
+        _submit(page)
+    (seg,) = project.segments()
+    assert (seg["onset"], seg["apex"], seg["offset"], seg["status"], seg["label"]) == (2, 5, 8, "accepted", "anger")
+    runner = CliRunner()
+    res = runner.invoke(app, ["annotate", "export", str(project.folder), "--out", str(tmp_path / "ds")])
+    assert res.exit_code == 0, res.output
+    import pandas as pd
+
+    m = pd.read_csv(tmp_path / "ds" / "manifest.csv")
+    assert m[["emotion", "aus", "n_frames", "apex"]].values.tolist() == [["anger", "AU4+AU7", 7, 3]]
+    res = runner.invoke(app, ["stats", str(tmp_path / "ds" / "manifest.csv")])
+    assert res.exit_code == 0 and "Anger" in res.output, res.output
+    res = runner.invoke(app, ["annotate", "agreement", str(project.folder)])
+    assert "emotion: Fleiss' kappa" in res.output and "aus: AU reliability 0.6667" in res.output

@@ -254,7 +254,7 @@ def test_an_admin_corrects_an_outcome_with_a_reason_and_the_audit_log_keeps_the_
     assert root.post(url, json=fix).json()["label"] == "anger"
     (row,) = [x for x in root.get("/api/admin/segments").json() if x["segment"] == seg]
     assert (row["status"], row["label"], row["decided_at"]) == ("accepted", "anger", "correction")
-    assert row["answers"] == {"mark": "fear", "verify": "fear"}  # the labellers' answers are untouched
+    assert row["answers"] == {"mark": ["fear"], "verify": ["fear"]}  # the labellers' answers are untouched
     (audit,) = [a for a in root.get("/api/admin/audit").json() if a["action"] == "correct"]
     assert audit["user"] == "root" and audit["entity_id"] == seg
     assert audit["old"] == {"status": "accepted", "label": "fear", "step": "verify"}

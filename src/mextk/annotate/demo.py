@@ -1,9 +1,11 @@
-"""``mextk annotate demo``: a project on synthetic clips with two labellers, to try the app at once.
+"""``mextk annotate demo``: a project on synthetic clips with enough labellers to try the app at once.
 
 The clips are rendered by :mod:`mextk.synth` (real-face-based synthetic
 subjects, H.264); their own labels are dropped, so the labellers start from
-nothing, as with clips fresh from ``mextk prepare``.  The two accounts' passwords
-are made at random and printed once (they are stored only as hashes).
+nothing, as with clips fresh from ``mextk prepare``.  A CMED project gets two
+labellers (anna, ben); a protocol with more raters per step gets as many as its
+largest step needs (DFME: seven, rater1 to rater7).  The passwords are made at
+random and printed once (they are stored only as hashes).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 
 
 def make_demo_project(
-    out: str | os.PathLike[str], *, clips: int = 6, seed: int = 0, progress: bool = True
+    out: str | os.PathLike[str], *, clips: int = 6, protocol: str = "cmed", seed: int = 0, progress: bool = True
 ) -> dict[str, Any]:
-    """Render ``clips`` synthetic clips into ``OUT/clips`` and make ``OUT/project`` with users anna and ben.
+    """Render ``clips`` synthetic clips into ``OUT/clips`` and make ``OUT/project`` with its labellers.
 
     Returns
     -------
@@ -39,8 +41,10 @@ def make_demo_project(
         unlabelled[col] = ""
     unlabelled["path"] = [str((out / "clips" / p).resolve()) for p in df["path"]]
     unlabelled.to_csv(out / "clips.csv", index=False)
-    project = AnnotationProject.create(out / "project", out / "clips.csv")
-    users = {name: secrets.token_urlsafe(9) for name in ("anna", "ben")}
+    project = AnnotationProject.create(out / "project", out / "clips.csv", protocol=protocol)
+    needed = max(2, *(step.raters for step in project.protocol.steps))
+    names = ["anna", "ben"] if needed == 2 else [f"rater{k}" for k in range(1, needed + 1)]
+    users = {name: secrets.token_urlsafe(9) for name in names}
     for name, password in users.items():
         project.add_user(name, "labeller", password)
     return {"project": out / "project", "users": users}

@@ -630,18 +630,20 @@ class AnnotationProject:
             ]  # fmt: skip
 
     def segments(self) -> list[dict[str, Any]]:
-        """Every segment with its outcome and each step's answer (for the admin; never shown to labellers)."""
+        """Every segment with its outcome, type, AUs and each step's answers (a list per step, in the raters'
+        order: a class, or the key frames or action units), for the admin; never shown to labellers."""
         with self.Session() as s:
-            answers: dict[int, dict[str, str]] = {}
-            for seg_id, step, label in s.execute(select(Answer.segment_id, Answer.step, Answer.label)):
-                answers.setdefault(seg_id, {})[step] = label
+            answers: dict[int, dict[str, list[Any]]] = {}
+            given = select(Answer.segment_id, Answer.step, Answer.label, Answer.value).order_by(Answer.id)
+            for seg_id, step, label, value in s.execute(given):
+                answers.setdefault(seg_id, {}).setdefault(step, []).append(label if value is None else value)
             rows = s.execute(
                 select(Segment, Clip.sample_id).join(Clip, Clip.id == Segment.clip_id).order_by(Segment.id)
             )
             return [
                 {"segment": seg.id, "clip": sample, "onset": seg.onset, "apex": seg.apex, "offset": seg.offset,
                  "status": seg.status, "label": seg.label, "decided_at": seg.decided_at_step,
-                 "answers": answers.get(seg.id, {})}
+                 "expression": seg.expression, "aus": seg.aus, "answers": answers.get(seg.id, {})}
                 for seg, sample in rows
             ]  # fmt: skip
 

@@ -179,12 +179,21 @@ def report_body(report: dict[str, Any], figures: dict[str, bytes] | None = None)
     return "".join(parts)
 
 
+def _answer_text(value: Any) -> str:
+    """One answer as text: a class, ``onset/apex/offset``, or action units joined by ``+``."""
+    if isinstance(value, dict):
+        return f"{value.get('onset')}/{value.get('apex')}/{value.get('offset')}"
+    if isinstance(value, list):
+        return "+".join(value) or "no AU"
+    return str(value)
+
+
 def segments_body(segments: list[dict[str, Any]], classes: list[str]) -> str:
     """Every segment with each step's answer and its outcome, and a form to correct a decided one."""
     options = "".join(f'<option value="{escape(c)}">{escape(c)}</option>' for c in classes)
     rows = []
     for seg in segments:
-        answers = "; ".join(f"{k}: {v}" for k, v in seg["answers"].items())
+        answers = "; ".join(f"{k}: {', '.join(_answer_text(v) for v in given)}" for k, given in seg["answers"].items())
         form = (
             f'<form class="api" data-url="/api/admin/segments/{seg["segment"]}/correct">'
             '<select name="status"><option>accepted</option><option>rejected</option></select>'

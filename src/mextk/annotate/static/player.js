@@ -3,7 +3,8 @@
 // Frames come from the server by number (/api/tasks/T/frame/K: the decoded frame K, lossless), never from
 // <video> seeking.  Keys: Left/Right one frame, Shift+Left/Right ten frames, G jump to a frame, Space play or
 // pause, [ and ] slower/faster (0.1x, 0.25x, 0.5x, 1x), L loop the marked segment, I onset, A apex, O offset,
-// 1-9 class, D difference from onset, M motion magnified against onset (4x, 8x, 16x, off), Enter add the segment (or submit when none is being marked), Ctrl+Z undo,
+// 1-9 class (key frames: I/A/O only; action units: U or the box, type "4+7, R12", Enter; Esc leaves the box),
+// D difference from onset, M motion magnified against onset (4x, 8x, 16x, off), Enter add the segment (or submit when none is being marked), Ctrl+Z undo,
 // N next task.
 "use strict";
 
@@ -11,6 +12,9 @@
   const csrf = (document.querySelector("meta[name=csrf-token]") || {}).content || "";
   const SPEEDS = [0.1, 0.25, 0.5, 1];
   const MAGNIFY = [0, 4, 8, 16];  // the magnified view's alpha, cycled by M (0: off)
+  const MARK_KINDS = ["segment", "keyframes"];  // tasks where I/A/O mark frames
+  const AU_KINDS = ["aus", "reconcile"];  // tasks answered with action units
+  const CLASS_KINDS = ["segment", "classify", "choose"];  // tasks where 1-9 pick a class
 
   async function api(method, url, body) {
     const opts = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
@@ -63,7 +67,12 @@
   const classes = el("ol", { id: "classes" });
   const list = el("ul", { id: "segments" });
   const status = el("p", { id: "status", role: "status" });
-  root.append(info, views, timeline, classes, list, status);
+  const shown = el("div", { id: "shown" });
+  const auBox = el("input", { id: "aus", type: "text", placeholder: "action units, e.g. 4+7+R12 (U)", size: "36",
+                              autocomplete: "off", spellcheck: "false" });
+  const auForm = el("p", { id: "au-form" });
+  auForm.append(el("label", { for: "aus" }, "AUs "), auBox);
+  root.append(info, views, timeline, shown, classes, auForm, list, status);
   let quality = [];
 
   function image(k) {
@@ -81,10 +90,14 @@
   // the views are read back for the difference and magnified views: ask for a CPU-side canvas up front
   const context = (canvas) => canvas.getContext("2d", { willReadFrequently: true });
 
+  let drawn = 0;  // the latest draw wins: frames load out of order when stepping fast, and a late frame
+                  // must never replace the one asked for last
   async function draw() {
     const v = state.view;
+    const ticket = ++drawn;
     const onsetK = state.mark.onset !== null ? state.mark.onset : v.first;
     const [cur, ons] = await Promise.all([image(state.k), image(onsetK)]);
+    if (ticket !== drawn) return;
     for (const [canvas, img] of [[currentCanvas, cur], [onsetCanvas, ons]]) {
       canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
       context(canvas).drawImage(img, 0, 0);
@@ -109,7 +122,9 @@
       (state.playing ? " · playing" : "") + (state.loop ? " · loop" : "") + (state.diff ? " · difference" : "") +
       (state.magnify ? ` · magnified ${MAGNIFY[state.magnify]}x` : "") +
       (v.kind === "segment" ? ` · onset ${m.onset ?? "-"} apex ${m.apex ?? "-"} offset ${m.offset ?? "-"}` +
-        ` class ${m.label ?? "-"}` : ` · class ${state.choice ?? "-"}`);
+        ` class ${m.label ?? "-"}` :
+        v.kind === "keyframes" ? ` · onset ${m.onset ?? "-"} apex ${m.apex ?? "-"} offset ${m.offset ?? "-"}` :
+        AU_KINDS.includes(v.kind) ? "" : ` · class ${state.choice ?? "-"}`);
   }
 
   // Linear Eulerian magnification (Wu et al., SIGGRAPH 2012) against the onset frame: the change from onset is
@@ -236,20 +251,37 @@
           return;
         }
         await api("POST", "/api/tasks/" + taskId + "/segments", { segments: state.segments });
+      } else if (v.kind === "keyframes") {
+        const m = state.mark;
+        if (m.onset === null || m.apex === null || m.offset === null) {
+          status.textContent = "mark onset (I), apex (A) and offset (O)"; return;
+        }
+        if (!(m.onset <= m.apex && m.apex <= m.offset)) { status.textContent = "need onset <= apex <= offset"; return; }
+        await api("POST", "/api/tasks/" + taskId + "/keyframes", { onset: m.onset, apex: m.apex, offset: m.offset });
+      } else if (AU_KINDS.includes(v.kind)) {
+        await api("POST", "/api/tasks/" + taskId + "/aus", { aus: auBox.value });
       } else {
         if (state.choice === null) { status.textContent = "choose a class with its number"; return; }
         await api("POST", "/api/tasks/" + taskId + "/label", { label: state.choice });
       }
       status.textContent = "submitted";
+      auBox.blur();  // the player's keys (N for the next task) work again
       nextTask();
     } catch (err) {
       status.textContent = "not saved: " + err.message;
     }
   }
 
+  auBox.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); enter(); }
+    else if (e.key === "Escape") { e.preventDefault(); auBox.blur(); }
+    else e.stopPropagation();  // typing in the box is not a player key
+  });
+
   document.addEventListener("keydown", (e) => {
     if (!state.view) return;
     const k = e.key;
+    if (AU_KINDS.includes(state.view.kind) && (k === "u" || k === "U")) { e.preventDefault(); auBox.focus(); return; }
     if ((e.ctrlKey || e.metaKey) && (k === "z" || k === "Z")) { e.preventDefault(); undo(); return; }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (k === "ArrowRight") { e.preventDefault(); go(state.k + (e.shiftKey ? 10 : 1)); }
@@ -263,10 +295,10 @@
     else if (k === "g" || k === "G") {
       const to = prompt("go to frame", String(state.k));
       if (to !== null && /^\d+$/.test(to.trim())) go(parseInt(to, 10));
-    } else if (state.view.kind === "segment" && (k === "i" || k === "I")) { remember(); state.mark.onset = state.k; draw(); }
-    else if (state.view.kind === "segment" && (k === "a" || k === "A")) { remember(); state.mark.apex = state.k; draw(); }
-    else if (state.view.kind === "segment" && (k === "o" || k === "O")) { remember(); state.mark.offset = state.k; draw(); }
-    else if (/^[1-9]$/.test(k)) pick(parseInt(k, 10) - 1);
+    } else if (MARK_KINDS.includes(state.view.kind) && (k === "i" || k === "I")) { remember(); state.mark.onset = state.k; draw(); }
+    else if (MARK_KINDS.includes(state.view.kind) && (k === "a" || k === "A")) { remember(); state.mark.apex = state.k; draw(); }
+    else if (MARK_KINDS.includes(state.view.kind) && (k === "o" || k === "O")) { remember(); state.mark.offset = state.k; draw(); }
+    else if (/^[1-9]$/.test(k) && CLASS_KINDS.includes(state.view.kind)) pick(parseInt(k, 10) - 1);
     else if (k === "Enter") { e.preventDefault(); enter(); }
     else if (k === "n" || k === "N") nextTask();
   });
@@ -276,6 +308,18 @@
   api("GET", "/api/tasks/" + taskId).then((view) => {
     state.view = view;
     state.k = view.first;
+    const answersWithAus = AU_KINDS.includes(view.kind);
+    auForm.hidden = !answersWithAus;
+    classes.hidden = view.kind === "keyframes" || answersWithAus;
+    for (const c of view.codings || []) {  // a reconcile task: every coder's AUs (the only view that has them)
+      shown.append(el("p", { class: "coding" }, `coder ${c.coder}${c.yours ? " (you)" : ""}: ${c.aus.join("+") || "none"}`));
+      if (c.yours) auBox.value = c.aus.join("+");
+    }
+    for (const x of view.shown || []) {  // results of earlier steps this step may see (never single answers)
+      const value = Array.isArray(x.value) ? (x.value.join("+") || "none") : JSON.stringify(x.value);
+      shown.append(el("p", { class: "shown" }, `${x.step}: ${value}`));
+    }
+    if (answersWithAus) auBox.focus();
     renderClasses();
     draw();
     for (let k = view.first; k <= Math.min(view.last, view.first + 31); k++) image(k);  // prefetch a strip
