@@ -16,7 +16,8 @@ from mextk.commandline import MextkGroup, fail, out_file, out_folder
 annotate_app = typer.Typer(
     name="annotate",
     cls=MextkGroup,
-    help="The labelling stage: CMED's three-stage blind protocol on prepared clips, with agreement and export.  "
+    help="The labelling stage: CMED's three-stage blind protocol or DFME's multi-rater one on prepared clips, "
+    "with agreement, export and Label Studio / ELAN interchange.  "
     'Needs pip install "mextk[annotate]".',
     no_args_is_help=True,
     add_completion=False,
@@ -64,6 +65,16 @@ def init(
                f"'mextk annotate users add NAME --role labeller --project {project}'")  # fmt: skip
 
 
+def _read_password(password_file: Path | None) -> str:
+    """The first line of a password file, or a password asked for twice (never a command-line argument)."""
+    if password_file is None:
+        return typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not password_file.is_file():
+        fail(f"{password_file}: password file not found")
+    lines = password_file.read_text().splitlines()
+    return lines[0] if lines else ""
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name.")],
@@ -75,13 +86,7 @@ def users_add(
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
     """Add an account; the password is asked for (never given on the command line, where others could see it)."""
-    if password_file is not None:
-        if not password_file.is_file():
-            fail(f"{password_file}: password file not found")
-        lines = password_file.read_text().splitlines()
-        password = lines[0] if lines else ""
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_file)
     p = _project(project, db)
     from mextk.annotate.engine import Refused
 
@@ -111,6 +116,26 @@ def _set_active(name: str, project: Path, db: str | None, active: bool) -> None:
     except NotFound as exc:
         fail(str(exc))
     typer.echo(f"{'enabled' if active else 'disabled'} {name}")
+
+
+@users_app.command("password")
+def users_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    project: Annotated[Path, typer.Option(help="Project folder.")],
+    password_file: Annotated[
+        Path | None, typer.Option(help="Read the new password from this file's first line (default: ask).")
+    ] = None,
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Set a new password for an account; its open sessions end."""
+    from mextk.annotate.engine import NotFound, Refused
+
+    password = _read_password(password_file)
+    try:
+        _project(project, db).set_password(name, password)
+    except (NotFound, Refused) as exc:
+        fail(str(exc))
+    typer.echo(f"new password set for {name}")
 
 
 @users_app.command("disable")
@@ -165,24 +190,78 @@ def agreement(
 @annotate_app.command()
 def export(
     project: Annotated[Path, typer.Argument(help="Project folder.")],
-    out: Annotated[Path, typer.Option(help="Dataset folder: manifest.csv and clips/.")],
+    out: Annotated[Path, typer.Option(help="dataset and elan: a folder; labelstudio: a .json file.")],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="dataset: manifest.csv and clips; labelstudio: Label Studio JSON (every "
+            "answer); elan: one .eaf per clip.",
+            metavar="[dataset|labelstudio|elan]",
+        ),
+    ] = "dataset",
     mode: Annotated[
         str,
         typer.Option(
-            help="clips: cut one H.264 clip per segment; references: point at the prepared clips' frames.",
+            help="dataset: cut one H.264 clip per segment (clips) or point at the prepared clips' frames (references).",
             metavar="[clips|references]",
         ),
     ] = "clips",
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
-    """Write the accepted segments as a dataset: a standard manifest, with one clip per segment or references."""
+    """Export: the accepted segments as a dataset, or every answer for Label Studio or ELAN."""
     from mextk.annotate.export import EXPORT_MODES, export_project
 
+    if format not in ("dataset", "labelstudio", "elan"):
+        fail(f"--format must be one of dataset, labelstudio, elan, got {format!r}")
     if mode not in EXPORT_MODES:
         fail(f"--mode must be one of {', '.join(EXPORT_MODES)}, got {mode!r}")
+    p = _project(project, db)
+    if format == "labelstudio":
+        from mextk.annotate.labelstudio import export_labelstudio
+        from mextk.io.atomic import write_text_atomic
+
+        tasks = export_labelstudio(p)
+        write_text_atomic(out_file(out), json.dumps(tasks, indent=1))
+        typer.echo(f"wrote {out}: {len(tasks)} tasks, {sum(len(t['annotations']) for t in tasks)} annotations")
+        return
     out_folder(out)
-    df = export_project(_project(project, db), out, mode=mode, progress=True)
+    if format == "elan":
+        from mextk.annotate.elan import export_elan
+
+        files = export_elan(p, out)
+        typer.echo(f"wrote {len(files)} .eaf files to {out}")
+        return
+    df = export_project(p, out, mode=mode, progress=True)
     typer.echo(f"wrote {out / 'manifest.csv'}: {len(df)} segments (mextk stats / mextk evaluate read it)")
+
+
+@annotate_app.command("import")
+def import_(
+    project: Annotated[Path, typer.Argument(help="Project folder (made with 'mextk annotate init' on the clips).")],
+    labelstudio: Annotated[Path, typer.Argument(help="Label Studio JSON export (video timeline labels).")],
+    db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Replay Label Studio annotations into a project, through the protocol's rules; bad ones are listed."""
+    from mextk.annotate.labelstudio import import_labelstudio
+
+    if not labelstudio.is_file():
+        fail(f"{labelstudio}: file not found")
+    try:
+        tasks = json.loads(labelstudio.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"{labelstudio}: not JSON ({exc})")
+    try:
+        result = import_labelstudio(_project(project, db), tasks, source=str(labelstudio))
+    except ValueError as exc:
+        fail(str(exc))
+    for line in result["skipped"]:
+        typer.echo(f"skipped {line}", err=True)
+    added = ", ".join(result["users_added"]) or "none"
+    typer.echo(f"replayed {result['replayed']} answers; skipped {len(result['skipped'])}; raters added (disabled): "
+               f"{added}")  # fmt: skip
+    if result["skipped"]:
+        raise typer.Exit(1)
 
 
 @annotate_app.command()

@@ -271,6 +271,69 @@ class AnnotationProject:
                         return task.id
             return None
 
+    def claim(self, step_id: str, clip_id: int, segment_id: int | None, user_id: int) -> int:
+        """The user's open task of ``step_id`` on this clip or segment: theirs already, or a free one they may
+        take (claimed now).  For replaying answers made elsewhere (:mod:`mextk.annotate.labelstudio`)."""
+        step = self.protocol.step(step_id)
+        with self.Session() as s, s.begin():
+            user = s.get(User, user_id)
+            where = (Task.step == step_id, Task.clip_id == clip_id, Task.status == "open",
+                     Task.segment_id.is_(None) if segment_id is None else Task.segment_id == segment_id)  # fmt: skip
+            own = s.scalar(select(Task.id).where(*where, Task.assignee_id == user_id).limit(1))
+            if own is not None:
+                return own
+            for task in s.scalars(select(Task).where(*where, Task.assignee_id.is_(None)).order_by(Task.seat)):
+                if user is not None and self._may_take(s, step, task, user):
+                    claimed = s.execute(
+                        update(Task).where(Task.id == task.id, Task.assignee_id.is_(None)).values(assignee_id=user_id)
+                    )
+                    if claimed.rowcount == 1:
+                        s.add(Audit(user_id=user_id, action="assign", entity="task", entity_id=task.id,
+                                    new={"to": user_id}))  # fmt: skip
+                        return task.id
+        raise Refused(f"no open {step_id} task on clip {clip_id} that this rater may take")
+
+    def user_id(self, name: str) -> int:
+        """A user's id by name."""
+        with self.Session() as s:
+            found = s.scalar(select(User.id).where(User.name == name.strip()))
+        if found is None:
+            raise NotFound(f"no user {name!r}")
+        return found
+
+    def set_password(self, name: str, password: str) -> None:
+        """Give an account a new password (its open sessions end)."""
+        if len(password) < 8:
+            raise Refused("a password needs at least 8 characters")
+        with self.Session() as s, s.begin():
+            user = s.scalar(select(User).where(User.name == name.strip()))
+            if user is None:
+                raise NotFound(f"no user {name!r}")
+            user.password_hash = hash_password(password)
+            from mextk.annotate.store import LoginSession
+
+            s.execute(update(LoginSession).where(LoginSession.user_id == user.id).values(revoked=True))
+            s.add(Audit(action="password", entity="user", entity_id=user.id))
+
+    def clip_segment(self, clip_id: int) -> int:
+        """The one segment of a clip (protocols whose first step marks key frames)."""
+        with self.Session() as s:
+            ids = s.scalars(select(Segment.id).where(Segment.clip_id == clip_id).order_by(Segment.id)).all()
+        if len(ids) != 1:
+            raise NotFound(f"clip {clip_id} has {len(ids)} segments, not one")
+        return ids[0]
+
+    def find_segment(self, clip_id: int, onset: int, offset: int) -> int:
+        """The segment of a clip with these frames (the first one, if several)."""
+        with self.Session() as s:
+            found = s.scalar(
+                select(Segment.id).where(Segment.clip_id == clip_id, Segment.onset == onset, Segment.offset == offset)
+                .order_by(Segment.id).limit(1)
+            )  # fmt: skip
+        if found is None:
+            raise NotFound(f"clip {clip_id} has no segment {onset}-{offset}")
+        return found
+
     def _own_task(self, s: Any, task_id: int, user_id: int) -> Task:
         task = s.get(Task, task_id)
         if task is None or task.assignee_id != user_id:
