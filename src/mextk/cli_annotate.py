@@ -52,14 +52,28 @@ def init(
     project: Annotated[Path, typer.Argument(help="Project folder to make.")],
     clips: Annotated[Path, typer.Option(help="Manifest of the prepared clips (mextk prepare's manifest.csv).")],
     protocol: Annotated[str, typer.Option(help="Protocol: cmed, dfme, or a protocol .json file.")] = "cmed",
+    proposals: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of candidate segments (sample_id, onset, offset[, apex, label, score]) that stage 1 "
+            "may take or correct; never shown at a blind step."
+        ),
+    ] = None,
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
-    """Make a labelling project: one stage-1 task per clip."""
+    """Make a labelling project: one first-step task per clip."""
     _require_extra()
     from mextk.annotate.engine import AnnotationProject
 
     out_folder(project)
-    p = AnnotationProject.create(project, clips, protocol=protocol, db=db)
+    if proposals is not None and not proposals.is_file():
+        fail(f"{proposals}: proposals file not found")
+    try:
+        p = AnnotationProject.create(project, clips, protocol=protocol, db=db, proposals=proposals)
+    except ValueError as exc:
+        fail(str(exc))
+    for line in p.proposal_problems:
+        typer.echo(f"skipped proposal {line}", err=True)
     n = p.progress()["steps"].get(p.protocol.first.id, {}).get("open", 0)
     typer.echo(f"made {project}: protocol {p.protocol.name}, {n} clips to label; add users with "
                f"'mextk annotate users add NAME --role labeller --project {project}'")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -24,26 +25,34 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
-@pytest.fixture
-def server(synth_dataset, tmp_path):
+@contextlib.contextmanager
+def _serving(folder):
+    """The app of a project folder served by uvicorn on a free port of 127.0.0.1, in a thread."""
     import uvicorn
 
-    rows = clips_manifest(synth_dataset, tmp_path, 2)
-    project = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
-    project.add_user("anna", "labeller", "password-anna")
-    project.add_user("ben", "labeller", "password-ben")
     port = free_port()
-    config = uvicorn.Config(create_app(tmp_path / "proj"), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(uvicorn.Config(create_app(folder), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     for _ in range(100):
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", project, rows
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(synth_dataset, tmp_path):
+    rows = clips_manifest(synth_dataset, tmp_path, 2)
+    project = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    project.add_user("anna", "labeller", "password-anna")
+    project.add_user("ben", "labeller", "password-ben")
+    with _serving(tmp_path / "proj") as base:
+        yield base, project, rows
 
 
 @pytest.fixture
@@ -278,25 +287,12 @@ def test_an_admin_corrects_a_segment_from_the_segments_page(server, browser):
 
 @pytest.fixture
 def dfme_server(synth_dataset, tmp_path):
-    import uvicorn
-
     clips_manifest(synth_dataset, tmp_path, 1)
     project = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv", protocol="dfme")
     for k in range(1, 8):
         project.add_user(f"r{k}", "labeller", f"password-r{k}")
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(tmp_path / "proj"), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", project
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with _serving(tmp_path / "proj") as base:
+        yield base, project
 
 
 def _submit(page):
@@ -384,3 +380,28 @@ def test_a_dfme_round_with_5_and_7_raters_by_keyboard_then_export_and_stats(dfme
     assert res.exit_code == 0 and "Anger" in res.output, res.output
     res = runner.invoke(app, ["annotate", "agreement", str(project.folder)])
     assert "emotion: Fleiss' kappa" in res.output and "aus: AU reliability 0.6667" in res.output
+
+
+def test_stage_1_takes_a_proposal_with_p_and_keeps_it_with_enter(synth_dataset, browser, tmp_path):
+    rows = clips_manifest(synth_dataset, tmp_path, 1)
+    (tmp_path / "proposals.csv").write_text(
+        f"sample_id,onset,apex,offset,label\n{rows.iloc[0]['sample_id']},3,6,9,fear\n"
+    )
+    project = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv", proposals=tmp_path / "proposals.csv")
+    project.add_user("anna", "labeller", "password-anna")
+    with _serving(tmp_path / "proj") as base:
+        page = browser.new_page()
+        page.on("dialog", lambda d: d.accept())
+        _sign_in(page, base, "anna")
+        page.keyboard.press("n")
+        page.wait_for_url(base + "/task/*")
+        _at_frame(page, 0)
+        assert "proposed: 3-9 (apex 6) fear" in page.inner_text("#shown")
+        page.keyboard.press("p")
+        _at_frame(page, 6)  # the player goes to the proposal's apex
+        page.keyboard.press("Enter")  # adds the segment as proposed
+        page.wait_for_function("() => document.querySelectorAll('#segments li').length === 1")
+        page.keyboard.press("Enter")  # submits the clip
+        page.wait_for_function("() => document.getElementById('status').textContent === 'submitted'")
+    (seg,) = project.segments()
+    assert (seg["onset"], seg["apex"], seg["offset"], seg["answers"]) == (3, 6, 9, {"mark": ["fear"]})

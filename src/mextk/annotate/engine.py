@@ -116,6 +116,7 @@ class AnnotationProject:
         self.engine = make_engine(database_url(self.folder, db))
         upgrade(self.engine)
         self.Session = sessions(self.engine)
+        self.proposal_problems: list[str] = []
 
     # ------------------------------------------------------------------ making a project
 
@@ -127,13 +128,20 @@ class AnnotationProject:
         *,
         protocol: str | os.PathLike[str] = "cmed",
         db: str | None = None,
+        proposals: str | os.PathLike[str] | None = None,
     ) -> AnnotationProject:
         """Make a project folder from a manifest of prepared clips (one first-step task per clip).
+
+        ``proposals``: a CSV of candidate segments for a ``segment`` first step
+        (:mod:`mextk.annotate.proposals`); rows it cannot use are listed in
+        ``project.proposal_problems`` and left out.
 
         Raises
         ------
         FileExistsError
             The folder already holds a project.
+        ValueError
+            Proposals for a protocol whose first step does not mark segments.
         """
         from mextk.annotate.protocol import load_protocol
         from mextk.io.atomic import write_json_atomic
@@ -144,6 +152,15 @@ class AnnotationProject:
             raise FileExistsError(f"{folder}: already an annotation project; open it, or choose another folder")
         proto = load_protocol(protocol)
         df = load_manifest(manifest, check_files=True)
+        candidates: dict[str, list[dict[str, Any]]] = {}
+        problems: list[str] = []
+        if proposals is not None:
+            from mextk.annotate.proposals import read_proposals
+
+            if proto.first.kind != "segment":
+                raise ValueError(f"protocol {proto.name} starts with {proto.first.kind}: proposals need a segment step")
+            sizes = {str(r["sample_id"]): int(r["n_frames"]) for r in df.to_dict("records")}
+            candidates, problems = read_proposals(proposals, sizes, proto.classes)
         folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(folder / "protocol.json", proto.source)
         clips = []
@@ -158,6 +175,7 @@ class AnnotationProject:
                     fps=float(row["fps"]),
                     n_frames=int(row["n_frames"]),
                     quality=str(sample_path(df, quality).resolve()) if isinstance(quality, str) and quality else None,
+                    proposals=candidates.get(str(row["sample_id"])),
                 )
             )
         engine = make_engine(database_url(folder, db))
@@ -173,13 +191,17 @@ class AnnotationProject:
                     _open_tasks(s, proto.first, clip.id, seg.id)
                 else:
                     _open_tasks(s, proto.first, clip.id, None)
-            s.add(Audit(action="create", entity="project", new={"clips": len(clips), "protocol": proto.name}))
+            s.add(Audit(action="create", entity="project",
+                        new={"clips": len(clips), "protocol": proto.name,
+                             "proposals": sum(len(v) for v in candidates.values())}))  # fmt: skip
         engine.dispose()
         write_json_atomic(
             folder / "project.json",
             {"protocol": proto.name, "created": datetime.now(UTC).isoformat(), "clips": len(clips)},
         )
-        return cls(folder, db=db)
+        made = cls(folder, db=db)
+        made.proposal_problems = problems
+        return made
 
     def add_user(self, name: str, role: str, password: str) -> int:
         """Add a user; returns the id."""
@@ -358,6 +380,8 @@ class AnnotationProject:
             }
             if step.kind in ("segment", "keyframes"):
                 view.update(first=0, last=clip.n_frames - 1)
+                if step.kind == "segment" and clip.proposals:  # never at a blind or key-frame step
+                    view["proposals"] = [dict(x) for x in clip.proposals]
                 if task.segment_id is not None:
                     view["segment"] = task.segment_id
                 return view

@@ -49,6 +49,7 @@ class Clip(Base):
     fps: Mapped[float]
     n_frames: Mapped[int]
     quality: Mapped[str | None] = mapped_column(String(1024), default=None)
+    proposals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)  # candidate segments
 
 
 class Segment(Base):

@@ -4,6 +4,7 @@
 // <video> seeking.  Keys: Left/Right one frame, Shift+Left/Right ten frames, G jump to a frame, Space play or
 // pause, [ and ] slower/faster (0.1x, 0.25x, 0.5x, 1x), L loop the marked segment, I onset, A apex, O offset,
 // 1-9 class (key frames: I/A/O only; action units: U or the box, type "4+7, R12", Enter; Esc leaves the box),
+// P take the next proposed segment into the marks (stage 1 only; then Enter keeps it, or correct it first),
 // D difference from onset, M motion magnified against onset (4x, 8x, 16x, off), Enter add the segment (or submit when none is being marked), Ctrl+Z undo,
 // N next task.
 "use strict";
@@ -46,7 +47,7 @@
   const taskId = root.dataset.task;
   const state = { view: null, k: 0, speed: 3, playing: false, loop: false, diff: false, magnify: 0,
                   mark: { onset: null, apex: null, offset: null, label: null }, segments: [], history: [],
-                  choice: null, other: false };
+                  choice: null, other: false, proposal: 0 };
   const cache = new Map();
 
   function el(tag, attrs, text) {
@@ -299,6 +300,14 @@
     else if (MARK_KINDS.includes(state.view.kind) && (k === "a" || k === "A")) { remember(); state.mark.apex = state.k; draw(); }
     else if (MARK_KINDS.includes(state.view.kind) && (k === "o" || k === "O")) { remember(); state.mark.offset = state.k; draw(); }
     else if (/^[1-9]$/.test(k) && CLASS_KINDS.includes(state.view.kind)) pick(parseInt(k, 10) - 1);
+    else if ((k === "p" || k === "P") && state.view.kind === "segment" && (state.view.proposals || []).length) {
+      const x = state.view.proposals[state.proposal % state.view.proposals.length];
+      state.proposal += 1;
+      remember();
+      state.mark = { onset: x.onset, apex: x.apex, offset: x.offset, label: x.label };
+      go(x.apex !== null ? x.apex : x.onset);
+      status.textContent = "proposal taken: Enter keeps it, or correct it first";
+    }
     else if (k === "Enter") { e.preventDefault(); enter(); }
     else if (k === "n" || k === "N") nextTask();
   });
@@ -319,6 +328,11 @@
       const value = Array.isArray(x.value) ? (x.value.join("+") || "none") : JSON.stringify(x.value);
       shown.append(el("p", { class: "shown" }, `${x.step}: ${value}`));
     }
+    (view.proposals || []).forEach((x, i) => {  // candidates (e.g. a spotting model's): stage 1 only
+      shown.append(el("p", { class: "proposal", "data-index": String(i) },
+        `proposed: ${x.onset}-${x.offset}` + (x.apex !== null ? ` (apex ${x.apex})` : "") +
+        (x.label ? ` ${x.label}` : "") + (x.score !== null ? ` score ${x.score}` : "")));
+    });
     if (answersWithAus) auBox.focus();
     renderClasses();
     draw();
