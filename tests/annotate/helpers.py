@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
+from mextk.annotate.testing import free_port
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["clips_manifest", "free_port"]
 
 
 def clips_manifest(synth_dataset, tmp_path: Path, n: int):  # type: ignore[no-untyped-def]
