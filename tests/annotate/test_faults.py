@@ -48,7 +48,7 @@ def test_a_kill_during_concurrent_submissions_loses_no_acknowledged_answer(synth
         p.add_user(name, "labeller", password)
     proc, base = _serve(tmp_path / "proj", db_url)
     try:
-        result = simulate_labellers(base, users, seconds=8, seed=3,
+        result = simulate_labellers(base, users, seconds=120, seed=3, halfway_answers=24,
                                     on_halfway=lambda: os.kill(proc.pid, signal.SIGKILL))  # fmt: skip
     finally:
         proc.kill()

@@ -102,6 +102,7 @@ def simulate_labellers(
     seed: int = 0,
     frames_per_task: int = 3,
     on_halfway: Any = None,
+    halfway_answers: int | None = None,
 ) -> dict[str, Any]:
     """Labellers that sign in to the server at ``base`` and work as fast as they can for ``seconds``.
 
@@ -109,7 +110,9 @@ def simulate_labellers(
     task, reads its view and ``frames_per_task`` of its frames, and answers it
     at random as its kind asks (key frames, action units, a class, segments).
     ``on_halfway`` (if given) is called once from the main thread at half time
-    (the benchmark takes a backup there).
+    (the benchmark takes a backup there), or, with ``halfway_answers``, as soon as
+    that many answers are acknowledged (so a slow machine still gets there;
+    the labellers then stop 2 seconds later, or at ``seconds``).
 
     Returns
     -------
@@ -175,8 +178,14 @@ def simulate_labellers(
     for t in threads:
         t.start()
     if on_halfway is not None:
-        time.sleep(seconds / 2)
+        if halfway_answers is None:
+            time.sleep(seconds / 2)
+        else:
+            while len(acknowledged) < halfway_answers and time.monotonic() < deadline:
+                time.sleep(0.05)
         on_halfway()
+        if halfway_answers is not None:
+            deadline = min(deadline, time.monotonic() + 2.0)
     for t in threads:
         t.join(timeout=seconds + 120)
     return {"acknowledged": acknowledged, "latency": latency, "errors": errors, "requests": count[0]}

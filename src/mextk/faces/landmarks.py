@@ -100,10 +100,8 @@ def _patch(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | Non
     return (p - p.mean()) / (p.std() + 1e-6)
 
 
-def track_landmarks(
-    frames: np.ndarray, *, redetect_every: int = 10, upsample: int | None = None, min_similarity: float = 0.5
-) -> tuple[np.ndarray, np.ndarray]:
-    """68 landmarks on every frame of a clip.
+class LandmarkTracker:
+    """68 landmarks frame after frame, streamed (the loop of :func:`track_landmarks`, one frame per call).
 
     The face is detected on the first frame (and on every later frame until it
     is found); then each frame's landmarks are placed in the box of the
@@ -113,6 +111,60 @@ def track_landmarks(
     ``min_similarity``: the face was covered, turned away or left).  When the
     detector does not confirm it, the face counts as lost on that frame and is
     detected afresh over the whole frame.
+    """
+
+    def __init__(self, *, redetect_every: int = 10, upsample: int | None = None, min_similarity: float = 0.5) -> None:
+        self.redetect_every = redetect_every
+        self.upsample = upsample
+        self.min_similarity = min_similarity
+        self._box: tuple[int, int, int, int] | None = None
+        self._template: np.ndarray | None = None
+        self._det_box: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self._det_centre = np.zeros(2)
+        self._since = 0
+
+    def update(self, gray: np.ndarray) -> np.ndarray | None:
+        """The ``(68, 2)`` landmarks on this ``(H, W)`` ``uint8`` frame, or ``None`` when no face is found."""
+        h, w = gray.shape
+        confirmed = False
+        box = self._box
+        if box is not None:
+            patch = _patch(gray, box)
+            template = self._template
+            similar = (
+                patch is not None and template is not None and float((patch * template).mean()) >= self.min_similarity
+            )
+            if self._since >= self.redetect_every or not similar:
+                x, y, bw, bh = box
+                m = bw // 2
+                x0, y0 = max(0, x - m), max(0, y - m)
+                near = detect_faces_hog(gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)], upsample=self.upsample)
+                box = (near[0][0] + x0, near[0][1] + y0, near[0][2], near[0][3]) if near else None
+                self._box = box
+                if box is None:
+                    return None  # lost on this frame; look over the whole frame from the next one
+                confirmed, self._since = True, 0
+        else:
+            faces = detect_faces_hog(gray, upsample=self.upsample)
+            if not faces:
+                return None
+            box = faces[0]
+            confirmed, self._since = True, 0
+        lm = landmarks_68(gray, box)
+        self._since += 1
+        if confirmed:  # a detector box: what the predictor was trained on, and what later boxes copy
+            self._det_box, self._det_centre = box, lm.mean(axis=0)
+            self._template = _patch(gray, box)
+        # the next frame's box: the detector's box, moved with the face (its size kept, so no drift)
+        dx, dy = np.rint(lm.mean(axis=0) - self._det_centre).astype(int)
+        self._box = (self._det_box[0] + int(dx), self._det_box[1] + int(dy), self._det_box[2], self._det_box[3])
+        return lm
+
+
+def track_landmarks(
+    frames: np.ndarray, *, redetect_every: int = 10, upsample: int | None = None, min_similarity: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """68 landmarks on every frame of a clip (:class:`LandmarkTracker` over its frames).
 
     Parameters
     ----------
@@ -134,45 +186,15 @@ def track_landmarks(
     """
     if frames.ndim != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be a (T, H, W) uint8 array, got {frames.dtype} {frames.shape}")
-    t_len, h, w = frames.shape
+    t_len = frames.shape[0]
     out = np.full((t_len, 68, 2), np.nan, np.float32)
     found = np.zeros(t_len, bool)
-    box: tuple[int, int, int, int] | None = None
-    template: np.ndarray | None = None
-    det_box: tuple[int, int, int, int] = (0, 0, 0, 0)
-    det_centre = np.zeros(2)
-    since = 0
+    tracker = LandmarkTracker(redetect_every=redetect_every, upsample=upsample, min_similarity=min_similarity)
     for t in range(t_len):
-        gray = frames[t]
-        confirmed = False
-        if box is not None:
-            patch = _patch(gray, box)
-            similar = patch is not None and template is not None and float((patch * template).mean()) >= min_similarity
-            if since >= redetect_every or not similar:
-                x, y, bw, bh = box
-                m = bw // 2
-                x0, y0 = max(0, x - m), max(0, y - m)
-                near = detect_faces_hog(gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)], upsample=upsample)
-                box = (near[0][0] + x0, near[0][1] + y0, near[0][2], near[0][3]) if near else None
-                if box is None:
-                    continue  # lost on this frame; look over the whole frame from the next one
-                confirmed, since = True, 0
-        else:
-            faces = detect_faces_hog(gray, upsample=upsample)
-            if not faces:
-                continue
-            box = faces[0]
-            confirmed, since = True, 0
-        lm = landmarks_68(gray, box)
-        out[t] = lm
-        found[t] = True
-        since += 1
-        if confirmed:  # a detector box: what the predictor was trained on, and what later boxes copy
-            det_box, det_centre = box, lm.mean(axis=0)
-            template = _patch(gray, box)
-        # the next frame's box: the detector's box, moved with the face (its size kept, so no drift)
-        dx, dy = np.rint(lm.mean(axis=0) - det_centre).astype(int)
-        box = (det_box[0] + int(dx), det_box[1] + int(dy), det_box[2], det_box[3])
+        lm = tracker.update(frames[t])
+        if lm is not None:
+            out[t] = lm
+            found[t] = True
     return out, found
 
 

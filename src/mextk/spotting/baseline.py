@@ -1,0 +1,193 @@
+"""The training-free spotter: transient region motion, robust peaks, non-maximum suppression.
+
+From the region motion ``M_k(t)`` of :mod:`mextk.spotting.motion` (the motion
+of each facial region between frames ``t - k`` and ``t``), the *transient
+score* of a region at scale ``k`` is::
+
+    S_k(t) = max(0, min(M_k(t), M_k(t + k)) - M_2k(t + k))
+
+Frame ``t`` must differ from the frame ``k`` before it *and* from the frame
+``k`` after it, while those two frames must look alike: the face left its
+neutral state and came back, which is what an expression of about ``2k``
+frames does around its apex.  A lasting change (the head settles somewhere
+else, a macro-expression's rise seen at a micro scale) differs from one side
+only, or leaves ``t - k`` and ``t + k`` apart, and scores near 0.  This is the
+feature-difference idea of MEGC's baselines (Li et al., FG 2019; He et al.,
+MEGC 2020: compare a frame with the average of its neighbours ``k`` away) in
+a form that also rejects steps.  The scores of the ``top_regions`` most moving
+regions are averaged.  Blinks move the brows a little too; a peak where an
+eye's own transient score is more than ``blink_ratio`` times the regions' is
+taken for a blink and dropped (an expression moves its regions at least as
+much as the eyes).
+
+Peaks: per video and scale, the score is put on a robust z scale (median and
+1.4826 x the median absolute deviation), and peaks at least ``threshold`` above
+the median, at least ``min_motion_px`` crop pixels, and ``k`` frames apart are
+kept (``scipy.signal.find_peaks``), as MEGC's baselines threshold a video's
+own signal.  A peak at ``p`` proposes the interval ``[p - k, p + k]``.
+
+Scales follow the frame rate.  Micro: ``k`` = ``micro_k_s`` seconds (0.2 s:
+SOFTNet's k is 6 frames at 30 fps and 37 at 200 fps, about 0.19 s; intervals
+of about 0.4 s).  Macro: each of ``macro_k_s`` (0.5, 1 and 1.5 s: intervals of
+1 to 3 s).  A short event also scores at every larger scale (frames ``k``
+away on both sides are neutral for any ``k`` past its half-length), so a
+candidate yields to one at a smaller scale whose apex lies inside it and whose
+motion is at least ``finer`` (half) of its own: the smallest scale that
+explains an event fits it best.  The rest are ranked by their z score, and one
+whose shorter interval shares at least ``overlap`` (half) of its frames with a
+better one is dropped (non-maximum suppression).  An interval's type is its
+scale's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mextk.spotting.motion import EXPRESSION_REGIONS, EYE_REGIONS, REGIONS, MotionSettings, MotionSignals
+
+
+@dataclass(frozen=True)
+class SpotterSettings:
+    """Settings of the training-free spotter (see the module docstring).
+
+    Attributes
+    ----------
+    micro_k_s : float
+        Half-width of a micro-expression interval, seconds.
+    macro_k_s : tuple of float
+        Half-widths of macro-expression intervals, seconds.
+    threshold : float
+        Least robust z score of a peak.
+    min_motion_px : float
+        Least transient score of a peak, in aligned-crop pixels.
+    top_regions : int
+        Regions whose scores are averaged (the most moving ones).
+    blink_ratio : float
+        A peak where an eye's transient score exceeds this many times the regions' is a blink, and dropped.
+    finer : float
+        A candidate yields to one at a smaller scale whose apex lies in it and whose motion is at least this
+        share of its own (the same event, fitted tighter).
+    overlap : float
+        Share of the shorter interval's frames above which the weaker of two candidates is dropped.
+    motion : MotionSettings
+        How region motion is measured.
+    """
+
+    micro_k_s: float = 0.2
+    macro_k_s: tuple[float, ...] = (0.5, 1.0, 1.5)
+    threshold: float = 4.0
+    min_motion_px: float = 0.15
+    top_regions: int = 2
+    blink_ratio: float = 2.0
+    finer: float = 0.5
+    overlap: float = 0.5
+    motion: MotionSettings = field(default_factory=MotionSettings)
+
+    def half_widths(self, fps: float) -> list[tuple[str, int]]:
+        """``(type, k)`` per scale, ``k`` in frames at ``fps`` (at least 1; repeated scales once)."""
+        out: list[tuple[str, int]] = [("micro", max(1, int(round(self.micro_k_s * fps))))]
+        for s in self.macro_k_s:
+            k = max(1, int(round(s * fps)))
+            if all(k != kk for _, kk in out):
+                out.append(("macro", k))
+        return out
+
+    def frame_scales(self, fps: float) -> list[int]:
+        """Every ``k`` whose motion is measured: each half-width and its double."""
+        ks = [k for _, k in self.half_widths(fps)]
+        return sorted({*ks, *(2 * k for k in ks)})
+
+
+def transient_score(
+    motion: MotionSignals, k: int, *, top_regions: int = 2, regions: tuple[str, ...] = EXPRESSION_REGIONS
+) -> np.ndarray:
+    """``S_k(t)`` of the module docstring before the clipping at 0, averaged over the ``top_regions`` highest regions.
+
+    Returns ``(T,)``: ``nan`` where it cannot be measured (no face, or within ``k`` frames of an end).
+    The unclipped values are kept so that the noise can be measured on both sides of 0.
+    """
+    i, j = motion.scales.index(k), motion.scales.index(2 * k)
+    names = list(REGIONS)
+    m = motion.motion[:, :, [names.index(r) for r in regions]]
+    t_len = len(m)
+    out = np.zeros(t_len, np.float64)
+    if t_len <= k:
+        return out
+    here = m[: t_len - k, i]  # M_k(t)
+    after = m[k:, i]  # M_k(t + k)
+    back = m[k:, j]  # M_2k(t + k)
+    s = np.minimum(here, after) - back
+    s = np.where(np.isnan(s), -np.inf, s)
+    top = min(top_regions, s.shape[1])
+    best = np.sort(s, axis=1)[:, -top:].mean(axis=1)
+    out[: t_len - k] = np.where(np.isfinite(best), best, np.nan)
+    out[t_len - k :] = np.nan
+    return out
+
+
+def robust_z(x: np.ndarray) -> np.ndarray:
+    """``(x - median) / (1.4826 * MAD)`` over the finite values (``nan`` stays ``nan``); a flat signal gives zeros."""
+    finite = x[np.isfinite(x)]
+    if not len(finite):
+        return np.full_like(x, np.nan, dtype=np.float64)
+    med = float(np.median(finite))
+    mad = float(np.median(np.abs(finite - med))) * 1.4826
+    return (x - med) / max(mad, 1e-3)
+
+
+def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSettings()) -> list[dict[str, Any]]:
+    """Intervals spotted in one video's region motion: ``onset``, ``apex``, ``offset``, ``type``, ``score``, by onset."""
+    from scipy.signal import find_peaks
+
+    t_len = len(motion.motion)
+    candidates: list[dict[str, Any]] = []
+    for kind, k in settings.half_widths(motion.fps):
+        if 2 * k not in motion.scales or t_len <= 2 * k:
+            continue
+        s = transient_score(motion, k, top_regions=settings.top_regions)
+        eyes = transient_score(motion, k, top_regions=1, regions=EYE_REGIONS)
+        z = robust_z(s)
+        peaks, _ = find_peaks(np.nan_to_num(z, nan=-np.inf), height=settings.threshold, distance=k)
+        for p in peaks:
+            if s[p] < settings.min_motion_px:
+                continue
+            if np.isfinite(eyes[p]) and eyes[p] > settings.blink_ratio * s[p]:
+                continue  # the eyes moved far more than any expression region: a blink
+            candidates.append(
+                {
+                    "onset": int(max(0, p - k)),
+                    "apex": int(p),
+                    "offset": int(min(t_len - 1, p + k)),
+                    "type": kind,
+                    "score": float(z[p]),
+                    "motion_px": float(s[p]),
+                    "k": k,
+                }
+            )
+    candidates = [
+        c
+        for c in candidates
+        if not any(
+            o["k"] < c["k"] and c["onset"] <= o["apex"] <= c["offset"] and o["motion_px"] >= settings.finer * c["motion_px"]
+            for o in candidates
+        )
+    ]
+    candidates.sort(key=lambda c: -c["score"])
+    kept: list[dict[str, Any]] = []
+    for c in candidates:
+        if all(_covered(c, other) < settings.overlap for other in kept):
+            kept.append(c)
+    for c in kept:
+        del c["k"]
+    return sorted(kept, key=lambda c: c["onset"])
+
+
+def _covered(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Shared frames over the shorter interval's frames."""
+    inter = min(a["offset"], b["offset"]) - max(a["onset"], b["onset"]) + 1
+    if inter <= 0:
+        return 0.0
+    return inter / min(a["offset"] - a["onset"] + 1, b["offset"] - b["onset"] + 1)

@@ -1,0 +1,156 @@
+"""``mextk spot``: run a spotter over a long-video manifest and write the intervals it finds.
+
+Output folder::
+
+    OUT/intervals.csv   a long-video manifest (:mod:`mextk.spotting.intervals`) of the spotted
+                        intervals, with ``score``; every processed video appears, one empty row
+                        for a video where nothing was spotted
+    OUT/spotter.json    the spotter and its full settings (a rerun with other settings is refused)
+    OUT/failed.csv      videos that could not be processed, one line each (only when some failed)
+
+Region-motion signals go to a feature cache (``--features``, default
+``OUT/features``), so a rerun resumes where it stopped and other thresholds
+cost nothing.  Spotters: ``motion``, the training-free baseline
+(:mod:`mextk.spotting.baseline`), and ``learned``, a per-frame apex-ness
+regressor trained leave-one-subject-out (:mod:`mextk.spotting.learned`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mextk.io.atomic import read_json, write_json_atomic
+from mextk.spotting.baseline import SpotterSettings, spot_intervals
+from mextk.spotting.intervals import coerce_long, interval_rows, load_long_manifest, save_long_manifest, videos_of
+from mextk.spotting.motion import MotionSettings
+from mextk.spotting.signals import compute_signals, load_signals, video_key
+
+SPOTTERS: dict[str, str] = {
+    "motion": "training-free: transient region motion, robust peaks, non-maximum suppression",
+    "learned": "per-frame apex-ness regressor on optical flow (SOFTNet-style), trained leave-one-subject-out",
+}
+
+
+def _coerce(value: Any, current: Any) -> Any:
+    if isinstance(current, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, tuple):
+        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        return tuple(float(v) for v in items)
+    return value
+
+
+def with_settings(settings: Any, changes: dict[str, Any]) -> Any:
+    """A copy of a settings dataclass with ``changes`` (``motion.crop`` reaches the nested one); unknown keys fail."""
+    nested: dict[str, dict[str, Any]] = {}
+    flat: dict[str, Any] = {}
+    names = {f.name: f for f in fields(settings)}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise ValueError(f"unknown spotter setting {key!r}; settings: {', '.join(names)}")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            flat[head] = _coerce(value, getattr(settings, head))
+    for head, sub in nested.items():
+        inner = getattr(settings, head)
+        if not is_dataclass(inner):
+            raise ValueError(f"spotter setting {head!r} has no parts")
+        flat[head] = with_settings(inner, sub)
+    return replace(settings, **flat)
+
+
+def default_settings(spotter: str) -> Any:
+    """The default settings dataclass of a spotter."""
+    if spotter == "motion":
+        return SpotterSettings()
+    if spotter == "learned":
+        from mextk.spotting.learned import LearnedSettings
+
+        return LearnedSettings()
+    raise ValueError(f"unknown spotter {spotter!r}; choose one of {', '.join(SPOTTERS)}")
+
+
+def _check_settings(out: Path, record: dict[str, Any]) -> None:
+    path = out / "spotter.json"
+    if path.exists():
+        old = read_json(path, what="spotter record")
+        if old != record:
+            changed = sorted(k for k in set(old) | set(record) if old.get(k) != record.get(k))
+            raise FileExistsError(
+                f"{out}: holds a spotting run with other settings ({', '.join(changed)}); "
+                "choose another --out or delete the folder"
+            )
+    write_json_atomic(path, record)
+
+
+def spot_manifest(
+    manifest: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    spotter: str = "motion",
+    settings: Any = None,
+    features: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Spot intervals in every video of a long-video manifest (see the module docstring).
+
+    Returns
+    -------
+    dict
+        ``intervals`` (the written manifest), ``failed`` ({video: reason}), ``out``.
+    """
+    df = load_long_manifest(manifest)
+    settings = settings if settings is not None else default_settings(spotter)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "spotter": spotter,
+        "settings": asdict(settings),
+        "manifest": str(Path(manifest).resolve()),
+        "seed": seed,
+    }
+    _check_settings(out, record)
+    feature_root = Path(features) if features is not None else out / "features"
+    videos = videos_of(df)
+    videos.attrs = dict(df.attrs)
+    motion: MotionSettings = settings.motion
+    failed = compute_signals(videos, feature_root, settings.frame_scales, motion, jobs=jobs, progress=progress)
+    ok = videos[[video_key(r) not in failed for _, r in videos.iterrows()]]
+    if spotter == "motion":
+        found = {
+            video_key(r): spot_intervals(
+                load_signals(feature_root, video_key(r), settings.frame_scales(float(r["fps"])), motion), settings
+            )
+            for _, r in ok.iterrows()
+        }
+    else:
+        from mextk.spotting.learned import spot_learned
+
+        found = spot_learned(df, ok, feature_root, settings, seed=seed, progress=progress)
+    rows = []
+    for _, r in ok.iterrows():
+        rows += interval_rows(r.to_dict(), found[video_key(r)])
+    result = coerce_long(pd.DataFrame(rows), source=str(out / "intervals.csv")) if rows else df.iloc[:0]
+    save_long_manifest(result, out / "intervals.csv")
+    failed_path = out / "failed.csv"
+    if failed:
+        from mextk.io.atomic import atomic_path
+
+        with atomic_path(failed_path) as tmp:
+            pd.DataFrame({"video": list(failed), "reason": list(failed.values())}).to_csv(tmp, index=False)
+    else:
+        failed_path.unlink(missing_ok=True)
+    return {"intervals": result, "failed": failed, "out": out}
