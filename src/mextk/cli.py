@@ -126,8 +126,14 @@ def synth(
     ] = 4.0,
     call_participants: Annotated[int, typer.Option(help="People per call.")] = 4,
     call_size: Annotated[str, typer.Option(help="Call frame size, WIDTHxHEIGHT.")] = "960x540",
+    long_videos: Annotated[
+        int,
+        typer.Option(help="Also render this many long videos with micro- and macro-expressions (OUT/long/long.csv)."),
+    ] = 0,
+    long_seconds: Annotated[float, typer.Option(help="Length of each long video, seconds.")] = 20.0,
 ) -> None:
-    """Generate synthetic micro-expression clips (+ manifest) and group-call recordings (+ ground truth)."""
+    """Generate synthetic micro-expression clips (+ manifest), group-call recordings (+ ground truth) and long
+    videos with known micro- and macro-expression intervals (+ a long-video manifest, for mextk spot)."""
     from mextk.synth.call import CallConfig, make_call_recording
     from mextk.synth.clips import SynthConfig, synthesize_dataset
 
@@ -184,6 +190,21 @@ def synth(
             ),
         )
         typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
+    if long_videos > 0:
+        from mextk.synth.long import synthesize_long_videos
+
+        long_df = synthesize_long_videos(
+            out / "long",
+            n_subjects=long_videos,
+            seconds=long_seconds,
+            fps=fps,
+            size=size,
+            crf=crf,
+            seed=seed,
+            jobs=jobs,
+        )
+        typer.echo(f"wrote {long_videos} long videos ({int(long_df['onset'].notna().sum())} intervals) and "
+                   f"{out / 'long' / 'long.csv'}")  # fmt: skip
 
 
 @app.command()
@@ -695,6 +716,10 @@ app.add_typer(datasets_app, name="datasets")
 from mextk.cli_annotate import annotate_app  # noqa: E402
 
 app.add_typer(annotate_app, name="annotate")
+
+from mextk.cli_spot import register as _register_spot  # noqa: E402
+
+_register_spot(app)
 
 
 def main() -> None:

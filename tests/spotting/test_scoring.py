@@ -79,7 +79,12 @@ def test_micro_and_macro_are_scored_apart_and_overall_sums_them():
 
 def test_counts_are_summed_over_videos_before_precision_and_recall_per_dataset_and_overall():
     truth = table(
-        [("a", "v1", 0, 9, "micro"), ("a", "v2", 0, 9, "micro"), ("a", "v2", 50, 59, "micro"), ("b", "w", 0, 9, "micro")]
+        [
+            ("a", "v1", 0, 9, "micro"),
+            ("a", "v2", 0, 9, "micro"),
+            ("a", "v2", 50, 59, "micro"),
+            ("b", "w", 0, 9, "micro"),
+        ]
     )
     spotted = table([("a", "v1", 0, 9, "micro"), ("a", "v2", 30, 39, "micro"), ("b", "w", 0, 9, "micro")])
     res = spotting_scores(spotted, truth)

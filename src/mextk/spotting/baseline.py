@@ -41,12 +41,21 @@ scale's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from mextk.spotting.motion import EXPRESSION_REGIONS, EYE_REGIONS, REGIONS, MotionSettings, MotionSignals
+from mextk.spotting.motion import (
+    EXPRESSION_REGIONS,
+    EYE_REGIONS,
+    REGIONS,
+    MotionSettings,
+    MotionSignals,
+    aligned_faces,
+    region_motion,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class SpotterSettings:
         Least transient score of a peak, in aligned-crop pixels.
     top_regions : int
         Regions whose scores are averaged (the most moving ones).
+    smooth : float
+        The score is averaged over this share of ``k`` frames (centred) before peaks are sought.
     blink_ratio : float
         A peak where an eye's transient score exceeds this many times the regions' is a blink, and dropped.
     finer : float
@@ -78,10 +89,11 @@ class SpotterSettings:
 
     micro_k_s: float = 0.2
     macro_k_s: tuple[float, ...] = (0.5, 1.0, 1.5)
-    threshold: float = 4.0
+    threshold: float = 3.5
     min_motion_px: float = 0.15
     top_regions: int = 2
     blink_ratio: float = 2.0
+    smooth: float = 0.5
     finer: float = 0.5
     overlap: float = 0.5
     motion: MotionSettings = field(default_factory=MotionSettings)
@@ -99,6 +111,30 @@ class SpotterSettings:
         """Every ``k`` whose motion is measured: each half-width and its double."""
         ks = [k for _, k in self.half_widths(fps)]
         return sorted({*ks, *(2 * k for k in ks)})
+
+    #: The feature cache kind of this spotter's per-video features (:mod:`mextk.spotting.signals`).
+    feature_kind = "region_motion"
+
+    def feature_params(self, fps: float) -> dict[str, Any]:
+        """What the per-video features depend on at ``fps``."""
+        return {"scales": self.frame_scales(fps), **asdict(self.motion)}
+
+    def compute_video(self, path: str | os.PathLike[str], fps: float) -> dict[str, np.ndarray]:
+        """Decode one video (file or frame folder) and measure its region motion, as arrays to cache."""
+        from mextk.io.video import iter_frames
+
+        scales = self.frame_scales(fps)
+        sig = region_motion(
+            aligned_faces(iter_frames(path, gray=True), fps, self.motion), scales, settings=self.motion, fps=fps
+        )
+        if not sig.face.any():
+            raise ValueError(f"{path}: no face found in any of its {len(sig.face)} frames")
+        return {"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)}
+
+    @staticmethod
+    def signals(arrays: dict[str, np.ndarray]) -> MotionSignals:
+        """The cached arrays of :meth:`compute_video` as :class:`MotionSignals`."""
+        return MotionSignals([int(k) for k in arrays["scales"]], arrays["motion"], arrays["face"], float(arrays["fps"]))
 
 
 def transient_score(
@@ -139,7 +175,10 @@ def robust_z(x: np.ndarray) -> np.ndarray:
 
 
 def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSettings()) -> list[dict[str, Any]]:
-    """Intervals spotted in one video's region motion: ``onset``, ``apex``, ``offset``, ``type``, ``score``, by onset."""
+    """Intervals spotted in one video's region motion, by onset.
+
+    Each: ``onset``, ``apex``, ``offset``, ``type``, ``score`` (robust z) and ``motion_px``.
+    """
     from scipy.signal import find_peaks
 
     t_len = len(motion.motion)
@@ -147,7 +186,7 @@ def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSet
     for kind, k in settings.half_widths(motion.fps):
         if 2 * k not in motion.scales or t_len <= 2 * k:
             continue
-        s = transient_score(motion, k, top_regions=settings.top_regions)
+        s = _smooth(transient_score(motion, k, top_regions=settings.top_regions), settings.smooth * k)
         eyes = transient_score(motion, k, top_regions=1, regions=EYE_REGIONS)
         z = robust_z(s)
         peaks, _ = find_peaks(np.nan_to_num(z, nan=-np.inf), height=settings.threshold, distance=k)
@@ -171,7 +210,9 @@ def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSet
         c
         for c in candidates
         if not any(
-            o["k"] < c["k"] and c["onset"] <= o["apex"] <= c["offset"] and o["motion_px"] >= settings.finer * c["motion_px"]
+            o["k"] < c["k"]
+            and c["onset"] <= o["apex"] <= c["offset"]
+            and o["motion_px"] >= settings.finer * c["motion_px"]
             for o in candidates
         )
     ]
@@ -183,6 +224,19 @@ def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSet
     for c in kept:
         del c["k"]
     return sorted(kept, key=lambda c: c["onset"])
+
+
+def _smooth(x: np.ndarray, width: float) -> np.ndarray:
+    """A centred moving average over ``width`` frames (rounded to an odd count; nan ignored, nan stays)."""
+    w = int(round(width)) // 2 * 2 + 1
+    if w <= 1:
+        return x
+    finite = np.isfinite(x)
+    kernel = np.ones(w)
+    sums = np.convolve(np.where(finite, x, 0.0), kernel, mode="same")
+    counts = np.convolve(finite.astype(float), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(finite, sums / np.maximum(counts, 1), np.nan)
 
 
 def _covered(a: dict[str, Any], b: dict[str, Any]) -> float:

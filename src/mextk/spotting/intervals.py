@@ -101,9 +101,7 @@ def coerce_long(df: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
     for col in OPTIONAL_LONG_COLUMNS:
         if col not in df.columns:
             df[col] = ""
-    problems = [
-        ManifestProblem(src, c, "required column is missing") for c in LONG_COLUMNS if c not in df.columns
-    ]
+    problems = [ManifestProblem(src, c, "required column is missing") for c in LONG_COLUMNS if c not in df.columns]
     if problems:
         raise ManifestError(problems, src)
     out = df.copy()

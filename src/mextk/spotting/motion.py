@@ -5,8 +5,9 @@ For each frame ``t`` and each temporal scale ``k`` (frames), the motion
 
 1. **Alignment.** 68 landmarks (:class:`mextk.faces.landmarks.LandmarkTracker`)
    every ``landmark_every_s`` seconds give a similarity transform that puts the
-   eye centres (midpoints of the eye corners, which blinks do not move) at fixed places of a ``crop`` x ``crop`` face image (eyes 0.4
-   crop apart, at 38% of its height).  The transform is smoothed over time
+   eye centres (midpoints of the eye corners, which blinks do not move) at
+   fixed places of a ``crop`` x ``crop`` face image (0.4 crop apart, at 38% of
+   its height).  The transform is smoothed over time
    (exponential, time constant ``align_smooth_s``), so landmark jitter does not
    become motion; a face not found keeps the last transform for
    ``hold_lost_s``, after which frames count as faceless.
@@ -15,7 +16,8 @@ For each frame ``t`` and each temporal scale ``k`` (frames), the motion
    frames, so memory does not grow with the video).
 3. **Regions.** The flow of the nose bridge (which no facial muscle moves) is
    the head's own residual motion; it is subtracted, and ``M_k(t)`` of a region
-   is the mean length of the remaining flow vectors in it, in crop pixels.
+   is, in crop pixels, the length of the mean remaining flow vector of the
+   region's most moving quarter (``statistic``).
    Regions (:data:`REGIONS`): both brows, the glabella, the nose wings and
    upper lip, and both mouth corners, where expressions are looked for; and
    both eyes, measured only to recognise blinks (the commonest facial
@@ -70,6 +72,11 @@ class MotionSettings:
         How long the last alignment is kept for a face that is not found, seconds.
     redetect_every : int
         Landmark fits between confirmations by the face detector.
+    statistic : {"coherent", "speed"}
+        A region's motion: ``coherent``, the largest length of the *mean* flow vector over
+        the region's four quarters (noise, which points every way, averages out; a
+        muscle's pull, which is coherent over a patch, does not), or ``speed``, the
+        mean length of the flow vectors.
     """
 
     crop: int = 96
@@ -78,8 +85,11 @@ class MotionSettings:
     align_smooth_s: float = 0.15
     hold_lost_s: float = 0.5
     redetect_every: int = 10
+    statistic: str = "coherent"
 
     def __post_init__(self) -> None:
+        if self.statistic not in ("coherent", "speed"):
+            raise ValueError(f"statistic must be 'coherent' or 'speed', got {self.statistic!r}")
         if self.flow_preset not in _PRESETS:
             raise ValueError(f"flow_preset must be one of {', '.join(_PRESETS)}, got {self.flow_preset!r}")
         if self.crop < 32:
@@ -125,6 +135,20 @@ def _affine(params: np.ndarray, crop: int) -> np.ndarray:
     tx = 0.5 * crop - (c * cx - si * cy)
     ty = 0.38 * crop - (si * cx + c * cy)
     return np.array([[c, -si, tx], [si, c, ty]], np.float64)
+
+
+def _region_value(f: np.ndarray, statistic: str) -> float:
+    """One region's motion from its ``(h, w, 2)`` flow (the head's motion already removed)."""
+    if statistic == "speed":
+        return float(np.hypot(f[..., 0], f[..., 1]).mean())
+    h, w = f.shape[:2]
+    best = 0.0
+    for ys in (slice(0, h // 2), slice(h // 2, h)):
+        for xs in (slice(0, w // 2), slice(w // 2, w)):
+            cell = f[ys, xs].reshape(-1, 2)
+            if len(cell):
+                best = max(best, float(np.hypot(*cell.mean(axis=0))))
+    return best
 
 
 def _boxes(crop: int) -> tuple[list[tuple[slice, slice]], tuple[slice, slice]]:
@@ -201,9 +225,8 @@ def region_motion(
                 if before is None:
                     continue
                 f = flow.calc(before, img, None)
-                head = np.median(f[ref].reshape(-1, 2), axis=0)
-                mag = np.hypot(f[..., 0] - head[0], f[..., 1] - head[1])
-                row[i] = [float(mag[r].mean()) for r in regions]
+                f -= np.median(f[ref].reshape(-1, 2), axis=0)
+                row[i] = [_region_value(f[r], settings.statistic) for r in regions]
         rows.append(row)
         face.append(img is not None)
         if on_frame is not None:

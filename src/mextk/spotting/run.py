@@ -27,8 +27,7 @@ import pandas as pd
 from mextk.io.atomic import read_json, write_json_atomic
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 from mextk.spotting.intervals import coerce_long, interval_rows, load_long_manifest, save_long_manifest, videos_of
-from mextk.spotting.motion import MotionSettings
-from mextk.spotting.signals import compute_signals, load_signals, video_key
+from mextk.spotting.signals import compute_features, load_features, video_key
 
 SPOTTERS: dict[str, str] = {
     "motion": "training-free: transient region motion, robust peaks, non-maximum suppression",
@@ -82,6 +81,9 @@ def default_settings(spotter: str) -> Any:
 
 
 def _check_settings(out: Path, record: dict[str, Any]) -> None:
+    import json
+
+    record = json.loads(json.dumps(record))  # as it reads back (tuples become lists)
     path = out / "spotter.json"
     if path.exists():
         old = read_json(path, what="spotter record")
@@ -126,20 +128,18 @@ def spot_manifest(
     feature_root = Path(features) if features is not None else out / "features"
     videos = videos_of(df)
     videos.attrs = dict(df.attrs)
-    motion: MotionSettings = settings.motion
-    failed = compute_signals(videos, feature_root, settings.frame_scales, motion, jobs=jobs, progress=progress)
+    failed = compute_features(videos, feature_root, settings, jobs=jobs, progress=progress)
     ok = videos[[video_key(r) not in failed for _, r in videos.iterrows()]]
+    ok.attrs = dict(df.attrs)
     if spotter == "motion":
-        found = {
-            video_key(r): spot_intervals(
-                load_signals(feature_root, video_key(r), settings.frame_scales(float(r["fps"])), motion), settings
-            )
-            for _, r in ok.iterrows()
-        }
+        found = {}
+        for _, r in ok.iterrows():
+            arrays = load_features(feature_root, video_key(r), settings, float(r["fps"]))
+            found[video_key(r)] = spot_intervals(settings.signals(arrays), settings)
     else:
         from mextk.spotting.learned import spot_learned
 
-        found = spot_learned(df, ok, feature_root, settings, seed=seed, progress=progress)
+        found = spot_learned(df, ok, feature_root, settings, out=out, seed=seed, progress=progress)
     rows = []
     for _, r in ok.iterrows():
         rows += interval_rows(r.to_dict(), found[video_key(r)])

@@ -136,8 +136,8 @@ def match_table(spotted: pd.DataFrame, truth: pd.DataFrame, *, iou: float = 0.5)
     for key in keys:
         s = s_groups.get(key, s_all.iloc[:0])
         t = t_groups.get(key, t_all.iloc[:0])
-        s_iv = list(zip(s["onset"].astype(int), s["offset"].astype(int)))
-        t_iv = list(zip(t["onset"].astype(int), t["offset"].astype(int)))
+        s_iv = list(zip(s["onset"].astype(int), s["offset"].astype(int), strict=True))
+        t_iv = list(zip(t["onset"].astype(int), t["offset"].astype(int), strict=True))
         scores = s["score"].fillna(0).tolist() if "score" in s.columns else None
         matches = match_intervals(s_iv, t_iv, iou=iou, scores=scores)
         hit_s = {i: (j, v) for i, j, v in matches}

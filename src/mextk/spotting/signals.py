@@ -1,19 +1,18 @@
-"""Region-motion signals of every video of a long-video manifest, cached and resumable.
+"""A spotter's per-video features for every video of a long-video manifest, cached and resumable.
 
-Each video's :class:`~mextk.spotting.motion.MotionSignals` are computed once
-(decoding streamed, memory flat in the video's length) and stored in a
-feature cache (:class:`mextk.features.cache.FeatureCache`, kind
-``region_motion``, keyed by the motion settings and the scales), so a second
-spotter, other thresholds or a rerun after an interruption reuse them.  A
-video that cannot be read is recorded with a one-line reason and skipped; the
-others go on.
+Each video's features (the training-free spotter's region motion, the learned
+spotter's flow images) are computed once, decoding streamed so memory stays
+flat in the video's length, and stored in a feature cache
+(:class:`mextk.features.cache.FeatureCache`, keyed by the spotter's feature
+kind and parameters), so other thresholds, a retrained model or a rerun after
+an interruption reuse them.  A video that cannot be read is recorded with a
+one-line reason and skipped; the others go on.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from mextk.features.cache import FeatureCache
-from mextk.spotting.motion import MotionSettings, MotionSignals, aligned_faces, region_motion
 
 
 def video_key(row: Any) -> str:
@@ -39,23 +37,13 @@ def fingerprint(path: Path) -> str:
     return f"file:{path.stat().st_size}"
 
 
-def signals_of_video(
-    path: str | os.PathLike[str], fps: float, scales: list[int], settings: MotionSettings = MotionSettings()
-) -> MotionSignals:
-    """Decode a video (file or frame folder) and measure its region motion (:mod:`mextk.spotting.motion`)."""
-    from mextk.io.video import iter_frames
-
-    frames = iter_frames(path, gray=True)
-    return region_motion(aligned_faces(frames, fps, settings), scales, settings=settings, fps=fps)
+def _cache(root: str | os.PathLike[str], settings: Any, fps: float) -> FeatureCache:
+    return FeatureCache(root, settings.feature_kind, settings.feature_params(fps))
 
 
-def _cache(root: str | os.PathLike[str], scales: list[int], settings: MotionSettings) -> FeatureCache:
-    return FeatureCache(root, "region_motion", {"scales": list(scales), **asdict(settings)})
-
-
-def _compute(root: str, key: str, path: str, fps: float, scales: list[int], settings: MotionSettings) -> str | None:
-    """Compute and store one video's signals; the one-line error, or None."""
-    cache = _cache(root, scales, settings)
+def _compute(root: str, key: str, path: str, fps: float, settings: Any) -> str | None:
+    """Compute and store one video's features (``settings.compute_video``); the one-line error, or None."""
+    cache = _cache(root, settings, fps)
     p = Path(path)
     try:
         if not p.exists():
@@ -63,10 +51,7 @@ def _compute(root: str, key: str, path: str, fps: float, scales: list[int], sett
         fp = fingerprint(p)
         if cache.has(key, fp):
             return None
-        sig = signals_of_video(p, fps, scales, settings)
-        if not sig.face.any():
-            raise ValueError(f"{p}: no face found in any of its {len(sig.face)} frames")
-        cache.save(key, fp, motion=sig.motion, face=sig.face, scales=np.array(scales), fps=np.array(fps))
+        cache.save(key, fp, **settings.compute_video(p, fps))
         return None
     except Exception as exc:  # one bad video must not stop the batch
         message = " ".join(str(exc).split()) or exc.__class__.__name__
@@ -74,24 +59,24 @@ def _compute(root: str, key: str, path: str, fps: float, scales: list[int], sett
         return message
 
 
-def load_signals(root: str | os.PathLike[str], key: str, scales: list[int], settings: MotionSettings) -> MotionSignals:
-    """A video's stored signals."""
-    data = _cache(root, scales, settings).load(key)
-    return MotionSignals([int(k) for k in data["scales"]], data["motion"], data["face"], float(data["fps"]))
+def load_features(root: str | os.PathLike[str], key: str, settings: Any, fps: float) -> dict[str, np.ndarray]:
+    """A video's stored features."""
+    return _cache(root, settings, fps).load(key)
 
 
-def compute_signals(
+def compute_features(
     videos: pd.DataFrame,
     root: str | os.PathLike[str],
-    scales_of: Any,
-    settings: MotionSettings = MotionSettings(),
+    settings: Any,
     *,
     jobs: int = 1,
     progress: bool = True,
 ) -> dict[str, str]:
-    """Compute the signals of every video (one row each: dataset, video_id, path, fps) not cached yet.
+    """Compute a spotter's features for every video (one row each: dataset, video_id, path, fps) not cached yet.
 
-    ``scales_of(fps)`` gives the scales at a frame rate.  Returns ``{video key: one-line error}`` of the failures.
+    ``settings`` (a spotter's) names the feature kind (``feature_kind``), its
+    parameters at a frame rate (``feature_params(fps)``) and computes one video
+    (``compute_video(path, fps)``).  Returns ``{video key: one-line error}`` of the failures.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -101,27 +86,23 @@ def compute_signals(
     for _, row in videos.iterrows():
         key = video_key(row)
         path = sample_path(videos, row["path"])
-        scales = list(scales_of(float(row["fps"])))
-        cache = _cache(root, scales, settings)
-        if path.exists() and cache.has(key, fingerprint(path)):
+        if path.exists() and _cache(root, settings, float(row["fps"])).has(key, fingerprint(path)):
             continue
-        todo.append((key, str(path), float(row["fps"]), scales))
+        todo.append((key, str(path), float(row["fps"])))
     failures: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeRemainingColumn(), disable=not progress or not todo) as bar:
-        task = bar.add_task(f"region motion ({len(videos) - len(todo)} cached)", total=len(todo))
+        what = settings.feature_kind.replace("_", " ")
+        task = bar.add_task(f"{what} ({len(videos) - len(todo)} cached)", total=len(todo))
         if jobs <= 1:
-            for key, path, fps, scales in todo:
-                err = _compute(str(root), key, path, fps, scales, settings)
+            for key, path, fps in todo:
+                err = _compute(str(root), key, path, fps, settings)
                 if err:
                     failures[key] = err
                 bar.advance(task)
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {
-                    pool.submit(_compute, str(root), key, path, fps, scales, settings): key
-                    for key, path, fps, scales in todo
-                }
+                futures = {pool.submit(_compute, str(root), key, path, fps, settings): key for key, path, fps in todo}
                 for fut in as_completed(futures):
                     err = fut.result()
                     if err:

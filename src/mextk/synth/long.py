@@ -188,7 +188,7 @@ def render_long_video(spec: LongVideoSpec) -> tuple[np.ndarray, list[dict[str, A
     blinks: list[int] = []
     blink_disp = blink_field(lm, closure=float(rng.uniform(0.75, 0.95)))
     blink_shape = np.interp(np.linspace(0, 3, blink_len), [0, 1, 2, 3], [0.5, 1.0, 0.7, 0.3])
-    for event, start in zip(events, starts):
+    for event, start in zip(events, starts, strict=True):
         if event["type"] == "blink":
             disp[start : start + blink_len] += blink_shape[:, None, None] * blink_disp
             blinks.append(start)

@@ -1,0 +1,134 @@
+"""``mextk spot`` and ``mextk spot-eval``: interval spotting in long videos (MEGC's task), thin over
+:mod:`mextk.spotting.run` and :mod:`mextk.spotting.scoring`.
+
+(CMED's clip-level ME vs No-ME task is ``mextk evaluate --task spotting``; see :mod:`mextk.spotting`.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mextk.commandline import EXIT_PARTIAL, fail, out_folder
+
+
+def spot(
+    manifest: Annotated[Path, typer.Argument(help="Long-video manifest (one row per interval or video).")],
+    out: Annotated[Path, typer.Option(help="Output folder (intervals.csv, spotter.json; resumable).")] = Path("spot"),
+    spotter: Annotated[
+        str, typer.Option(help="motion (training-free) or learned (trained leave-one-subject-out).")
+    ] = "motion",
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Change a spotter setting (repeatable; motion.crop=112)."),
+    ] = None,
+    features: Annotated[Optional[Path], typer.Option(help="Feature cache folder (default: OUT/features).")] = None,
+    jobs: Annotated[int, typer.Option(help="Videos processed in parallel.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed (the learned spotter's training).")] = 0,
+) -> None:
+    """Find the intervals of micro- and macro-expressions in long videos (MEGC's interval spotting).
+
+    Writes OUT/intervals.csv (a long-video manifest with a score per interval; score it with 'mextk spot-eval').
+    A video that cannot be read is listed in OUT/failed.csv and the rest go on.
+    """
+    from mextk.features.batch import parse_params
+    from mextk.spotting.run import SPOTTERS, default_settings, spot_manifest, with_settings
+
+    if spotter not in SPOTTERS:
+        fail(f"unknown spotter {spotter!r}; choose one of {', '.join(SPOTTERS)}")
+    settings = with_settings(default_settings(spotter), parse_params(set_ or []))
+    result = spot_manifest(
+        manifest, out_folder(out), spotter=spotter, settings=settings, features=features, jobs=jobs, seed=seed
+    )
+    df = result["intervals"]
+    n = int(df["onset"].notna().sum())
+    videos = len(df.drop_duplicates(["dataset", "video_id"]))
+    for video, reason in result["failed"].items():
+        typer.echo(f"failed: {video}: {reason}", err=True)
+    typer.echo(f"{n} intervals in {videos} videos ({len(result['failed'])} failed) -> {out / 'intervals.csv'}")
+    if result["failed"]:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _rows(block: dict[str, Any], name: str) -> list[list[str]]:
+    rows = []
+    for scope in ("micro", "macro", "overall"):
+        m = block[scope]
+        row = [name, scope, str(m["tp"]), str(m["fp"]), str(m["fn"])]
+        row += [f"{m[k]:.4f}" for k in ("precision", "recall", "f1")]
+        if "strs" in m:
+            row += [f"{m['analysis']['f1']:.4f}", f"{m['strs']:.4f}"]
+        rows.append(row)
+    return rows
+
+
+def spot_eval(
+    spotted: Annotated[Path, typer.Argument(help="Spotted intervals (mextk spot's intervals.csv).")],
+    truth: Annotated[Path, typer.Argument(help="Ground truth (a long-video manifest).")],
+    iou: Annotated[float, typer.Option(help="IoU a true positive needs.")] = 0.5,
+    task: Annotated[
+        Optional[str],
+        typer.Option(help="Taxonomy both sides' classes are mapped to for the spot-then-recognise score."),
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for spot_eval.json and matches.csv.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Score spotted intervals the way MEGC does: TP at IoU >= 0.5, F1 over all videos, micro / macro / overall."""
+    from mextk.spotting.intervals import load_long_manifest
+    from mextk.spotting.scoring import spotting_scores
+
+    if not 0 < iou <= 1:
+        fail(f"--iou must be in (0, 1], got {iou}")
+    res = spotting_scores(load_long_manifest(spotted), load_long_manifest(truth), iou=iou, task=task)
+    matches = res.pop("matches")
+    if out is not None:
+        from mextk.io.atomic import atomic_path, write_json_atomic
+
+        out_folder(out).mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "spot_eval.json", res)
+        with atomic_path(out / "matches.csv") as tmp:
+            matches.to_csv(tmp, index=False)
+    if as_json:
+        typer.echo(json.dumps(res, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    strs = any("strs" in res["all"][s] for s in ("overall",))
+    table = Table(title=f"interval spotting, IoU >= {iou} ({res['videos']} videos)", title_justify="left")
+    for col in [
+        "set",
+        "type",
+        "TP",
+        "FP",
+        "FN",
+        "precision",
+        "recall",
+        "F1",
+        *(["analysis F1", "STRS"] if strs else []),
+    ]:
+        table.add_column(col, justify="left" if col in ("set", "type") else "right")
+    for name, block in res["per_dataset"].items():
+        for row in _rows(block, name):
+            table.add_row(*row)
+    if len(res["per_dataset"]) > 1:
+        for row in _rows(res["all"], "all"):
+            table.add_row(*row)
+    Console().print(table)
+    if res["videos_without_spotting"]:
+        shown = ", ".join(res["videos_without_spotting"][:5])
+        more = len(res["videos_without_spotting"]) - 5
+        typer.echo(
+            f"note: {len(res['videos_without_spotting'])} ground-truth video(s) absent from {spotted} "
+            f"(their intervals count as missed): {shown}{f' and {more} more' if more > 0 else ''}",
+            err=True,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the spotting commands to the ``mextk`` app."""
+    app.command("spot")(spot)
+    app.command("spot-eval")(spot_eval)
