@@ -37,11 +37,24 @@ def list_() -> None:
         for key in ("sheet", "layout", "frames"):
             typer.echo(f"          {key + ':':8s}{row[key]}")
     typer.echo(f"\ncomposites (mextk datasets compose NAME): {', '.join(composite_names())}")
+    from mextk.datasets.longvideos import LONG_DATASETS
+
+    typer.echo("\nlong videos (interval spotting: mextk datasets import NAME ROOT --out long.csv, then mextk spot):")
+    for spec in LONG_DATASETS.values():
+        typer.echo(f"{spec.name:9s} {spec.title}, fps {spec.fps:g}")
+        for key in ("sheets", "layout", "frames"):
+            typer.echo(f"          {key + ':':8s}{getattr(spec, key)}")
 
 
 @datasets_app.command("import")
 def import_(
-    name: Annotated[str, typer.Argument(help="casme2, samm, smic, smic-vis, smic-nir, casme3, dfme, mmew or cmed.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="casme2, samm, smic, smic-vis, smic-nir, casme3, dfme, mmew or cmed; long videos for mextk spot: "
+            "casme-sq (CAS(ME)^2), samm-lv, casme3-lv."
+        ),
+    ],
     root: Annotated[Path, typer.Argument(help="The dataset's folder as released.")],
     out: Annotated[Path, typer.Option(help="Manifest to write (.csv or .parquet).")],
     sheet: Annotated[
@@ -61,6 +74,11 @@ def import_(
     from mextk.io.manifest import save_manifest
 
     out_file(out)
+    from mextk.datasets.longvideos import long_dataset_name
+
+    if long_dataset_name(name) is not None:
+        _import_long(name, root, out, sheet)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if name.strip().lower() == "cmed":
@@ -81,6 +99,35 @@ def import_(
         f"wrote {out}: {len(df)} samples of {df['subject'].nunique()} subjects ({labels}); {len(skipped)} skipped"
     )
     if skipped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _import_long(name: str, root: Path, out: Path, sheet: list[Path] | None) -> None:
+    """A long-video dataset: a long-video manifest (one row per interval, an empty row per video without one)."""
+    import os
+
+    from mextk.datasets.longvideos import import_long_dataset
+    from mextk.spotting.intervals import save_long_manifest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = import_long_dataset(name, root, sheets=sheet)
+    for line in df.attrs.get("notes", []):
+        typer.echo(f"note: {line}", err=True)
+    for line in df.attrs.get("skipped", []):
+        typer.echo(f"skipped: {line}", err=True)
+    root_abs = Path(df.attrs["root"])
+    base = out.resolve().parent
+    df["path"] = [os.path.relpath(root_abs / p, base) for p in df["path"]]
+    save_long_manifest(df, out)
+    ivs = df[df["onset"].notna()]
+    videos = df.drop_duplicates(["dataset", "video_id"])
+    typer.echo(
+        f"wrote {out}: {len(videos)} videos of {videos['subject'].nunique()} subjects, "
+        f"{int((ivs['type'] == 'micro').sum())} micro- and {int((ivs['type'] == 'macro').sum())} macro-expressions; "
+        f"{len(df.attrs.get('skipped', []))} skipped"
+    )
+    if df.attrs.get("skipped"):
         raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -180,3 +180,67 @@ def mmew(root: Path) -> Path:
         ["S02", "S02-03-002", 3, 18, 39, "AU9", "disgust", ""],
     ]
     return workbook(root / "MMEW_Micro_Exp.xlsx", {"Sheet1": rows})
+
+
+def casme_sq(root: Path) -> Path:
+    """CAS(ME)^2: a header-less code sheet and the two naming sheets; 3 videos of 2 subjects, one without codes.
+
+    Code rows (sheet lines): 1 micro in s15/15_0101 (img10..img20), 2 macro there with offset 0 (ends at apex),
+    3 macro in s16/16_0402, 4 an onset after its offset, 5 a video name not in the naming sheet,
+    6 an unknown type.
+    """
+    base = root / "rawpic"
+    frames(base / "s15" / "15_0101disgustingteeth", [f"img{i}.jpg" for i in range(1, 121)])
+    frames(base / "s16" / "16_0402beatingpregnantwoman", [f"img{i}.jpg" for i in range(1, 81)])
+    frames(base / "s16" / "16_0101disgustingteeth", [f"img{i}.jpg" for i in range(1, 61)])  # nothing coded
+    codes = [
+        [1, "disgust1_1", 10.0, 14.0, 20.0, "4+R12", "disgust", "micro-expression", "disgust"],
+        [1, "disgust1_2", 50.0, 70.0, 0.0, "12", "happy", "macro-expression", "happy"],
+        [2, "anger2_1", 5.0, 30.0, 60.0, "4", "anger", "macro-expression", "anger"],
+        [2, "anger2_2", 40.0, 35.0, 30.0, "4", "anger", "macro-expression", "anger"],
+        [2, "sad9_1", 5.0, 6.0, 7.0, "1", "sadness", "macro-expression", "sad"],
+        [1, "disgust1_3", 90.0, 92.0, 95.0, "9", "disgust", "blink", "disgust"],
+    ]
+    naming_subjects = [["subject", 15, 1], ["subject", 16, 2]]
+    naming_videos = [["0101", "disgust1"], ["0402", "anger2"]]
+    return workbook(
+        root / "CAS(ME)^2code_final(Updated).xlsx",
+        {"codefinal": codes, "naming rule1": naming_subjects, "naming rule2": naming_videos},
+    )
+
+
+def samm_lv(root: Path) -> Path:
+    """SAMM long videos: a title block, two videos of subject 006 and one of 007 without codes (200 fps)."""
+    base = root / "SAMM_longvideos"
+    frames(base / "006_1", [f"006_1_{i:04d}.jpg" for i in range(1, 301)])
+    frames(base / "006_2", [f"006_2_{i:04d}.jpg" for i in range(1, 201)])
+    frames(base / "007_3", [f"007_3_{i:04d}.jpg" for i in range(1, 101)])
+    title = [["SAMM Long Videos"], ["Release 2"], [None]]
+    header = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type", "Action Units"]
+    rows = [
+        [6, "006_1_1", 1, 100, 130, 180, 81, "Micro - 1/2", "R12"],
+        [6, "006_1_2", 1, 200, -1, 290, 91, "Macro", "6+12"],
+        [6, "006_2_1", 2, 20, 60, 400, 381, "Macro", "4"],  # the offset is past the video's 200 frames
+    ]
+    return workbook(root / "SAMM_LongVideos_V2_Release.xlsx", {"FACS": [*title, header, *rows]})
+
+
+def casme3_lv(root: Path) -> Path:
+    """CAS(ME)^3 Part A long videos: an ME and a MaE sheet over the color folders (frames from 0)."""
+    for sub, video in (("spNO.1", "a"), ("spNO.1", "b"), ("spNO.2", "a")):
+        frames(root / sub / video / "color", [f"{i}.jpg" for i in range(0, 90)])
+    header = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
+    workbook(
+        root / "CAS(ME)3_part_A_ME_label_JpgIndex_v2.xlsx",
+        {"label": [header, ["spNO.1", "a", 10, 13, 18, "12", "1", "happy"]]},
+    )
+    return workbook(
+        root / "CAS(ME)3_part_A_MaE_label_JpgIndex_v2.xlsx",
+        {
+            "label": [
+                header,
+                ["spNO.1", "a", 40, 50, 80, "4", "3", "anger"],
+                ["spNO.2", "a", 0, 10, 89, "4", "3", "anger"],
+            ]
+        },
+    )
