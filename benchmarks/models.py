@@ -18,7 +18,7 @@ In one run:
 4. leave-one-subject-out STSTNet on 442 inputs of 28x28x3 from 68 subjects
    (800 epochs, Adam, learning rate 5e-5, full batch): a plain PyTorch loop,
    one fold after another, against mextk's runner (folds in worker processes,
-   each training with the fused kernel of :mod:`mextk.evaluate.fused`);
+   each training with the fused kernel of :mod:`mextk.models.fused`);
    without ``--full`` both run the same ``--folds`` folds (8) and are scaled
    to 68; both sets of predictions are scored.
 """
@@ -50,9 +50,9 @@ def _median_ms(fn, repeats: int = 20) -> float:  # type: ignore[no-untyped-def]
 
 
 def inference_latency() -> None:
-    from mextk.evaluate.training import collate, forward
     from mextk.features.graphs import landmark_graph, to_pyg
     from mextk.models.registry import get_model
+    from mextk.models.training import collate, forward
     from mextk.synth.face import ASTRONAUT_LANDMARKS
 
     vgg = get_model("vgg16_apex").build(num_classes=6).eval()
@@ -71,9 +71,9 @@ def inference_latency() -> None:
 
 def training_per_fold(n_train: int = 10776) -> None:
     from mextk.datasets.inputs import to_model_input
-    from mextk.evaluate.training import collate, forward
     from mextk.features.graphs import landmark_graph
     from mextk.models.registry import MODELS
+    from mextk.models.training import collate, forward
     from mextk.synth.face import ASTRONAUT_LANDMARKS
 
     g = np.random.default_rng(0)
@@ -128,8 +128,8 @@ def training_per_fold(n_train: int = 10776) -> None:
             f"fold of {n} samples x {epochs} epochs: {fold_s / 3600:8.2f} h"
         )
     # the PyTorch step above, against the fused kernel that mextk trains STSTNet with (same full batch)
-    from mextk.evaluate.fused import fit_ststnet, kernel
-    from mextk.evaluate.training import TrainConfig
+    from mextk.models.fused import fit_ststnet, kernel
+    from mextk.models.training import TrainConfig
 
     if kernel() is not None:
         items = [to_model_input({"x": g.random((28, 28, 3), dtype=np.float32)}, "flow") for _ in range(442)]
@@ -261,9 +261,9 @@ def plain_ststnet_loop(  # type: ignore[no-untyped-def]
 
 def same_training_check(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, folds: list[str]) -> None:
     """Without dropout both trainings are deterministic: the kernel must give the plain loop's model."""
-    from mextk.evaluate.fused import fit_ststnet
-    from mextk.evaluate.training import TrainConfig
     from mextk.models.flownets import ststnet
+    from mextk.models.fused import fit_ststnet
+    from mextk.models.training import TrainConfig
 
     plain = plain_ststnet_loop(x, y, subjects, folds, 800, dropout=0.0, probs=True)
     xt = [torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))) for a in x]
@@ -291,7 +291,7 @@ def same_training_check(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, fold
 
 def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
     from mextk.evaluate.metrics import uar, uf1
-    from mextk.evaluate.runner import RunConfig, _run_folds, fold_dir, prepare_run
+    from mextk.evaluate.runner import RunConfig, fold_dir, prepare_run, run_folds
 
     x, y, subjects = _megc_like()
     all_subjects = list(dict.fromkeys(subjects))
@@ -331,7 +331,7 @@ def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
     prep = prepare_run(cfg, out, progress=False)
     todo = [k for k, f in enumerate(prep["folds"]) if f[0] in folds]
     executor = "process" if jobs > 1 else "local"
-    _run_folds(out, todo, executor=executor, jobs=jobs, ray_address=None, progress=False)
+    run_folds(out, todo, executor=executor, jobs=jobs, ray_address=None, progress=False)
     t_runner = time.perf_counter() - t
     trainers = {json.loads((fold_dir(out, k) / "history.json").read_text())["trainer"] for k in todo}
     preds = pd.concat(pd.read_csv(p, dtype={"subject": str}) for p in out.glob("folds/*/predictions.csv"))

@@ -18,8 +18,8 @@ def _tiny_batch(input_type: str):
     if input_type == "flow":
         return torch.rand(2, 3, 28, 28)
     if input_type == "graph":
-        from mextk.evaluate.training import collate
         from mextk.features.graphs import landmark_graph, to_pyg
+        from mextk.models.training import collate
         from mextk.synth.face import ASTRONAUT_LANDMARKS
 
         g = np.random.default_rng(0)
@@ -38,7 +38,7 @@ def test_every_issue_model_is_registered():
 
 @pytest.mark.parametrize("name", TORCH_MODELS)
 def test_forward_and_backward_on_tiny_inputs(name):
-    from mextk.evaluate.training import forward
+    from mextk.models.training import forward
 
     spec = get_model(name)
     torch.manual_seed(0)

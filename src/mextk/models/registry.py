@@ -19,7 +19,7 @@ r3d, p3d,       DFME 4.5: SGD, momentum 0.9, batch 32, starting rates 0.005, 0.0
 d3d, i3d        divided by 10 every 10 epochs; 30 epochs (DFME gives no count); 16 adaptive frames at
                 224, 160, 224, 224 pixels
 ststnet         Adam 5e-5, full batch, 800 epochs (the authors' public code); trained by the fused CPU
-                kernel of mextk.evaluate.fused when the settings allow
+                kernel of mextk.models.fused when the settings allow
 offapexnet      Adam 1e-4, full batch, 800 epochs (mextk's choice on STSTNet's pattern)
 ==============  ==================================================================================
 """
@@ -52,14 +52,14 @@ class ModelSpec:
     feature_params : dict
         Overrides of that kind's parameters.
     train : dict
-        Default training settings (:class:`mextk.evaluate.training.TrainConfig` fields).
+        Default training settings (:class:`mextk.models.training.TrainConfig` fields).
     size_param : str or None
         The feature parameter that sets the input size (``--size`` changes it).
     description : str
         One line for listings.
     trainer : str
         ``"module:function"`` that trains a torch model (signature of
-        :func:`mextk.evaluate.training.fit_torch`); STSTNet names its fused CPU trainer.
+        :func:`mextk.models.training.fit_torch`); STSTNet names its fused CPU trainer.
     """
 
     name: str
@@ -71,7 +71,7 @@ class ModelSpec:
     train: dict[str, Any] = field(default_factory=dict)
     size_param: str | None = None
     description: str = ""
-    trainer: str = "mextk.evaluate.training:fit_torch"
+    trainer: str = "mextk.models.training:fit_torch"
 
     def fit_function(self) -> Any:
         """The training function (imported on first use)."""
@@ -201,7 +201,7 @@ register(
         {"optimizer": "adam", "lr": 5e-5, "batch_size": 0, "epochs": 800, "lr_step": 0},
         "out_size",
         "STSTNet on onset-apex flow + strain (MEGC 2019)",
-        trainer="mextk.evaluate.fused:fit_ststnet",
+        trainer="mextk.models.fused:fit_ststnet",
     )
 )
 register(

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from mextk.evaluate import fused
-from mextk.evaluate.training import TrainConfig, fit_torch
+from mextk.models import fused
 from mextk.models.flownets import ststnet
+from mextk.models.training import TrainConfig, fit_torch
 
 
 @pytest.fixture

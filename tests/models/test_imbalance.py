@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mextk.evaluate.imbalance import (
+from mextk.models.imbalance import (
     ClassBalancedLoss,
     class_balanced_weights,
     class_counts,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mextk.evaluate.training import TrainConfig, fit_torch, inner_validation_split, predict_torch
 from mextk.models.flownets import ststnet
+from mextk.models.training import TrainConfig, fit_torch, inner_validation_split, predict_torch
 
 
 def _flow_data(n=60, seed=0):

@@ -2,7 +2,7 @@
 
 :func:`fit_torch` trains a fresh model on the training part of a fold and
 :func:`predict_torch` gives class probabilities.  Cross-entropy (or the
-class-balanced / focal losses of :mod:`mextk.evaluate.imbalance`), SGD with
+class-balanced / focal losses of :mod:`mextk.models.imbalance`), SGD with
 momentum or Adam, the learning rate divided by ``lr_gamma`` every ``lr_step``
 epochs (DFME's schedule), optional uniform class resampling.
 
@@ -56,7 +56,7 @@ class TrainConfig:
     device : str
         ``"auto"`` (a GPU when present), ``"cpu"`` or a torch device name.
     kernel : {"auto", "torch"}
-        ``"auto"``: models with a fused CPU trainer (STSTNet, :mod:`mextk.evaluate.fused`) use it when the
+        ``"auto"``: models with a fused CPU trainer (STSTNet, :mod:`mextk.models.fused`) use it when the
         settings allow; ``"torch"``: always the PyTorch loop.
     """
 
@@ -189,8 +189,8 @@ def fit_torch(
     """
     import torch
 
-    from mextk.evaluate.imbalance import class_counts, make_loss, uniform_class_indices
     from mextk.evaluate.metrics import uf1
+    from mextk.models.imbalance import class_counts, make_loss, uniform_class_indices
 
     y = np.asarray(y, dtype=np.int64)
     rng = np.random.default_rng(config.seed)

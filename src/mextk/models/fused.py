@@ -1,4 +1,4 @@
-"""Fused CPU training of STSTNet: the same model, loss and optimiser as :func:`mextk.evaluate.training.fit_torch`.
+"""Fused CPU training of STSTNet: the same model, loss and optimiser as :func:`mextk.models.training.fit_torch`.
 
 Leave-one-subject-out STSTNet (MEGC 2019: 442 inputs, 68 subjects, 800
 full-batch epochs) is dozens of small trainings.  A PyTorch step on the CPU is
@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from mextk.evaluate.training import TrainConfig
+from mextk.models.training import TrainConfig
 
 SOURCE = Path(__file__).with_name("_ststnet.c")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fPIC", "-shared", "-pthread", "-fno-predictive-commoning")
@@ -132,7 +132,7 @@ def unsupported(config: TrainConfig, n_classes: int) -> str | None:
         return "an inner validation split"
     if n_classes > 64:
         return "more than 64 classes"
-    from mextk.evaluate.training import resolve_device
+    from mextk.models.training import resolve_device
 
     if resolve_device(config.device).type != "cpu":
         return "a GPU is used"
@@ -224,7 +224,7 @@ def fit_ststnet(
     progress: Callable[[int, int, float], None] | None = None,
     threads: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train an STSTNet like :func:`~mextk.evaluate.training.fit_torch`, with the fused kernel when it applies.
+    """Train an STSTNet like :func:`~mextk.models.training.fit_torch`, with the fused kernel when it applies.
 
     Same arguments and return value as ``fit_torch`` (plus ``threads``: kernel threads, default
     ``torch.get_num_threads()``).  Falls back to ``fit_torch`` for settings the kernel does not cover
@@ -233,8 +233,8 @@ def fit_ststnet(
     """
     import torch
 
-    from mextk.evaluate.imbalance import class_counts, loss_class_weights
-    from mextk.evaluate.training import fit_torch
+    from mextk.models.imbalance import class_counts, loss_class_weights
+    from mextk.models.training import fit_torch
 
     reason = unsupported(config, n_classes)
     if reason is None and len(inputs) and tuple(np.shape(inputs[0])) != (3, 28, 28):

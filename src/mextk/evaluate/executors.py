@@ -1,0 +1,72 @@
+"""Where folds run: one after another (``local``), in worker processes (``process``, torch threads split
+between them so cores are not oversubscribed), or as Ray tasks (``ray``, on a local instance or a cluster;
+the run folder must then be on a file system every node sees)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mextk.evaluate.fitting import run_fold
+
+EXECUTORS = ("local", "process", "ray")
+
+
+def run_folds(
+    out: Path,
+    todo: list[int],
+    *,
+    executor: str,
+    jobs: int,
+    ray_address: str | None,
+    progress: bool,
+    n_cached: int = 0,
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not todo:
+        if progress and n_cached:
+            from rich.console import Console
+
+            Console(stderr=True).print(f"folds: {n_cached} cached (finished in an earlier run)", highlight=False)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        folds_task = bar.add_task("folds" + (f" ({n_cached} cached)" if n_cached else ""), total=len(todo))
+        if executor == "local":
+            epochs_task = bar.add_task("epochs", total=None, visible=False)
+            for fold in todo:
+                bar.update(epochs_task, completed=0, description=f"fold {fold} epochs")
+
+                def tick(epoch: int, epochs: int, loss: float, fold: int = fold) -> None:
+                    bar.update(
+                        epochs_task,
+                        total=epochs,
+                        completed=epoch,
+                        visible=True,
+                        description=f"fold {fold} loss {loss:.3f}",
+                    )
+
+                run_fold(str(out), fold, epoch_callback=tick)
+                bar.advance(folds_task)
+            return
+        cores = os.cpu_count() or 1
+        threads = max(1, cores // max(1, jobs))
+        if executor == "process":
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(run_fold, str(out), fold, threads=threads) for fold in todo]
+                for fut in as_completed(futures):
+                    fut.result()
+                    bar.advance(folds_task)
+            return
+        from mextk.raysession import ray_session
+
+        with ray_session(ray_address, num_cpus=jobs * threads) as ray:
+            remote = ray.remote(num_cpus=threads)(run_fold)
+            pending = [remote.remote(str(out.resolve()), fold, threads=threads) for fold in todo]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                ray.get(done)
+                bar.advance(folds_task)

@@ -1,0 +1,189 @@
+"""Fitting one fold (or a final model) and predicting with a saved one, for both model families.
+
+Each fold is written when it finishes (``done.json`` last), so a run that was
+killed resumes with the same command and redoes only the unfinished folds;
+folds are seeded by the run's seed and their number, so the resumed run's
+metrics equal an uninterrupted run's.  Nothing is selected on a test fold:
+the epoch count is fixed or picked on a validation split of the *training*
+subjects (:mod:`mextk.models.training`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mextk.evaluate.modelfolder import load_model, predict_with, save_model
+from mextk.evaluate.runfolder import RunConfig, fold_dir, fold_seed, read_run
+from mextk.io.atomic import atomic_path, write_json_atomic
+
+
+class LazyInputs(Sequence[Any]):
+    """Model inputs read from their files on access (large inputs) or all at once (small ones)."""
+
+    def __init__(self, sources: Sequence[str], input_type: str, *, precomputed: bool, preload: bool) -> None:
+        self.sources = list(sources)
+        self.input_type = input_type
+        self.precomputed = precomputed
+        self._cache = [self._load(i) for i in range(len(self.sources))] if preload else None
+
+    def _load(self, i: int) -> Any:
+        from mextk.datasets.inputs import read_precomputed, to_model_input
+
+        src = self.sources[i]
+        if self.precomputed:
+            arrays = read_precomputed(src)
+        else:
+            with np.load(src) as data:
+                arrays = {k: data[k] for k in data.files}
+        try:
+            return to_model_input(arrays, self.input_type, precomputed=self.precomputed)
+        except ValueError as exc:
+            raise ValueError(f"{src}: {exc}") from None
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, i: Any) -> Any:  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._cache[i] if self._cache is not None else self._load(int(i))
+
+
+class _Subset(Sequence[Any]):
+    def __init__(self, base: Sequence[Any], idx: np.ndarray) -> None:
+        self.base, self.idx = base, idx
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: Any) -> Any:  # type: ignore[override]
+        return self.base[int(self.idx[i])]
+
+
+def fit_model(
+    config: RunConfig,
+    inputs: Sequence[Any],
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    *,
+    seed: int,
+    subjects: np.ndarray,
+    epoch_callback: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit ``config.model`` on the samples ``train_idx`` of ``inputs``; returns the model and its history.
+
+    A scikit-learn model whose training holds one class only becomes ``{"constant": k}`` (it predicts that class).
+    """
+    from mextk.labels import get_taxonomy
+    from mextk.models.registry import get_model
+    from mextk.models.training import TrainConfig
+
+    spec = get_model(config.model)
+    n_classes = get_taxonomy(config.task).n_classes
+    history: dict[str, Any] = {}
+    if spec.family == "sklearn":
+        X = np.stack([inputs[i] for i in train_idx])
+        train_classes = np.unique(y[train_idx])
+        if len(train_classes) == 1:  # nothing to learn: predict the only class seen
+            return {"constant": int(train_classes[0])}, history
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        model = spec.build(num_classes=n_classes, **config.model_options)
+        with warnings.catch_warnings(record=True) as caught:  # recorded in history.json, not printed per fold
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(X, y[train_idx])
+        history["converged"] = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        for w in caught:
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return model, history
+    train_cfg = TrainConfig.from_dict({**spec.train, **config.train, "seed": seed})
+    preload = isinstance(inputs, LazyInputs) and inputs._cache is not None
+    return spec.fit_function()(
+        lambda: spec.build(num_classes=n_classes, **config.model_options),
+        [inputs[i] for i in train_idx] if preload else _Subset(inputs, train_idx),
+        y[train_idx],
+        n_classes=n_classes,
+        input_type=spec.input_type,
+        config=train_cfg,
+        subjects=subjects[train_idx],
+        progress=epoch_callback,
+    )
+
+
+def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callback: Any = None) -> int:
+    """Train fold ``fold`` of a prepared run and write its folder (a model folder; ``done.json`` last).
+
+    Safe to call in another process or on another machine that sees ``out_dir``.
+    """
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    out = Path(out_dir)
+    config, samples, folds = read_run(out)
+    test_mask = samples["subject"].isin(folds[fold]).to_numpy()
+    train_idx, test_idx = np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
+    y = samples["y"].to_numpy().astype(np.int64)
+    inputs = run_inputs(config, samples)
+    folder = fold_dir(out, fold)
+    folder.mkdir(parents=True, exist_ok=True)
+    model, history = fit_model(
+        config,
+        inputs,
+        y,
+        train_idx,
+        seed=fold_seed(config.seed, fold),
+        subjects=samples["subject"].to_numpy(),
+        epoch_callback=epoch_callback,
+    )
+    meta = save_model(folder, model, config, trained_on=sorted(set(samples["subject"].iloc[train_idx])))
+    probs = predict_with(model, meta, [inputs[i] for i in test_idx])
+    write_fold_predictions(folder, samples.iloc[test_idx], fold, probs)
+    write_json_atomic(folder / "history.json", history)
+    write_json_atomic(folder / "done.json", {"fold": fold, "n_train": len(train_idx), "n_test": len(test_idx)})
+    return fold
+
+
+def run_inputs(config: RunConfig, samples: pd.DataFrame) -> LazyInputs:
+    """The model inputs of a run's samples (small inputs read at once, large ones on access)."""
+    from mextk.models.registry import get_model
+
+    spec = get_model(config.model)
+    preload = spec.input_type in ("vector", "flow", "graph")
+    precomputed = config.input == "precomputed"
+    return LazyInputs(samples["source"].tolist(), spec.input_type, precomputed=precomputed, preload=preload)
+
+
+def write_fold_predictions(folder: Path, tested: pd.DataFrame, fold: int, probs: np.ndarray) -> None:
+    """A fold's ``predictions.csv``: ids, fold, true and predicted class index, ``p_<k>`` probabilities."""
+    preds = tested[["sample_id", "subject", "dataset"]].copy()
+    preds["fold"] = fold
+    preds["y_true"] = tested["y"].to_numpy()
+    preds["y_pred"] = probs.argmax(axis=1)
+    for k in range(probs.shape[1]):
+        preds[f"p_{k}"] = probs[:, k]
+    with atomic_path(folder / "predictions.csv") as tmp:
+        preds.to_csv(tmp, index=False)
+
+
+def predict_saved(run: Path, fold: int, config: RunConfig, samples: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Probabilities of a saved fold model for ``samples`` (rows of ``samples.csv`` form)."""
+    from mextk.models.registry import get_model
+
+    model, meta = load_model(fold_dir(run, fold), config=config)
+    spec = get_model(config.model)
+    inputs = LazyInputs(
+        samples["source"].tolist(), spec.input_type, precomputed=config.input == "precomputed", preload=False
+    )
+    probs = predict_with(model, meta, [inputs[i] for i in range(len(inputs))])
+    if probs.shape[1] != n_classes:
+        raise ValueError(f"{fold_dir(run, fold)}: the model has {probs.shape[1]} classes, the run {n_classes}")
+    return probs
