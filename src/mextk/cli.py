@@ -487,12 +487,67 @@ def _metrics_table(metrics: dict, title: str):  # type: ignore[no-untyped-def, t
     return table
 
 
+# Options that evaluate and train share: defined once, so the two commands cannot drift apart.
+_ModelOpt = Annotated[Optional[str], typer.Option(help="Registered model (mextk models lists them).")]
+_TaskOpt = Annotated[str, typer.Option(help=_TASK_HELP)]
+_SeedOpt = Annotated[int, typer.Option(help="Master seed.")]
+_InputOpt = Annotated[
+    str,
+    typer.Option(
+        "--input",
+        help="features (computed and cached) or precomputed (the manifest's path).",
+        metavar="[features|precomputed]",
+    ),
+]
+_FeaturesOpt = Annotated[
+    Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the output folder, shared by runs).")
+]
+_SetOpt = Annotated[
+    Optional[list[str]], typer.Option("--set", help="Feature parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+]
+_TrainOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...; a value without "
+        "'=' names training datasets (holdout) or split values (split), comma-separated.",
+        metavar="KEY=VALUE|NAMES",
+    ),
+]
+_OptionOpt = Annotated[
+    Optional[list[str]], typer.Option(help="Model option KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+]
+_WeightsOpt = Annotated[
+    Optional[str], typer.Option(help="Starting weights: a torchvision name (IMAGENET1K_V1) or a file.")
+]
+_SizeOpt = Annotated[
+    Optional[int], typer.Option(help="Input size in pixels (default: the model's, listed by mextk models).")
+]
+_EpochsOpt = Annotated[
+    Optional[int], typer.Option(help="Training epochs (default: the model's, listed by mextk models).")
+]
+_ResampleOpt = Annotated[
+    Optional[str], typer.Option(help="Class resampling (default: none).", metavar="[none|uniform]")
+]
+_LossOpt = Annotated[Optional[str], typer.Option(help="Loss (default: ce).", metavar="[ce|cb|focal|cb_focal]")]
+_ValOpt = Annotated[
+    Optional[float], typer.Option(help="Share of training subjects held out to pick the epoch (0: fixed).")
+]
+_JobsOpt = Annotated[int, typer.Option(help="Parallel folds (process, ray) and feature workers.")]
+_ExcludedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-excluded",
+        help="Also use the clips that review decisions leave out (kept=false, rejected in review.csv).",
+    ),
+]
+
+
 @app.command()
 def evaluate(
     manifest: Annotated[
         Optional[Path], typer.Argument(help="Manifest of the samples (optional with --checkpoints).")
     ] = None,
-    model: Annotated[Optional[str], typer.Option(help="Registered model (mextk models lists them).")] = None,
+    model: _ModelOpt = None,
     protocol: Annotated[
         str,
         typer.Option(
@@ -508,120 +563,49 @@ def evaluate(
     split_column: Annotated[
         Optional[str], typer.Option(help="Manifest column holding the split (protocol split; DFME: split).")
     ] = None,
-    task: Annotated[str, typer.Option(help=_TASK_HELP)] = "cmed6",
+    task: _TaskOpt = "cmed6",
     out: Annotated[Path, typer.Option(help="Run folder (re-running resumes it).")] = Path("run"),
     n_splits: Annotated[int, typer.Option(help="Folds of kfold.")] = 10,
-    seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
-    input_: Annotated[
-        str,
-        typer.Option(
-            "--input",
-            help="features (computed and cached) or precomputed (the manifest's path).",
-            metavar="[features|precomputed]",
-        ),
-    ] = "features",
-    features: Annotated[
-        Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the run folder, shared by runs).")
-    ] = None,
-    set_: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", help="Feature parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE"),
-    ] = None,
-    train: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...; a value without "
-            "'=' names training datasets (holdout) or split values (split), comma-separated.",
-            metavar="KEY=VALUE|NAMES",
-        ),
-    ] = None,
-    option: Annotated[
-        Optional[list[str]], typer.Option(help="Model option KEY=VALUE (repeatable).", metavar="KEY=VALUE")
-    ] = None,
-    weights: Annotated[
-        Optional[str], typer.Option(help="Starting weights: a torchvision name (IMAGENET1K_V1) or a file.")
-    ] = None,
-    size: Annotated[
-        Optional[int], typer.Option(help="Input size in pixels (default: the model's, listed by mextk models).")
-    ] = None,
-    epochs: Annotated[
-        Optional[int], typer.Option(help="Training epochs (default: the model's, listed by mextk models).")
-    ] = None,
-    resample: Annotated[
-        Optional[str], typer.Option(help="Class resampling (default: none).", metavar="[none|uniform]")
-    ] = None,
-    loss: Annotated[Optional[str], typer.Option(help="Loss (default: ce).", metavar="[ce|cb|focal|cb_focal]")] = None,
-    val_subjects: Annotated[
-        Optional[float], typer.Option(help="Share of training subjects held out to pick the epoch (0: fixed).")
-    ] = None,
+    seed: _SeedOpt = 0,
+    input_: _InputOpt = "features",
+    features: _FeaturesOpt = None,
+    set_: _SetOpt = None,
+    train: _TrainOpt = None,
+    option: _OptionOpt = None,
+    weights: _WeightsOpt = None,
+    size: _SizeOpt = None,
+    epochs: _EpochsOpt = None,
+    resample: _ResampleOpt = None,
+    loss: _LossOpt = None,
+    val_subjects: _ValOpt = None,
     executor: Annotated[str, typer.Option(help="Where folds run.", metavar="[local|process|ray]")] = "local",
-    jobs: Annotated[int, typer.Option(help="Parallel folds (process, ray) and feature workers.")] = 1,
+    jobs: _JobsOpt = 1,
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URI to log the run to.")] = None,
     checkpoints: Annotated[
         Optional[Path], typer.Option(help="Score this run folder's saved fold models instead of training.")
     ] = None,
-    include_excluded: Annotated[
-        bool,
-        typer.Option(
-            "--include-excluded",
-            help="Also use the clips that review decisions leave out (kept=false, rejected in review.csv).",
-        ),
-    ] = False,
+    include_excluded: _ExcludedOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
 ) -> None:
     """Train and score a model under a subject-independent protocol (LOSO, k-fold, LODO, holdout, split); resumable."""
-    from mextk.features.batch import parse_params
-
     _out_folder(out)
     if checkpoints is not None:
         from mextk.evaluate.runner import score_checkpoints
 
         metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
     else:
-        from mextk.evaluate.runner import RunConfig, evaluate_run
-        from mextk.models.registry import get_model
+        from mextk.evaluate.runfolder import build_config
+        from mextk.evaluate.runner import evaluate_run
 
         if manifest is None or model is None:
             fail("evaluate needs a MANIFEST and --model (or --checkpoints RUN_DIR)")
-        spec = get_model(model)
-        feature_params = parse_params(set_ or [])
-        if size is not None:
-            if spec.size_param is None:
-                fail(f"{model} has no input size option")
-            feature_params[spec.size_param] = size
-        settings = [t for t in train or [] if "=" in t]
-        train_on = [v.strip() for t in train or [] if "=" not in t for v in t.split(",") if v.strip()]
-        test_on = [v.strip() for t in test or [] for v in t.split(",") if v.strip()]
-        train_cfg = parse_params(settings)
-        for key, value in (
-            ("epochs", epochs),
-            ("resample", resample),
-            ("loss", loss),
-            ("val_subjects", val_subjects),
-        ):
-            if value is not None:
-                train_cfg[key] = value
-        options = parse_params(option or [])
-        if weights is not None:
-            options["weights"] = weights
-        config = RunConfig(
-            manifest=str(manifest.resolve()),
-            model=model,
-            protocol=protocol,
-            task=task,
-            n_splits=n_splits,
-            seed=seed,
-            input=input_,
-            features_dir=str((features or out.resolve().parent / "features").resolve()),
-            feature_params=feature_params,
-            model_options=options,
-            train=train_cfg,
-            include_excluded=include_excluded,
-            train_on=train_on,
-            test_on=test_on,
-            split_column=split_column or "",
-        )
+        config = build_config(
+            manifest=manifest, model=model, task=task, protocol=protocol, n_splits=n_splits, seed=seed, input=input_,
+            features_dir=features or out.resolve().parent / "features", set_=set_, train=train, option=option,
+            test=test, split_column=split_column, weights=weights, size=size, epochs=epochs, resample=resample,
+            loss=loss, val_subjects=val_subjects, include_excluded=include_excluded,
+        )  # fmt: skip
         metrics = evaluate_run(
             config,
             out,
@@ -639,6 +623,78 @@ def evaluate(
     protocol_text = metrics.get("protocol_detail") or metrics["protocol"]
     Console().print(_metrics_table(metrics, f"{metrics['method']} ({metrics['variant']}), {protocol_text}"))
     typer.echo(f"run folder: {out} (predictions.csv, metrics.json, confusion.png, table.md)")
+
+
+@app.command()
+def train(
+    manifest: Annotated[Path, typer.Argument(help="Manifest of the training samples (every subject is used).")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (model.json, weights).")],
+    model: _ModelOpt = None,
+    task: _TaskOpt = "cmed6",
+    seed: _SeedOpt = 0,
+    input_: _InputOpt = "features",
+    features: _FeaturesOpt = None,
+    set_: _SetOpt = None,
+    train: _TrainOpt = None,
+    option: _OptionOpt = None,
+    weights: _WeightsOpt = None,
+    size: _SizeOpt = None,
+    epochs: _EpochsOpt = None,
+    resample: _ResampleOpt = None,
+    loss: _LossOpt = None,
+    val_subjects: _ValOpt = None,
+    jobs: _JobsOpt = 1,
+    include_excluded: _ExcludedOpt = False,
+) -> None:
+    """Train a final model on all subjects with the settings evaluate uses; writes a model folder for mextk predict."""
+    from mextk.evaluate.final import train_model
+    from mextk.evaluate.runfolder import build_config
+
+    if model is None:
+        fail("train needs --model (mextk models lists them)")
+    _out_folder(out)
+    config = build_config(
+        manifest=manifest, model=model, task=task, seed=seed, input=input_,
+        features_dir=features or out.resolve().parent / "features", set_=set_, train=train, option=option,
+        weights=weights, size=size, epochs=epochs, resample=resample, loss=loss, val_subjects=val_subjects,
+        include_excluded=include_excluded,
+    )  # fmt: skip
+    res = train_model(config, out, jobs=jobs)
+    meta = res["meta"]
+    if res["cached"]:
+        typer.echo(f"{out}: already holds this model (same settings); nothing to do")
+        return
+    typer.echo(
+        f"trained {meta['model']} ({meta['task']}: {', '.join(meta['classes'])}) on {res['n_samples']} samples of "
+        f"{len(meta['trained_on'])} subjects ({res['skipped']} skipped, see {out / 'skipped.csv'}) -> {out}"
+    )
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder: mextk train's output or a fold of a run.")],
+    items: Annotated[list[Path], typer.Argument(help="A manifest (.csv/.parquet), or clip files and frame folders.")],
+    out: Annotated[Path, typer.Option(help="Predictions CSV to write.")] = Path("predictions.csv"),
+    features: Annotated[
+        Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the output file).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Feature workers.")] = 1,
+    include_excluded: _ExcludedOpt = False,
+) -> None:
+    """Class probabilities of a trained model for new clips (the model's own feature settings are used)."""
+    from mextk.commandline import out_file
+    from mextk.evaluate.predict import predict_clips
+
+    res = predict_clips(
+        model_dir, items, out_file(out), features_dir=features, include_excluded=include_excluded, jobs=jobs
+    )
+    for sid, reason in res["failed"].items():
+        typer.echo(f"failed: {sid}: {reason}", err=True)
+    table = res["predictions"]
+    counts = ", ".join(f"{k} {v}" for k, v in table["predicted"].value_counts().sort_index().items())
+    typer.echo(f"{len(table)} clips predicted ({counts or 'none'}); {len(res['failed'])} failed -> {out}")
+    if res["failed"]:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()

@@ -169,3 +169,70 @@ def describe_protocol(config: RunConfig) -> str:
         train = "+".join(config.train_on) if config.train_on else "rest"
         return f"{name} {config.split_column}: {train} -> {'+'.join(config.test_on)}"
     return name
+
+
+def build_config(
+    *,
+    manifest: str | Path,
+    model: str,
+    task: str = "cmed6",
+    protocol: str = "loso",
+    n_splits: int = 10,
+    seed: int = 0,
+    input: str = "features",
+    features_dir: str | Path,
+    set_: list[str] | None = None,
+    train: list[str] | None = None,
+    option: list[str] | None = None,
+    test: list[str] | None = None,
+    split_column: str | None = None,
+    weights: str | None = None,
+    size: int | None = None,
+    epochs: int | None = None,
+    resample: str | None = None,
+    loss: str | None = None,
+    val_subjects: float | None = None,
+    include_excluded: bool = False,
+) -> RunConfig:
+    """A :class:`RunConfig` from command-line style options (the one place ``evaluate`` and ``train`` merge them).
+
+    ``set_`` are feature parameters ``KEY=VALUE``; ``train`` training settings ``KEY=VALUE`` or, without ``=``,
+    names of training datasets or split values; ``option`` model options; ``size`` the model's input size
+    parameter; ``epochs``, ``resample``, ``loss`` and ``val_subjects`` training settings.
+    """
+    from mextk.features.batch import parse_params
+    from mextk.models.registry import get_model
+
+    spec = get_model(model)
+    feature_params = parse_params(set_ or [])
+    if size is not None:
+        if spec.size_param is None:
+            raise ValueError(f"{model} has no input size option")
+        feature_params[spec.size_param] = size
+    settings = [t for t in train or [] if "=" in t]
+    train_on = [v.strip() for t in train or [] if "=" not in t for v in t.split(",") if v.strip()]
+    test_on = [v.strip() for t in test or [] for v in t.split(",") if v.strip()]
+    train_cfg = parse_params(settings)
+    for key, value in (("epochs", epochs), ("resample", resample), ("loss", loss), ("val_subjects", val_subjects)):
+        if value is not None:
+            train_cfg[key] = value
+    options = parse_params(option or [])
+    if weights is not None:
+        options["weights"] = weights
+    return RunConfig(
+        manifest=str(Path(manifest).resolve()),
+        model=model,
+        protocol=protocol,
+        task=task,
+        n_splits=n_splits,
+        seed=seed,
+        input=input,
+        features_dir=str(Path(features_dir).resolve()),
+        feature_params=feature_params,
+        model_options=options,
+        train=train_cfg,
+        include_excluded=include_excluded,
+        train_on=train_on,
+        test_on=test_on,
+        split_column=split_column or "",
+    )

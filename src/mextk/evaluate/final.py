@@ -1,0 +1,92 @@
+"""``mextk train``: a final model on every subject, with the settings ``evaluate`` uses, as a model folder.
+
+The samples, their inputs and the fitting are exactly those of an evaluation
+fold (:func:`mextk.evaluate.preparation.select_samples`,
+:func:`~mextk.evaluate.preparation.compute_inputs`,
+:func:`mextk.evaluate.fitting.fit_model`), with every subject in training.
+The epoch count is the fixed one, or picked on a validation split of the
+training subjects when ``val_subjects`` is set, as in evaluation.
+
+Output folder: a model folder (:mod:`mextk.evaluate.modelfolder`: the weights and
+``model.json``, written last), ``samples.csv`` (the training samples),
+``skipped.csv`` and ``history.json``.  Run again with the same settings, it
+says the model is there; with other settings, it refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mextk.evaluate.fitting import fit_model, run_inputs
+from mextk.evaluate.modelfolder import save_model
+from mextk.evaluate.preparation import compute_inputs, select_samples
+from mextk.evaluate.runfolder import RunConfig, config_differences, fold_seed
+from mextk.io.atomic import atomic_path, read_json, write_json_atomic
+
+#: The "fold" number whose seed a final model uses (evaluation folds are numbered from 0).
+FINAL = 999_999
+
+
+def train_model(
+    config: RunConfig, out_dir: str | os.PathLike[str], *, jobs: int = 1, progress: bool = True
+) -> dict[str, Any]:
+    """Train ``config.model`` on every usable sample of ``config.manifest`` and write a model folder.
+
+    Returns
+    -------
+    dict
+        ``meta`` (``model.json``), ``n_samples``, ``skipped`` (count) and ``cached`` (the model was there).
+    """
+    out = Path(out_dir)
+    meta_path = out / "model.json"
+    wanted = json.loads(json.dumps(config.to_dict()))
+    if meta_path.exists():
+        meta = read_json(meta_path, what="model description")
+        if meta.get("config") == wanted:
+            return {"meta": meta, "n_samples": None, "skipped": None, "cached": True}
+        changed = config_differences(meta.get("config", {}), wanted)
+        raise FileExistsError(
+            f"{out}: holds a model trained with other settings ({', '.join(changed)}); use another --out"
+        )
+    sel = select_samples(config, progress=progress)
+    samples, failed = compute_inputs(config, sel["used"], sel["table"], jobs=jobs, progress=progress)
+    skipped = sel["skipped"] + failed
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "skipped.csv") as tmp:
+        pd.DataFrame(skipped, columns=["sample_id", "reason"]).to_csv(tmp, index=False)
+    with atomic_path(out / "samples.csv") as tmp:
+        samples.to_csv(tmp, index=False)
+    y = samples["y"].to_numpy().astype(np.int64)
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"{config.manifest}: the samples hold one class only; a classifier needs two or more")
+    model, history = _fit_all(config, samples, y, progress=progress)
+    write_json_atomic(out / "history.json", history)
+    meta = save_model(out, model, config, trained_on=sorted(set(samples["subject"])))
+    return {"meta": meta, "n_samples": len(samples), "skipped": len(skipped), "cached": False}
+
+
+def _fit_all(config: RunConfig, samples: pd.DataFrame, y: np.ndarray, *, progress: bool) -> tuple[Any, dict]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task(f"training {config.model} on {len(samples)} samples", total=None)
+
+        def tick(epoch: int, epochs: int, loss: float) -> None:
+            bar.update(task, total=epochs, completed=epoch, description=f"training {config.model}, loss {loss:.3f}")
+
+        return fit_model(
+            config,
+            run_inputs(config, samples),
+            y,
+            np.arange(len(samples)),
+            seed=fold_seed(config.seed, FINAL),
+            subjects=samples["subject"].to_numpy(),
+            epoch_callback=tick,
+        )

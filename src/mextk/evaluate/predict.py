@@ -1,0 +1,141 @@
+"""``mextk predict``: class probabilities of a model folder for new clips (a manifest, or clip files and folders).
+
+The model folder is ``mextk train``'s output or any fold of an ``evaluate`` run
+(:mod:`mextk.evaluate.modelfolder`).  Inputs are computed with the feature kind
+and the exact parameters recorded in its ``model.json`` (into a feature cache,
+so a rerun is quick); a clip without onset, apex and offset is taken as a
+whole, as ``mextk features`` does.  Review decisions in a manifest are
+honoured unless ``include_excluded``.  A clip whose features fail is reported
+and left out; the others are predicted.
+
+Output CSV: ``sample_id``, ``dataset``, ``subject``, ``path``, ``predicted``
+(the class of highest probability) and ``p_<class>`` for every class.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mextk.evaluate.fitting import LazyInputs
+from mextk.evaluate.modelfolder import load_model, predict_with
+from mextk.io.atomic import atomic_path
+
+_MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def clips_manifest(clips: Sequence[str | os.PathLike[str]]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A manifest of clip files or frame folders (dataset ``new``, subject ``unknown``, no key frames).
+
+    Returns the manifest and ``{clip: reason}`` for the clips that are missing or cannot be read.
+    """
+    from mextk.io.manifest import coerce_manifest
+    from mextk.io.video import VideoError, probe_video
+
+    rows, seen, failed = [], {}, {}
+    for clip in clips:
+        path = Path(clip).resolve()
+        try:
+            if not path.exists():
+                raise FileNotFoundError(f"{clip}: clip not found")
+            info = probe_video(path)
+        except (OSError, VideoError, ValueError) as exc:
+            failed[str(clip)] = " ".join(str(exc).split())
+            continue
+        name = path.stem if path.is_file() else path.name
+        seen[name] = seen.get(name, 0) + 1
+        sample_id = name if seen[name] == 1 else f"{name}_{seen[name]}"
+        rows.append(
+            {"dataset": "new", "subject": "unknown", "sample_id": sample_id, "path": str(path), "fps": info.fps,
+             "n_frames": info.n_frames, "onset": None, "apex": None, "offset": None, "emotion": "", "aus": ""}
+        )  # fmt: skip
+    columns = [
+        "dataset",
+        "subject",
+        "sample_id",
+        "path",
+        "fps",
+        "n_frames",
+        "onset",
+        "apex",
+        "offset",
+        "emotion",
+        "aus",
+    ]
+    df = coerce_manifest(pd.DataFrame(rows, columns=columns))
+    df.attrs["root"] = "/"
+    df.attrs["source"] = "clips"
+    return df, failed
+
+
+def predict_clips(
+    model_dir: str | os.PathLike[str],
+    items: Sequence[str | os.PathLike[str]],
+    out_csv: str | os.PathLike[str],
+    *,
+    features_dir: str | os.PathLike[str] | None = None,
+    include_excluded: bool = False,
+    jobs: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Predict every clip of ``items`` (one manifest, or clips) with a model folder; write ``out_csv``.
+
+    Returns
+    -------
+    dict
+        ``predictions`` (the written table), ``failed`` ({sample_id: reason}), ``excluded`` (by review).
+    """
+    from mextk.io.manifest import load_manifest
+    from mextk.io.review import apply_review
+
+    model, meta = load_model(model_dir)
+    items = list(items)
+    if len(items) == 1 and str(items[0]).lower().endswith(_MANIFEST_SUFFIXES):
+        df = load_manifest(items[0], check_files=True)
+        df, excluded = apply_review(df, include_excluded=include_excluded)
+        failed: dict[str, str] = {}
+    else:
+        (df, failed), excluded = clips_manifest(items), {}
+    if df.empty:
+        raise ValueError(f"no clip to predict ({len(failed)} could not be read: {'; '.join(failed.values())})")
+    out_csv = Path(out_csv)
+    feature = meta["feature"]
+    if feature["kind"] == "precomputed":
+        from mextk.io.manifest import sample_path
+
+        sources = [str(sample_path(df, p)) for p in df["path"]]
+        keep = np.ones(len(df), bool)
+    else:
+        from mextk.features.batch import extract_features
+        from mextk.features.cache import FeatureCache
+
+        root = Path(features_dir) if features_dir is not None else out_csv.resolve().parent / "features"
+        res = extract_features(
+            df, feature["kind"], root, params=feature["params"], jobs=jobs, include_excluded=True, progress=progress
+        )
+        failed.update(res["failed"])
+        cache = FeatureCache(root, feature["kind"], feature["params"])
+        sources = [str(cache.path(str(s))) for s in df["sample_id"]]
+        keep = np.array([str(s) not in failed for s in df["sample_id"]])
+    kept = df.loc[keep].reset_index(drop=True)
+    inputs = LazyInputs(
+        [s for s, k in zip(sources, keep, strict=True) if k],
+        meta["input_type"],
+        precomputed=feature["kind"] == "precomputed",
+        preload=False,
+    )
+    probs = predict_with(model, meta, [inputs[i] for i in range(len(inputs))])
+    classes = meta["classes"]
+    table = kept[["sample_id", "dataset", "subject", "path"]].copy()
+    table["predicted"] = [classes[k] for k in probs.argmax(axis=1)] if len(probs) else []
+    for k, c in enumerate(classes):
+        table[f"p_{c}"] = probs[:, k] if len(probs) else []
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    return {"predictions": table, "failed": failed, "excluded": excluded}
