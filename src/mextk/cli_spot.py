@@ -128,7 +128,48 @@ def spot_eval(
         )
 
 
+def analyze(
+    recordings: Annotated[list[Path], typer.Argument(help="Recordings (group calls or single-person videos).")],
+    model: Annotated[Path, typer.Option(help="Model folder (mextk train's output or a fold of a run).")],
+    out: Annotated[Path, typer.Option(help="Output folder (one sub-folder per recording; resumable).")] = Path(
+        "analysis"
+    ),
+    spotter: Annotated[str, typer.Option(help="Interval spotter: motion (training-free).")] = "motion",
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Change a spotter setting (repeatable; threshold=4)."),
+    ] = None,
+    include_excluded: Annotated[
+        bool, typer.Option("--include-excluded", help="Also analyse the clips that prepare's review flags.")
+    ] = False,
+    jobs: Annotated[int, typer.Option(help="Clips processed in parallel.")] = 1,
+) -> None:
+    """Analyse new recordings: prepare, spot intervals, recognise them, and write a per-person timeline, an HTML
+    report and proposals for mextk annotate."""
+    from mextk.analyze.chain import analyze_recordings
+    from mextk.features.batch import parse_params
+    from mextk.spotting.run import default_settings, with_settings
+
+    if spotter != "motion":
+        fail(f"analyze spots with the training-free 'motion' spotter (got {spotter!r}): the learned one trains "
+             "leave-one-subject-out on labelled long videos, which a new recording does not have")  # fmt: skip
+    settings = with_settings(default_settings("motion"), parse_params(set_ or []))
+    res = analyze_recordings(
+        recordings, model, out_folder(out), spotter=settings, include_excluded=include_excluded, jobs=jobs
+    )
+    for rec, r in res["results"].items():
+        t = r["timeline"]
+        note = " (done before)" if r["cached"] else ""
+        people = t["person"].nunique() if len(t) else 0
+        typer.echo(f"{rec}: {len(t)} event(s) of {people} person(s){note} -> {r['folder'] / 'report.html'}")
+    for rec, reason in res["failed"].items():
+        typer.echo(f"failed: {rec}: {reason}", err=True)
+    if res["failed"]:
+        raise typer.Exit(EXIT_PARTIAL if res["results"] else 2)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the spotting commands to the ``mextk`` app."""
+    """Add the spotting and analysis commands to the ``mextk`` app."""
     app.command("spot")(spot)
     app.command("spot-eval")(spot_eval)
+    app.command("analyze")(analyze)

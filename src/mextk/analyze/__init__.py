@@ -1,0 +1,1 @@
+"""``mextk analyze``: a new recording, through prepare, spotting and recognition, into a per-person report."""

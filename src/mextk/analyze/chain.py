@@ -1,0 +1,279 @@
+"""``mextk analyze RECORDING... --model MODEL_DIR --out DIR``: the whole chain on new recordings.
+
+For each recording:
+
+1. **prepare** (:func:`mextk.prepare.batch.prepare_recordings`, the default
+   settings or ``prepare``): one clip per continuous appearance of a
+   participant, each with its per-frame quality sidecar; review decisions
+   (``kept``) are honoured unless ``include_excluded``;
+2. **region motion** of every clip, streamed and cached
+   (:mod:`mextk.spotting.signals`);
+3. **interval spotting** with the training-free spotter
+   (:mod:`mextk.spotting.baseline`; the learned spotter needs labelled long
+   videos of the same kind to train on, which a new recording does not have);
+4. **recognition** of each interval by the model folder
+   (:func:`mextk.evaluate.predict.predict_clips`: its features from the
+   interval's onset and apex, with the model's own feature settings);
+5. **a timeline per person**: every event with its start and end (frames of
+   the recording and seconds), apex, type, class, probability and the face's
+   quality over it.
+
+Writes ``DIR/RECORDING/``: ``timeline.csv`` and ``timeline.json``,
+``report.html`` (self-contained: plots and thumbnails inline,
+:mod:`mextk.analyze.report`), ``proposals.csv`` (``mextk annotate init
+--clips DIR/prepared/manifest.csv --proposals DIR/RECORDING/proposals.csv``
+puts the events before labellers) and ``done.json`` (last; a finished
+recording is skipped when run again with the same settings).  The prepared
+clips are in ``DIR/prepared`` and the feature caches in ``DIR/features``.
+A recording that fails is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
+from mextk.spotting.baseline import SpotterSettings, spot_intervals
+
+TIMELINE_COLUMNS = (
+    "person",
+    "track_id",
+    "clip",
+    "start_frame",
+    "end_frame",
+    "apex_frame",
+    "start_time",
+    "end_time",
+    "apex_time",
+    "type",
+    "class",
+    "probability",
+    "spot_score",
+    "face_visible",
+    "detector_score",
+)
+
+
+def _person(row: pd.Series) -> str:
+    subject = str(row.get("subject", "") or "").strip()
+    return subject if subject and subject.lower() != "nan" else f"track {int(row['track_id'])}"
+
+
+def _quality(clips_root: Path, row: pd.Series, onset: int, offset: int) -> tuple[float, float]:
+    """Share of the interval's frames with the face visible, and the mean detector score where measured."""
+    path = clips_root / str(row.get("quality", ""))
+    if not str(row.get("quality", "")) or not path.is_file():
+        return float("nan"), float("nan")
+    q = pd.read_csv(path).iloc[onset : offset + 1]
+    visible = float(q["face_visible"].astype(str).str.lower().isin(["true", "1"]).mean()) if len(q) else float("nan")
+    score = pd.to_numeric(q.get("score", pd.Series(dtype=float)), errors="coerce")
+    return visible, float(score.mean()) if score.notna().any() else float("nan")
+
+
+def analyze_recording(
+    recording: str | os.PathLike[str],
+    model_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    spotter: SpotterSettings | None = None,
+    prepare: Any = None,
+    include_excluded: bool = False,
+    jobs: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Analyse one recording (see the module docstring); returns the timeline and the stage times."""
+    from mextk.evaluate.modelfolder import load_model
+    from mextk.evaluate.predict import predict_clips
+    from mextk.io.review import apply_review
+    from mextk.prepare.batch import prepare_recordings
+    from mextk.prepare.config import PrepareConfig
+    from mextk.spotting.signals import compute_features, load_features
+
+    recording = Path(recording)
+    out = Path(out_dir)
+    spotter = spotter or SpotterSettings()
+    prepare = prepare or PrepareConfig()
+    _, meta = load_model(model_dir)  # refuse an unusable model before any work
+    settings = {
+        "model_dir": str(Path(model_dir).resolve()),
+        "model": meta["model"],
+        "task": meta["task"],
+        "spotter": json.loads(json.dumps(asdict(spotter))),
+        "prepare": json.loads(json.dumps(asdict(prepare), default=str)),
+        "include_excluded": include_excluded,
+    }
+    folder = out / recording.stem
+    done = folder / "done.json"
+    if done.exists() and read_json(done, what="analysis record").get("settings") == settings:
+        timeline = pd.read_csv(folder / "timeline.csv", dtype={"person": str, "clip": str})
+        return {"timeline": timeline, "folder": folder, "cached": True, "times": {}}
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    prepared = out / "prepared"
+    res = prepare_recordings([recording], prepared, prepare, jobs=1, progress=progress)
+    if recording.stem in res["failed"]:
+        raise ValueError(f"{recording}: prepare failed: {res['failed'][recording.stem]}")
+    manifest = res["manifest"]
+    clips = manifest[manifest["source_recording"] == recording.stem].copy()
+    clips.attrs = dict(manifest.attrs)
+    clips, _ = apply_review(clips, include_excluded=include_excluded)
+    times["prepare"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    videos = pd.DataFrame(
+        {
+            "dataset": "analyze",
+            "video_id": clips["sample_id"].astype(str),
+            "path": [str(prepared / p) for p in clips["path"]],
+            "fps": clips["fps"].astype(float),
+        }
+    )
+    feature_root = out / "features"
+    failed = compute_features(videos, feature_root, spotter, jobs=jobs, progress=progress)
+    times["motion"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    events = []
+    for _, row in clips.iterrows():
+        key = f"analyze/{row['sample_id']}"
+        if key in failed:
+            continue
+        sig = spotter.signals(load_features(feature_root, key, spotter, float(row["fps"])))
+        for iv in spot_intervals(sig, spotter):
+            events.append({"row": row, **iv})
+    times["spotting"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    classes = meta["classes"]
+    preds = pd.DataFrame(columns=["sample_id", "predicted", *[f"p_{c}" for c in classes]])
+    if events:
+        rows = [
+            {
+                "dataset": "analyze",
+                "subject": _person(e["row"]),
+                "sample_id": f"{e['row']['sample_id']}_f{e['onset']}-{e['offset']}",
+                "path": str(prepared / e["row"]["path"]),
+                "fps": float(e["row"]["fps"]),
+                "n_frames": int(e["row"]["n_frames"]),
+                "onset": e["onset"],
+                "apex": e["apex"],
+                "offset": e["offset"],
+                "emotion": "",
+                "aus": "",
+            }
+            for e in events
+        ]
+        pd.DataFrame(rows).to_csv(folder / "events_manifest.csv", index=False)
+        recognised = predict_clips(
+            model_dir,
+            [folder / "events_manifest.csv"],
+            folder / "events_predictions.csv",
+            features_dir=out / "features",
+            jobs=jobs,
+            progress=progress,
+        )
+        preds = recognised["predictions"]
+    times["recognition"] = time.perf_counter() - t0
+
+    by_id = preds.set_index("sample_id") if len(preds) else preds
+    timeline = []
+    for e in events:
+        row = e["row"]
+        sid = f"{row['sample_id']}_f{e['onset']}-{e['offset']}"
+        fps, start = float(row["fps"]), int(row["start_frame"])
+        if sid in getattr(by_id, "index", []):
+            cls = str(by_id.loc[sid, "predicted"])
+            prob = float(by_id.loc[sid, f"p_{cls}"])
+        else:
+            cls, prob = "", float("nan")
+        visible, det = _quality(prepared, row, e["onset"], e["offset"])
+        timeline.append(
+            {
+                "person": _person(row),
+                "track_id": int(row["track_id"]),
+                "clip": str(row["sample_id"]),
+                "start_frame": start + e["onset"],
+                "end_frame": start + e["offset"],
+                "apex_frame": start + e["apex"],
+                "start_time": round((start + e["onset"]) / fps, 3),
+                "end_time": round((start + e["offset"] + 1) / fps, 3),
+                "apex_time": round((start + e["apex"]) / fps, 3),
+                "type": e["type"],
+                "class": cls,
+                "probability": round(prob, 4),
+                "spot_score": round(float(e["score"]), 3),
+                "face_visible": round(visible, 3),
+                "detector_score": round(det, 3),
+                "_onset": e["onset"],
+                "_apex": e["apex"],
+                "_offset": e["offset"],
+                "_path": str(prepared / row["path"]),
+            }
+        )
+    table = pd.DataFrame(timeline, columns=[*TIMELINE_COLUMNS, "_onset", "_apex", "_offset", "_path"])
+    table = table.sort_values(["person", "start_frame"], kind="stable").reset_index(drop=True)
+    public = table[list(TIMELINE_COLUMNS)]
+    with atomic_path(folder / "timeline.csv") as tmp:
+        public.to_csv(tmp, index=False)
+    write_json_atomic(
+        folder / "timeline.json",
+        {
+            "recording": recording.name,
+            "fps": float(clips["fps"].iloc[0]) if len(clips) else None,
+            "people": sorted(set(public["person"])) if len(public) else [],
+            "events": json.loads(public.to_json(orient="records")),
+            "failed_clips": failed,
+            "settings": settings,
+        },
+    )
+    proposals = pd.DataFrame(
+        {
+            "sample_id": table["clip"],
+            "onset": table["_onset"],
+            "offset": table["_offset"],
+            "apex": table["_apex"],
+            "label": table["class"],
+            "score": table["probability"],
+        }
+    )
+    with atomic_path(folder / "proposals.csv") as tmp:
+        proposals.to_csv(tmp, index=False)
+    t0 = time.perf_counter()
+    from mextk.analyze.report import write_report
+
+    write_text_atomic(
+        folder / "report.html",
+        write_report(recording.name, table, clips, classes=classes, settings=settings, prepared=prepared),
+    )
+    times["report"] = time.perf_counter() - t0
+    write_json_atomic(done, {"settings": settings, "times": times, "events": len(public)})
+    return {"timeline": public, "folder": folder, "cached": False, "times": times, "failed_clips": failed}
+
+
+def analyze_recordings(
+    recordings: Sequence[str | os.PathLike[str]],
+    model_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Analyse each recording (one after another; ``jobs`` parallelises inside each); failures are collected."""
+    results: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for rec in recordings:
+        try:
+            results[str(rec)] = analyze_recording(rec, model_dir, out_dir, jobs=jobs, progress=progress, **kwargs)
+        except (OSError, ValueError) as exc:
+            failed[str(rec)] = " ".join(str(exc).split())
+    return {"results": results, "failed": failed}
