@@ -61,9 +61,8 @@ def main() -> None:
     for stage, seconds in times.items():
         print(f"  {stage:12s} {seconds:7.1f} s  ({args.seconds / max(seconds, 1e-9):6.1f}x real time alone)")
     print(f"  {'total':12s} {total:7.1f} s  -> real-time factor {args.seconds / total:.2f}x")
-    print(
-        f"  events: {len(res['timeline'])}; peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  events: {len(res['timeline'])}; peak memory {peak:.0f} MB")
     print(f"  outputs in {res['folder']}")
 
 
