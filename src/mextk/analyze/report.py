@@ -38,19 +38,28 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _thumb(path: str, onset: int, apex: int) -> str:
-    """Onset and apex frames side by side, as an inline JPEG (empty when they cannot be read)."""
-    import cv2
-
+def _frames_needed(timeline: pd.DataFrame) -> dict[str, dict[int, np.ndarray]]:
+    """Every onset and apex frame of the events, read with one decoding pass per clip."""
     from mextk.io.video import read_frames_at
 
-    try:
-        got = read_frames_at(path, [onset, apex])
-        frames = [got[onset], got[apex]]
-    except Exception:  # noqa: BLE001  (a thumbnail is an aid: the report is written without it)
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for path, events in timeline.groupby("_path"):
+        wanted = sorted({*events["_onset"].astype(int), *events["_apex"].astype(int)})
+        try:
+            out[str(path)] = read_frames_at(str(path), wanted)
+        except Exception:  # noqa: BLE001  (thumbnails are an aid: the report is written without them)
+            out[str(path)] = {}
+    return out
+
+
+def _thumb(frames: dict[int, np.ndarray], onset: int, apex: int) -> str:
+    """Onset and apex frames side by side, as an inline JPEG (empty when they could not be read)."""
+    import cv2
+
+    if onset not in frames or apex not in frames:
         return ""
     h = 72
-    tiles = [cv2.resize(f, (max(1, round(f.shape[1] * h / f.shape[0])), h)) for f in frames]
+    tiles = [cv2.resize(f, (max(1, round(f.shape[1] * h / f.shape[0])), h)) for f in (frames[onset], frames[apex])]
     pair = np.hstack([tiles[0], np.full((h, 4, 3), 255, np.uint8), tiles[1]])
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(pair, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
@@ -103,6 +112,7 @@ def write_report(
     esc = html.escape
     duration = float(clips["end_time"].max()) if len(clips) else 0.0
     people = sorted({*timeline["person"], *(_people(clips))})
+    frames = _frames_needed(timeline) if len(timeline) else {}
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>mextk analyze: {esc(recording)}</title>",
         f"<style>{_CSS}</style></head><body>",
@@ -126,7 +136,7 @@ def write_report(
         rows = ["<table><tr><th>start (s)</th><th>end (s)</th><th>type</th><th>class</th><th>probability</th>"
                 "<th>face visible</th><th>onset | apex</th></tr>"]  # fmt: skip
         for _, e in ev.iterrows():
-            src = _thumb(e["_path"], int(e["_onset"]), int(e["_apex"]))
+            src = _thumb(frames.get(str(e["_path"]), {}), int(e["_onset"]), int(e["_apex"]))
             img = f"<img class='thumb' alt='onset and apex' src='{src}'>" if src else ""
             rows.append(
                 f"<tr><td>{e['start_time']:.2f}</td><td>{e['end_time']:.2f}</td><td>{esc(e['type'])}</td>"

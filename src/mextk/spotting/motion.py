@@ -72,6 +72,10 @@ class MotionSettings:
         How long the last alignment is kept for a face that is not found, seconds.
     redetect_every : int
         Landmark fits between confirmations by the face detector.
+    coarse_from_s : float
+        Scales of at least this many seconds (the macro-expression ones) measure their flow on
+        the crop at half size, in a quarter of the time: their movements are large.  The
+        motion stays in full-crop pixels.
     statistic : {"coherent", "speed"}
         A region's motion: ``coherent``, the largest length of the *mean* flow vector over
         the region's four quarters (noise, which points every way, averages out; a
@@ -86,6 +90,7 @@ class MotionSettings:
     hold_lost_s: float = 0.5
     redetect_every: int = 10
     statistic: str = "coherent"
+    coarse_from_s: float = 0.4
 
     def __post_init__(self) -> None:
         if self.statistic not in ("coherent", "speed"):
@@ -209,24 +214,34 @@ def region_motion(
     if not scales or min(scales) < 1:
         raise ValueError(f"scales must be positive frame counts, got {scales}")
     flow = cv2.DISOpticalFlow_create(_PRESETS[settings.flow_preset])
+    coarse_flow = cv2.DISOpticalFlow_create(_PRESETS[settings.flow_preset])  # one per size: no re-allocation
     regions, ref = _boxes(settings.crop)
+    half_regions, half_ref = _boxes(settings.crop // 2)
+    coarse = [k >= settings.coarse_from_s * fps for k in scales]
     depth = max(scales) + 1
     ring: list[np.ndarray | None] = [None] * depth
+    small: list[np.ndarray | None] = [None] * depth
     rows: list[np.ndarray] = []
     face: list[bool] = []
     for t, img in enumerate(faces):
         ring[t % depth] = img
+        small[t % depth] = (
+            cv2.resize(img, (settings.crop // 2,) * 2, interpolation=cv2.INTER_AREA) if img is not None else None
+        )
         row = np.full((len(scales), len(regions)), np.nan, np.float32)
         if img is not None:
             for i, k in enumerate(scales):
                 if t - k < 0:
                     continue
-                before = ring[(t - k) % depth]
+                half = coarse[i]
+                before = (small if half else ring)[(t - k) % depth]
                 if before is None:
                     continue
-                f = flow.calc(before, img, None)
-                f -= np.median(f[ref].reshape(-1, 2), axis=0)
-                row[i] = [_region_value(f[r], settings.statistic) for r in regions]
+                f = (coarse_flow if half else flow).calc(before, small[t % depth] if half else img, None)
+                f -= np.median(f[half_ref if half else ref].reshape(-1, 2), axis=0)
+                if half:
+                    f *= 2.0  # in full-crop pixels
+                row[i] = [_region_value(f[r], settings.statistic) for r in (half_regions if half else regions)]
         rows.append(row)
         face.append(img is not None)
         if on_frame is not None:
