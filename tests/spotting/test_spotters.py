@@ -27,6 +27,12 @@ def long_videos(tmp_path_factory):
     return out / "long.csv"
 
 
+@pytest.fixture(scope="module")
+def shared_features(tmp_path_factory):
+    """One feature cache for the module: the spotters share their region motion, so each video is measured once."""
+    return tmp_path_factory.mktemp("spot_features")
+
+
 def random_baseline_f1(truth: pd.DataFrame, seeds: int = 20) -> float:
     """Mean overall F1 of intervals placed at random: per video, as many as the truth has, of the same lengths."""
     f1 = []
@@ -61,9 +67,10 @@ def test_synthetic_long_videos_hold_micro_and_macro_expressions_of_the_right_len
     assert probe_video(long_videos.parent / first["path"]).n_frames == first["n_frames"] == 400
 
 
-def test_training_free_spotter_finds_intervals_far_above_a_random_baseline(long_videos, tmp_path):
+def test_training_free_spotter_finds_intervals_far_above_a_random_baseline(long_videos, shared_features, tmp_path):
     truth = load_long_manifest(long_videos)
-    result = runner.invoke(app, ["spot", str(long_videos), "--out", str(tmp_path / "motion")])
+    args = ["spot", str(long_videos), "--out", str(tmp_path / "motion"), "--features", str(shared_features)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     spotted = load_long_manifest(tmp_path / "motion" / "intervals.csv")
     assert set(spotted["video_id"]) == set(truth["video_id"])  # every video is listed, even without intervals
@@ -74,10 +81,11 @@ def test_training_free_spotter_finds_intervals_far_above_a_random_baseline(long_
     assert scores["micro"]["tp"] >= 3 and scores["macro"]["tp"] >= 5
 
 
-def test_learned_spotter_trained_leave_one_subject_out_beats_a_random_baseline(long_videos, tmp_path):
+def test_learned_spotter_trained_leave_one_subject_out_beats_a_random_baseline(long_videos, shared_features, tmp_path):
     truth = load_long_manifest(long_videos)
     out = tmp_path / "learned"
-    result = runner.invoke(app, ["spot", str(long_videos), "--out", str(out), "--spotter", "learned", "--seed", "3"])
+    args = ["spot", str(long_videos), "--out", str(out), "--spotter", "learned", "--seed", "3"]
+    result = runner.invoke(app, [*args, "--features", str(shared_features)])
     assert result.exit_code == 0, result.output
     scores = spotting_scores(load_long_manifest(out / "intervals.csv"), truth)["all"]
     baseline = random_baseline_f1(truth)
@@ -136,7 +144,7 @@ def test_a_rerun_reuses_the_cached_signals_and_other_settings_are_refused(long_v
         spot_manifest(long_videos, tmp_path / "run", settings=SpotterSettings(threshold=9.0), progress=False)
 
 
-def test_a_missing_or_corrupt_video_is_reported_and_the_others_are_spotted(long_videos, tmp_path):
+def test_a_missing_or_corrupt_video_is_reported_and_the_others_are_spotted(long_videos, shared_features, tmp_path):
     df = pd.read_csv(long_videos, dtype=str)
     df["path"] = [str(long_videos.parent / p) for p in df["path"]]
     broken = tmp_path / "broken.mp4"
@@ -144,7 +152,8 @@ def test_a_missing_or_corrupt_video_is_reported_and_the_others_are_spotted(long_
     df.loc[df["video_id"] == "L01_v1", "path"] = str(broken)
     df.loc[df["video_id"] == "L02_v1", "path"] = str(tmp_path / "gone.mp4")
     df.to_csv(tmp_path / "m.csv", index=False)
-    result = runner.invoke(app, ["spot", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out")])
+    args = ["spot", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out"), "--features", str(shared_features)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 1
     assert "synth-long/L01_v1" in result.output and "broken.mp4" in result.output
     assert "gone.mp4: video not found" in result.output
