@@ -34,7 +34,7 @@ def clips_manifest(clips: Sequence[str | os.PathLike[str]]) -> tuple[pd.DataFram
 
     Returns the manifest and ``{clip: reason}`` for the clips that are missing or cannot be read.
     """
-    from mextk.io.manifest import coerce_manifest
+    from mextk.io.manifest import COLUMNS, coerce_manifest
     from mextk.io.video import VideoError, probe_video
 
     rows, seen, failed = [], {}, {}
@@ -54,20 +54,7 @@ def clips_manifest(clips: Sequence[str | os.PathLike[str]]) -> tuple[pd.DataFram
             {"dataset": "new", "subject": "unknown", "sample_id": sample_id, "path": str(path), "fps": info.fps,
              "n_frames": info.n_frames, "onset": None, "apex": None, "offset": None, "emotion": "", "aus": ""}
         )  # fmt: skip
-    columns = [
-        "dataset",
-        "subject",
-        "sample_id",
-        "path",
-        "fps",
-        "n_frames",
-        "onset",
-        "apex",
-        "offset",
-        "emotion",
-        "aus",
-    ]
-    df = coerce_manifest(pd.DataFrame(rows, columns=columns))
+    df = coerce_manifest(pd.DataFrame(rows, columns=list(COLUMNS)))
     df.attrs["root"] = "/"
     df.attrs["source"] = "clips"
     return df, failed
