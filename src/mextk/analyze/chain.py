@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -40,6 +41,7 @@ from typing import Any
 
 import pandas as pd
 
+from mextk.analyze.events import cut_all, event_name
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 
@@ -155,22 +157,32 @@ def analyze_recording(
     folder.mkdir(parents=True, exist_ok=True)
     classes = meta["classes"]
     preds = pd.DataFrame(columns=["sample_id", "predicted", *[f"p_{c}" for c in classes]])
-    if events:
+    event_root = folder / "_events"  # each event's frames, cut in one pass per clip; removed when done
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for e in events:
+        spans.setdefault(str(e["row"]["sample_id"]), []).append((e["onset"], e["offset"]))
+    paths = {str(r["sample_id"]): str(prepared / r["path"]) for _, r in clips.iterrows()}
+    cut_failed = cut_all([(paths[c], s, str(event_root / c)) for c, s in spans.items()], jobs=jobs)
+    failed.update({f"analyze/{c}": err for c, err in cut_failed.items()})
+    for e in events:
+        e["frames"] = event_root / str(e["row"]["sample_id"]) / event_name(e["onset"], e["offset"])
+    cut = [e for e in events if e["frames"].is_dir()]
+    if cut:
         rows = [
             {
                 "dataset": "analyze",
                 "subject": _person(e["row"]),
                 "sample_id": f"{e['row']['sample_id']}_f{e['onset']}-{e['offset']}",
-                "path": str(prepared / e["row"]["path"]),
+                "path": str(e["frames"]),
                 "fps": float(e["row"]["fps"]),
-                "n_frames": int(e["row"]["n_frames"]),
-                "onset": e["onset"],
-                "apex": e["apex"],
-                "offset": e["offset"],
+                "n_frames": e["offset"] - e["onset"] + 1,
+                "onset": 0,
+                "apex": e["apex"] - e["onset"],
+                "offset": e["offset"] - e["onset"],
                 "emotion": "",
                 "aus": "",
             }
-            for e in events
+            for e in cut
         ]
         pd.DataFrame(rows).to_csv(folder / "events_manifest.csv", index=False)
         recognised = predict_clips(
@@ -216,10 +228,10 @@ def analyze_recording(
                 "_onset": e["onset"],
                 "_apex": e["apex"],
                 "_offset": e["offset"],
-                "_path": str(prepared / row["path"]),
+                "_frames": str(e["frames"]),
             }
         )
-    table = pd.DataFrame(timeline, columns=[*TIMELINE_COLUMNS, "_onset", "_apex", "_offset", "_path"])
+    table = pd.DataFrame(timeline, columns=[*TIMELINE_COLUMNS, "_onset", "_apex", "_offset", "_frames"])
     table = table.sort_values(["person", "start_frame"], kind="stable").reset_index(drop=True)
     public = table[list(TIMELINE_COLUMNS)]
     with atomic_path(folder / "timeline.csv") as tmp:
@@ -252,10 +264,11 @@ def analyze_recording(
 
     write_text_atomic(
         folder / "report.html",
-        write_report(recording.name, table, clips, classes=classes, settings=settings, prepared=prepared),
+        write_report(recording.name, table, clips, classes=classes, settings=settings),
     )
     times["report"] = time.perf_counter() - t0
     write_json_atomic(done, {"settings": settings, "times": times, "events": len(public)})
+    shutil.rmtree(event_root, ignore_errors=True)
     return {"timeline": public, "folder": folder, "cached": False, "times": times, "failed_clips": failed}
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,18 +37,14 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _frames_needed(timeline: pd.DataFrame) -> dict[str, dict[int, np.ndarray]]:
-    """Every onset and apex frame of the events, read with one decoding pass per clip."""
+def _key_frames(event: pd.Series) -> dict[int, np.ndarray]:
+    """The onset and apex frames of an event from its frame folder (``_frames``, frame 0 its onset)."""
     from mextk.io.video import read_frames_at
 
-    out: dict[str, dict[int, np.ndarray]] = {}
-    for path, events in timeline.groupby("_path"):
-        wanted = sorted({*events["_onset"].astype(int), *events["_apex"].astype(int)})
-        try:
-            out[str(path)] = read_frames_at(str(path), wanted)
-        except Exception:  # noqa: BLE001  (thumbnails are an aid: the report is written without them)
-            out[str(path)] = {}
-    return out
+    try:
+        return read_frames_at(str(event["_frames"]), [0, int(event["_apex"]) - int(event["_onset"])])
+    except Exception:  # noqa: BLE001  (thumbnails are an aid: the report is written without them)
+        return {}
 
 
 def _thumb(frames: dict[int, np.ndarray], onset: int, apex: int) -> str:
@@ -106,13 +101,11 @@ def write_report(
     *,
     classes: list[str],
     settings: dict[str, Any],
-    prepared: Path,
 ) -> str:
     """The report's HTML text (``timeline`` as built by :mod:`mextk.analyze.chain`, with its ``_`` columns)."""
     esc = html.escape
     duration = float(clips["end_time"].max()) if len(clips) else 0.0
     people = sorted({*timeline["person"], *(_people(clips))})
-    frames = _frames_needed(timeline) if len(timeline) else {}
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>mextk analyze: {esc(recording)}</title>",
         f"<style>{_CSS}</style></head><body>",
@@ -136,7 +129,7 @@ def write_report(
         rows = ["<table><tr><th>start (s)</th><th>end (s)</th><th>type</th><th>class</th><th>probability</th>"
                 "<th>face visible</th><th>onset | apex</th></tr>"]  # fmt: skip
         for _, e in ev.iterrows():
-            src = _thumb(frames.get(str(e["_path"]), {}), int(e["_onset"]), int(e["_apex"]))
+            src = _thumb(_key_frames(e), 0, int(e["_apex"]) - int(e["_onset"]))
             img = f"<img class='thumb' alt='onset and apex' src='{src}'>" if src else ""
             rows.append(
                 f"<tr><td>{e['start_time']:.2f}</td><td>{e['end_time']:.2f}</td><td>{esc(e['type'])}</td>"

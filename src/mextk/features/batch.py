@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ import pandas as pd
 from mextk.features.cache import FeatureCache
 from mextk.features.kinds import KIND_DEFAULTS
 from mextk.io.atomic import atomic_path
+from mextk.workers import worker_pool
 
 CHUNK = 500  # frames read at a time for whole-clip features
 
@@ -448,7 +449,7 @@ def extract_features(
     else:
         from rich.progress import Progress
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool, Progress(disable=not progress) as bar:
+        with worker_pool(jobs) as pool, Progress(disable=not progress) as bar:
             task = bar.add_task(label, total=len(todo))
             futures = [pool.submit(_one, kind, merged, str(out_dir), root, row) for row in todo]
             for fut in as_completed(futures):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,3 +246,92 @@ def iter_clip_frames(
     t = min(t, last)
     if t < last:
         raise VideoError(f"{path}: its recording {ref.recording} ends at frame {t}, before the clip's frame {last}")
+
+
+def iter_shared_clip_frames(
+    windows: Sequence[tuple[str | os.PathLike[str], int, int]], *, gray: bool = False
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Frames of several virtual clips of one recording, decoded in one pass over it.
+
+    Reading each clip on its own decodes the recording once per clip; a 720p
+    gallery of four people would be decoded four times.  Here each recording
+    frame is decoded once and every clip that shows it gets its crop, cut as
+    :func:`iter_clip_frames` cuts it (the same pixels).
+
+    Parameters
+    ----------
+    windows : sequence of (path, start, stop)
+        Each clip's reference and the half-open range of its own frame indices to read.
+        All must name the same recording at the same frame rate.
+    gray : bool
+        Yield gray instead of RGB frames.
+
+    Yields
+    ------
+    (i, k, frame)
+        Frame ``k`` of ``windows[i]``'s clip, in recording order (clips interleave).  A clip
+        whose recording ends early yields fewer frames than asked: the caller counts.
+    """
+    import cv2
+
+    from mextk.io.video import CfrReader, yuv_planes
+
+    refs = [read_clip_ref(p) for p, _, _ in windows]
+    spans = []
+    for ref, (p, a, b) in zip(refs, windows, strict=True):
+        if ref.recording.resolve() != refs[0].recording.resolve() or ref.fps != refs[0].fps:
+            raise ValueError(f"{p}: not a clip of {refs[0].recording} at {refs[0].fps} fps (one pass reads one)")
+        b = min(int(b), ref.n_frames)
+        if a < 0 or b < a:
+            raise ValueError(f"{p}: bad frame range [{a}, {b})")
+        spans.append((ref.start_frame + int(a), ref.start_frame + b - 1))
+    live = [i for i, (a, b) in enumerate(spans) if b >= a]
+    if not live:
+        return
+    first, last = min(spans[i][0] for i in live), max(spans[i][1] for i in live)
+    frames = iter(CfrReader(refs[0].recording, fps=refs[0].fps, start=first))
+    try:
+        for t, frame in frames:
+            if t > last:
+                break
+            planes = None
+            for i in live:
+                a, b = spans[i]
+                if a <= t <= b:
+                    planes = planes if planes is not None else yuv_planes(frame)
+                    rgb = cv2.cvtColor(cut_yuv420(planes, refs[i].box_at(t), refs[i].size), cv2.COLOR_YUV2RGB_I420)
+                    yield i, t - refs[i].start_frame, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb
+    finally:
+        frames.close()  # type: ignore[attr-defined]
+
+
+def shared_passes(paths: Sequence[str | os.PathLike[str]], weights: Sequence[int], parts: int) -> list[list[int]]:
+    """Plan one-pass reads (:func:`iter_shared_clip_frames`): groups of indices into ``paths``.
+
+    The virtual clips of each recording are spread over at most ``parts`` groups of about equal
+    ``weights`` (frames to process; longest first, each into the lightest group), so that
+    ``parts`` workers each decode the recording once.  Anything else, or a reference that
+    cannot be read (its reader reports why), is a group of its own.
+    """
+    groups: list[list[int]] = []
+    by_recording: dict[tuple[str, float], list[int]] = {}
+    for i, path in enumerate(paths):
+        ref = None
+        if is_clip_ref(Path(path)):
+            try:
+                ref = read_clip_ref(path)
+            except Exception:  # noqa: BLE001
+                ref = None
+        if ref is None:
+            groups.append([i])
+        else:
+            by_recording.setdefault((str(ref.recording.resolve()), ref.fps), []).append(i)
+    for members in by_recording.values():
+        bins: list[list[int]] = [[] for _ in range(max(1, min(parts, len(members))))]
+        load = [0] * len(bins)
+        for i in sorted(members, key=lambda m: -weights[m]):
+            j = load.index(min(load))
+            bins[j].append(i)
+            load[j] += weights[i]
+        groups += [sorted(b) for b in bins]
+    return groups

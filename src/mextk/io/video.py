@@ -197,6 +197,7 @@ def iter_frames(
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = decode_threads()
         try:
             for frame in container.decode(stream):
                 index += 1
@@ -251,7 +252,8 @@ def read_frames_at(
     """Read only the frames at ``indices``, streaming (memory holds just those frames).
 
     Decoding stops after the largest index, so key frames near the start of a
-    long clip are cheap; from a folder of frames only the requested images are
+    long clip are cheap, and a virtual clip (:mod:`mextk.io.clipref`) starts
+    at the key frame before the smallest; from a folder of frames only the requested images are
     read (CAS(ME)^3's raw folders hold a whole video).
 
     Returns
@@ -278,7 +280,8 @@ def read_frames_at(
     keep = set(wanted)
     out: dict[int, np.ndarray] = {}
     n_read = 0
-    for i, frame in enumerate(iter_frames(path, start=0, stop=wanted[-1] + 1, gray=gray)):
+    # from the first wanted frame: a virtual clip then seeks to the key frame before it
+    for i, frame in enumerate(iter_frames(path, start=wanted[0], stop=wanted[-1] + 1, gray=gray), start=wanted[0]):
         n_read = i + 1
         if i in keep:
             out[i] = frame
@@ -490,8 +493,20 @@ def yuv_planes(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
+_DECODE_THREADS: int | None = None
+
+
+def set_decode_threads(n: int | None) -> None:
+    """Decode with ``n`` threads in this process from now on (``None``: one per usable CPU)."""
+    global _DECODE_THREADS
+    _DECODE_THREADS = n
+
+
 def decode_threads() -> int:
-    """Decoder threads: one per CPU this process may use (FFmpeg's own choice can oversubscribe them)."""
+    """Decoder threads: one per CPU this process may use (FFmpeg's own choice can oversubscribe them),
+    or what :func:`set_decode_threads` set (a worker of a process pool: :mod:`mextk.workers`)."""
+    if _DECODE_THREADS is not None:
+        return _DECODE_THREADS
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

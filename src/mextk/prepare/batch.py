@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from mextk.io.manifest import COLUMNS, save_manifest
 from mextk.io.tables import read_csv_text
 from mextk.io.video import VideoError
 from mextk.prepare.config import PrepareConfig
+from mextk.workers import worker_pool
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts")
 REVIEW_COLUMNS = (
@@ -334,7 +335,7 @@ def prepare_recordings(
 
             with mp.Manager() as manager:
                 shared = manager.dict()
-                with ProcessPoolExecutor(max_workers=jobs) as pool:
+                with worker_pool(jobs) as pool:
                     futures = {pool.submit(_process_one, str(p), str(out), n, config, shared): (p, n) for p, n in todo}
                     pending = set(futures)
                     while pending:

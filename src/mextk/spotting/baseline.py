@@ -51,8 +51,10 @@ from mextk.spotting.motion import (
     EXPRESSION_REGIONS,
     EYE_REGIONS,
     REGIONS,
+    FaceAligner,
     MotionSettings,
     MotionSignals,
+    RegionMotion,
     aligned_faces,
     region_motion,
 )
@@ -130,6 +132,31 @@ class SpotterSettings:
         if not sig.face.any():
             raise ValueError(f"{path}: no face found in any of its {len(sig.face)} frames")
         return {"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)}
+
+    def compute_clips(self, windows: list[tuple[str, int]], fps: float) -> list[dict[str, np.ndarray] | Exception]:
+        """:meth:`compute_video` for several virtual clips of one recording, decoded in one pass.
+
+        ``windows`` holds each clip's reference and frame count; returns, per clip, its arrays
+        or the error that stopped it (the others are unaffected).
+        """
+        from mextk.io.clipref import iter_shared_clip_frames
+        from mextk.io.video import VideoError
+
+        scales = self.frame_scales(fps)
+        aligners = [FaceAligner(fps, self.motion) for _ in windows]
+        states = [RegionMotion(scales, self.motion, fps) for _ in windows]
+        for i, _, frame in iter_shared_clip_frames([(p, 0, n) for p, n in windows], gray=True):
+            states[i].push(aligners[i].push(frame))
+        out: list[dict[str, np.ndarray] | Exception] = []
+        for (path, n), state in zip(windows, states, strict=True):
+            sig = state.result()
+            if len(sig.face) < n:
+                out.append(VideoError(f"{path}: its recording ends at clip frame {len(sig.face)} of {n}"))
+            elif not sig.face.any():
+                out.append(ValueError(f"{path}: no face found in any of its {len(sig.face)} frames"))
+            else:
+                out.append({"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)})
+        return out
 
     @staticmethod
     def signals(arrays: dict[str, np.ndarray]) -> MotionSignals:

@@ -11,20 +11,35 @@ For each frame ``t`` and each temporal scale ``k`` (frames), the motion
    (exponential, time constant ``align_smooth_s``), so landmark jitter does not
    become motion; a face not found keeps the last transform for
    ``hold_lost_s``, after which frames count as faceless.
-2. **Flow.** Dense optical flow (OpenCV's DIS, ``flow_preset``) from the aligned
-   frame ``t - k`` to the aligned frame ``t`` (a ring buffer keeps the last
-   frames, so memory does not grow with the video).
-3. **Regions.** The flow of the nose bridge (which no facial muscle moves) is
-   the head's own residual motion; it is subtracted, and ``M_k(t)`` of a region
-   is, in crop pixels, the length of the mean remaining flow vector of the
-   region's most moving quarter (``statistic``).
+2. **Flow, from anchors.** Dense optical flow (OpenCV's DIS, ``flow_preset``,
+   on the crop resized to ``flow_size`` and measured at that resolution: the
+   presets' own finest level is a quarter of a large image, too coarse for the
+   fraction of a pixel a micro-expression moves) from an *anchor* (an earlier aligned frame, renewed every
+   ``anchor_every_s`` seconds) to each aligned frame.  The flow of the nose
+   bridge (which no facial muscle moves) is the head's own residual motion;
+   its median is subtracted.  Each region is cut into four quarters and each
+   quarter's mean flow vector is its displacement from the anchor; adding the
+   displacement of the anchor itself (measured the same way from the anchor
+   before it) gives every quarter a *position* per frame.  One flow per frame
+   thus serves every temporal scale: the motion of a quarter between frames
+   ``t - k`` and ``t`` is the difference of its two positions.  (Measuring each
+   scale's flow ``t - k -> t`` directly costs one flow per scale and frame, 8
+   at 25 fps, and large macro-expression movements then need a coarser image
+   to be followed; the anchored positions follow them in small steps.  The
+   mean flow of a patch composes additively to first order in its
+   deformation, which for a quarter of a facial region is small.)
+3. **Regions.** ``M_k(t)`` of a region is, in crop pixels, the length of the
+   movement of its most moving quarter: noise, which points every way,
+   averages out of a quarter's mean; a muscle's pull, coherent over a patch,
+   does not.  A frame without a face breaks the chain: ``M_k(t)`` is ``nan``
+   when frames ``t - k`` and ``t`` are not in one stretch of faces.
    Regions (:data:`REGIONS`): both brows, the glabella, the nose wings and
    upper lip, and both mouth corners, where expressions are looked for; and
    both eyes, measured only to recognise blinks (the commonest facial
    movement, which no dataset labels as an expression).
 
-Memory is flat in the video's length: ``M`` is ``(T, scales, regions)``
-floats, and at most ``max(k) + 1`` aligned crops are held.
+Memory is flat in the video's length apart from ``(T, quarters, 2)`` positions
+and the ``(T, scales, regions)`` result; one aligned crop (the anchor) is held.
 """
 
 from __future__ import annotations
@@ -64,6 +79,8 @@ class MotionSettings:
         Side of the aligned face image, pixels.
     flow_preset : {"ultrafast", "fast", "medium"}
         OpenCV DIS optical-flow preset (medium: slowest, most exact).
+    flow_size : int
+        Side of the image that flow is measured on (the crop resized); motion is reported in crop pixels.
     landmark_every_s : float
         Seconds between landmark fits (0: every frame).
     align_smooth_s : float
@@ -72,31 +89,28 @@ class MotionSettings:
         How long the last alignment is kept for a face that is not found, seconds.
     redetect_every : int
         Landmark fits between confirmations by the face detector.
-    coarse_from_s : float
-        Scales of at least this many seconds (the macro-expression ones) measure their flow on
-        the crop at half size, in a quarter of the time: their movements are large.  The
-        motion stays in full-crop pixels.
-    statistic : {"coherent", "speed"}
-        A region's motion: ``coherent``, the largest length of the *mean* flow vector over
-        the region's four quarters (noise, which points every way, averages out; a
-        muscle's pull, which is coherent over a patch, does not), or ``speed``, the
-        mean length of the flow vectors.
+    anchor_every_s : float
+        Seconds between renewals of the anchor that flow is measured from (each renewal adds
+        the anchor's own measurement error to later positions; a longer gap means larger
+        displacements to follow).
     """
 
     crop: int = 96
     flow_preset: str = "fast"
+    flow_size: int = 64
     landmark_every_s: float = 0.1
     align_smooth_s: float = 0.15
     hold_lost_s: float = 0.5
     redetect_every: int = 10
-    statistic: str = "coherent"
-    coarse_from_s: float = 0.4
+    anchor_every_s: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.statistic not in ("coherent", "speed"):
-            raise ValueError(f"statistic must be 'coherent' or 'speed', got {self.statistic!r}")
+        if self.anchor_every_s < 0:
+            raise ValueError(f"anchor_every_s must be at least 0, got {self.anchor_every_s}")
         if self.flow_preset not in _PRESETS:
             raise ValueError(f"flow_preset must be one of {', '.join(_PRESETS)}, got {self.flow_preset!r}")
+        if self.flow_size < 32:
+            raise ValueError(f"flow_size must be at least 32 pixels, got {self.flow_size}")
         if self.crop < 32:
             raise ValueError(f"crop must be at least 32 pixels, got {self.crop}")
 
@@ -142,61 +156,137 @@ def _affine(params: np.ndarray, crop: int) -> np.ndarray:
     return np.array([[c, -si, tx], [si, c, ty]], np.float64)
 
 
-def _region_value(f: np.ndarray, statistic: str) -> float:
-    """One region's motion from its ``(h, w, 2)`` flow (the head's motion already removed)."""
-    if statistic == "speed":
-        return float(np.hypot(f[..., 0], f[..., 1]).mean())
+def _cells(crop: int) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Each region's four quarters as ``(len(REGIONS) * 4, 4)`` rows ``y0, y1, x0, x1``, and the reference box."""
+    rows = []
+    for x0f, y0f, x1f, y1f in REGIONS.values():
+        x0, y0, x1, y1 = (int(round(v * crop)) for v in (x0f, y0f, x1f, y1f))
+        ym, xm = y0 + (y1 - y0) // 2, x0 + (x1 - x0) // 2
+        rows += [(a, b, c, d) for a, b in ((y0, ym), (ym, y1)) for c, d in ((x0, xm), (xm, x1))]
+    x0, y0, x1, y1 = (int(round(v * crop)) for v in REFERENCE)
+    return np.asarray(rows, np.intp), (slice(y0, y1), slice(x0, x1))
+
+
+def _cell_means(f: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """The mean ``(u, v)`` of ``f`` over each cell (one summed-area table for all of them)."""
     h, w = f.shape[:2]
-    best = 0.0
-    for ys in (slice(0, h // 2), slice(h // 2, h)):
-        for xs in (slice(0, w // 2), slice(w // 2, w)):
-            cell = f[ys, xs].reshape(-1, 2)
-            if len(cell):
-                best = max(best, float(np.hypot(*cell.mean(axis=0))))
-    return best
+    table = np.zeros((h + 1, w + 1, 2), np.float64)
+    np.cumsum(np.cumsum(f, axis=0, dtype=np.float64), axis=1, out=table[1:, 1:])
+    y0, y1, x0, x1 = cells.T
+    sums = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    return sums / np.maximum((y1 - y0) * (x1 - x0), 1)[:, None]
 
 
-def _boxes(crop: int) -> tuple[list[tuple[slice, slice]], tuple[slice, slice]]:
-    def box(f: tuple[float, float, float, float]) -> tuple[slice, slice]:
-        x0, y0, x1, y1 = (int(round(v * crop)) for v in f)
-        return slice(y0, y1), slice(x0, x1)
+class FaceAligner:
+    """Aligns a stream of frames one at a time (the state of :func:`aligned_faces`, for callers that push frames)."""
 
-    return [box(f) for f in REGIONS.values()], box(REFERENCE)
+    def __init__(self, fps: float, settings: MotionSettings = MotionSettings()) -> None:
+        from mextk.faces.landmarks import LandmarkTracker
+
+        self.settings = settings
+        self._tracker = LandmarkTracker(redetect_every=settings.redetect_every)
+        self._every = max(1, int(round(settings.landmark_every_s * fps)))
+        self._hold = max(0, int(round(settings.hold_lost_s * fps)))
+        self._smooth = max(settings.align_smooth_s * fps, 1e-6)
+        self._params: np.ndarray | None = None
+        self._last_fit = -(10**9)
+        self._t = 0
+
+    def push(self, frame: np.ndarray) -> np.ndarray | None:
+        """The next frame's aligned ``crop`` x ``crop`` grayscale face, or ``None`` where there is none."""
+        import cv2
+
+        t, self._t = self._t, self._t + 1
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if t % self._every == 0 or self._params is None:
+            lm = self._tracker.update(gray)
+            if lm is not None:
+                target = eye_transform(lm, self.settings.crop)
+                if self._params is None or t - self._last_fit > self._hold:
+                    self._params = target
+                else:
+                    alpha = 1.0 - math.exp(-(t - self._last_fit) / self._smooth)
+                    step = target - self._params
+                    step[3] = (step[3] + math.pi) % (2 * math.pi) - math.pi
+                    self._params = self._params + alpha * step
+                self._last_fit = t
+        if self._params is None or t - self._last_fit > self._hold:
+            return None
+        crop = self.settings.crop
+        return cv2.warpAffine(gray, _affine(self._params, crop), (crop, crop), flags=cv2.INTER_LINEAR)
 
 
 def aligned_faces(
     frames: Iterable[np.ndarray], fps: float, settings: MotionSettings = MotionSettings()
 ) -> Iterator[np.ndarray | None]:
     """Each frame's aligned ``crop`` x ``crop`` grayscale face (``None`` where there is none), streamed."""
-    import cv2
+    aligner = FaceAligner(fps, settings)
+    for frame in frames:
+        yield aligner.push(frame)
 
-    from mextk.faces.landmarks import LandmarkTracker
 
-    tracker = LandmarkTracker(redetect_every=settings.redetect_every)
-    every = max(1, int(round(settings.landmark_every_s * fps)))
-    hold = max(0, int(round(settings.hold_lost_s * fps)))
-    params: np.ndarray | None = None
-    last_fit = -(10**9)
-    for t, frame in enumerate(frames):
-        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        if t % every == 0 or params is None:
-            lm = tracker.update(gray)
-            if lm is not None:
-                target = eye_transform(lm, settings.crop)
-                if params is None or t - last_fit > hold:
-                    params = target
-                else:
-                    alpha = 1.0 - math.exp(-(t - last_fit) / max(settings.align_smooth_s * fps, 1e-6))
-                    step = target - params
-                    step[3] = (step[3] + math.pi) % (2 * math.pi) - math.pi
-                    params = params + alpha * step
-                last_fit = t
-        if params is None or t - last_fit > hold:
-            yield None
-            continue
-        yield cv2.warpAffine(
-            gray, _affine(params, settings.crop), (settings.crop, settings.crop), flags=cv2.INTER_LINEAR
-        )
+class RegionMotion:
+    """Region motion of a stream of aligned faces pushed one at a time (the state of :func:`region_motion`)."""
+
+    def __init__(self, scales: list[int], settings: MotionSettings = MotionSettings(), fps: float = 30.0) -> None:
+        import cv2
+
+        if not scales or min(scales) < 1:
+            raise ValueError(f"scales must be positive frame counts, got {scales}")
+        self.scales, self.settings, self.fps = list(scales), settings, float(fps)
+        self._flow = cv2.DISOpticalFlow_create(_PRESETS[settings.flow_preset])
+        self._flow.setFinestScale(0)  # at the image's own resolution (the presets stop at a quarter of it)
+        self._ratio = settings.crop / settings.flow_size  # motion in crop pixels
+        self._cells, self._ref = _cells(settings.flow_size)
+        self._every = max(1, int(round(settings.anchor_every_s * fps)))
+        self._positions: list[np.ndarray] = []
+        self._segments: list[int] = []
+        self._anchor: np.ndarray | None = None
+        self._anchor_pos = np.zeros((len(self._cells), 2))
+        self._anchor_t, self._segment = 0, -1
+
+    def push(self, face: np.ndarray | None) -> None:
+        """Add the next frame's aligned face (``None``: no face on this frame)."""
+        import cv2
+
+        t = len(self._positions)
+        n = len(self._cells)
+        if face is None:
+            self._anchor = None  # a gap: the next face starts a new segment, not comparable with this one
+            self._positions.append(np.full((n, 2), np.nan))
+            self._segments.append(-1)
+            return
+        size = self.settings.flow_size
+        img = face if face.shape[0] == size else cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+        if self._anchor is None:
+            self._anchor, self._anchor_pos, self._anchor_t = img, np.zeros((n, 2)), t
+            self._segment += 1
+            self._positions.append(self._anchor_pos)
+        else:
+            f = self._flow.calc(self._anchor, img, None)
+            moved = _cell_means(f, self._cells) - np.median(f[self._ref].reshape(-1, 2), axis=0)
+            pos = self._anchor_pos + self._ratio * moved
+            self._positions.append(pos)
+            if t - self._anchor_t >= self._every:
+                self._anchor, self._anchor_pos, self._anchor_t = img, pos, t
+        self._segments.append(self._segment)
+
+    def result(self) -> MotionSignals:
+        """``M_k(t)`` of every frame pushed so far."""
+        n_regions = len(REGIONS)
+        t_len = len(self._positions)
+        motion = np.full((t_len, len(self.scales), n_regions), np.nan, np.float32)
+        seg = np.asarray(self._segments, dtype=np.int64)
+        if t_len:
+            pos = np.stack(self._positions)  # (T, quarters, 2)
+            for i, k in enumerate(self.scales):
+                if k >= t_len:
+                    continue
+                step = pos[k:] - pos[:-k]  # each quarter's own movement from t - k to t
+                length = np.hypot(step[..., 0], step[..., 1]).reshape(t_len - k, n_regions, 4).max(axis=2)
+                same = (seg[k:] == seg[:-k]) & (seg[k:] >= 0)
+                motion[k:, i] = np.where(same[:, None], length, np.nan)
+        return MotionSignals(self.scales, motion, seg >= 0, self.fps)
 
 
 def region_motion(
@@ -209,42 +299,9 @@ def region_motion(
     on_frame: Callable[[int], None] | None = None,
 ) -> MotionSignals:
     """``M_k(t)`` for every scale and region from a stream of aligned faces (see the module docstring)."""
-    import cv2
-
-    if not scales or min(scales) < 1:
-        raise ValueError(f"scales must be positive frame counts, got {scales}")
-    flow = cv2.DISOpticalFlow_create(_PRESETS[settings.flow_preset])
-    coarse_flow = cv2.DISOpticalFlow_create(_PRESETS[settings.flow_preset])  # one per size: no re-allocation
-    regions, ref = _boxes(settings.crop)
-    half_regions, half_ref = _boxes(settings.crop // 2)
-    coarse = [k >= settings.coarse_from_s * fps for k in scales]
-    depth = max(scales) + 1
-    ring: list[np.ndarray | None] = [None] * depth
-    small: list[np.ndarray | None] = [None] * depth
-    rows: list[np.ndarray] = []
-    face: list[bool] = []
-    for t, img in enumerate(faces):
-        ring[t % depth] = img
-        small[t % depth] = (
-            cv2.resize(img, (settings.crop // 2,) * 2, interpolation=cv2.INTER_AREA) if img is not None else None
-        )
-        row = np.full((len(scales), len(regions)), np.nan, np.float32)
-        if img is not None:
-            for i, k in enumerate(scales):
-                if t - k < 0:
-                    continue
-                half = coarse[i]
-                before = (small if half else ring)[(t - k) % depth]
-                if before is None:
-                    continue
-                f = (coarse_flow if half else flow).calc(before, small[t % depth] if half else img, None)
-                f -= np.median(f[half_ref if half else ref].reshape(-1, 2), axis=0)
-                if half:
-                    f *= 2.0  # in full-crop pixels
-                row[i] = [_region_value(f[r], settings.statistic) for r in (half_regions if half else regions)]
-        rows.append(row)
-        face.append(img is not None)
+    state = RegionMotion(scales, settings, fps)
+    for t, face in enumerate(faces):
+        state.push(face)
         if on_frame is not None:
             on_frame(t)
-    motion = np.stack(rows) if rows else np.zeros((0, len(scales), len(regions)), np.float32)
-    return MotionSignals(list(scales), motion, np.asarray(face, bool), float(fps))
+    return state.result()

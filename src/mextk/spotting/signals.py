@@ -12,7 +12,7 @@ one-line reason and skipped; the others go on.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.features.cache import FeatureCache
+from mextk.workers import worker_pool
 
 
 def video_key(row: Any) -> str:
@@ -41,6 +42,10 @@ def _cache(root: str | os.PathLike[str], settings: Any, fps: float) -> FeatureCa
     return FeatureCache(root, settings.feature_kind, settings.feature_params(fps))
 
 
+def _error(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
+
+
 def _compute(root: str, key: str, path: str, fps: float, settings: Any) -> str | None:
     """Compute and store one video's features (``settings.compute_video``); the one-line error, or None."""
     cache = _cache(root, settings, fps)
@@ -54,9 +59,50 @@ def _compute(root: str, key: str, path: str, fps: float, settings: Any) -> str |
         cache.save(key, fp, **settings.compute_video(p, fps))
         return None
     except Exception as exc:  # one bad video must not stop the batch
-        message = " ".join(str(exc).split()) or exc.__class__.__name__
-        cache.record_error(key, message)
-        return message
+        cache.record_error(key, _error(exc))
+        return _error(exc)
+
+
+def _compute_task(root: str, items: list[tuple[str, str, float, int]], settings: Any) -> dict[str, str | None]:
+    """One task: a video alone, or virtual clips of one recording in one decoding pass (``compute_clips``)."""
+    if len(items) == 1:
+        key, path, fps, _ = items[0]
+        return {key: _compute(root, key, path, fps, settings)}
+    fps = items[0][2]
+    cache = _cache(root, settings, fps)
+    try:
+        results: list[Any] = settings.compute_clips([(path, n) for _, path, _, n in items], fps)
+    except Exception as exc:  # the shared pass failed (e.g. the recording is unreadable): every clip fails
+        results = [exc] * len(items)
+    out: dict[str, str | None] = {}
+    for (key, path, _, _), res in zip(items, results, strict=True):
+        if isinstance(res, Exception):
+            cache.record_error(key, _error(res))
+            out[key] = _error(res)
+        else:
+            cache.save(key, fingerprint(Path(path)), **res)
+            out[key] = None
+    return out
+
+
+def plan_tasks(todo: list[tuple[str, str, float]], settings: Any, jobs: int) -> list[list[tuple[str, str, float, int]]]:
+    """Tasks of ``(key, path, fps, n_frames)``: the virtual clips of a recording in at most ``jobs`` tasks.
+
+    Each such task decodes its recording once for all its clips (a gallery's clips share a
+    recording, :func:`mextk.io.clipref.shared_passes`).  Other videos, and every video when
+    ``settings`` has no ``compute_clips``, are tasks of their own.
+    """
+    from mextk.io.clipref import is_clip_ref, read_clip_ref, shared_passes
+
+    if not hasattr(settings, "compute_clips"):
+        return [[(key, path, fps, 0)] for key, path, fps in todo]
+    frames = []
+    for _, path, _ in todo:
+        try:
+            frames.append(read_clip_ref(path).n_frames if is_clip_ref(Path(path)) else 0)
+        except Exception:  # noqa: BLE001  (reported when its task runs it alone)
+            frames.append(0)
+    return [[(*todo[i], frames[i]) for i in group] for group in shared_passes([t[1] for t in todo], frames, jobs)]
 
 
 def load_features(root: str | os.PathLike[str], key: str, settings: Any, fps: float) -> dict[str, np.ndarray]:
@@ -90,22 +136,22 @@ def compute_features(
             continue
         todo.append((key, str(path), float(row["fps"])))
     failures: dict[str, str] = {}
+    tasks = plan_tasks(todo, settings, jobs)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeRemainingColumn(), disable=not progress or not todo) as bar:
         what = settings.feature_kind.replace("_", " ")
         task = bar.add_task(f"{what} ({len(videos) - len(todo)} cached)", total=len(todo))
-        if jobs <= 1:
-            for key, path, fps in todo:
-                err = _compute(str(root), key, path, fps, settings)
-                if err:
-                    failures[key] = err
-                bar.advance(task)
+
+        def record(done: dict[str, str | None]) -> None:
+            failures.update({k: err for k, err in done.items() if err})
+            bar.advance(task, len(done))
+
+        if jobs <= 1 or len(tasks) <= 1:
+            for items in tasks:
+                record(_compute_task(str(root), items, settings))
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_compute, str(root), key, path, fps, settings): key for key, path, fps in todo}
+            with worker_pool(jobs) as pool:
+                futures = [pool.submit(_compute_task, str(root), items, settings) for items in tasks]
                 for fut in as_completed(futures):
-                    err = fut.result()
-                    if err:
-                        failures[futures[fut]] = err
-                    bar.advance(task)
+                    record(fut.result())
     return failures

@@ -1,0 +1,145 @@
+"""The frames of each spotted event, cut from its clip in one decoding pass per clip.
+
+Recognition reads each event's frames (its model's features need the onset
+and apex, or the whole interval) and the report shows its onset and apex.
+Reading every event from its clip would decode the clip from its start (or
+from the key frame before it) once per event: for a virtual clip of a 720p
+recording that is milliseconds per frame, and events late in a long clip
+would cost most of the clip each.  Instead, :func:`cut_events` decodes each
+clip once, from its first event's onset to its last event's offset, and
+writes every event's frames as a frame folder (lossless PNG, numbered from
+0), which every reader of :mod:`mextk.io.video` takes as a clip.  Memory holds
+one frame at a time.  A folder is written under a temporary name and renamed
+when complete, so an interrupted run never leaves a partial event.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mextk.workers import worker_pool
+
+
+def event_name(onset: int, offset: int) -> str:
+    """The folder name of the event ``[onset, offset]`` of a clip."""
+    return f"f{int(onset):06d}-{int(offset):06d}"
+
+
+class _EventWriter:
+    """Writes the frames of a clip's events as they stream past, then renames each folder into place."""
+
+    def __init__(self, clip: str, spans: Sequence[tuple[int, int]], out: Path) -> None:
+        self.clip, self.out = clip, out
+        self.todo = sorted({(int(a), int(b)) for a, b in spans if not (out / event_name(a, b)).is_dir()})
+        for a, b in self.todo:
+            if a < 0 or b < a:
+                raise ValueError(f"{clip}: bad event [{a}, {b}]")
+        self.partial = {span: out / f".{event_name(*span)}.partial" for span in self.todo}
+        if self.todo:
+            out.mkdir(parents=True, exist_ok=True)
+        for folder in self.partial.values():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+        self.window = (self.todo[0][0], max(b for _, b in self.todo) + 1) if self.todo else (0, 0)
+        self.seen = self.window[0] - 1
+
+    def push(self, t: int, rgb: np.ndarray) -> None:
+        import cv2
+
+        self.seen = t
+        bgr = None
+        for (a, b), folder in self.partial.items():
+            if a <= t <= b:
+                bgr = bgr if bgr is not None else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+                cv2.imwrite(str(folder / f"{t - a:06d}.png"), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+
+    def finish(self) -> None:
+        from mextk.io.video import VideoError
+
+        last = self.window[1] - 1
+        if self.seen < last:
+            for folder in self.partial.values():
+                shutil.rmtree(folder, ignore_errors=True)
+            raise VideoError(f"{self.clip}: the clip ends at frame {self.seen}, before its event ending at {last}")
+        for span, folder in self.partial.items():
+            os.replace(folder, self.out / event_name(*span))
+
+
+def cut_events(clip: str | os.PathLike[str], spans: Sequence[tuple[int, int]], out: str | os.PathLike[str]) -> Path:
+    """Write the frames of each ``(onset, offset)`` of ``clip`` (inclusive) to ``out/<event_name>/``.
+
+    Events already cut are kept.  Returns ``out``.
+
+    Raises
+    ------
+    mextk.io.video.VideoError
+        The clip cannot be decoded, or ends before an event does.
+    """
+    from mextk.io.video import iter_frames
+
+    writer = _EventWriter(str(clip), spans, Path(out))
+    if writer.todo:
+        first, stop = writer.window
+        for t, frame in enumerate(iter_frames(clip, start=first, stop=stop), start=first):
+            writer.push(t, frame)
+        writer.finish()
+    return Path(out)
+
+
+def _cut_group(group: list[tuple[str, list[tuple[int, int]], str]]) -> dict[str, str]:
+    """Cut the events of one clip, or of several virtual clips of one recording in one decoding pass."""
+    from mextk.io.clipref import iter_shared_clip_frames
+
+    failed: dict[str, str] = {}
+    if len(group) == 1:
+        clip, spans, out = group[0]
+        try:
+            cut_events(clip, spans, out)
+        except Exception as exc:  # one unreadable clip must not stop the others
+            failed[clip] = " ".join(str(exc).split()) or exc.__class__.__name__
+        return failed
+    writers = []
+    for clip, spans, out in group:
+        try:
+            writers.append(_EventWriter(clip, spans, Path(out)))
+        except Exception as exc:  # noqa: BLE001
+            failed[clip] = " ".join(str(exc).split()) or exc.__class__.__name__
+    writers = [w for w in writers if w.todo]
+    try:
+        for i, t, frame in iter_shared_clip_frames([(w.clip, *w.window) for w in writers]):
+            writers[i].push(t, frame)
+    except Exception as exc:  # the shared pass failed: every clip of it fails
+        return {**failed, **{w.clip: " ".join(str(exc).split()) for w in writers}}
+    for w in writers:
+        try:
+            w.finish()
+        except Exception as exc:  # noqa: BLE001
+            failed[w.clip] = " ".join(str(exc).split())
+    return failed
+
+
+def cut_all(items: Sequence[tuple[str, list[tuple[int, int]], str]], *, jobs: int = 1) -> dict[str, str]:
+    """:func:`cut_events` for each ``(clip, spans, out)``; returns ``{clip: one-line error}`` of the failures.
+
+    The virtual clips of one recording are cut in at most ``jobs`` shared decoding passes
+    (:func:`mextk.io.clipref.shared_passes`), spread over ``jobs`` worker processes.
+    """
+    from mextk.io.clipref import shared_passes
+
+    items = list(items)
+    weights = [sum(b - a + 1 for a, b in spans) for _, spans, _ in items]
+    groups = [[items[i] for i in g] for g in shared_passes([c for c, _, _ in items], weights, jobs)]
+    failed: dict[str, str] = {}
+    if jobs <= 1 or len(groups) <= 1:
+        for g in groups:
+            failed.update(_cut_group(g))
+    else:
+        with worker_pool(jobs) as pool:
+            for res in pool.map(_cut_group, groups):
+                failed.update(res)
+    return failed
