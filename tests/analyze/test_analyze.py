@@ -15,15 +15,6 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def model(synth_dataset, tmp_path_factory):
-    out, _, _ = synth_dataset
-    folder = tmp_path_factory.mktemp("model") / "motion_svm"
-    args = ["train", str(out / "manifest.csv"), "--model", "motion_svm", "--task", "cmed7", "--out", str(folder)]
-    assert runner.invoke(app, args).exit_code == 0
-    return folder
-
-
-@pytest.fixture(scope="module")
 def analysed(synth_call, model, tmp_path_factory):
     path, _, truth = synth_call
     out = tmp_path_factory.mktemp("analysis")
@@ -82,11 +73,8 @@ def test_the_proposals_load_into_an_annotation_project_and_a_rerun_is_skipped(an
     project = AnnotationProject.create(
         tmp_path / "proj", out / "prepared" / "manifest.csv", protocol="cmed", proposals=folder / "proposals.csv"
     )
-    assert project.proposal_problems == []
-    timeline = pd.read_csv(folder / "timeline.csv")
-    loaded = sum(len(v) for v in project.proposals().values()) if hasattr(project, "proposals") else None
-    if loaded is not None:
-        assert loaded == len(timeline)
+    assert project.proposal_problems == []  # every row was usable
+    assert len(pd.read_csv(folder / "proposals.csv")) == len(pd.read_csv(folder / "timeline.csv")) > 0
     args = ["analyze", str(synth_call[0]), "--model", str(model), "--out", str(out), "--include-excluded"]
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "(done before)" in again.output

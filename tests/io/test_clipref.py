@@ -136,3 +136,46 @@ def test_prefetch_stops_its_thread_when_the_consumer_stops_early():
     gen.close()
     assert not any(t.name == "mextk-decode" and t.is_alive() for t in threading.enumerate())
     assert closed == [True]
+
+
+def test_one_shared_pass_gives_each_clip_the_frames_it_gives_when_read_alone(recording, tmp_path):
+    from mextk.io.clipref import iter_shared_clip_frames, shared_passes
+
+    rec, _, _ = recording
+    a = write_clip_ref(tmp_path / "a.clip.json", rec, fps=25, start_frame=300, n_frames=60, size=64,
+                       boxes=[(300, (0, 0, 120, 120))])  # fmt: skip
+    b = write_clip_ref(tmp_path / "b.clip.json", rec, fps=25, start_frame=330, n_frames=100, size=80,
+                       boxes=[(330, (150, 50, 100, 100)), (400, (160, 60, 90, 90))])  # fmt: skip
+    windows = [(a, 10, 40), (b, 0, 100)]
+    got: dict[tuple[int, int], np.ndarray] = {}
+    order = []
+    for i, k, frame in iter_shared_clip_frames(windows, gray=True):
+        got[(i, k)] = frame
+        order.append(int(read_clip_ref_start(i, windows)) + k)
+    assert order == sorted(order)  # recording order: one pass
+    for i, (path, start, stop) in enumerate(windows):
+        alone = read_frames(path, gray=True)[start:stop]
+        assert [k for j, k in got if j == i] == list(range(start, stop))
+        assert all(np.array_equal(got[(i, k)], alone[k - start]) for k in range(start, stop))
+    # planning: the clips of one recording share passes, at most `parts` of them; other videos stand alone
+    assert shared_passes([a, b, rec], [60, 100, 10], 1) == [[2], [0, 1]]
+    assert sorted(shared_passes([a, b], [60, 100], 2)) == [[0], [1]]
+
+
+def read_clip_ref_start(i, windows):
+    from mextk.io.clipref import read_clip_ref
+
+    return read_clip_ref(windows[i][0]).start_frame
+
+
+def test_a_shared_pass_refuses_clips_of_different_recordings(recording, tmp_path):
+    from mextk.io.clipref import iter_shared_clip_frames
+
+    rec, full, _ = recording
+    other = write_video(tmp_path / "other.mp4", list(full[:40]), fps=25)
+    a = write_clip_ref(tmp_path / "a.clip.json", rec, fps=25, start_frame=0, n_frames=20, size=64,
+                       boxes=[(0, (0, 0, 100, 100))])  # fmt: skip
+    b = write_clip_ref(tmp_path / "b.clip.json", other, fps=25, start_frame=0, n_frames=20, size=64,
+                       boxes=[(0, (0, 0, 100, 100))])  # fmt: skip
+    with pytest.raises(ValueError, match="b.clip.json: not a clip of"):
+        list(iter_shared_clip_frames([(a, 0, 20), (b, 0, 20)]))

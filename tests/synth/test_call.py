@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -105,3 +106,27 @@ def test_bad_configs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="make the call longer"):
         make_call_recording(tmp_path / "x.mp4", CallConfig(duration_s=10), progress=False)
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_an_expression_effect_moves_a_real_faces_brows_up_at_its_apex_and_not_outside_it():
+    from mextk.faces.landmarks import image_landmarks
+    from mextk.io.video import read_frames_at
+    from mextk.synth.effects import Effect, apply_effects, find_face_place
+    from tests.conftest import SHARED_DATA, need_shared
+
+    video = need_shared(SHARED_DATA / "videos" / "talking_head_d3.mp4")
+    frame = read_frames_at(video, [30])[30]
+    effect = Effect("expression", 10, 21, amount=0.08, emotion="surprise")
+    assert [round(effect.strength(t), 2) for t in (9, 10, 15, 20, 21)] == [0.0, 0.0, 1.0, 0.0, 0.0]
+    rng = np.random.default_rng(0)
+    place = find_face_place(frame)
+    apex = np.clip(apply_effects(frame.astype(np.float32), 15, [effect], place, rng), 0, 255).astype(np.uint8)
+    outside = apply_effects(frame.astype(np.float32), 25, [effect], place, rng)
+    assert np.array_equal(outside, frame.astype(np.float32))
+    before, after = (image_landmarks(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in (frame, apex))
+    iod = np.hypot(*(before[45] - before[36]))
+    rise = (before[17:27, 1] - after[17:27, 1]) / iod  # image y grows downwards: a raised brow has a smaller y
+    assert rise.mean() > 0.02 and (rise > 0).all()  # surprise: AU1 + AU2 raise every brow point
+    assert np.abs(after[48:68] - before[48:68]).max() / iod < 0.02  # its action units leave the mouth alone
+    with pytest.raises(ValueError, match="unknown emotion 'joy'"):
+        Effect("expression", 0, 10, emotion="joy")

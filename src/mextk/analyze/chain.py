@@ -34,7 +34,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -90,8 +90,14 @@ def analyze_recording(
     include_excluded: bool = False,
     jobs: int = 1,
     progress: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Analyse one recording (see the module docstring); returns the timeline and the stage times."""
+    """Analyse one recording (see the module docstring); returns the timeline and the stage times.
+
+    ``on_stage(name)`` is called as each stage (:data:`STAGES`) begins (the progress bar of
+    :func:`analyze_recordings`); ``progress`` shows each stage's own bars instead.
+    """
+    stage = on_stage or (lambda name: None)
     from mextk.evaluate.modelfolder import load_model
     from mextk.evaluate.predict import predict_clips
     from mextk.io.review import apply_review
@@ -118,6 +124,7 @@ def analyze_recording(
         timeline = pd.read_csv(folder / "timeline.csv", dtype={"person": str, "clip": str})
         return {"timeline": timeline, "folder": folder, "cached": True, "times": {}}
     times: dict[str, float] = {}
+    stage("prepare")
     t0 = time.perf_counter()
     prepared = out / "prepared"
     res = prepare_recordings([recording], prepared, prepare, jobs=1, progress=progress)
@@ -129,6 +136,7 @@ def analyze_recording(
     clips, _ = apply_review(clips, include_excluded=include_excluded)
     times["prepare"] = time.perf_counter() - t0
 
+    stage("motion")
     t0 = time.perf_counter()
     videos = pd.DataFrame(
         {
@@ -142,6 +150,7 @@ def analyze_recording(
     failed = compute_features(videos, feature_root, spotter, jobs=jobs, progress=progress)
     times["motion"] = time.perf_counter() - t0
 
+    stage("spotting")
     t0 = time.perf_counter()
     events = []
     for _, row in clips.iterrows():
@@ -153,6 +162,7 @@ def analyze_recording(
             events.append({"row": row, **iv})
     times["spotting"] = time.perf_counter() - t0
 
+    stage("recognition")
     t0 = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     classes = meta["classes"]
@@ -259,6 +269,7 @@ def analyze_recording(
     )
     with atomic_path(folder / "proposals.csv") as tmp:
         proposals.to_csv(tmp, index=False)
+    stage("report")
     t0 = time.perf_counter()
     from mextk.analyze.report import write_report
 
@@ -272,6 +283,11 @@ def analyze_recording(
     return {"timeline": public, "folder": folder, "cached": False, "times": times, "failed_clips": failed}
 
 
+#: The stages of one recording, with their shares of its time (measured by ``benchmarks/analyze.py``), which the
+#: progress bar advances by so that its time left is an estimate for the whole run.
+STAGES: dict[str, float] = {"prepare": 0.14, "motion": 0.5, "spotting": 0.01, "recognition": 0.28, "report": 0.07}
+
+
 def analyze_recordings(
     recordings: Sequence[str | os.PathLike[str]],
     model_dir: str | os.PathLike[str],
@@ -281,12 +297,32 @@ def analyze_recordings(
     progress: bool = True,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Analyse each recording (one after another; ``jobs`` parallelises inside each); failures are collected."""
+    """Analyse each recording (one after another; ``jobs`` parallelises inside each); failures are collected.
+
+    With ``progress``, one bar covers the whole run: the recording and stage under way, and the
+    time left (stages weighted by :data:`STAGES`).
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     results: dict[str, Any] = {}
     failed: dict[str, str] = {}
-    for rec in recordings:
-        try:
-            results[str(rec)] = analyze_recording(rec, model_dir, out_dir, jobs=jobs, progress=progress, **kwargs)
-        except (OSError, ValueError) as exc:
-            failed[str(rec)] = " ".join(str(exc).split())
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    with Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as bar:
+        task = bar.add_task("analyze", total=float(len(recordings)))
+        for n, rec in enumerate(recordings):
+
+            def on_stage(name: str, rec: Any = rec, n: int = n) -> None:
+                order = list(STAGES)
+                reached = sum(STAGES[s] for s in order[: order.index(name)])
+                bar.update(
+                    task, completed=n + reached, description=f"{Path(rec).name} ({n + 1}/{len(recordings)}): {name}"
+                )
+
+            try:
+                results[str(rec)] = analyze_recording(
+                    rec, model_dir, out_dir, jobs=jobs, progress=False, on_stage=on_stage, **kwargs
+                )
+            except (OSError, ValueError) as exc:
+                failed[str(rec)] = " ".join(str(exc).split())
+            bar.update(task, completed=n + 1)
     return {"results": results, "failed": failed}

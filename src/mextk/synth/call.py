@@ -456,6 +456,7 @@ def compose_gallery(
         person["camera_off"] = [[int(a), int(b) - 1] for a, b in camera_off.get(i, [])]
         person["effects"] = [
             {"kind": e.kind, "start_frame": e.start, "end_frame": e.stop - 1, "amount": e.amount}
+            | ({"emotion": e.emotion} if e.emotion else {})
             for e in effects.get(i, [])
         ]
     return _render_call(Path(path), config, people, share, feeds, rng, progress=progress)

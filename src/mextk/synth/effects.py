@@ -20,6 +20,14 @@ kind       what the camera shows
            of roll)
 ``dim``    the room light down to ``amount`` of its level, with sensor noise
 ``walker`` another person (``video``) walking past behind, left to right
+``expression`` a micro-expression (``emotion``'s action units, :data:`~mextk.synth.face.EMOTION_AUS`)
+           rendered into the real face: 68 landmarks of the frame, the action units'
+           landmark displacements (:func:`~mextk.synth.face.au_field`) scaled so the
+           most moving landmark moves ``amount`` inter-ocular distances at the apex
+           (0.08: as the synthetic calls' micro-expressions), and a radial-basis warp of
+           the frame (:func:`~mextk.synth.face.warp_image`, width 0.18 inter-ocular
+           distances); intensity rises and falls as a raised cosine with its apex
+           midway, so ``[start, stop)`` is the expression's onset to offset
 ========== ======================================================================
 """
 
@@ -30,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = ("turn", "down", "hand", "glasses", "laugh", "dim", "walker")
+KINDS = ("turn", "down", "hand", "glasses", "laugh", "dim", "walker", "expression")
 
 
 @dataclass(frozen=True)
@@ -44,11 +52,14 @@ class Effect:
     start, stop : int
         Call frames ``[start, stop)``.
     amount : float
-        Degrees for ``turn``/``down``/``laugh``, light level for ``dim``; unused otherwise.
+        Degrees for ``turn``/``down``/``laugh``, light level for ``dim``, the apex movement in
+        inter-ocular distances for ``expression``; unused otherwise.
     ramp : int
         Frames over which a movement builds up and fades.
     video : str
         The passer-by's video (``walker``).
+    emotion : str
+        The emotion whose action units an ``expression`` moves.
     """
 
     kind: str
@@ -57,10 +68,19 @@ class Effect:
     amount: float = 0.0
     ramp: int = 8
     video: str = ""
+    emotion: str = ""
 
     def __post_init__(self) -> None:
+        from mextk.synth.face import EMOTION_AUS
+
         if self.kind not in KINDS:
             raise ValueError(f"unknown effect {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.kind == "expression" and self.emotion not in EMOTION_AUS:
+            raise ValueError(
+                f"effect expression: unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTION_AUS)}"
+            )
+        if self.kind == "expression" and self.stop - self.start < 3:
+            raise ValueError(f"effect expression: [{self.start}, {self.stop}) is too short to rise and fall")
         if self.stop <= self.start:
             raise ValueError(f"effect {self.kind}: stop {self.stop} must be after start {self.start}")
 
@@ -68,6 +88,11 @@ class Effect:
         """0 outside the effect, ramping to 1 inside it."""
         if not self.start <= t < self.stop:
             return 0.0
+        if self.kind == "expression":  # onset at start, apex midway, offset at stop - 1
+            from mextk.synth.clips import expression_profile
+
+            n = self.stop - self.start
+            return float(expression_profile(n, 0, n // 2, n - 1)[t - self.start])
         r = max(1, self.ramp)
         return float(min(1.0, (t - self.start + 1) / r, (self.stop - t) / r))
 
@@ -143,6 +168,22 @@ def _head_only(img: np.ndarray, moved: np.ndarray, place: FacePlace) -> np.ndarr
     k = int(0.3 * w) | 1
     mask = cv2.GaussianBlur(mask, (k, k), 0)[..., None]
     return moved * mask + img * (1 - mask)
+
+
+def _expression(img: np.ndarray, effect: Effect, strength: float) -> np.ndarray:
+    """``img`` with ``effect``'s action units moved to ``strength`` of their apex (unchanged without a face)."""
+    from mextk.faces.landmarks import image_landmarks
+    from mextk.synth.face import EMOTION_AUS, au_field, face_frame, warp_image
+
+    gray = np.clip(img.mean(axis=2), 0, 255).astype(np.uint8)
+    lm = image_landmarks(gray)
+    if lm is None:
+        return img
+    iod = face_frame(lm)[3]
+    field = au_field(lm, {au: 1.0 for au in EMOTION_AUS[effect.emotion]})
+    peak = float(np.max(np.hypot(field[:, 0], field[:, 1])))
+    disp = field / max(peak, 1e-9) * (strength * effect.amount * iod)
+    return warp_image(img, lm, disp, 0.18 * iod)[0]
 
 
 def apply_effects(
@@ -227,6 +268,8 @@ def apply_effects(
                 cv2.circle(out, (int(ex), int(ey)), r, (25, 25, 25), max(2, int(0.025 * w)))
             (lx, ly), (rx, ry) = place.left_eye, place.right_eye
             cv2.line(out, (int(lx + r), int(ly)), (int(rx - r), int(ry)), (25, 25, 25), max(2, int(0.02 * w)))
+        elif e.kind == "expression":
+            out = _expression(out, e, s)
         elif e.kind == "dim":
             level = 1.0 - s * (1.0 - e.amount)
             out = out * level + rng.standard_normal(out.shape, dtype=np.float32) * np.float32(3.0 * s)

@@ -1,0 +1,58 @@
+"""Event frames cut in one pass per clip (:mod:`mextk.analyze.events`)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mextk.analyze.events import cut_all, cut_events, event_name
+from mextk.io.clipref import write_clip_ref
+from mextk.io.video import list_frame_files, read_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("events")
+    rng = np.random.default_rng(1)
+    frames = [cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (7, 7), 2) for _ in range(120)]
+    return write_video(folder / "rec.mp4", frames, fps=25)
+
+
+def test_each_event_folder_holds_exactly_the_clips_frames_from_onset_to_offset(recording, tmp_path):
+    clip = write_clip_ref(tmp_path / "c.clip.json", recording, fps=25, start_frame=20, n_frames=80, size=64,
+                          boxes=[(20, (10, 10, 100, 100))])  # fmt: skip
+    out = cut_events(clip, [(5, 14), (12, 30), (70, 79)], tmp_path / "ev")
+    frames = read_frames(clip)
+    for a, b in [(5, 14), (12, 30), (70, 79)]:
+        files = list_frame_files(out / event_name(a, b))
+        assert len(files) == b - a + 1  # overlapping events each get their own frames
+        got = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
+        assert np.array_equal(got, frames[a : b + 1])  # lossless PNG
+    assert not list(out.glob(".*partial"))
+
+
+def test_an_event_past_the_clips_end_fails_without_leaving_a_partial_folder(recording, tmp_path):
+    clip = write_clip_ref(tmp_path / "c.clip.json", recording, fps=25, start_frame=0, n_frames=40, size=64,
+                          boxes=[(0, (0, 0, 100, 100))])  # fmt: skip
+    with pytest.raises(ValueError, match=r"bad event \[9, 3\]"):
+        cut_events(clip, [(9, 3)], tmp_path / "ev")
+    failed = cut_all([(str(clip), [(30, 45)], str(tmp_path / "ev2"))])
+    assert list(failed) == [str(clip)] and "45" in failed[str(clip)]
+    assert not (tmp_path / "ev2" / event_name(30, 45)).exists() and not list((tmp_path / "ev2").glob(".*"))
+
+
+def test_cut_all_reads_the_clips_of_one_recording_together_and_reports_a_missing_one(recording, tmp_path):
+    a = write_clip_ref(tmp_path / "a.clip.json", recording, fps=25, start_frame=0, n_frames=60, size=48,
+                       boxes=[(0, (0, 0, 80, 80))])  # fmt: skip
+    b = write_clip_ref(tmp_path / "b.clip.json", recording, fps=25, start_frame=50, n_frames=60, size=48,
+                       boxes=[(50, (60, 20, 90, 90))])  # fmt: skip
+    items = [(str(a), [(3, 8)], str(tmp_path / "a")), (str(b), [(0, 4), (40, 59)], str(tmp_path / "b")),
+             (str(tmp_path / "gone.mp4"), [(0, 2)], str(tmp_path / "gone"))]  # fmt: skip
+    failed = cut_all(items, jobs=1)
+    assert list(failed) == [str(tmp_path / "gone.mp4")]
+    assert np.array_equal(
+        np.stack([cv2.imread(str(f))[..., ::-1] for f in list_frame_files(tmp_path / "b" / event_name(40, 59))]),
+        read_frames(b)[40:60],
+    )
+    assert len(list_frame_files(tmp_path / "a" / event_name(3, 8))) == 6

@@ -1,0 +1,51 @@
+"""Region motion from anchored flow (:mod:`mextk.spotting.motion`) on hand-made aligned faces."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mextk.spotting.motion import REGIONS, MotionSettings, region_motion
+
+
+def faces_with_a_step(shift_px: float, at: int, n: int = 40, region: str = "brow_left", crop: int = 96):
+    """Aligned faces of smooth texture in which one region's content moves right by ``shift_px`` at frame ``at``."""
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (crop, crop), dtype=np.uint8), (0, 0), 2.0)
+    x0, y0, x1, y1 = (int(round(v * crop)) for v in REGIONS[region])
+    m = np.float32([[1, 0, shift_px], [0, 1, 0]])
+    moved = cv2.warpAffine(base, m, (crop, crop), borderMode=cv2.BORDER_REFLECT)
+    after = base.copy()
+    after[y0:y1, x0:x1] = moved[y0:y1, x0:x1]
+    return [base if t < at else after for t in range(n)]
+
+
+def test_a_region_that_moves_two_crop_pixels_measures_about_two_at_every_scale_spanning_the_step():
+    faces = faces_with_a_step(2.0, at=20)
+    sig = region_motion(faces, [3, 10], settings=MotionSettings(anchor_every_s=0.2), fps=25.0)
+    names = list(REGIONS)
+    brow, lip = names.index("brow_left"), names.index("nose_lip")
+    for i, k in enumerate(sig.scales):
+        spanning = sig.motion[20 : 20 + k, i, brow]
+        assert np.all((spanning > 1.4) & (spanning < 2.6)), (k, spanning)  # frames t - k < 20 <= t
+        assert np.nanmax(sig.motion[20 + k :, i, brow]) < 0.3  # both frames after the step: no motion
+        assert np.nanmax(sig.motion[k:20, i, brow]) < 0.3  # both before it
+        assert np.nanmax(sig.motion[k:, i, lip]) < 0.3  # a region that did not move
+        assert np.isnan(sig.motion[:k, i]).all()  # no frame k before
+
+
+def test_a_frame_without_a_face_breaks_the_chain_so_no_motion_spans_the_gap():
+    faces: list[np.ndarray | None] = list(faces_with_a_step(0.0, at=0, n=30))
+    faces[12] = None
+    sig = region_motion(faces, [4], fps=25.0)
+    assert not sig.face[12] and sig.face[[11, 13]].all()
+    assert np.isnan(sig.motion[12:17, 0]).all()  # t - 4 <= 12 <= t: frames on both sides of the gap
+    assert np.isfinite(sig.motion[17:, 0]).all() and np.isfinite(sig.motion[4:12, 0]).all()
+
+
+def test_motion_settings_refuse_sizes_too_small_for_the_regions():
+    with pytest.raises(ValueError, match="flow_size"):
+        MotionSettings(flow_size=16)
+    with pytest.raises(ValueError, match="anchor_every_s"):
+        MotionSettings(anchor_every_s=-1)
