@@ -142,7 +142,10 @@ def analyze(
     include_excluded: Annotated[
         bool, typer.Option("--include-excluded", help="Also analyse the clips that prepare's review flags.")
     ] = False,
-    jobs: Annotated[int, typer.Option(help="Worker processes; the clips of a recording are spread over them, each decoding it once.")] = 1,
+    jobs: Annotated[
+        int,
+        typer.Option(help="Worker processes; the clips of a recording are spread over them, each decoding it once."),
+    ] = 1,
 ) -> None:
     """Analyse new recordings: prepare, spot intervals, recognise them, and write a per-person timeline, an HTML
     report and proposals for mextk annotate."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -78,3 +79,27 @@ def test_the_proposals_load_into_an_annotation_project_and_a_rerun_is_skipped(an
     args = ["analyze", str(synth_call[0]), "--model", str(model), "--out", str(out), "--include-excluded"]
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "(done before)" in again.output
+
+
+def test_motion_in_two_stretches_gives_the_events_of_one_pass(analysed, tmp_path):
+    from mextk.spotting.baseline import SpotterSettings, spot_intervals
+    from mextk.spotting.signals import compute_features, load_features
+
+    out, _, _ = analysed
+    manifest = pd.read_csv(out / "prepared" / "manifest.csv", dtype={"sample_id": str})
+    videos = pd.DataFrame(
+        {"dataset": "analyze", "video_id": manifest["sample_id"],
+         "path": [str(out / "prepared" / p) for p in manifest["path"]], "fps": manifest["fps"].astype(float)}
+    )  # fmt: skip
+    settings = SpotterSettings()
+    assert compute_features(videos, tmp_path / "two", settings, jobs=2, progress=False) == {}
+    same = total = 0
+    for sid, fps in zip(manifest["sample_id"], manifest["fps"], strict=True):
+        one = load_features(out / "features", f"analyze/{sid}", settings, float(fps))  # analyze's single pass
+        two = load_features(tmp_path / "two", f"analyze/{sid}", settings, float(fps))
+        assert one["motion"].shape == two["motion"].shape and np.array_equal(one["face"], two["face"])
+        a = {(e["onset"], e["offset"]) for e in spot_intervals(settings.signals(one), settings)}
+        b = {(e["onset"], e["offset"]) for e in spot_intervals(settings.signals(two), settings)}
+        same, total = same + len(a & b), total + max(len(a), len(b))
+    # the stretches differ from the single pass only just after a cut (a fresh alignment and anchor)
+    assert same >= 0.8 * total, (same, total)

@@ -139,7 +139,7 @@ def test_prefetch_stops_its_thread_when_the_consumer_stops_early():
 
 
 def test_one_shared_pass_gives_each_clip_the_frames_it_gives_when_read_alone(recording, tmp_path):
-    from mextk.io.clipref import iter_shared_clip_frames, shared_passes
+    from mextk.io.clipref import iter_shared_clip_frames
 
     rec, _, _ = recording
     a = write_clip_ref(tmp_path / "a.clip.json", rec, fps=25, start_frame=300, n_frames=60, size=64,
@@ -157,9 +157,6 @@ def test_one_shared_pass_gives_each_clip_the_frames_it_gives_when_read_alone(rec
         alone = read_frames(path, gray=True)[start:stop]
         assert [k for j, k in got if j == i] == list(range(start, stop))
         assert all(np.array_equal(got[(i, k)], alone[k - start]) for k in range(start, stop))
-    # planning: the clips of one recording share passes, at most `parts` of them; other videos stand alone
-    assert shared_passes([a, b, rec], [60, 100, 10], 1) == [[2], [0, 1]]
-    assert sorted(shared_passes([a, b], [60, 100], 2)) == [[0], [1]]
 
 
 def read_clip_ref_start(i, windows):

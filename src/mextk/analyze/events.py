@@ -7,7 +7,7 @@ from the key frame before it) once per event: for a virtual clip of a 720p
 recording that is milliseconds per frame, and events late in a long clip
 would cost most of the clip each.  Instead, :func:`cut_events` decodes each
 clip once, from its first event's onset to its last event's offset, and
-writes every event's frames as a frame folder (lossless PNG, numbered from
+writes every event's frames as a frame folder (lossless BMP, numbered from
 0), which every reader of :mod:`mextk.io.video` takes as a clip.  Memory holds
 one frame at a time.  A folder is written under a temporary name and renamed
 when complete, so an interrupted run never leaves a partial event.
@@ -47,22 +47,30 @@ class _EventWriter:
             folder.mkdir()
         self.window = (self.todo[0][0], max(b for _, b in self.todo) + 1) if self.todo else (0, 0)
         self.seen = self.window[0] - 1
+        self.got: dict[tuple[int, int], int] = {}
 
     def push(self, t: int, rgb: np.ndarray) -> None:
+        """Frame ``t`` of the clip, written into every event that holds it."""
+        for span in self.partial:
+            if span[0] <= t <= span[1]:
+                self.write(span, t, rgb)
+
+    def write(self, span: tuple[int, int], t: int, rgb: np.ndarray) -> None:
+        """Frame ``t`` of the clip, written into the event ``span``."""
         import cv2
 
-        self.seen = t
-        bgr = None
-        for (a, b), folder in self.partial.items():
-            if a <= t <= b:
-                bgr = bgr if bgr is not None else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-                cv2.imwrite(str(folder / f"{t - a:06d}.png"), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        self.seen = max(self.seen, t)
+        self.got[span] = self.got.get(span, 0) + 1
+        # BMP: lossless and written in a third of a millisecond (PNG took 13 ms a frame); the folders are temporary
+        cv2.imwrite(str(self.partial[span] / f"{t - span[0]:06d}.bmp"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
     def finish(self) -> None:
         from mextk.io.video import VideoError
 
         last = self.window[1] - 1
-        if self.seen < last:
+        short = [span for span in self.todo if self.got.get(span, 0) < span[1] - span[0] + 1]
+        if short:
+            last = short[0][1]
             for folder in self.partial.values():
                 shutil.rmtree(folder, ignore_errors=True)
             raise VideoError(f"{self.clip}: the clip ends at frame {self.seen}, before its event ending at {last}")
@@ -110,9 +118,11 @@ def _cut_group(group: list[tuple[str, list[tuple[int, int]], str]]) -> dict[str,
         except Exception as exc:  # noqa: BLE001
             failed[clip] = " ".join(str(exc).split()) or exc.__class__.__name__
     writers = [w for w in writers if w.todo]
+    # one window per event: frames between events are decoded (the codec needs them) but not cut out
+    windows = [(w, span) for w in writers for span in w.todo]
     try:
-        for i, t, frame in iter_shared_clip_frames([(w.clip, *w.window) for w in writers]):
-            writers[i].push(t, frame)
+        for i, t, frame in iter_shared_clip_frames([(w.clip, a, b + 1) for w, (a, b) in windows]):
+            windows[i][0].write(windows[i][1], t, frame)
     except Exception as exc:  # the shared pass failed: every clip of it fails
         return {**failed, **{w.clip: " ".join(str(exc).split()) for w in writers}}
     for w in writers:
@@ -123,17 +133,59 @@ def _cut_group(group: list[tuple[str, list[tuple[int, int]], str]]) -> dict[str,
     return failed
 
 
+def plan_chunks(
+    items: Sequence[tuple[str, list[tuple[int, int]], str]], parts: int
+) -> list[list[tuple[str, list[tuple[int, int]], str]]]:
+    """Split the events of each recording's virtual clips into ``parts`` stretches of its time.
+
+    Events need no state carried from one frame to the next, so the recording can be cut in
+    time: each stretch (consecutive events of all its clips, about equal in event frames) is
+    decoded once, from the key frame before its first event, by one worker.  Anything else is
+    a task of its own.
+    """
+    from mextk.io.clipref import is_clip_ref, read_clip_ref
+
+    tasks: list[list[tuple[str, list[tuple[int, int]], str]]] = []
+    by_recording: dict[str, list[tuple[int, int, int, int]]] = {}  # (recording onset, item, onset, offset)
+    for i, (clip, spans, _) in enumerate(items):
+        try:
+            ref = read_clip_ref(clip) if is_clip_ref(Path(clip)) else None
+        except Exception:  # noqa: BLE001  (its task reports why)
+            ref = None
+        if ref is None:
+            tasks.append([items[i]])
+            continue
+        key = f"{ref.recording.resolve()}@{ref.fps}"
+        by_recording.setdefault(key, []).extend((ref.start_frame + a, i, a, b) for a, b in spans)
+    for events in by_recording.values():
+        events.sort()
+        total = sum(b - a + 1 for _, _, a, b in events)
+        chunk: list[tuple[int, int, int, int]] = []
+        filled = 0
+        chunks = []
+        for ev in events:
+            chunk.append(ev)
+            filled += ev[3] - ev[2] + 1
+            if filled >= total * (len(chunks) + 1) / max(1, parts) and len(chunks) < parts - 1:
+                chunks.append(chunk)
+                chunk = []
+        chunks.append(chunk)
+        for chunk in chunks:
+            per_item: dict[int, list[tuple[int, int]]] = {}
+            for _, i, a, b in chunk:
+                per_item.setdefault(i, []).append((a, b))
+            if per_item:
+                tasks.append([(items[i][0], spans, items[i][2]) for i, spans in sorted(per_item.items())])
+    return tasks
+
+
 def cut_all(items: Sequence[tuple[str, list[tuple[int, int]], str]], *, jobs: int = 1) -> dict[str, str]:
     """:func:`cut_events` for each ``(clip, spans, out)``; returns ``{clip: one-line error}`` of the failures.
 
-    The virtual clips of one recording are cut in at most ``jobs`` shared decoding passes
-    (:func:`mextk.io.clipref.shared_passes`), spread over ``jobs`` worker processes.
+    The events of a recording's virtual clips are cut in ``jobs`` stretches of its time
+    (:func:`plan_chunks`), each decoded once, spread over ``jobs`` worker processes.
     """
-    from mextk.io.clipref import shared_passes
-
-    items = list(items)
-    weights = [sum(b - a + 1 for a, b in spans) for _, spans, _ in items]
-    groups = [[items[i] for i in g] for g in shared_passes([c for c, _, _ in items], weights, jobs)]
+    groups = plan_chunks(list(items), jobs)
     failed: dict[str, str] = {}
     if jobs <= 1 or len(groups) <= 1:
         for g in groups:

@@ -303,35 +303,3 @@ def iter_shared_clip_frames(
                     yield i, t - refs[i].start_frame, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb
     finally:
         frames.close()  # type: ignore[attr-defined]
-
-
-def shared_passes(paths: Sequence[str | os.PathLike[str]], weights: Sequence[int], parts: int) -> list[list[int]]:
-    """Plan one-pass reads (:func:`iter_shared_clip_frames`): groups of indices into ``paths``.
-
-    The virtual clips of each recording are spread over at most ``parts`` groups of about equal
-    ``weights`` (frames to process; longest first, each into the lightest group), so that
-    ``parts`` workers each decode the recording once.  Anything else, or a reference that
-    cannot be read (its reader reports why), is a group of its own.
-    """
-    groups: list[list[int]] = []
-    by_recording: dict[tuple[str, float], list[int]] = {}
-    for i, path in enumerate(paths):
-        ref = None
-        if is_clip_ref(Path(path)):
-            try:
-                ref = read_clip_ref(path)
-            except Exception:  # noqa: BLE001
-                ref = None
-        if ref is None:
-            groups.append([i])
-        else:
-            by_recording.setdefault((str(ref.recording.resolve()), ref.fps), []).append(i)
-    for members in by_recording.values():
-        bins: list[list[int]] = [[] for _ in range(max(1, min(parts, len(members))))]
-        load = [0] * len(bins)
-        for i in sorted(members, key=lambda m: -weights[m]):
-            j = load.index(min(load))
-            bins[j].append(i)
-            load[j] += weights[i]
-        groups += [sorted(b) for b in bins]
-    return groups

@@ -133,11 +133,21 @@ class SpotterSettings:
             raise ValueError(f"{path}: no face found in any of its {len(sig.face)} frames")
         return {"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)}
 
-    def compute_clips(self, windows: list[tuple[str, int]], fps: float) -> list[dict[str, np.ndarray] | Exception]:
-        """:meth:`compute_video` for several virtual clips of one recording, decoded in one pass.
+    @staticmethod
+    def preload() -> None:
+        """Load dlib's models in this process, so that worker processes forked from it share them
+        (loading them takes about 1.5 s per process)."""
+        from mextk.faces.landmarks import _hog_detector, _predictor
 
-        ``windows`` holds each clip's reference and frame count; returns, per clip, its arrays
-        or the error that stopped it (the others are unaffected).
+        _predictor()
+        _hog_detector()
+
+    def compute_clips(self, windows: list[tuple[str, int, int]], fps: float) -> list[dict[str, np.ndarray] | Exception]:
+        """:meth:`compute_video` for frames ``[start, stop)`` of several virtual clips of one recording,
+        decoded in one pass.
+
+        Returns, per window, its arrays (row ``i`` is clip frame ``start + i``; the motion
+        starts afresh at ``start``) or the error that stopped it (the others are unaffected).
         """
         from mextk.io.clipref import iter_shared_clip_frames
         from mextk.io.video import VideoError
@@ -145,15 +155,13 @@ class SpotterSettings:
         scales = self.frame_scales(fps)
         aligners = [FaceAligner(fps, self.motion) for _ in windows]
         states = [RegionMotion(scales, self.motion, fps) for _ in windows]
-        for i, _, frame in iter_shared_clip_frames([(p, 0, n) for p, n in windows], gray=True):
+        for i, _, frame in iter_shared_clip_frames(windows, gray=True):
             states[i].push(aligners[i].push(frame))
         out: list[dict[str, np.ndarray] | Exception] = []
-        for (path, n), state in zip(windows, states, strict=True):
+        for (path, start, stop), state in zip(windows, states, strict=True):
             sig = state.result()
-            if len(sig.face) < n:
-                out.append(VideoError(f"{path}: its recording ends at clip frame {len(sig.face)} of {n}"))
-            elif not sig.face.any():
-                out.append(ValueError(f"{path}: no face found in any of its {len(sig.face)} frames"))
+            if len(sig.face) < stop - start:
+                out.append(VideoError(f"{path}: its recording ends at clip frame {start + len(sig.face)} of {stop}"))
             else:
                 out.append({"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)})
         return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,46 +64,89 @@ def _compute(root: str, key: str, path: str, fps: float, settings: Any) -> str |
         return _error(exc)
 
 
-def _compute_task(root: str, items: list[tuple[str, str, float, int]], settings: Any) -> dict[str, str | None]:
-    """One task: a video alone, or virtual clips of one recording in one decoding pass (``compute_clips``)."""
-    if len(items) == 1:
-        key, path, fps, _ = items[0]
-        return {key: _compute(root, key, path, fps, settings)}
-    fps = items[0][2]
-    cache = _cache(root, settings, fps)
+@dataclass(frozen=True)
+class Piece:
+    """Part of one video's features: a whole video, or a stretch of a virtual clip (:func:`plan_tasks`).
+
+    ``stop`` is ``-1`` for a whole video computed alone (``compute_video``); otherwise clip frames
+    ``[start, stop)`` are decoded and the features of ``[keep, stop)`` are kept (the frames before
+    ``keep`` warm up the alignment and give every scale its earlier frame).
+    """
+
+    key: str
+    path: str
+    fps: float
+    start: int = 0
+    stop: int = -1
+    keep: int = 0
+
+
+def _run_task(root: str, pieces: list[Piece], settings: Any) -> dict[str, Any]:
+    """A task: a whole video (computed and stored: ``None`` or its error), or stretches of virtual clips of
+    one recording decoded in one pass (per piece, its kept arrays or its error, merged by the caller)."""
+    if len(pieces) == 1 and pieces[0].stop < 0:
+        p = pieces[0]
+        return {p.key: _compute(root, p.key, p.path, p.fps, settings)}
     try:
-        results: list[Any] = settings.compute_clips([(path, n) for _, path, _, n in items], fps)
-    except Exception as exc:  # the shared pass failed (e.g. the recording is unreadable): every clip fails
-        results = [exc] * len(items)
-    out: dict[str, str | None] = {}
-    for (key, path, _, _), res in zip(items, results, strict=True):
+        results: list[Any] = settings.compute_clips([(p.path, p.start, p.stop) for p in pieces], pieces[0].fps)
+    except Exception as exc:  # the shared pass failed (e.g. the recording is unreadable): every piece fails
+        results = [exc] * len(pieces)
+    out: dict[str, Any] = {}
+    for p, res in zip(pieces, results, strict=True):
         if isinstance(res, Exception):
-            cache.record_error(key, _error(res))
-            out[key] = _error(res)
+            out[p.key] = _error(res)
         else:
-            cache.save(key, fingerprint(Path(path)), **res)
-            out[key] = None
+            cut = p.keep - p.start
+            out[p.key] = (p.keep, {**res, "motion": res["motion"][cut:], "face": res["face"][cut:]})
     return out
 
 
-def plan_tasks(todo: list[tuple[str, str, float]], settings: Any, jobs: int) -> list[list[tuple[str, str, float, int]]]:
-    """Tasks of ``(key, path, fps, n_frames)``: the virtual clips of a recording in at most ``jobs`` tasks.
+def plan_tasks(todo: list[tuple[str, str, float]], settings: Any, jobs: int) -> list[list[Piece]]:
+    """Tasks for ``jobs`` workers: each recording's virtual clips cut into ``jobs`` stretches of its time.
 
-    Each such task decodes its recording once for all its clips (a gallery's clips share a
-    recording, :func:`mextk.io.clipref.shared_passes`).  Other videos, and every video when
-    ``settings`` has no ``compute_clips``, are tasks of their own.
+    A gallery's clips share one recording.  Each task decodes one stretch of it once for every
+    clip that shows it, with ``max(k)`` frames plus one second before the stretch to warm up
+    (the alignment, and the frames ``k`` before the stretch's first); so ``jobs`` workers
+    decode the recording about once in all, not once per clip.  Other videos, and every video
+    when ``settings`` has no ``compute_clips``, are tasks of their own.
     """
-    from mextk.io.clipref import is_clip_ref, read_clip_ref, shared_passes
+    from mextk.io.clipref import is_clip_ref, read_clip_ref
 
-    if not hasattr(settings, "compute_clips"):
-        return [[(key, path, fps, 0)] for key, path, fps in todo]
-    frames = []
-    for _, path, _ in todo:
-        try:
-            frames.append(read_clip_ref(path).n_frames if is_clip_ref(Path(path)) else 0)
-        except Exception:  # noqa: BLE001  (reported when its task runs it alone)
-            frames.append(0)
-    return [[(*todo[i], frames[i]) for i in group] for group in shared_passes([t[1] for t in todo], frames, jobs)]
+    tasks: list[list[Piece]] = []
+    groups: dict[tuple[str, float], list[tuple[str, str, float, int, int]]] = {}
+    for key, path, fps in todo:
+        ref = None
+        if hasattr(settings, "compute_clips") and is_clip_ref(Path(path)):
+            try:
+                ref = read_clip_ref(path)
+            except Exception:  # noqa: BLE001  (its task reports why)
+                ref = None
+        if ref is None:
+            tasks.append([Piece(key, path, fps)])
+        else:
+            groups.setdefault((str(ref.recording.resolve()), fps), []).append(
+                (key, path, fps, ref.start_frame, ref.n_frames)
+            )
+    for (_, fps), clips in groups.items():
+        warm = max(settings.frame_scales(fps)) + int(round(fps))
+        first = min(c[3] for c in clips)
+        last = max(c[3] + c[4] for c in clips)
+        coverage = np.zeros(last - first, np.int64)  # clips showing each recording frame
+        for c in clips:
+            coverage[c[3] - first : c[3] + c[4] - first] += 1
+        parts = max(1, min(jobs, (last - first) // (4 * warm)))
+        cum = np.cumsum(coverage)
+        cuts = [first + int(np.searchsorted(cum, cum[-1] * j / parts)) for j in range(1, parts)]
+        bounds = [first, *cuts, last]
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            task = []
+            for key, path, _, start, n in clips:
+                keep, stop = max(0, lo - start), min(n, hi - start)
+                if keep < stop:
+                    task.append(Piece(key, path, fps, start=max(0, keep - warm), stop=stop, keep=keep))
+            if task:
+                tasks.append(task)
+    return tasks
 
 
 def load_features(root: str | os.PathLike[str], key: str, settings: Any, fps: float) -> dict[str, np.ndarray]:
@@ -137,21 +181,61 @@ def compute_features(
         todo.append((key, str(path), float(row["fps"])))
     failures: dict[str, str] = {}
     tasks = plan_tasks(todo, settings, jobs)
+    expected = {}
+    for task in tasks:
+        for piece in task:
+            expected[piece.key] = expected.get(piece.key, 0) + 1
+    parts: dict[str, list[Any]] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeRemainingColumn(), disable=not progress or not todo) as bar:
         what = settings.feature_kind.replace("_", " ")
-        task = bar.add_task(f"{what} ({len(videos) - len(todo)} cached)", total=len(todo))
+        task = bar.add_task(f"{what} ({len(videos) - len(todo)} cached)", total=sum(expected.values()))
 
-        def record(done: dict[str, str | None]) -> None:
-            failures.update({k: err for k, err in done.items() if err})
-            bar.advance(task, len(done))
+        def record(done: dict[str, Any]) -> None:
+            for key, res in done.items():
+                bar.advance(task)
+                if res is None or isinstance(res, str):  # stored, or failed
+                    if res:
+                        failures[key] = res
+                    continue
+                parts.setdefault(key, []).append(res)
+                if len(parts[key]) == expected[key]:
+                    _store_parts(str(root), key, dict(todo_paths[key]), parts.pop(key), settings, failures)
 
+        todo_paths = {key: {"path": path, "fps": fps} for key, path, fps in todo}
         if jobs <= 1 or len(tasks) <= 1:
-            for items in tasks:
-                record(_compute_task(str(root), items, settings))
+            for pieces in tasks:
+                record(_run_task(str(root), pieces, settings))
         else:
+            if hasattr(settings, "preload"):  # forked workers share what the parent loaded
+                settings.preload()
             with worker_pool(jobs) as pool:
-                futures = [pool.submit(_compute_task, str(root), items, settings) for items in tasks]
+                futures = [pool.submit(_run_task, str(root), pieces, settings) for pieces in tasks]
                 for fut in as_completed(futures):
                     record(fut.result())
+        for key in parts:  # a piece of it failed
+            failures.setdefault(key, "a part of it failed")
     return failures
+
+
+def _store_parts(
+    root: str, key: str, video: dict[str, Any], parts: list[tuple[int, dict[str, np.ndarray]]], settings: Any,
+    failures: dict[str, str],
+) -> None:  # fmt: skip
+    """Join a clip's stretches in order, check them and store them (or record why not)."""
+    from mextk.io.clipref import read_clip_ref
+
+    cache = _cache(root, settings, video["fps"])
+    parts = sorted(parts, key=lambda p: p[0])
+    face = np.concatenate([p[1]["face"] for p in parts])
+    try:
+        n = read_clip_ref(video["path"]).n_frames
+        if len(face) != n or [p[0] for p in parts] != [0, *np.cumsum([len(p[1]["face"]) for p in parts])[:-1]]:
+            raise ValueError(f"{video['path']}: its stretches do not join up ({len(face)} of {n} frames)")
+        if not face.any():
+            raise ValueError(f"{video['path']}: no face found in any of its {n} frames")
+        arrays = {**parts[0][1], "motion": np.concatenate([p[1]["motion"] for p in parts]), "face": face}
+        cache.save(key, fingerprint(Path(video["path"])), **arrays)
+    except Exception as exc:
+        cache.record_error(key, _error(exc))
+        failures[key] = _error(exc)
