@@ -32,6 +32,13 @@ def _hog_detector():  # type: ignore[no-untyped-def]
     return dlib.get_frontal_face_detector()
 
 
+def load_models() -> None:
+    """Load dlib's detector and 68-point model now (about 1.5 s), e.g. in a parent process whose forked
+    workers then share them instead of each loading its own."""
+    _predictor()
+    _hog_detector()
+
+
 def landmarks_68(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Place 68 landmarks in a face box.
 
@@ -110,9 +117,9 @@ class LandmarkTracker:
     no longer resembles the last confirmed one (normalised correlation below
     ``min_similarity``: the face was covered, turned away or left).  When the
     detector does not confirm it, the face counts as lost on that frame and is
-    detected afresh over the whole frame.  With ``confirm_px``, the confirmation runs on the
-    neighbourhood scaled so that the face is about that many pixels wide (dlib's window is
-    80 px), which is cheaper for large faces.
+    detected afresh over the whole frame.  The confirmation looks at the face's box widened
+    by ``confirm_margin`` of its width on each side (the detector's cost grows with the
+    pixels it scans).
     """
 
     def __init__(
@@ -121,12 +128,12 @@ class LandmarkTracker:
         redetect_every: int = 10,
         upsample: int | None = None,
         min_similarity: float = 0.5,
-        confirm_px: int | None = None,
+        confirm_margin: float = 0.5,
     ) -> None:
         self.redetect_every = redetect_every
         self.upsample = upsample
         self.min_similarity = min_similarity
-        self.confirm_px = confirm_px
+        self.confirm_margin = confirm_margin
         self._box: tuple[int, int, int, int] | None = None
         self._template: np.ndarray | None = None
         self._det_box: tuple[int, int, int, int] = (0, 0, 0, 0)
@@ -135,8 +142,6 @@ class LandmarkTracker:
 
     def update(self, gray: np.ndarray) -> np.ndarray | None:
         """The ``(68, 2)`` landmarks on this ``(H, W)`` ``uint8`` frame, or ``None`` when no face is found."""
-        import cv2
-
         h, w = gray.shape
         confirmed = False
         box = self._box
@@ -148,18 +153,10 @@ class LandmarkTracker:
             )
             if self._since >= self.redetect_every or not similar:
                 x, y, bw, bh = box
-                m = bw // 2
+                m = int(bw * self.confirm_margin)
                 x0, y0 = max(0, x - m), max(0, y - m)
-                region = gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)]
-                scale = min(1.0, self.confirm_px / max(bw, 1)) if self.confirm_px else 1.0
-                if scale < 1.0:  # the detector's cost grows with the pixels it scans
-                    region = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-                near = detect_faces_hog(region, upsample=self.upsample if scale == 1.0 else 0)
-                box = (
-                    tuple(int(round(v)) for v in (near[0][0] / scale + x0, near[0][1] / scale + y0,
-                                                  near[0][2] / scale, near[0][3] / scale))
-                    if near else None
-                )  # fmt: skip
+                near = detect_faces_hog(gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)], upsample=self.upsample)
+                box = (near[0][0] + x0, near[0][1] + y0, near[0][2], near[0][3]) if near else None
                 self._box = box
                 if box is None:
                     return None  # lost on this frame; look over the whole frame from the next one

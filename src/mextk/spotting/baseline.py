@@ -137,10 +137,9 @@ class SpotterSettings:
     def preload() -> None:
         """Load dlib's models in this process, so that worker processes forked from it share them
         (loading them takes about 1.5 s per process)."""
-        from mextk.faces.landmarks import _hog_detector, _predictor
+        from mextk.faces.landmarks import load_models
 
-        _predictor()
-        _hog_detector()
+        load_models()
 
     def compute_clips(self, windows: list[tuple[str, int, int]], fps: float) -> list[dict[str, np.ndarray] | Exception]:
         """:meth:`compute_video` for frames ``[start, stop)`` of several virtual clips of one recording,
