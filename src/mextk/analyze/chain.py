@@ -7,13 +7,17 @@ For each recording:
    participant, each with its per-frame quality sidecar; review decisions
    (``kept``) are honoured unless ``include_excluded``;
 2. **region motion** of every clip, streamed and cached
-   (:mod:`mextk.spotting.signals`);
+   (:mod:`mextk.spotting.signals`): with ``jobs`` workers the recording is cut
+   into ``jobs`` stretches of time, each decoded once for all the clips it
+   shows;
 3. **interval spotting** with the training-free spotter
    (:mod:`mextk.spotting.baseline`; the learned spotter needs labelled long
    videos of the same kind to train on, which a new recording does not have);
-4. **recognition** of each interval by the model folder
-   (:func:`mextk.evaluate.predict.predict_clips`: its features from the
-   interval's onset and apex, with the model's own feature settings);
+4. **recognition** of each interval by the model folder: the intervals'
+   frames are cut from their clips in one decoding pass per stretch
+   (:mod:`mextk.analyze.events`, temporary frame folders, removed at the end),
+   then :func:`mextk.evaluate.predict.predict_clips` computes the model's own
+   features on them;
 5. **a timeline per person**: every event with its start and end (frames of
    the recording and seconds), apex, type, class, probability and the face's
    quality over it.
@@ -194,11 +198,11 @@ def analyze_recording(
             }
             for e in cut
         ]
-        pd.DataFrame(rows).to_csv(folder / "events_manifest.csv", index=False)
+        pd.DataFrame(rows).to_csv(event_root / "manifest.csv", index=False)
         recognised = predict_clips(
             model_dir,
-            [folder / "events_manifest.csv"],
-            folder / "events_predictions.csv",
+            [event_root / "manifest.csv"],
+            event_root / "predictions.csv",
             features_dir=out / "features",
             jobs=jobs,
             progress=progress,
