@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mextk.io.clipref import write_clip_ref
@@ -53,3 +54,16 @@ def test_a_single_worker_plans_one_pass_per_recording(recording):
         ("a", 0, 0, 100),
         ("b", 0, 0, 100),
     }
+
+
+def test_a_clip_whose_recording_ends_early_fails_alone_and_is_named(recording, tmp_path):
+    from mextk.spotting.signals import compute_features
+
+    folder, rec = recording  # 10 frames of a blank wall
+    videos = pd.DataFrame(
+        {"dataset": "d", "video_id": ["long", "short"], "fps": 25.0,
+         "path": [_clip(folder, rec, "long", 0, 40), _clip(folder, rec, "short", 2, 5)]}
+    )  # fmt: skip
+    failed = compute_features(videos, tmp_path / "cache", SpotterSettings(), jobs=1, progress=False)
+    assert "ends at clip frame 10 of 40" in failed["d/long"]  # its recording has 10 frames
+    assert "no face found in any of its 5 frames" in failed["d/short"]  # read whole, but faceless

@@ -95,6 +95,7 @@ def _run_task(root: str, pieces: list[Piece], settings: Any) -> dict[str, Any]:
     for p, res in zip(pieces, results, strict=True):
         if isinstance(res, Exception):
             out[p.key] = _error(res)
+            _cache(root, settings, p.fps).record_error(p.key, out[p.key])
         else:
             cut = p.keep - p.start
             out[p.key] = (p.keep, {**res, "motion": res["motion"][cut:], "face": res["face"][cut:]})
@@ -196,8 +197,8 @@ def compute_features(
         def record(done: dict[str, Any]) -> None:
             for key, res in done.items():
                 bar.advance(task)
-                if res is None or isinstance(res, str):  # stored, or failed
-                    if res:
+                if res is None or isinstance(res, str):  # stored, or failed (and recorded)
+                    if res and key not in failures:
                         failures[key] = res
                     continue
                 parts.setdefault(key, []).append(res)
