@@ -567,6 +567,13 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="Run folder (re-running resumes it).")] = Path("run"),
     n_splits: Annotated[int, typer.Option(help="Folds of kfold.")] = 10,
     seed: _SeedOpt = 0,
+    seeds: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Run the whole protocol once per seed (0-4 or 0,3,7), each in OUT/seed_<s>; report "
+            "mean, sd and the seed ensemble."
+        ),
+    ] = None,  # fmt: skip
     input_: _InputOpt = "features",
     features: _FeaturesOpt = None,
     set_: _SetOpt = None,
@@ -606,15 +613,26 @@ def evaluate(
             test=test, split_column=split_column, weights=weights, size=size, epochs=epochs, resample=resample,
             loss=loss, val_subjects=val_subjects, include_excluded=include_excluded,
         )  # fmt: skip
-        metrics = evaluate_run(
-            config,
-            out,
-            executor=executor,
-            jobs=jobs,
-            ray_address=ray_address,
-            mlflow_uri=mlflow,
-            progress=not as_json,
-        )
+        run_options = {"executor": executor, "jobs": jobs, "ray_address": ray_address, "mlflow_uri": mlflow}
+        if seeds is not None:
+            from mextk.evaluate.seeds import evaluate_seeds, parse_seeds
+
+            try:
+                seed_list = parse_seeds(seeds)
+            except ValueError as exc:
+                fail(str(exc))
+            summary = evaluate_seeds(config, out, seed_list, progress=not as_json, **run_options)
+            if as_json:
+                typer.echo((out / "metrics.json").read_text())
+                return
+            for key in ("acc", "uf1", "uar"):
+                m = summary["summary"][key]
+                ens = summary["ensemble"][key]
+                typer.echo(f"{key.upper():4s} {m['mean']:.3f} ± {m['sd']:.3f} over seeds {seeds} "
+                           f"(min {m['min']:.3f}, max {m['max']:.3f}); seed ensemble {ens:.3f}")  # fmt: skip
+            typer.echo(f"run folder: {out} (seed_<s>/ per seed, ensemble/, metrics.json)")
+            return
+        metrics = evaluate_run(config, out, progress=not as_json, **run_options)
     if as_json:
         typer.echo((out / "metrics.json").read_text())
         return

@@ -1,0 +1,88 @@
+"""Repeated runs over seeds (:mod:`mextk.evaluate.seeds`): sub-runs, their spread, and the seed ensemble."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from mextk.evaluate.runner import RunConfig
+from mextk.evaluate.seeds import evaluate_seeds, parse_seeds, seed_folder, spread
+
+
+def test_seed_lists_and_ranges_parse_and_bad_ones_are_named():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("0,3,7") == [0, 3, 7]
+    assert parse_seeds("2-3, 9, 3") == [2, 3, 9]
+    with pytest.raises(ValueError, match="'x' is not a seed"):
+        parse_seeds("1,x")
+    with pytest.raises(ValueError, match="runs backwards"):
+        parse_seeds("4-1")
+
+
+def test_spread_is_the_papers_mean_and_sample_sd():
+    # issue 16's five STSTNet UF1s: mean 0.688, sd 0.016
+    s = spread([0.7113, 0.6904, 0.6826, 0.6660, 0.6916])
+    assert s["mean"] == pytest.approx(0.68838) and s["sd"] == pytest.approx(0.016386, abs=1e-6)
+    assert s["min"] == 0.666 and s["max"] == 0.7113 and spread([0.5])["sd"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def three_seeds(synth_dataset, tmp_path_factory):
+    out_dir, _, _ = synth_dataset
+    out = tmp_path_factory.mktemp("seeds") / "run"
+    config = RunConfig(
+        manifest=str(out_dir / "manifest.csv"), model="ststnet", task="cmed7",
+        features_dir=str(tmp_path_factory.mktemp("features")), train={"epochs": 3},
+    )  # fmt: skip
+    metrics = evaluate_seeds(config, out, [0, 1, 2], progress=False)
+    return out, metrics
+
+
+def _uf1(df: pd.DataFrame) -> float:
+    labels = sorted(set(df["true_label"]) | set(df["pred_label"]))
+    return float(f1_score(df["true_label"], df["pred_label"], labels=labels, average="macro"))
+
+
+def test_three_seeds_make_three_runs_whose_uf1_spread_is_recomputed_from_their_predictions(three_seeds):
+    out, metrics = three_seeds
+    assert metrics["seeds"] == [0, 1, 2]
+    uf1 = [_uf1(pd.read_csv(seed_folder(out, s) / "predictions.csv")) for s in (0, 1, 2)]
+    assert metrics["summary"]["uf1"]["values"] == pytest.approx(uf1)
+    assert metrics["summary"]["uf1"]["mean"] == pytest.approx(np.mean(uf1))
+    assert metrics["summary"]["uf1"]["sd"] == pytest.approx(np.std(uf1, ddof=1))
+    assert json.loads((out / "metrics.json").read_text())["summary"]["uf1"]["sd"] == pytest.approx(np.std(uf1, ddof=1))
+    probs = [pd.read_csv(seed_folder(out, s) / "predictions.csv").set_index("sample_id") for s in (0, 1, 2)]
+    assert not np.allclose(
+        probs[0].filter(like="p_").to_numpy(), probs[1].loc[probs[0].index].filter(like="p_").to_numpy()
+    )
+
+
+def test_the_seed_ensemble_averages_the_runs_probabilities_per_sample(three_seeds):
+    out, metrics = three_seeds
+    runs = [pd.read_csv(seed_folder(out, s) / "predictions.csv").set_index("sample_id") for s in (0, 1, 2)]
+    ens = pd.read_csv(out / "ensemble" / "predictions.csv").set_index("sample_id")
+    cols = [c for c in runs[0].columns if c.startswith("p_")]
+    want = np.mean([r.loc[ens.index, cols].to_numpy() for r in runs], axis=0)
+    assert np.allclose(ens[cols].to_numpy(), want)
+    assert (ens["y_pred"].to_numpy() == want.argmax(axis=1)).all()
+    assert metrics["ensemble"]["uf1"] == pytest.approx(_uf1(ens.reset_index()))
+
+
+def test_evaluate_seeds_on_the_command_line_prints_mean_and_sd_and_refuses_a_bad_list(synth_dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+
+    out_dir, _, _ = synth_dataset
+    args = ["evaluate", str(out_dir / "manifest.csv"), "--model", "motion_svm", "--task", "cmed7",
+            "--out", str(tmp_path / "run"), "--features", str(tmp_path / "features")]  # fmt: skip
+    bad = CliRunner().invoke(app, [*args, "--seeds", "3-1"])
+    assert bad.exit_code != 0 and "runs backwards" in bad.output
+    good = CliRunner().invoke(app, [*args, "--seeds", "0,1"])
+    assert good.exit_code == 0, good.output
+    assert "UF1" in good.output and " ± " in good.output and "seed ensemble" in good.output
+    assert all((tmp_path / "run" / f"seed_{s}" / "metrics.json").exists() for s in (0, 1))
