@@ -730,7 +730,7 @@ def compare(
         _out_folder(out)
     df = compare_runs(runs)
     table = Table(title=f"{len(df)} runs", title_justify="left")
-    cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N"]
+    cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N", "Seeds"]
     cols += [c for c in df.columns if c.startswith(("UF1 (", "UAR ("))]  # per dataset, when runs score several
     for col in cols:
         table.add_column(col, justify="left" if col in ("Method", "Variant", "Protocol", "Settings") else "right")

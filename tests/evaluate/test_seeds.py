@@ -86,3 +86,35 @@ def test_evaluate_seeds_on_the_command_line_prints_mean_and_sd_and_refuses_a_bad
     assert good.exit_code == 0, good.output
     assert "UF1" in good.output and " ± " in good.output and "seed ensemble" in good.output
     assert all((tmp_path / "run" / f"seed_{s}" / "metrics.json").exists() for s in (0, 1))
+
+
+def test_compare_shows_mean_and_sd_for_a_multi_seed_run_and_marks_a_single_run(three_seeds):
+    from typer.testing import CliRunner
+
+    from mextk.cli import app
+    from mextk.evaluate.runner import compare_runs
+
+    out, metrics = three_seeds
+    table = compare_runs([out, seed_folder(out, 0)])
+    s = metrics["summary"]["uf1"]
+    assert table["UF1"][0] == f"{s['mean']:.3f} ± {s['sd']:.3f}" and table["Seeds"][0] == 3
+    assert table["Seeds"][1] == "1 (single run)" and isinstance(table["UF1"][1], float)
+    assert table["Method"][0] == table["Method"][1] == "STSTNet"
+    result = CliRunner().invoke(app, ["compare", str(out), str(seed_folder(out, 0))], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "±" in result.output and "single run" in result.output
+
+
+def test_a_killed_multi_seed_run_redoes_only_its_unfinished_seed_and_fold_pairs(three_seeds, synth_dataset, tmp_path):
+    import shutil
+
+    out, _ = three_seeds
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    killed = seed_folder(run, 1) / "folds" / "002"
+    (killed / "done.json").unlink()  # as a kill before the fold finished leaves it
+    before = {p: p.stat().st_mtime_ns for p in run.glob("seed_*/folds/*/done.json")}
+    config = RunConfig(**json.loads((seed_folder(run, 0) / "config.json").read_text()))
+    evaluate_seeds(config, run, [0, 1, 2], progress=False)
+    after = {p: p.stat().st_mtime_ns for p in run.glob("seed_*/folds/*/done.json")}
+    assert (killed / "done.json") in after and len(after) == len(before) + 1
+    assert all(after[p] == t for p, t in before.items())  # every finished (seed, fold) pair was kept

@@ -140,7 +140,9 @@ def score_checkpoints(
 def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     """One table over several runs (CMED Table VI, DFME Tables VIII-XI): method, variant, protocol, scores.
 
-    Runs are listed in the order given; a run's imbalance and sampling settings
+    Runs are listed in the order given; a run of several seeds (``evaluate --seeds``) shows each score
+    as ``mean ± sd`` over its seeds, and ``Seeds`` says how many (``1 (single run)`` otherwise: one
+    run's figure, which says less).  A run's imbalance and sampling settings
     appear when they differ from the defaults, so rows of an ablation can be
     told apart.  When a run scores several datasets, ``UF1 (NAME)`` and
     ``UAR (NAME)`` columns give each dataset's scores (empty for runs without it).
@@ -154,10 +156,17 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
         if not mpath.exists():
             raise FileNotFoundError(f"{d} has no metrics.json (not a finished run)")
         m = read_json(mpath, what="metrics file")
+        seeds = m.get("seeds") if isinstance(m, dict) and "summary" in m else None
+        if seeds:  # a multi-seed run (mextk.evaluate.seeds): mean ± sd, its configuration in the first seed's folder
+            first = d / f"seed_{seeds[0]}"
+            m = {**read_json(first / "metrics.json", what="metrics file"), **_seed_scores(m)}
+            d_cfg = first
+        else:
+            d_cfg = d
         missing = [k for k in ("uf1", "uar", "acc") if not isinstance(m, dict) or k not in m]
         if missing:
             raise ValueError(f"{mpath}: lacks {', '.join(missing)} (not a mextk metrics file)")
-        cfg = read_json(d / "config.json", what="run configuration") if (d / "config.json").exists() else {}
+        cfg = read_json(d_cfg / "config.json", what="run configuration") if (d_cfg / "config.json").exists() else {}
         settings = []
         train = cfg.get("train", {})
         if train.get("resample", "none") != "none":
@@ -176,6 +185,7 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
                 "UAR": m["uar"],
                 "Accuracy": m["acc"],
                 "N": m.get("n", ""),
+                "Seeds": len(seeds) if seeds else "1 (single run)",
                 "Run": str(d),
                 **_per_dataset_columns(m),
             }
@@ -187,6 +197,19 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
         names = sorted({c.split("(", 1)[1][:-1] for c in per_dataset})
         table = table[base + [f"{k} ({n})" for n in names for k in ("UF1", "UAR")]].fillna("")
     return table
+
+
+def _seed_scores(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A multi-seed run's scores as ``"mean ± sd"`` texts, overall and per dataset, in a run's metrics shape."""
+
+    def text(key: str) -> str:
+        s = metrics["summary"][key]
+        return f"{s['mean']:.3f} ± {s['sd']:.3f}"
+
+    out: dict[str, Any] = {k: text(k) for k in ("uf1", "uar", "acc")}
+    names = sorted({k.split("/")[0] for k in metrics["summary"] if "/" in k})
+    out["per_dataset"] = {n: {k: text(f"{n}/{k}") for k in ("uf1", "uar", "acc")} for n in names}
+    return out
 
 
 def _per_dataset_columns(metrics: dict[str, Any]) -> dict[str, float]:
