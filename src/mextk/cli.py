@@ -730,7 +730,9 @@ def compare(
         _out_folder(out)
     df = compare_runs(runs)
     table = Table(title=f"{len(df)} runs", title_justify="left")
-    cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N", "Seeds"]
+    cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N"]
+    if any(not isinstance(v, str) for v in df["Seeds"]):  # some run has several seeds: say how many each has
+        cols.append("Seeds")
     cols += [c for c in df.columns if c.startswith(("UF1 (", "UAR ("))]  # per dataset, when runs score several
     for col in cols:
         table.add_column(col, justify="left" if col in ("Method", "Variant", "Protocol", "Settings") else "right")
