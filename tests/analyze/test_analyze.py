@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mextk.cli import app
+from tests.analyze.conftest import assert_proposals_load
 from tests.prepare.helpers import persons_in_clip
 
 runner = CliRunner()
@@ -67,15 +68,8 @@ def test_spotted_events_fall_in_the_timeline_of_the_person_who_made_them(analyse
 
 
 def test_the_proposals_load_into_an_annotation_project_and_a_rerun_is_skipped(analysed, synth_call, model, tmp_path):
-    pytest.importorskip("sqlalchemy")
-    from mextk.annotate.engine import AnnotationProject
-
     out, folder, _ = analysed
-    project = AnnotationProject.create(
-        tmp_path / "proj", out / "prepared" / "manifest.csv", protocol="cmed", proposals=folder / "proposals.csv"
-    )
-    assert project.proposal_problems == []  # every row was usable
-    assert len(pd.read_csv(folder / "proposals.csv")) == len(pd.read_csv(folder / "timeline.csv")) > 0
+    assert_proposals_load(out, folder, tmp_path)
     args = ["analyze", str(synth_call[0]), "--model", str(model), "--out", str(out), "--include-excluded"]
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "(done before)" in again.output

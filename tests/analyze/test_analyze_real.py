@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from mextk.cli import app
 from mextk.synth.call import CallConfig, compose_gallery
 from mextk.synth.effects import Effect
+from tests.analyze.conftest import assert_proposals_load
 from tests.conftest import SHARED_DATA, need_shared
 from tests.prepare.helpers import persons_in_clip
 
@@ -97,12 +98,5 @@ def test_rendered_micro_expressions_fall_in_their_makers_timeline(real_call):
 
 
 def test_real_call_proposals_load_into_an_annotation_project(real_call, tmp_path):
-    pytest.importorskip("sqlalchemy")
-    from mextk.annotate.engine import AnnotationProject
-
     _, out, folder = real_call
-    project = AnnotationProject.create(
-        tmp_path / "proj", out / "prepared" / "manifest.csv", protocol="cmed", proposals=folder / "proposals.csv"
-    )
-    assert project.proposal_problems == []  # every row was usable
-    assert len(pd.read_csv(folder / "proposals.csv")) == len(pd.read_csv(folder / "timeline.csv")) > 0
+    assert_proposals_load(out, folder, tmp_path)

@@ -1,12 +1,14 @@
-"""The frames of each spotted event, cut from its clip in one decoding pass per clip.
+"""The frames of each spotted event, cut from its clip in one decoding pass per stretch of the recording.
 
 Recognition reads each event's frames (its model's features need the onset
 and apex, or the whole interval) and the report shows its onset and apex.
 Reading every event from its clip would decode the clip from its start (or
 from the key frame before it) once per event: for a virtual clip of a 720p
 recording that is milliseconds per frame, and events late in a long clip
-would cost most of the clip each.  Instead, :func:`cut_events` decodes each
-clip once, from its first event's onset to its last event's offset, and
+would cost most of the clip each.  Instead, :func:`cut_all` splits the
+events of a recording's virtual clips into ``jobs`` stretches of its time,
+each decoded once for all its clips (:func:`cut_events` reads any other
+clip once, from its first event's onset to its last event's offset), and
 writes every event's frames as a frame folder (lossless BMP, numbered from
 0), which every reader of :mod:`mextk.io.video` takes as a clip.  Memory holds
 one frame at a time.  A folder is written under a temporary name and renamed
