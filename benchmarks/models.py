@@ -331,7 +331,7 @@ def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
     prep = prepare_run(cfg, out, progress=False)
     todo = [k for k, f in enumerate(prep["folds"]) if f[0] in folds]
     executor = "process" if jobs > 1 else "local"
-    run_folds(out, todo, executor=executor, jobs=jobs, ray_address=None, progress=False)
+    run_folds([(out, k) for k in todo], executor=executor, jobs=jobs, ray_address=None, progress=False)
     t_runner = time.perf_counter() - t
     trainers = {json.loads((fold_dir(out, k) / "history.json").read_text())["trainer"] for k in todo}
     preds = pd.concat(pd.read_csv(p, dtype={"subject": str}) for p in out.glob("folds/*/predictions.csv"))

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -387,3 +388,50 @@ def test_two_datasets_sharing_a_subject_name_are_two_people_and_two_loso_folds(m
     assert keys == sorted({f"{d}/{s}" for d, s in zip(df["dataset"], df["subject"], strict=True)})
     preds = pd.read_csv(out / "predictions.csv", dtype={"subject": str})
     assert preds.groupby("fold")["subject"].nunique().eq(1).all() and preds["subject"].nunique() == 4
+
+
+def test_flow_augmentation_and_tta_run_under_loso_fall_back_from_the_kernel_and_refuse_rangeless_inputs(
+    manifest, features, tmp_path
+):
+    from mextk.evaluate.runner import fold_dir, predict_saved
+
+    out = tmp_path / "aug"
+    res = CliRunner().invoke(
+        app,
+        [
+            "evaluate", str(manifest), "--model", "ststnet", "--task", "cmed7", "--features", str(features),
+            "--epochs", "3", "--train", "augment_flip=0.5", "--train", "augment_shift=2",
+            "--train", "augment_rotate=10", "--train", "tta=true", "--out", str(out), "--json",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    history = json.loads((fold_dir(out, 0) / "history.json").read_text())
+    assert history["trainer"] == "torch" and "flow augmentation" in history["kernel_unused"]
+    assert history["augment"] == {"flip": 0.5, "shift": 2, "rotate": 10.0, "flow_values": "minmax"}
+    config = RunConfig(**json.loads((out / "config.json").read_text()))
+    assert config.train["tta"] is True
+    samples = pd.read_csv(out / "samples.csv", dtype={"subject": str})
+    folds = json.loads((out / "folds.json").read_text())["test_subjects"]
+    tested = samples[samples["subject"].isin(folds[0])]
+    saved = pd.read_csv(fold_dir(out, 0) / "predictions.csv")
+    again = predict_saved(out, 0, config, tested, n_classes=saved.filter(like="p_").shape[1])
+    assert np.allclose(again, saved.filter(like="p_").to_numpy(), atol=1e-6)  # the saved model predicts with TTA
+    # precomputed arrays carry no flow range: rotating them is refused, naming the file
+    from mextk.features.batch import KINDS
+    from mextk.features.cache import FeatureCache
+
+    cache = FeatureCache(features, "flow", KINDS["flow"][1])
+    assert cache.load(str(samples["sample_id"][0]))["flow_range"].shape == (4,)
+    df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    df = df[df["sample_id"].isin(samples["sample_id"])].copy()
+    paths = []
+    for sid in df["sample_id"]:
+        np.save(tmp_path / f"{sid}.npy", cache.load(sid)["x"])
+        paths.append(str(tmp_path / f"{sid}.npy"))
+    df.assign(path=paths).to_csv(tmp_path / "npy.csv", index=False)
+    cfg = RunConfig(manifest=str(tmp_path / "npy.csv"), model="ststnet", task="cmed7", input="precomputed",
+                    train={"epochs": 1, "augment_rotate": 5})  # fmt: skip
+    with pytest.raises(ValueError, match=r"\.npy: augment_rotate needs the raw flow's u and v ranges"):
+        evaluate_run(cfg, tmp_path / "rangeless", progress=False)
+    flips = evaluate_run(replace(cfg, train={"epochs": 1, "augment_flip": 0.5}), tmp_path / "flips", progress=False)
+    assert flips["n"] == len(df)

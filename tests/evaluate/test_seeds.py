@@ -118,3 +118,29 @@ def test_a_killed_multi_seed_run_redoes_only_its_unfinished_seed_and_fold_pairs(
     after = {p: p.stat().st_mtime_ns for p in run.glob("seed_*/folds/*/done.json")}
     assert (killed / "done.json") in after and len(after) == len(before) + 1
     assert all(after[p] == t for p, t in before.items())  # every finished (seed, fold) pair was kept
+
+
+def test_the_process_executor_spreads_every_seeds_folds_over_one_pool_and_matches_local(
+    three_seeds, synth_dataset, tmp_path, monkeypatch
+):
+    import mextk.evaluate.runner as runner
+
+    out, local = three_seeds
+    config = RunConfig(**json.loads((seed_folder(out, 0) / "config.json").read_text()))
+    calls: list[list[tuple]] = []
+    real = runner.run_folds
+
+    def spy(todo, **kwargs):
+        calls.append(list(todo))
+        return real(todo, **kwargs)
+
+    monkeypatch.setattr(runner, "run_folds", spy)
+    spread_run = evaluate_seeds(config, tmp_path / "run", [0, 1, 2], executor="process", jobs=2, progress=False)
+    n_folds = len(json.loads((seed_folder(out, 0) / "folds.json").read_text())["test_subjects"])
+    assert len(calls) == 1  # one pool for all (seed, fold) pairs, not one per seed
+    assert sorted((p.name, k) for p, k in calls[0]) == [(f"seed_{s}", k) for s in range(3) for k in range(n_folds)]
+    for s in range(3):  # the same models as one seed after another in this process
+        a = pd.read_csv(seed_folder(out, s) / "predictions.csv").sort_values("sample_id")
+        b = pd.read_csv(seed_folder(tmp_path / "run", s) / "predictions.csv").sort_values("sample_id")
+        assert (a["y_pred"].to_numpy() == b["y_pred"].to_numpy()).all()
+    assert spread_run["summary"]["uf1"]["values"] == pytest.approx(local["summary"]["uf1"]["values"])

@@ -138,6 +138,8 @@ def test_learns_a_separable_problem() -> None:
         ({"kernel": "torch"}, 3, "asked for"),
         ({"loss": "focal"}, 3, "focal"),
         ({"resample": "uniform"}, 3, "resampling"),
+        ({"augment_flip": 0.5}, 3, "flow augmentation"),
+        ({"augment_shift": 1}, 3, "flow augmentation"),
         ({}, 4, "inputs of shape"),
     ],
 )

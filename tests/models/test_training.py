@@ -60,3 +60,49 @@ def test_config_rejects_bad_settings():
     for bad in ({"optimizer": "rmsprop"}, {"resample": "smote"}, {"epochs": 0}, {"val_subjects": 1.0}):
         with pytest.raises(ValueError):
             TrainConfig(**bad)
+
+
+def _mirror(t: torch.Tensor) -> torch.Tensor:
+    """A (3, H, W) min-max flow input mirrored by hand: columns reversed, u -> 1 - u."""
+    m = torch.flip(t, dims=[2]).clone()
+    m[0] = 1.0 - m[0]
+    return m
+
+
+def test_training_with_flips_at_probability_one_equals_training_on_the_mirrored_inputs():
+    inputs, y = _flow_data(24)
+    base = {"epochs": 3, "batch_size": 8, "optimizer": "adam", "lr": 0.01, "lr_step": 0, "seed": 5, "device": "cpu"}
+    build = lambda: ststnet(num_classes=2)  # noqa: E731
+    flipped, hist = fit_torch(
+        build, inputs, y, n_classes=2, input_type="flow", config=TrainConfig(**base, augment_flip=1.0)
+    )
+    by_hand, _ = fit_torch(build, [_mirror(t) for t in inputs], y, n_classes=2, input_type="flow",
+                           config=TrainConfig(**base))  # fmt: skip
+    for a, b in zip(flipped.state_dict().values(), by_hand.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+    assert hist["augment"]["flip"] == 1.0
+    plain, _ = fit_torch(build, inputs, y, n_classes=2, input_type="flow", config=TrainConfig(**base))
+    off, _ = fit_torch(build, inputs, y, n_classes=2, input_type="flow",
+                       config=TrainConfig(**base, augment_flip=0.0, tta=False))  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), off.state_dict().values(), strict=True))
+
+
+def test_test_time_augmentation_averages_the_probabilities_of_the_input_and_its_mirror():
+    inputs, y = _flow_data(10)
+    model, _ = fit_torch(lambda: ststnet(num_classes=2), inputs, y, n_classes=2, input_type="flow",
+                         config=TrainConfig(epochs=2, batch_size=0, device="cpu"))  # fmt: skip
+    plain = predict_torch(model, inputs, input_type="flow")
+    mirrored = predict_torch(model, [_mirror(t) for t in inputs], input_type="flow")
+    tta = predict_torch(model, inputs, input_type="flow", tta=True, batch_size=4)
+    assert np.allclose(tta, (plain + mirrored) / 2, atol=1e-6) and not np.allclose(tta, plain, atol=1e-4)
+
+
+def test_augmentation_settings_are_checked_and_refused_for_inputs_that_are_not_flow():
+    with pytest.raises(ValueError, match="augment_flip is a probability"):
+        TrainConfig(augment_flip=1.5)
+    with pytest.raises(ValueError, match="flow_values"):
+        TrainConfig(flow_values="scaled")
+    with pytest.raises(ValueError, match="small rotations"):
+        TrainConfig(augment_rotate=90)
+    with pytest.raises(ValueError, match="apply to optical-flow inputs"):
+        TrainConfig(tta=True).check_input_type("clip", "r3d")

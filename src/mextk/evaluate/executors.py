@@ -1,6 +1,11 @@
 """Where folds run: one after another (``local``), in worker processes (``process``, torch threads split
 between them so cores are not oversubscribed), or as Ray tasks (``ray``, on a local instance or a cluster;
-the run folder must then be on a file system every node sees)."""
+the run folder must then be on a file system every node sees).
+
+A unit of work is a (run folder, fold) pair, so the folds of several run
+folders (the seeds of ``--seeds``) share one pool: five seeds cost five
+times one run's compute, with the pool kept busy until the last pair.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,7 @@ EXECUTORS = ("local", "process", "ray")
 
 
 def run_folds(
-    out: Path,
-    todo: list[int],
+    todo: list[tuple[Path, int]],
     *,
     executor: str,
     jobs: int,
@@ -30,21 +34,26 @@ def run_folds(
 
             Console(stderr=True).print(f"folds: {n_cached} cached (finished in an earlier run)", highlight=False)
         return
+    several = len({Path(out) for out, _ in todo}) > 1
+
+    def name(out: Path, fold: int) -> str:
+        return f"{Path(out).name} fold {fold}" if several else f"fold {fold}"
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
         folds_task = bar.add_task("folds" + (f" ({n_cached} cached)" if n_cached else ""), total=len(todo))
         if executor == "local":
             epochs_task = bar.add_task("epochs", total=None, visible=False)
-            for fold in todo:
-                bar.update(epochs_task, completed=0, description=f"fold {fold} epochs")
+            for out, fold in todo:
+                bar.update(epochs_task, completed=0, description=f"{name(out, fold)} epochs")
 
-                def tick(epoch: int, epochs: int, loss: float, fold: int = fold) -> None:
+                def tick(epoch: int, epochs: int, loss: float, label: str = name(out, fold)) -> None:
                     bar.update(
                         epochs_task,
                         total=epochs,
                         completed=epoch,
                         visible=True,
-                        description=f"fold {fold} loss {loss:.3f}",
+                        description=f"{label} loss {loss:.3f}",
                     )
 
                 run_fold(str(out), fold, epoch_callback=tick)
@@ -56,7 +65,7 @@ def run_folds(
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(run_fold, str(out), fold, threads=threads) for fold in todo]
+                futures = [pool.submit(run_fold, str(out), fold, threads=threads) for out, fold in todo]
                 for fut in as_completed(futures):
                     fut.result()
                     bar.advance(folds_task)
@@ -65,7 +74,7 @@ def run_folds(
 
         with ray_session(ray_address, num_cpus=jobs * threads) as ray:
             remote = ray.remote(num_cpus=threads)(run_fold)
-            pending = [remote.remote(str(out.resolve()), fold, threads=threads) for fold in todo]
+            pending = [remote.remote(str(Path(out).resolve()), fold, threads=threads) for out, fold in todo]
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 ray.get(done)

@@ -29,21 +29,35 @@ class LazyInputs(Sequence[Any]):
         self.sources = list(sources)
         self.input_type = input_type
         self.precomputed = precomputed
+        self._ratios: dict[int, float | None] = {}
         self._cache = [self._load(i) for i in range(len(self.sources))] if preload else None
 
-    def _load(self, i: int) -> Any:
-        from mextk.datasets.inputs import read_precomputed, to_model_input
+    def _arrays(self, i: int) -> dict[str, np.ndarray]:
+        from mextk.datasets.inputs import read_precomputed
 
-        src = self.sources[i]
         if self.precomputed:
-            arrays = read_precomputed(src)
-        else:
-            with np.load(src) as data:
-                arrays = {k: data[k] for k in data.files}
+            return read_precomputed(self.sources[i])
+        with np.load(self.sources[i]) as data:
+            return {k: data[k] for k in data.files}
+
+    def _load(self, i: int) -> Any:
+        from mextk.datasets.inputs import to_model_input
+
+        arrays = self._arrays(i)
+        if self.input_type == "flow":
+            from mextk.models.augment import uv_ratio
+
+            self._ratios[i] = uv_ratio(arrays.get("flow_range"))
         try:
             return to_model_input(arrays, self.input_type, precomputed=self.precomputed)
         except ValueError as exc:
-            raise ValueError(f"{src}: {exc}") from None
+            raise ValueError(f"{self.sources[i]}: {exc}") from None
+
+    def uv_ratio(self, i: int) -> float | None:
+        """Sample ``i``'s raw flow v/u range ratio (:func:`mextk.models.augment.uv_ratio`; ``None`` if unknown)."""
+        if i not in self._ratios:
+            self._load(i)
+        return self._ratios[i]
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -105,7 +119,14 @@ def fit_model(
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return model, history
     train_cfg = TrainConfig.from_dict({**spec.train, **config.train, "seed": seed})
+    train_cfg.check_input_type(spec.input_type, config.model)
     preload = isinstance(inputs, LazyInputs) and inputs._cache is not None
+    flow_meta: dict[str, Any] = {}
+    if train_cfg.augment_rotate and isinstance(inputs, LazyInputs):  # what rotating normalised flow needs
+        flow_meta = {
+            "uv_ratios": [inputs.uv_ratio(int(i)) for i in train_idx],
+            "names": [inputs.sources[int(i)] for i in train_idx],
+        }
     return spec.fit_function()(
         lambda: spec.build(num_classes=n_classes, **config.model_options),
         [inputs[i] for i in train_idx] if preload else _Subset(inputs, train_idx),
@@ -115,6 +136,7 @@ def fit_model(
         config=train_cfg,
         subjects=subjects[train_idx],
         progress=epoch_callback,
+        **flow_meta,
     )
 
 

@@ -190,6 +190,11 @@ def predict_with(model: Any, meta: dict[str, Any], inputs: Sequence[Any], *, bat
             probs[:, model["constant"]] = 1.0
             return probs
         return sklearn_probabilities(model, X, n_classes)
+    from mextk.models.registry import get_model
     from mextk.models.training import predict_torch
 
-    return predict_torch(model, list(inputs), input_type=meta["input_type"], batch_size=batch_size)
+    train = {**get_model(meta["model"]).train, **meta.get("config", {}).get("train", {})}
+    return predict_torch(
+        model, list(inputs), input_type=meta["input_type"], batch_size=batch_size,
+        tta=bool(train.get("tta", False)), flow_values=train.get("flow_values", "minmax"),
+    )  # fmt: skip

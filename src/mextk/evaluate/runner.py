@@ -26,14 +26,17 @@ __all__ = [
     "RunConfig",
     "check_fold_classes",
     "compare_runs",
+    "check_executor",
     "describe_protocol",
     "evaluate_run",
+    "finish_run",
     "fold_dir",
     "predict_saved",
     "prepare_run",
     "run_fold",
     "run_folds",
     "score_checkpoints",
+    "start_run",
     "variant_name",
     "write_report",
 ]
@@ -73,17 +76,40 @@ def evaluate_run(
     dict
         The metrics (``metrics.json``), plus ``"resumed_folds"`` (folds found done) and ``"skipped"`` (count).
     """
+    check_executor(executor)
+    out = Path(out_dir)
+    prep = start_run(config, out, jobs=jobs, progress=progress)
+    n_cached = prep["n_folds"] - len(prep["todo"])
+    run_folds(prep["todo"], executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=n_cached)
+    return finish_run(config, out, prep, mlflow_uri=mlflow_uri)
+
+
+def check_executor(executor: str) -> None:
+    """Refuse an unknown executor before any work starts."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    out = Path(out_dir)
+
+
+def start_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Prepare (or check, on resume) a run folder and list what is left to fit.
+
+    Returns :func:`~mextk.evaluate.preparation.prepare_run`'s dict plus ``n_folds`` and ``todo``, the
+    (run folder, fold) pairs whose ``done.json`` is missing, for :func:`~mextk.evaluate.executors.run_folds`.
+    """
     prep = prepare_run(config, out, jobs=jobs, progress=progress)
     _warn_about_classes(prep["class_warnings"], len(prep["folds"]), progress=progress)
     n_folds = len(prep["folds"])
-    done = [k for k in range(n_folds) if (fold_dir(out, k) / "done.json").exists()]
-    todo = [k for k in range(n_folds) if k not in done]
-    run_folds(out, todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=len(done))
+    todo = [(out, k) for k in range(n_folds) if not (fold_dir(out, k) / "done.json").exists()]
+    return {**prep, "n_folds": n_folds, "todo": todo}
+
+
+def finish_run(config: RunConfig, out: Path, prep: dict[str, Any], *, mlflow_uri: str | None = None) -> dict[str, Any]:
+    """Score a run folder whose folds are all done: the report, ``metrics.json``, and MLflow when asked.
+
+    ``prep`` is :func:`start_run`'s dict; the returned metrics add ``"resumed_folds"`` and ``"skipped"``.
+    """
     metrics = write_report(out, prep["classes"], config)
-    metrics["resumed_folds"] = len(done)
+    metrics["resumed_folds"] = prep["n_folds"] - len(prep["todo"])
     metrics["skipped"] = len(prep["skipped"])
     if mlflow_uri:
         log_to_mlflow(out, config, metrics, mlflow_uri)

@@ -195,7 +195,8 @@ def _flow(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, 
 
     onset, apex = _onset_apex(row, params["seed"])
     pair = _key_frames(path, row, params, np.array([float(onset), float(apex)]), onset, gray=True)
-    return {"x": megc_flow_input(pair[0], pair[1], size=params["out_size"])}
+    x, flow_range = megc_flow_input(pair[0], pair[1], size=params["out_size"], with_range=True)
+    return {"x": x, "flow_range": flow_range}
 
 
 def _motion(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -106,7 +106,9 @@ def minmax(channel: np.ndarray) -> np.ndarray:
     return ((channel - lo) / (hi - lo)).astype(np.float32)
 
 
-def megc_flow_input(onset: np.ndarray, apex: np.ndarray, *, size: int = 28) -> np.ndarray:
+def megc_flow_input(
+    onset: np.ndarray, apex: np.ndarray, *, size: int = 28, with_range: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The STSTNet / OFF-ApexNet input: TV-L1 flow from onset to apex, plus optical strain.
 
     Channel order and normalisation (exactly):
@@ -127,15 +129,23 @@ def megc_flow_input(onset: np.ndarray, apex: np.ndarray, *, size: int = 28) -> n
         ``(H, W)`` ``uint8`` aligned face crops.
     size : int
         Output side (28 in STSTNet and OFF-ApexNet).
+    with_range : bool
+        Also return the raw flow's ``[min u, max u, min v, max v]`` (in pixels), which the normalisation
+        drops and which rotating the input's vectors needs (:func:`mextk.models.augment.rotate_minmax_flow`).
 
     Returns
     -------
     numpy.ndarray
-        ``(size, size, 3)`` ``float32`` in [0, 1], channels last (``u, v, strain``).
+        ``(size, size, 3)`` ``float32`` in [0, 1], channels last (``u, v, strain``); with ``with_range``,
+        a tuple of it and the ``(4,)`` ``float32`` range.
     """
     import cv2
 
     flow = tvl1_flow(onset, apex)
     channels = [minmax(flow[..., 0]), minmax(flow[..., 1]), minmax(optical_strain(flow))]
     out = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in channels], axis=-1)
-    return out.astype(np.float32)
+    out = out.astype(np.float32)
+    if not with_range:
+        return out
+    u, v = flow[..., 0], flow[..., 1]
+    return out, np.array([u.min(), u.max(), v.min(), v.max()], dtype=np.float32)

@@ -15,15 +15,26 @@ transforms the vectors with the pixels:
 
 mextk's STSTNet and OFF-ApexNet inputs are min-max normalised per sample and
 channel to [0, 1] (``normalised=True``).  There ``-u`` normalises to
-``1 - minmax(u)``, so a flip stays exact; a rotation mixes ``u`` and ``v``,
-whose offsets and scales the normalisation dropped, so it is refused on
-normalised inputs (apply it to the raw flow, before normalising).  Revealed
-borders are filled by replicating the edge.
+``1 - minmax(u)``, so a flip stays exact.  A rotation mixes ``u`` and ``v``;
+the normalisation dropped their offsets (harmless: a constant added to every
+vector stays constant after rotating, and min-max removes it again) and their
+scales, of which only the ratio ``(max v - min v) / (max u - min u)`` matters.
+mextk's flow features store the raw ranges (``flow_range``), and
+:func:`rotate_minmax_flow` rotates with that ratio; :func:`rotate_flow`
+refuses normalised inputs.  Revealed borders are filled by replicating the
+edge.
+
+:class:`FlowAugment` draws these per training sample and epoch (the training
+settings ``augment_flip``, ``augment_shift`` and ``augment_rotate`` of
+:class:`mextk.models.training.TrainConfig`); :func:`tta_inputs` gives the
+pair that test-time augmentation averages over.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +88,118 @@ def rotate_flow(x: np.ndarray, degrees: float, *, normalised: bool) -> np.ndarra
     out[..., 0] = math.cos(t) * u + math.sin(t) * v
     out[..., 1] = -math.sin(t) * u + math.cos(t) * v
     return out
+
+
+def uv_ratio(flow_range: np.ndarray | None) -> float | None:
+    """``(max v - min v) / (max u - min u)`` from a stored ``[min u, max u, min v, max v]`` (``None`` if unknown)."""
+    if flow_range is None:
+        return None
+    lo_u, hi_u, lo_v, hi_v = (float(a) for a in np.asarray(flow_range, dtype=np.float64).ravel()[:4])
+    if hi_u - lo_u < 1e-12:
+        return float("inf") if hi_v - lo_v >= 1e-12 else 1.0
+    return (hi_v - lo_v) / (hi_u - lo_u)
+
+
+def rotate_minmax_flow(x: np.ndarray, degrees: float, *, ratio: float) -> np.ndarray:
+    """:func:`rotate_flow` for a min-max normalised input whose raw ``v`` range is ``ratio`` times ``u``'s.
+
+    The raw field is ``u = a + s u_n``, ``v = b + s ratio v_n``; rotating and
+    min-max normalising removes ``a``, ``b`` and ``s``.  Each rotated
+    channel is then mapped back onto the span (min, max) that the unrotated
+    channel had, so a resized input that did not reach exactly 0 or 1 keeps
+    its span.  The strain channel is only moved: its magnitude does not
+    depend on the direction of the axes.
+    """
+    from mextk.features.flow import minmax
+
+    _check(x)
+    if not np.isfinite(ratio):  # u was constant: v alone carries the motion
+        raw = x.astype(np.float32).copy()
+        raw[..., 0] = 0.0
+    else:
+        raw = x.astype(np.float32).copy()
+        raw[..., 1] = raw[..., 1] * np.float32(ratio)
+    out = rotate_flow(raw, degrees, normalised=False)
+    for c in (0, 1):
+        lo, hi = float(x[..., c].min()), float(x[..., c].max())
+        out[..., c] = lo + (hi - lo) * minmax(out[..., c])
+    return out.astype(x.dtype, copy=False)
+
+
+class FlowAugment:
+    """Random label-preserving augmentation of training flow inputs, drawn per sample and per epoch.
+
+    Parameters
+    ----------
+    flip : float
+        Probability of a horizontal flip (:func:`flip_flow`).
+    shift : int
+        Largest translation in pixels, drawn uniformly in ``[-shift, shift]`` per axis (:func:`shift_flow`).
+    rotate : float
+        Largest rotation in degrees, drawn uniformly in ``[-rotate, rotate]``.
+    normalised : bool
+        Whether ``u`` and ``v`` are min-max normalised per sample (mextk's STSTNet and OFF-ApexNet inputs).
+    ratios : sequence of float or None, optional
+        Per sample, :func:`uv_ratio` of its raw flow; needed to rotate normalised inputs.
+    names : sequence of str, optional
+        Per sample, its file, for error messages.
+
+    Raises
+    ------
+    ValueError
+        When rotation is asked for on normalised inputs and a sample's ratio is unknown (named).
+    """
+
+    def __init__(
+        self,
+        *,
+        flip: float = 0.0,
+        shift: int = 0,
+        rotate: float = 0.0,
+        normalised: bool = True,
+        ratios: Sequence[float | None] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        self.flip, self.shift, self.rotate, self.normalised = float(flip), int(shift), float(rotate), normalised
+        self.ratios = list(ratios) if ratios is not None else None
+        if self.rotate and normalised:
+            missing = [k for k, r in enumerate(self.ratios or []) if r is None] if self.ratios is not None else [0]
+            if missing:
+                k = missing[0]
+                where = names[k] if names is not None and k < len(names) else f"training sample {k}"
+                raise ValueError(
+                    f"{where}: augment_rotate needs the raw flow's u and v ranges (flow_range), which this input "
+                    "lacks (precomputed inputs, or features computed before mextk stored them: delete that "
+                    "features folder to recompute); use augment_rotate=0, or flow_values='raw' for raw flow"
+                )
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is on."""
+        return bool(self.flip or self.shift or self.rotate)
+
+    def __call__(self, x: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray:
+        """One random augmentation of sample ``index``'s input ``x`` (``(H, W, C)``, channels last)."""
+        if self.rotate:
+            angle = float(rng.uniform(-self.rotate, self.rotate))
+            if self.normalised:
+                x = rotate_minmax_flow(x, angle, ratio=self.ratios[index])  # type: ignore[index]
+            else:
+                x = rotate_flow(x, angle, normalised=False)
+        if self.shift:
+            dx, dy = (int(d) for d in rng.integers(-self.shift, self.shift + 1, size=2))
+            x = shift_flow(x, dx, dy)
+        if self.flip and rng.random() < self.flip:
+            x = flip_flow(x, normalised=self.normalised)
+        return x
+
+
+def on_tensor(fn: Callable[..., np.ndarray], x: Any, *args: Any, **kwargs: Any) -> Any:
+    """Apply a channels-last augmentation ``fn`` to a channels-first ``(C, H, W)`` torch tensor."""
+    import torch
+
+    out = fn(x.numpy().transpose(1, 2, 0), *args, **kwargs)
+    return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
 
 
 def tta_inputs(x: np.ndarray, *, normalised: bool) -> list[np.ndarray]:

@@ -130,6 +130,8 @@ def unsupported(config: TrainConfig, n_classes: int) -> str | None:
         return f"loss {config.loss!r}"
     if config.val_subjects > 0:
         return "an inner validation split"
+    if config.augments:
+        return "flow augmentation (the kernel trains on its inputs as given, full batch)"
     if n_classes > 64:
         return "more than 64 classes"
     from mextk.models.training import resolve_device
@@ -223,6 +225,8 @@ def fit_ststnet(
     subjects: np.ndarray | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     threads: int | None = None,
+    uv_ratios: Sequence[float | None] | None = None,
+    names: Sequence[str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train an STSTNet like :func:`~mextk.models.training.fit_torch`, with the fused kernel when it applies.
 
@@ -254,6 +258,8 @@ def fit_ststnet(
             config=config,
             subjects=subjects,
             progress=progress,
+            uv_ratios=uv_ratios,
+            names=names,
         )
         history["kernel_unused"] = reason or "the kernel could not be compiled"
         return model, history

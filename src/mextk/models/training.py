@@ -58,6 +58,23 @@ class TrainConfig:
     kernel : {"auto", "torch"}
         ``"auto"``: models with a fused CPU trainer (STSTNet, :mod:`mextk.models.fused`) use it when the
         settings allow; ``"torch"``: always the PyTorch loop.
+    augment_flip : float
+        Flow inputs only: probability of mirroring a training sample, ``u`` negated with it
+        (:class:`mextk.models.augment.FlowAugment`, drawn per sample and epoch). 0 (off) by default.
+    augment_shift : int
+        Flow inputs only: largest translation in pixels (0: off).
+    augment_rotate : float
+        Flow inputs only: largest rotation in degrees, the vectors rotated with the image (0: off).
+    flow_values : {"minmax", "raw"}
+        How the flow inputs' ``u`` and ``v`` are scaled: ``"minmax"``, per sample and channel to [0, 1]
+        (mextk's STSTNet and OFF-ApexNet inputs, and MEGC's), or ``"raw"`` pixel displacements.  Flips and
+        rotations depend on it.
+    tta : bool
+        Test-time augmentation: predicted probabilities are the mean over the input and its mirror.
+
+    Augmentation draws come from their own generator (seeded by ``seed``), so runs without augmentation
+    are unchanged by these settings, and only training samples are augmented: nothing is chosen on a
+    test fold.
     """
 
     epochs: int = 30
@@ -76,6 +93,11 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     kernel: str = "auto"
+    augment_flip: float = 0.0
+    augment_shift: int = 0
+    augment_rotate: float = 0.0
+    flow_values: str = "minmax"
+    tta: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -92,6 +114,27 @@ class TrainConfig:
             raise ValueError(f"kernel must be 'auto' or 'torch', got {self.kernel!r}")
         if not 0 <= self.val_subjects < 1:
             raise ValueError(f"val_subjects must lie in [0, 1), got {self.val_subjects}")
+        if not 0 <= self.augment_flip <= 1:
+            raise ValueError(f"augment_flip is a probability in [0, 1], got {self.augment_flip}")
+        if self.augment_shift < 0 or self.augment_rotate < 0:
+            raise ValueError("augment_shift and augment_rotate are largest amounts and must be >= 0")
+        if self.augment_rotate > 45:
+            raise ValueError(f"augment_rotate is for small rotations (at most 45 degrees), got {self.augment_rotate}")
+        if self.flow_values not in ("minmax", "raw"):
+            raise ValueError(f"flow_values must be 'minmax' or 'raw', got {self.flow_values!r}")
+
+    @property
+    def augments(self) -> bool:
+        """Whether any training augmentation is on."""
+        return bool(self.augment_flip or self.augment_shift or self.augment_rotate)
+
+    def check_input_type(self, input_type: str, model: str = "this model") -> None:
+        """Refuse flow augmentation or TTA for a model whose inputs are not optical flow."""
+        if (self.augments or self.tta) and input_type != "flow":
+            raise ValueError(
+                f"augment_* and tta apply to optical-flow inputs (STSTNet, OFF-ApexNet); {model} takes "
+                f"{input_type!r} inputs"
+            )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -159,6 +202,8 @@ def fit_torch(
     config: TrainConfig,
     subjects: np.ndarray | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    uv_ratios: Sequence[float | None] | None = None,
+    names: Sequence[str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train a fresh model from ``build()`` on ``inputs`` (model inputs, one per sample) and labels ``y``.
 
@@ -180,12 +225,15 @@ def fit_torch(
         Subject of each sample (needed when ``config.val_subjects > 0``).
     progress : callable, optional
         Called after each epoch with ``(epoch, epochs, loss)``.
+    uv_ratios, names : sequence, optional
+        Per sample, the raw flow's v/u range ratio (:func:`mextk.models.augment.uv_ratio`) and its file:
+        what ``augment_rotate`` needs on min-max normalised flow inputs, and what its errors name.
 
     Returns
     -------
     (torch.nn.Module, dict)
         The trained model (in eval mode, on the CPU) and a history: per-epoch loss, the chosen epoch,
-        validation UF1s when used, and ``trainer: "torch"``.
+        validation UF1s when used, ``trainer: "torch"``, and ``augment`` when training inputs were augmented.
     """
     import torch
 
@@ -195,6 +243,24 @@ def fit_torch(
     y = np.asarray(y, dtype=np.int64)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
+    config.check_input_type(input_type)
+    augment = None
+    if config.augments:
+        from mextk.models.augment import FlowAugment, on_tensor
+
+        augment = FlowAugment(
+            flip=config.augment_flip, shift=config.augment_shift, rotate=config.augment_rotate,
+            normalised=config.flow_values == "minmax", ratios=uv_ratios, names=names,
+        )  # fmt: skip
+        aug_rng = np.random.default_rng([config.seed, 7])  # its own stream: the others are as without it
+
+        def batch_of(idx: np.ndarray) -> Any:
+            return collate([on_tensor(augment, inputs[i], int(i), aug_rng) for i in idx], input_type)
+    else:
+
+        def batch_of(idx: np.ndarray) -> Any:
+            return collate([inputs[i] for i in idx], input_type)
+
     device = resolve_device(config.device)
     train_idx = np.arange(len(y))
     val_idx = np.array([], dtype=np.int64)
@@ -215,9 +281,12 @@ def fit_torch(
     n = len(train_idx)
     bs = config.batch_size or n
     history: dict[str, Any] = {"loss": [], "val_uf1": [], "trainer": "torch"}
+    if augment is not None:
+        history["augment"] = {"flip": config.augment_flip, "shift": config.augment_shift,
+                              "rotate": config.augment_rotate, "flow_values": config.flow_values}  # fmt: skip
     best: tuple[float, int, Any] | None = None
     full_batch = None
-    if bs >= n and config.resample == "none":  # the same full batch every epoch: collate it once
+    if bs >= n and config.resample == "none" and augment is None:  # the same full batch every epoch: collate once
         full_batch = collate([inputs[i] for i in train_idx], input_type).to(device)
         full_y = torch.as_tensor(y[train_idx], device=device)
     for epoch in range(config.epochs):
@@ -232,7 +301,7 @@ def fit_torch(
                 xb, yb = full_batch, full_y
             else:
                 chunk = order[start : start + bs]
-                xb = collate([inputs[i] for i in chunk], input_type).to(device)
+                xb = batch_of(chunk).to(device)
                 yb = torch.as_tensor(y[chunk], device=device)
             if len(yb) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
                 continue  # batch norm cannot train on one sample; the remainder is dropped this epoch
@@ -246,7 +315,10 @@ def fit_torch(
             sched.step()
         history["loss"].append(total / max(seen, 1))
         if len(val_idx):
-            probs = predict_torch(model, [inputs[i] for i in val_idx], input_type=input_type, batch_size=bs)
+            probs = predict_torch(
+                model, [inputs[i] for i in val_idx], input_type=input_type, batch_size=bs,
+                tta=config.tta, flow_values=config.flow_values,
+            )  # fmt: skip
             score = uf1(y[val_idx], probs.argmax(axis=1))
             history["val_uf1"].append(score)
             if best is None or score > best[0]:
@@ -261,19 +333,44 @@ def fit_torch(
     return model.cpu().eval(), history
 
 
-def predict_torch(model: Any, inputs: Sequence[Any], *, input_type: str, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities ``(n, n_classes)`` of a model in eval mode."""
+def predict_torch(
+    model: Any,
+    inputs: Sequence[Any],
+    *,
+    input_type: str,
+    batch_size: int = 64,
+    tta: bool = False,
+    flow_values: str = "minmax",
+) -> np.ndarray:
+    """Class probabilities ``(n, n_classes)`` of a model in eval mode.
+
+    With ``tta`` (flow inputs), each sample's probabilities are the mean of those of the input and of its
+    mirror (:func:`mextk.models.augment.tta_inputs`, ``u`` negated; ``flow_values`` says how).
+    """
     import torch
 
+    if tta and input_type != "flow":
+        raise ValueError(f"tta applies to optical-flow inputs, not {input_type!r}")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out = []
     bs = batch_size or len(inputs) or 1
+
+    def probabilities(xb: Any) -> np.ndarray:
+        return torch.softmax(forward(model, xb.to(device), input_type), dim=1).cpu().numpy()
+
     with torch.no_grad():
         for start in range(0, len(inputs), bs):
-            xb = collate(inputs[start : start + bs], input_type).to(device)
-            out.append(torch.softmax(forward(model, xb, input_type), dim=1).cpu().numpy())
+            chunk = inputs[start : start + bs]
+            p = probabilities(collate(chunk, input_type))
+            if tta:
+                from mextk.models.augment import flip_flow, on_tensor
+
+                normalised = flow_values == "minmax"
+                mirrored = [on_tensor(flip_flow, x, normalised=normalised) for x in chunk]
+                p = (p + probabilities(collate(mirrored, input_type))) / 2.0
+            out.append(p)
     if was_training:
         model.train()
     return np.concatenate(out) if out else np.zeros((0, 0))
