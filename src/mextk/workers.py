@@ -1,43 +1,80 @@
-"""Pools of worker processes that share the machine's cores instead of fighting over them.
+"""Pools of worker processes that start clean and share the machine's cores instead of fighting over them.
 
-A video decoder (FFmpeg) and OpenCV each start a thread per core.  In a pool of
-``jobs`` processes that gives ``jobs`` times as many busy threads as cores;
-each worker of :func:`worker_pool` therefore decodes and runs OpenCV on one
-thread, and the pool spreads the work.
+Every process pool in mextk comes from :func:`worker_pool`.
 
-OpenCV's setting is made in the parent while the pool lives (forked workers
-inherit it) and restored afterwards: a forked child that resizes the thread
-pool it inherited can deadlock, which was seen here.
+**Clean start.**  Workers are forked by a fork server (multiprocessing's
+``forkserver`` method): a fresh Python process, started once per parent
+process, that imports NumPy, OpenCV and PyAV and loads dlib's face models
+(:mod:`mextk._preload`), then forks each worker.  Workers therefore share
+those models without loading their own, as forking the parent would give,
+but without forking the parent: a parent's other threads (a progress bar's
+refresh thread, a test runner's I/O thread, the thread pools of PyTorch and
+OpenCV) may hold locks at the moment of a fork, and the child then waits on
+them forever.  A hang of that kind stopped this project's CI; CPython 3.12
+warns about forking a threaded process, and 3.14 no longer forks by
+default.  Workers receive the parent's environment variables as they are
+when the pool starts; what the parent changed in memory (a monkeypatch, a
+module setting) they do not see, so everything a worker needs goes in its
+arguments.
+
+**Shared cores.**  A video decoder (FFmpeg) and OpenCV each start a thread
+per core.  In a pool of ``jobs`` processes that gives ``jobs`` times as many
+busy threads as cores, so each worker decodes and runs OpenCV on one thread
+(``single_threaded``, the default), and the pool spreads the work.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
+START_METHOD = "forkserver"
+PRELOAD = ["mextk._preload"]
 
-def _single_threaded() -> None:
-    """The initializer of each worker: decode on one thread (and OpenCV too, where not forked)."""
-    from mextk.io import video
 
-    video.set_decode_threads(1)
-    if multiprocessing.get_start_method() != "fork":  # a fresh interpreter: nothing inherited
+def _start_worker(environ: dict[str, str], single_threaded: bool) -> None:
+    """The initializer of each worker: the parent's environment, and one thread for decoding and OpenCV."""
+    os.environ.clear()
+    os.environ.update(environ)
+    if single_threaded:
         import cv2
 
+        from mextk.io import video
+
+        video.set_decode_threads(1)
         cv2.setNumThreads(1)
 
 
-@contextmanager
-def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """A pool of ``jobs`` single-threaded worker processes (a context manager, like the executor)."""
-    import cv2
+def context() -> multiprocessing.context.BaseContext:
+    """The multiprocessing context of mextk's pools (the fork server, preloading :data:`PRELOAD`)."""
+    ctx = multiprocessing.get_context(START_METHOD)
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
 
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_single_threaded) as pool:
-            yield pool
-    finally:
-        cv2.setNumThreads(before)
+
+def start_server() -> None:
+    """Start the fork server now, without waiting for it.
+
+    Its imports and dlib's models (about 2 s) then load on an idle core while this process does
+    other work, e.g. while ``mextk analyze`` prepares a recording on one core before its workers start.
+    """
+    from multiprocessing import forkserver
+
+    context()
+    forkserver.ensure_running()
+
+
+@contextmanager
+def worker_pool(jobs: int, *, single_threaded: bool = True) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``jobs`` worker processes (a context manager, like the executor it yields).
+
+    ``single_threaded`` workers decode video and run OpenCV on one thread each; workers that set their
+    own threads (PyTorch's, per fold) pass ``False``.
+    """
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context(), initializer=_start_worker, initargs=(dict(os.environ), single_threaded)
+    ) as pool:
+        yield pool

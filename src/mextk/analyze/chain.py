@@ -113,6 +113,10 @@ def analyze_recording(
     out = Path(out_dir)
     spotter = spotter or SpotterSettings()
     prepare = prepare or PrepareConfig()
+    if jobs > 1:  # the workers' fork server loads its models on the other core while this one prepares
+        from mextk.workers import start_server
+
+        start_server()
     _, meta = load_model(model_dir)  # refuse an unusable model before any work
     settings = {
         "model_dir": str(Path(model_dir).resolve()),

@@ -62,9 +62,11 @@ def run_folds(
         cores = os.cpu_count() or 1
         threads = max(1, cores // max(1, jobs))
         if executor == "process":
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+            from concurrent.futures import as_completed
 
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            from mextk.workers import worker_pool
+
+            with worker_pool(jobs, single_threaded=False) as pool:  # each fold sets its torch threads
                 futures = [pool.submit(run_fold, str(out), fold, threads=threads) for out, fold in todo]
                 for fut in as_completed(futures):
                     fut.result()

@@ -33,8 +33,8 @@ def _hog_detector():  # type: ignore[no-untyped-def]
 
 
 def load_models() -> None:
-    """Load dlib's detector and 68-point model now (about 1.5 s), e.g. in a parent process whose forked
-    workers then share them instead of each loading its own."""
+    """Load dlib's detector and 68-point model now (about 1.5 s): the fork server of :mod:`mextk.workers`
+    does, so that its workers share them instead of each loading its own."""
     _predictor()
     _hog_detector()
 

@@ -331,9 +331,9 @@ def prepare_recordings(
                     failed[n] = _one_line(p, exc)
                 live.finish(n, failed=n in failed)
         else:
-            import multiprocessing as mp
+            from mextk.workers import context
 
-            with mp.Manager() as manager:
+            with context().Manager() as manager:
                 shared = manager.dict()
                 with worker_pool(jobs) as pool:
                     futures = {pool.submit(_process_one, str(p), str(out), n, config, shared): (p, n) for p, n in todo}

@@ -133,14 +133,6 @@ class SpotterSettings:
             raise ValueError(f"{path}: no face found in any of its {len(sig.face)} frames")
         return {"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)}
 
-    @staticmethod
-    def preload() -> None:
-        """Load dlib's models in this process, so that worker processes forked from it share them
-        (loading them takes about 1.5 s per process)."""
-        from mextk.faces.landmarks import load_models
-
-        load_models()
-
     def compute_clips(self, windows: list[tuple[str, int, int]], fps: float) -> list[dict[str, np.ndarray] | Exception]:
         """:meth:`compute_video` for frames ``[start, stop)`` of several virtual clips of one recording,
         decoded in one pass.

@@ -210,8 +210,6 @@ def compute_features(
             for pieces in tasks:
                 record(_run_task(str(root), pieces, settings))
         else:
-            if hasattr(settings, "preload"):  # forked workers share what the parent loaded
-                settings.preload()
             with worker_pool(jobs) as pool:
                 futures = [pool.submit(_run_task, str(root), pieces, settings) for pieces in tasks]
                 for fut in as_completed(futures):

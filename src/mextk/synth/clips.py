@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -459,7 +458,9 @@ def synthesize_dataset(
                 rows[i] = _render_to_disk(str(out), item["sample_id"], item["subject"], item["spec"])
                 bar.advance(task)
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            from mextk.workers import worker_pool
+
+            with worker_pool(jobs) as pool:
                 futures = {
                     pool.submit(_render_to_disk, str(out), it["sample_id"], it["subject"], it["spec"]): i
                     for i, it in enumerate(plan)

@@ -277,8 +277,6 @@ def synthesize_long_videos(
     Resumable: videos finished earlier with the same settings are kept.  ``settings`` are
     :class:`LongVideoSpec` fields (``seconds``, ``fps``, ``size``, ``n_micro``, ...).
     """
-    from concurrent.futures import ProcessPoolExecutor
-
     from rich.progress import Progress
 
     from mextk.spotting.intervals import coerce_long, save_long_manifest
@@ -301,7 +299,9 @@ def synthesize_long_videos(
         else:
             from concurrent.futures import as_completed
 
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            from mextk.workers import worker_pool
+
+            with worker_pool(jobs) as pool:
                 futures = {pool.submit(_render_video, str(out), v, s, sp): i for i, (v, s, sp) in enumerate(plan)}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
