@@ -316,7 +316,8 @@ def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
     out = tmp / "run"
     t = time.perf_counter()
     prep = prepare_run(cfg, out, progress=False)
-    todo = [k for k, f in enumerate(prep["folds"]) if f[0] in folds]
+    timed = {f"megc-like/{s}" for s in folds}  # subjects are named DATASET/SUBJECT in a run
+    todo = [k for k, f in enumerate(prep["folds"]) if f[0] in timed]
     executor = "process" if jobs > 1 else "local"
     run_folds([(out, k) for k in todo], executor=executor, jobs=jobs, ray_address=None, progress=False)
     t_runner = time.perf_counter() - t
@@ -373,13 +374,14 @@ def ststnet_seeds(full: bool, jobs: int, n_folds: int, n_seeds: int = 5) -> None
     )
     cfg = RunConfig(manifest=str(manifest), model="ststnet", task="megc3", input="precomputed")
     executor = "process" if jobs > 1 else "local"
+    timed = {f"megc-like/{s}" for s in folds}  # subjects are named DATASET/SUBJECT in a run
     times = {}
     for label, seeds, out in (("1 seed", [0], tmp / "one"), (f"{n_seeds} seeds", list(range(n_seeds)), tmp / "many")):
         t = time.perf_counter()
         todo = []
         for s in seeds:
             prep = start_run(replace(cfg, seed=s), seed_folder(out, s), progress=False)
-            todo += [(seed_folder(out, s), k) for k, f in enumerate(prep["folds"]) if f[0] in folds]
+            todo += [(seed_folder(out, s), k) for k, f in enumerate(prep["folds"]) if f[0] in timed]
         run_folds(todo, executor=executor, jobs=jobs, ray_address=None, progress=False)
         times[label] = time.perf_counter() - t
         scale = 68 / len(folds)
