@@ -107,6 +107,10 @@ def _patch(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | Non
     return (p - p.mean()) / (p.std() + 1e-6)
 
 
+#: Face boxes at least this wide are confirmed by the detector without doubling the image (:class:`LandmarkTracker`).
+CONFIRM_FULL_SCALE_PX = 120
+
+
 class LandmarkTracker:
     """68 landmarks frame after frame, streamed (the loop of :func:`track_landmarks`, one frame per call).
 
@@ -120,6 +124,14 @@ class LandmarkTracker:
     detected afresh over the whole frame.  The confirmation looks at the face's box widened
     by ``confirm_margin`` of its width on each side (the detector's cost grows with the
     pixels it scans).
+
+    The confirmation's upsampling (unless ``upsample`` is given) follows the face's size,
+    not the crop's: a face box of :data:`CONFIRM_FULL_SCALE_PX` or more is confirmed at the
+    image's own scale (dlib's window is 80 px), a smaller one on the image doubled.
+    Deciding by the crop's size (:func:`detect_faces_hog`'s rule for whole images) flipped
+    between the two as the widened box met the frame's edge: one face's detector box then
+    came back 125, 130 or 150 px wide from one confirmation to the next, jolting the
+    landmarks, and each doubled confirmation cost about four times as much.
     """
 
     def __init__(
@@ -155,7 +167,8 @@ class LandmarkTracker:
                 x, y, bw, bh = box
                 m = int(bw * self.confirm_margin)
                 x0, y0 = max(0, x - m), max(0, y - m)
-                near = detect_faces_hog(gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)], upsample=self.upsample)
+                up = self.upsample if self.upsample is not None else int(bw < CONFIRM_FULL_SCALE_PX)
+                near = detect_faces_hog(gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)], upsample=up)
                 box = (near[0][0] + x0, near[0][1] + y0, near[0][2], near[0][3]) if near else None
                 self._box = box
                 if box is None:
