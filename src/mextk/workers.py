@@ -10,9 +10,10 @@ those models without loading their own, as forking the parent would give,
 but without forking the parent: a parent's other threads (a progress bar's
 refresh thread, a test runner's I/O thread, the thread pools of PyTorch and
 OpenCV) may hold locks at the moment of a fork, and the child then waits on
-them forever.  A hang of that kind stopped this project's CI; CPython 3.12
-warns about forking a threaded process, and 3.14 no longer forks by
-default.  Workers receive the parent's environment variables as they are
+them forever.  (This project's CI once stalled near the end of the test run
+until its time ran out; such a fork is the likely cause, though the stall
+was not reproduced.)  CPython 3.12 warns about forking a threaded process,
+and 3.14 no longer forks by default.  Workers receive the parent's environment variables as they are
 when the pool starts; what the parent changed in memory (a monkeypatch, a
 module setting) they do not see, so everything a worker needs goes in its
 arguments.

@@ -81,3 +81,32 @@ def test_stable_landmarks_hold_still_through_real_talking_heads(name):
         iod = np.linalg.norm(lm[i, 36] - lm[i, 45])
         residual.append(np.linalg.norm(transform_points(lm[i][idx], m) - lm[i - 1][idx], axis=1).mean() / iod)
     assert np.median(residual) < 0.015 and np.percentile(residual, 95) < 0.03  # measured: 0.006-0.009, 0.010-0.020
+
+
+def test_a_tracked_face_is_confirmed_at_the_scale_its_size_needs_whatever_the_crop(monkeypatch):
+    """A face of 120 px or more is confirmed on the image as it is, a smaller one on the image doubled, even
+    where the widened box is cut by the frame's edge (the crop's size used to decide, flipping between scales)."""
+    import cv2
+    from skimage import data
+
+    import mextk.faces.landmarks as lm
+
+    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    width = lm.detect_faces_hog(gray, upsample=1)[0][2]
+    asked: list[int | None] = []
+    real = lm.detect_faces_hog
+
+    def spy(image, *, upsample=None):
+        asked.append(upsample)
+        return real(image, upsample=upsample)
+
+    monkeypatch.setattr(lm, "detect_faces_hog", spy)
+    for face_px, want in ((170, 0), (95, 1)):
+        scaled = cv2.resize(gray, None, fx=face_px / width, fy=face_px / width, interpolation=cv2.INTER_AREA)
+        tracker = lm.LandmarkTracker(redetect_every=1)
+        asked.clear()
+        found = [tracker.update(scaled) is not None for _ in range(4)]
+        assert all(found)
+        box_width = tracker._det_box[2]
+        assert (box_width >= lm.CONFIRM_FULL_SCALE_PX) == (want == 0), box_width
+        assert asked[1:] == [want] * 3, (face_px, asked)  # the first search is over the whole frame
