@@ -144,3 +144,15 @@ def test_the_process_executor_spreads_every_seeds_folds_over_one_pool_and_matche
         b = pd.read_csv(seed_folder(tmp_path / "run", s) / "predictions.csv").sort_values("sample_id")
         assert (a["y_pred"].to_numpy() == b["y_pred"].to_numpy()).all()
     assert spread_run["summary"]["uf1"]["values"] == pytest.approx(local["summary"]["uf1"]["values"])
+
+
+def test_the_ray_executor_runs_every_seeds_folds_and_matches_local(three_seeds, tmp_path):
+    pytest.importorskip("ray")
+    out, _ = three_seeds
+    config = RunConfig(**json.loads((seed_folder(out, 0) / "config.json").read_text()))
+    evaluate_seeds(config, tmp_path / "run", [0, 1], executor="ray", jobs=2, progress=False)
+    for s in (0, 1):
+        a = pd.read_csv(seed_folder(out, s) / "predictions.csv").sort_values("sample_id")
+        b = pd.read_csv(seed_folder(tmp_path / "run", s) / "predictions.csv").sort_values("sample_id")
+        assert (a["y_pred"].to_numpy() == b["y_pred"].to_numpy()).all()
+        assert np.allclose(a.filter(like="p_").to_numpy(), b.filter(like="p_").to_numpy(), atol=1e-5)
