@@ -50,7 +50,10 @@ def _start_worker(environ: dict[str, str], single_threaded: bool) -> None:
 
 
 def context() -> multiprocessing.context.BaseContext:
-    """The multiprocessing context of mextk's pools (the fork server, preloading :data:`PRELOAD`)."""
+    """The multiprocessing context of mextk's pools: the fork server, preloading :data:`PRELOAD`
+    (``spawn`` where the platform has no fork server, as on Windows: each worker then imports on its own)."""
+    if START_METHOD not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context(START_METHOD)
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
@@ -62,9 +65,10 @@ def start_server() -> None:
     Its imports and dlib's models (about 2 s) then load on an idle core while this process does
     other work, e.g. while ``mextk analyze`` prepares a recording on one core before its workers start.
     """
+    if context().get_start_method() != "forkserver":
+        return
     from multiprocessing import forkserver
 
-    context()
     forkserver.ensure_running()
 
 
