@@ -293,7 +293,7 @@ def analyze_recording(
 
 #: The stages of one recording, with their shares of its time (measured by ``benchmarks/analyze.py``), which the
 #: progress bar advances by so that its time left is an estimate for the whole run.
-STAGES: dict[str, float] = {"prepare": 0.14, "motion": 0.5, "spotting": 0.01, "recognition": 0.28, "report": 0.07}
+STAGES: dict[str, float] = {"prepare": 0.18, "motion": 0.6, "spotting": 0.01, "recognition": 0.16, "report": 0.05}
 
 
 def analyze_recordings(
