@@ -362,7 +362,7 @@ def _megc_like_manifest(tmp: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 
 def ststnet_seeds(full: bool, jobs: int, n_folds: int, n_seeds: int = 5) -> None:
     from mextk.evaluate.runner import RunConfig, run_folds, start_run
-    from mextk.evaluate.seeds import combine_seeds, seed_folder
+    from mextk.evaluate.seeds import evaluate_seeds, seed_folder
 
     tmp = Path(tempfile.mkdtemp())
     manifest, y, subjects = _megc_like_manifest(tmp)
@@ -389,13 +389,8 @@ def ststnet_seeds(full: bool, jobs: int, n_folds: int, n_seeds: int = 5) -> None
         print(f"   {label:9s} {times[label]:7.1f} s for {len(folds)} folds each -> {minutes:5.1f} min for 68 folds"
               + ("" if full else " (scaled)"), flush=True)  # fmt: skip
     print(f"   {n_seeds} seeds cost {times[f'{n_seeds} seeds'] / times['1 seed']:.2f}x one seed (target: 15 min for 5)")
-    if full:
-        from mextk.evaluate.runner import finish_run
-
-        for s in range(n_seeds):
-            finish_run(replace(cfg, seed=s), seed_folder(tmp / "many", s), start_run(replace(cfg, seed=s),
-                       seed_folder(tmp / "many", s), progress=False))  # fmt: skip
-        m = combine_seeds(tmp / "many", list(range(n_seeds)))
+    if full:  # every fold is done: this scores each seed and combines them
+        m = evaluate_seeds(cfg, tmp / "many", list(range(n_seeds)), progress=False)
         u = m["summary"]["uf1"]
         print(f"   UF1 per seed {', '.join(f'{v:.3f}' for v in u['values'])}: {u['mean']:.3f} ± {u['sd']:.3f}; "
               f"seed ensemble {m['ensemble']['uf1']:.3f}")  # fmt: skip

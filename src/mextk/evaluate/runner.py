@@ -10,6 +10,7 @@ The run is prepared (:mod:`mextk.evaluate.preparation`), its folds are fitted
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "check_executor",
     "describe_protocol",
     "evaluate_run",
+    "evaluate_runs",
     "finish_run",
     "fold_dir",
     "predict_saved",
@@ -76,12 +78,32 @@ def evaluate_run(
     dict
         The metrics (``metrics.json``), plus ``"resumed_folds"`` (folds found done) and ``"skipped"`` (count).
     """
+    options = {"executor": executor, "jobs": jobs, "ray_address": ray_address, "mlflow_uri": mlflow_uri}
+    return evaluate_runs([(config, Path(out_dir))], progress=progress, **options)[0]
+
+
+def evaluate_runs(
+    runs: Sequence[tuple[RunConfig, Path]],
+    *,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    mlflow_uri: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run (or resume) several runs, their unfinished (run folder, fold) pairs spread over one executor.
+
+    Each run folder is prepared first, then every pair goes to the same pool (``process`` and ``ray`` keep
+    ``jobs`` workers busy across runs), then each run is scored.  The arguments are those of
+    :func:`evaluate_run`; returns each run's metrics, in order.
+    """
     check_executor(executor)
-    out = Path(out_dir)
-    prep = start_run(config, out, jobs=jobs, progress=progress)
-    n_cached = prep["n_folds"] - len(prep["todo"])
-    run_folds(prep["todo"], executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=n_cached)
-    return finish_run(config, out, prep, mlflow_uri=mlflow_uri)
+    preps = [start_run(config, Path(out), jobs=jobs, progress=progress) for config, out in runs]
+    todo = [pair for prep in preps for pair in prep["todo"]]
+    n_cached = sum(prep["n_folds"] - len(prep["todo"]) for prep in preps)
+    run_folds(todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=n_cached)
+    pairs = zip(runs, preps, strict=True)
+    return [finish_run(config, Path(out), prep, mlflow_uri=mlflow_uri) for (config, out), prep in pairs]
 
 
 def check_executor(executor: str) -> None:

@@ -119,35 +119,20 @@ def combine_seeds(out: str | Path, seeds: Sequence[int]) -> dict[str, Any]:
     return metrics
 
 
-def evaluate_seeds(
-    config: Any,
-    out: str | Path,
-    seeds: Sequence[int],
-    *,
-    executor: str = "local",
-    jobs: int = 1,
-    ray_address: str | None = None,
-    mlflow_uri: str | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+def evaluate_seeds(config: Any, out: str | Path, seeds: Sequence[int], **options: Any) -> dict[str, Any]:
     """Run the protocol once per seed, then :func:`combine_seeds`; resumable (seed, fold) pair by pair.
 
     Every seed's folder is prepared first (features are computed once: the
     seeds share the feature cache), then all unfinished (seed, fold) pairs
-    go to one executor, so ``process`` and ``ray`` keep ``jobs`` workers busy
-    across seeds instead of waiting for each seed's slowest fold.  The
-    arguments are those of :func:`mextk.evaluate.runner.evaluate_run`.
+    go to one executor (:func:`mextk.evaluate.runner.evaluate_runs`), so
+    ``process`` and ``ray`` keep ``jobs`` workers busy across seeds instead of
+    waiting for each seed's slowest fold.  ``options`` are those of
+    :func:`mextk.evaluate.runner.evaluate_run` (``executor``, ``jobs``,
+    ``ray_address``, ``mlflow_uri``, ``progress``).
     """
-    from mextk.evaluate.runner import check_executor, finish_run, run_folds, start_run
+    from mextk.evaluate.runner import evaluate_runs
 
     if not seeds:
         raise ValueError("--seeds: no seed given")
-    check_executor(executor)
-    configs = {s: replace(config, seed=int(s)) for s in seeds}
-    preps = {s: start_run(configs[s], seed_folder(out, s), jobs=jobs, progress=progress) for s in seeds}
-    todo = [pair for s in seeds for pair in preps[s]["todo"]]
-    n_cached = sum(p["n_folds"] - len(p["todo"]) for p in preps.values())
-    run_folds(todo, executor=executor, jobs=jobs, ray_address=ray_address, progress=progress, n_cached=n_cached)
-    for s in seeds:
-        finish_run(configs[s], seed_folder(out, s), preps[s], mlflow_uri=mlflow_uri)
+    evaluate_runs([(replace(config, seed=int(s)), seed_folder(out, s)) for s in seeds], **options)
     return combine_seeds(out, list(seeds))

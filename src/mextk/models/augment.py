@@ -113,12 +113,11 @@ def rotate_minmax_flow(x: np.ndarray, degrees: float, *, ratio: float) -> np.nda
     from mextk.features.flow import minmax
 
     _check(x)
+    raw = x.astype(np.float32).copy()
     if not np.isfinite(ratio):  # u was constant: v alone carries the motion
-        raw = x.astype(np.float32).copy()
         raw[..., 0] = 0.0
     else:
-        raw = x.astype(np.float32).copy()
-        raw[..., 1] = raw[..., 1] * np.float32(ratio)
+        raw[..., 1] *= np.float32(ratio)
     out = rotate_flow(raw, degrees, normalised=False)
     for c in (0, 1):
         lo, hi = float(x[..., c].min()), float(x[..., c].max())
@@ -163,7 +162,7 @@ class FlowAugment:
         self.flip, self.shift, self.rotate, self.normalised = float(flip), int(shift), float(rotate), normalised
         self.ratios = list(ratios) if ratios is not None else None
         if self.rotate and normalised:
-            missing = [k for k, r in enumerate(self.ratios or []) if r is None] if self.ratios is not None else [0]
+            missing = [0] if self.ratios is None else [k for k, r in enumerate(self.ratios) if r is None]
             if missing:
                 k = missing[0]
                 where = names[k] if names is not None and k < len(names) else f"training sample {k}"
@@ -172,11 +171,6 @@ class FlowAugment:
                     "lacks (precomputed inputs, or features computed before mextk stored them: delete that "
                     "features folder to recompute); use augment_rotate=0, or flow_values='raw' for raw flow"
                 )
-
-    @property
-    def active(self) -> bool:
-        """Whether any augmentation is on."""
-        return bool(self.flip or self.shift or self.rotate)
 
     def __call__(self, x: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray:
         """One random augmentation of sample ``index``'s input ``x`` (``(H, W, C)``, channels last)."""
