@@ -56,3 +56,23 @@ def test_the_pools_use_the_fork_server_where_the_platform_has_one():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork server on this platform: pools spawn")
     assert context().get_start_method() == "forkserver"
+
+
+def test_a_script_without_a_main_guard_runs_a_pool_and_its_top_level_runs_once(tmp_path):
+    # a fork server runs the main script again in each worker unless told not to: without mextk's
+    # fix this script's workers would start pools of their own and fail ("bootstrapping phase")
+    import subprocess
+    import sys
+
+    script = tmp_path / "plain_script.py"
+    script.write_text(
+        "from mextk.workers import worker_pool\n"
+        "print('top level ran', flush=True)\n"
+        "with worker_pool(2) as pool:\n"
+        "    values = sorted(pool.map(abs, [-1, -2, -3]))\n"
+        "    print('results', values, flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("top level ran") == 1
+    assert "results [1, 2, 3]" in done.stdout

@@ -18,6 +18,14 @@ when the pool starts; what the parent changed in memory (a monkeypatch, a
 module setting) they do not see, so everything a worker needs goes in its
 arguments.
 
+**No main-module guard needed.**  A fork server or ``spawn`` normally runs the
+parent's main script again in every worker (so that functions defined there
+can be unpickled), which is why such scripts need ``if __name__ == "__main__":``
+around their top level, or each worker starts pools of its own and fails.
+mextk's workers run only mextk's functions, so its pools tell their workers
+not to run the main script: a plain script that calls mextk with ``jobs=2``
+works as it did when workers were forked.
+
 **Shared cores.**  A video decoder (FFmpeg) and OpenCV each start a thread
 per core.  In a pool of ``jobs`` processes that gives ``jobs`` times as many
 busy threads as cores, so each worker decodes and runs OpenCV on one thread
@@ -27,13 +35,44 @@ busy threads as cores, so each worker decodes and runs OpenCV on one thread
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.spawn
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
 START_METHOD = "forkserver"
 PRELOAD = ["mextk._preload"]
+
+
+_local = threading.local()
+_original_preparation_data = multiprocessing.spawn.get_preparation_data
+
+
+def _preparation_data(name: str) -> dict:
+    """multiprocessing's start-up data for a new process, without the main script while one of
+    :func:`worker_pool`'s workers starts (see the module docstring)."""
+    data = _original_preparation_data(name)
+    if getattr(_local, "skip_main", False):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+multiprocessing.spawn.get_preparation_data = _preparation_data
+
+
+class _Pool(ProcessPoolExecutor):
+    """A process pool whose workers (started as tasks are submitted, by the submitting thread)
+    do not run the parent's main script."""
+
+    def submit(self, fn: Callable, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        _local.skip_main = True
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            _local.skip_main = False
 
 
 def _start_worker(environ: dict[str, str], single_threaded: bool) -> None:
@@ -79,7 +118,7 @@ def worker_pool(jobs: int, *, single_threaded: bool = True) -> Iterator[ProcessP
     ``single_threaded`` workers decode video and run OpenCV on one thread each; workers that set their
     own threads (PyTorch's, per fold) pass ``False``.
     """
-    with ProcessPoolExecutor(
+    with _Pool(
         max_workers=jobs, mp_context=context(), initializer=_start_worker, initargs=(dict(os.environ), single_threaded)
     ) as pool:
         yield pool
