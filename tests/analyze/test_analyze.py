@@ -97,3 +97,34 @@ def test_motion_in_two_stretches_gives_the_events_of_one_pass(analysed, tmp_path
         same, total = same + len(a & b), total + max(len(a), len(b))
     # the stretches differ from the single pass only just after a cut (a fresh alignment and anchor)
     assert same >= 0.8 * total, (same, total)
+
+
+def test_an_incompatible_model_is_refused_before_any_work(synth_call, model, tmp_path):
+    import shutil
+
+    from mextk.analyze.chain import analyze_recording
+
+    path = synth_call[0]
+    bad = tmp_path / "model"
+    shutil.copytree(model, bad)
+    meta = json.loads((bad / "model.json").read_text())
+    meta["feature"]["params"]["version"] = -1  # features of another mextk
+    (bad / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"model.json: trained on .* features of version -1"):
+        analyze_recording(path, bad, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()  # nothing prepared
+
+
+def test_unreadable_weights_fail_when_prepare_ends_naming_the_file(synth_call, model, tmp_path):
+    import shutil
+
+    from mextk.analyze.chain import analyze_recording
+
+    path = synth_call[0]
+    bad = tmp_path / "model"
+    shutil.copytree(model, bad)
+    weights = next(p for p in bad.iterdir() if p.name in ("model.joblib", "model.pt"))
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    with pytest.raises(ValueError, match=rf"{weights.name}: cannot load the model's weights"):
+        analyze_recording(path, bad, tmp_path / "out", progress=False, include_excluded=True)
+    assert not (tmp_path / "out" / path.stem / "timeline.csv").exists()  # no motion, no timeline

@@ -39,6 +39,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def analyze_recording(
     :func:`analyze_recordings`); ``progress`` shows each stage's own bars instead.
     """
     stage = on_stage or (lambda name: None)
-    from mextk.evaluate.modelfolder import load_model
+    from mextk.evaluate.modelfolder import load_model, model_meta
     from mextk.evaluate.predict import predict_clips
     from mextk.io.review import apply_review
     from mextk.prepare.batch import prepare_recordings
@@ -117,7 +118,7 @@ def analyze_recording(
         from mextk.workers import start_server
 
         start_server()
-    _, meta = load_model(model_dir)  # refuse an unusable model before any work
+    meta = model_meta(model_dir)  # refuse an incompatible model before any work
     settings = {
         "model_dir": str(Path(model_dir).resolve()),
         "model": meta["model"],
@@ -131,6 +132,11 @@ def analyze_recording(
     if done.exists() and read_json(done, what="analysis record").get("settings") == settings:
         timeline = pd.read_csv(folder / "timeline.csv", dtype={"person": str, "clip": str})
         return {"timeline": timeline, "folder": folder, "cached": True, "times": {}}
+    # the weights (and the libraries they need: about 2 s for scikit-learn) load on the other core while
+    # this one prepares; an unreadable weight file is reported when prepare ends, before the long stages
+    loader = ThreadPoolExecutor(1, thread_name_prefix="mextk-model")
+    weights = loader.submit(load_model, model_dir)
+    loader.shutdown(wait=False)
     times: dict[str, float] = {}
     stage("prepare")
     t0 = time.perf_counter()
@@ -142,6 +148,7 @@ def analyze_recording(
     clips = manifest[manifest["source_recording"] == recording.stem].copy()
     clips.attrs = dict(manifest.attrs)
     clips, _ = apply_review(clips, include_excluded=include_excluded)
+    weights.result()
     times["prepare"] = time.perf_counter() - t0
 
     stage("motion")

@@ -118,8 +118,8 @@ def check_model(meta: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: trained for classes {meta.get('classes')}, task {meta['task']} now has {classes}")
 
 
-def load_model(folder: str | Path, *, config: RunConfig | None = None) -> tuple[Any, dict[str, Any]]:
-    """A model folder's model (in eval mode) and ``model.json``, after :func:`check_model`.
+def model_meta(folder: str | Path, *, config: RunConfig | None = None) -> dict[str, Any]:
+    """A model folder's ``model.json``, after :func:`check_model` (without loading the weights).
 
     ``config`` stands in for ``model.json`` in a fold folder of a run made before model folders existed.
     """
@@ -145,19 +145,32 @@ def load_model(folder: str | Path, *, config: RunConfig | None = None) -> tuple[
     else:
         raise FileNotFoundError(f"{folder}: not a model folder (no model.json); give mextk train's output or a fold")
     check_model(meta, str(meta_path))
-    if meta["family"] == "sklearn":
-        import joblib
+    return meta
 
-        return joblib.load(folder / "model.joblib"), meta
-    import torch
 
-    from mextk.models.registry import get_model
+def load_model(folder: str | Path, *, config: RunConfig | None = None) -> tuple[Any, dict[str, Any]]:
+    """A model folder's model (in eval mode) and ``model.json``, after :func:`check_model` (:func:`model_meta`)."""
+    folder = Path(folder)
+    meta = model_meta(folder, config=config)
+    path = folder / ("model.joblib" if meta["family"] == "sklearn" else "model.pt")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the model's weights are missing")
+    try:
+        if meta["family"] == "sklearn":
+            import joblib
 
-    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    cfg = meta["config"]
-    options = {k: v for k, v in cfg.get("model_options", {}).items() if k != "weights"}  # the weights are in state
-    model = get_model(meta["model"]).build(num_classes=len(meta["classes"]), **options)
-    model.load_state_dict(state["model"])
+            return joblib.load(path), meta
+        import torch
+
+        from mextk.models.registry import get_model
+
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        cfg = meta["config"]
+        options = {k: v for k, v in cfg.get("model_options", {}).items() if k != "weights"}  # the weights are in state
+        model = get_model(meta["model"]).build(num_classes=len(meta["classes"]), **options)
+        model.load_state_dict(state["model"])
+    except Exception as exc:  # a truncated or foreign file: one line naming it
+        raise ValueError(f"{path}: cannot load the model's weights: {' '.join(str(exc).split())[:200]}") from exc
     model.eval()
     return model, meta
 

@@ -3,8 +3,9 @@
 For each frame ``t`` and each temporal scale ``k`` (frames), the motion
 ``M_k(t)`` of each facial region between frame ``t - k`` and frame ``t``:
 
-1. **Alignment.** 68 landmarks (:class:`mextk.faces.landmarks.LandmarkTracker`)
-   every ``landmark_every_s`` seconds give a similarity transform that puts the
+1. **Alignment.** Landmarks (:class:`mextk.faces.landmarks.LandmarkTracker`; by
+   default dlib's 5-point model, the eye corners and the nose, which is all the
+   alignment uses) every ``landmark_every_s`` seconds give a similarity transform that puts the
    eye centres (midpoints of the eye corners, which blinks do not move) at
    fixed places of a ``crop`` x ``crop`` face image (0.4 crop apart, at 38% of
    its height).  The transform is smoothed over time
@@ -89,6 +90,18 @@ class MotionSettings:
         needs no smooth field.
     landmark_every_s : float
         Seconds between landmark fits (0: every frame).
+    landmark_points : {5, 68}
+        dlib's landmark model for the alignment, which needs only the eye corners.  5 by default:
+        in ``mextk analyze``'s motion stage a fit took 1.45 ms against 3.94 ms (the 68-point
+        model, ten times larger, keeps falling out of the CPU's caches), which cut the stage's
+        work on a 4-person 720p minute from 24.2 to 19.9 s on one core; the alignment's
+        frame-to-frame jitter on five real talking heads was the same (0.8-1.0% in scale,
+        4-10 mrad in angle, with either model).  What it costs, on four synthetic long-video
+        sets (120 intervals; per set the F1 varies by 0.1 either way): the training-free
+        spotter's pooled F1 0.664 against 0.672 with 68 points, the learned one's 0.750
+        against 0.768 (micro 0.585 against 0.649, macro 0.936 against 0.913); on a synthetic
+        720p gallery, 10 of its 14 micro-expressions found instead of 11.  68 points is the
+        choice where accuracy matters more than time.
     align_smooth_s : float
         Time constant of the alignment's smoothing, seconds.
     hold_lost_s : float
@@ -111,6 +124,7 @@ class MotionSettings:
     flow_size: int = 64
     flow_refine: int = 0
     landmark_every_s: float = 0.1
+    landmark_points: int = 5
     align_smooth_s: float = 0.15
     hold_lost_s: float = 0.5
     redetect_every: int = 10
@@ -126,6 +140,8 @@ class MotionSettings:
             raise ValueError(f"flow_refine must be at least 0, got {self.flow_refine}")
         if self.flow_size < 32:
             raise ValueError(f"flow_size must be at least 32 pixels, got {self.flow_size}")
+        if self.landmark_points not in (5, 68):
+            raise ValueError(f"landmark_points must be 5 or 68 (dlib's two models), got {self.landmark_points}")
         if self.crop < 32:
             raise ValueError(f"crop must be at least 32 pixels, got {self.crop}")
 
@@ -153,9 +169,15 @@ class MotionSignals:
 
 
 def eye_transform(landmarks: np.ndarray, crop: int) -> np.ndarray:
-    """The ``(4,)`` similarity parameters (centre x, centre y, log scale, angle) of a face's eyes."""
-    left = landmarks[[36, 39]].mean(axis=0)  # eye corners: the lids move in blinks, the corners do not
-    right = landmarks[[42, 45]].mean(axis=0)
+    """The ``(4,)`` similarity parameters (centre x, centre y, log scale, angle) of a face's eyes.
+
+    ``landmarks`` are dlib's 68 points or its 5 (:data:`mextk.faces.landmarks.FIVE_IN_68`).
+    """
+    # eye corners: the lids move in blinks, the corners do not
+    if len(landmarks) == 5:
+        left, right = landmarks[[2, 3]].mean(axis=0), landmarks[[0, 1]].mean(axis=0)
+    else:
+        left, right = landmarks[[36, 39]].mean(axis=0), landmarks[[42, 45]].mean(axis=0)
     d = right - left
     dist = float(np.hypot(*d))
     return np.array([*(0.5 * (left + right)), math.log(0.4 * crop / max(dist, 1e-6)), math.atan2(d[1], d[0])])
@@ -199,7 +221,11 @@ class FaceAligner:
         from mextk.faces.landmarks import LandmarkTracker
 
         self.settings = settings
-        self._tracker = LandmarkTracker(redetect_every=settings.redetect_every, confirm_margin=settings.confirm_margin)
+        self._tracker = LandmarkTracker(
+            redetect_every=settings.redetect_every,
+            confirm_margin=settings.confirm_margin,
+            points=settings.landmark_points,
+        )
         self._every = max(1, int(round(settings.landmark_every_s * fps)))
         self._hold = max(0, int(round(settings.hold_lost_s * fps)))
         self._smooth = max(settings.align_smooth_s * fps, 1e-6)

@@ -108,8 +108,9 @@ def plan_tasks(todo: list[tuple[str, str, float]], settings: Any, jobs: int) -> 
     A gallery's clips share one recording.  Each task decodes one stretch of it once for every
     clip that shows it, with ``max(k)`` frames plus one second before the stretch to warm up
     (the alignment, and the frames ``k`` before the stretch's first); so ``jobs`` workers
-    decode the recording about once in all, not once per clip.  Other videos, and every video
-    when ``settings`` has no ``compute_clips``, are tasks of their own.
+    decode the recording about once in all, not once per clip.  The stretches are cut for equal
+    work, warm-up included (:func:`stretch_cost`).  Other videos, and every video when
+    ``settings`` has no ``compute_clips``, are tasks of their own.
     """
     from mextk.io.clipref import is_clip_ref, read_clip_ref
 
@@ -132,15 +133,8 @@ def plan_tasks(todo: list[tuple[str, str, float]], settings: Any, jobs: int) -> 
         warm = max(settings.frame_scales(fps)) + int(round(fps))
         first = min(c[3] for c in clips)
         last = max(c[3] + c[4] for c in clips)
-        coverage = np.zeros(last - first, np.int64)  # clips showing each recording frame
-        for c in clips:
-            coverage[c[3] - first : c[3] + c[4] - first] += 1
         parts = max(1, min(jobs, (last - first) // (4 * warm)))
-        # a stretch's cost: its clips' frames, and decoding each recording frame (about 0.75 of a clip frame's
-        # alignment and flow, measured on a 720p gallery)
-        cum = np.cumsum(coverage + 0.75)
-        cuts = [first + int(np.searchsorted(cum, cum[-1] * j / parts)) for j in range(1, parts)]
-        bounds = [first, *cuts, last]
+        bounds = _balanced_bounds([(c[3], c[3] + c[4]) for c in clips], warm, parts)
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             task = []
             for key, path, _, start, n in clips:
@@ -150,6 +144,64 @@ def plan_tasks(todo: list[tuple[str, str, float]], settings: Any, jobs: int) -> 
             if task:
                 tasks.append(task)
     return tasks
+
+
+#: The cost of decoding one recording frame, in clip frames (a clip frame: its alignment and flow), measured
+#: on a 720p gallery with 300 px clips (2.3 ms against about 3.5 ms).
+DECODE_COST = 0.75
+
+
+def stretch_cost(spans: list[tuple[int, int]], warm: int, lo: int, hi: int) -> float:
+    """The work of one stretch ``[lo, hi)`` of a recording, in clip frames (see :func:`plan_tasks`).
+
+    ``spans`` are the clips' ``[start, end)`` recording frames.  A clip shown in the stretch
+    costs its frames in it plus its warm-up frames before ``lo`` (up to ``warm``, back to its
+    own start); the recording is decoded from the earliest warm-up frame to ``hi``
+    (:data:`DECODE_COST` each).
+    """
+    frames, begin = 0, lo
+    for a, b in spans:
+        keep, stop = max(a, lo), min(b, hi)
+        if keep < stop:
+            start = max(a, keep - warm)
+            frames += stop - start
+            begin = min(begin, start)
+    return frames + DECODE_COST * (hi - begin) if frames else 0.0
+
+
+def _balanced_bounds(spans: list[tuple[int, int]], warm: int, parts: int) -> list[int]:
+    """Cut points splitting the recording frames the clips cover into ``parts`` stretches of
+    about equal :func:`stretch_cost`, warm-up included: the smallest largest cost that
+    ``parts`` stretches reach, found by bisection, each stretch taken as long as it fits.
+
+    Balancing the clip frames alone left the later stretch of a 4-person 720p gallery with
+    its warm-up frames extra: 16.0 s of work against 11.9 s on one core.
+    """
+    first, last = min(a for a, _ in spans), max(b for _, b in spans)
+    if parts <= 1:
+        return [first, last]
+
+    def greedy(limit: float) -> list[int] | None:
+        bounds = [first]
+        while bounds[-1] < last and len(bounds) <= parts:
+            lo = bounds[-1]
+            ok, bad = lo + 1, last + 1  # the longest stretch from lo within the limit (at least one frame)
+            while bad - ok > 1:
+                mid = (ok + bad) // 2
+                ok, bad = (mid, bad) if stretch_cost(spans, warm, lo, mid) <= limit else (ok, mid)
+            bounds.append(ok)
+        return bounds if bounds[-1] == last and len(bounds) <= parts + 1 else None
+
+    low, high = 0.0, stretch_cost(spans, warm, first, last)
+    best = greedy(high) or [first, last]
+    for _ in range(40):
+        mid = 0.5 * (low + high)
+        found = greedy(mid)
+        if found is None:
+            low = mid
+        else:
+            high, best = mid, found
+    return best
 
 
 def load_features(root: str | os.PathLike[str], key: str, settings: Any, fps: float) -> dict[str, np.ndarray]:
