@@ -85,6 +85,13 @@ def _quality(clips_root: Path, row: pd.Series, onset: int, offset: int) -> tuple
     return visible, float(score.mean()) if score.notna().any() else float("nan")
 
 
+def _import_plotting() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
 def analyze_recording(
     recording: str | os.PathLike[str],
     model_dir: str | os.PathLike[str],
@@ -179,6 +186,10 @@ def analyze_recording(
 
     stage("recognition")
     t0 = time.perf_counter()
+    # the report's plotting library imports (about a second) while the workers cut the events' frames
+    loader = ThreadPoolExecutor(1, thread_name_prefix="mextk-report")
+    plotting = loader.submit(_import_plotting)
+    loader.shutdown(wait=False)
     folder.mkdir(parents=True, exist_ok=True)
     classes = meta["classes"]
     preds = pd.DataFrame(columns=["sample_id", "predicted", *[f"p_{c}" for c in classes]])
@@ -286,6 +297,7 @@ def analyze_recording(
         proposals.to_csv(tmp, index=False)
     stage("report")
     t0 = time.perf_counter()
+    plotting.result()
     from mextk.analyze.report import write_report
 
     write_text_atomic(
