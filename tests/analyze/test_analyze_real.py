@@ -90,11 +90,10 @@ def test_rendered_micro_expressions_fall_in_their_makers_timeline(real_call):
         in_other += int((hit["maker"] != names[person]).sum())
     print(f"{in_maker} of {len(EXPRESSIONS)} rendered micro-expressions found in their maker's timeline; "
           f"{in_other} events of other people overlap them; {len(timeline)} events in all")  # fmt: skip
-    # measured: 3 of 8 found (4 with the 68-point alignment), while 8 events of the other three people (7) overlap
-    # the same windows: on real
-    # talking faces the training-free spotter also fires on speech and head movement (about 7 events per
-    # person in 20 s), so the finding is that rendered micro-expressions reach their maker's timeline, not
-    # that the spotter is precise there
+    # measured: 3 of 8 found (4 with the 68-point alignment), while 8 events of the other three people (7)
+    # overlap the same windows: on real talking faces the training-free spotter also fires on speech and head
+    # movement (about 7 events per person in 20 s), so the finding is that rendered micro-expressions reach
+    # their maker's timeline, not that the spotter is precise there
     assert in_maker >= 3, (in_maker, timeline)
 
 
