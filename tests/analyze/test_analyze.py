@@ -115,7 +115,7 @@ def test_an_incompatible_model_is_refused_before_any_work(synth_call, model, tmp
     assert not (tmp_path / "out").exists()  # nothing prepared
 
 
-def test_unreadable_weights_fail_when_prepare_ends_naming_the_file(synth_call, model, tmp_path):
+def test_unreadable_weights_are_refused_before_any_work_naming_the_file(synth_call, model, tmp_path):
     import shutil
 
     from mextk.analyze.chain import analyze_recording
@@ -127,4 +127,4 @@ def test_unreadable_weights_fail_when_prepare_ends_naming_the_file(synth_call, m
     weights.write_bytes(weights.read_bytes()[:100])  # truncated
     with pytest.raises(ValueError, match=rf"{weights.name}: cannot load the model's weights"):
         analyze_recording(path, bad, tmp_path / "out", progress=False, include_excluded=True)
-    assert not (tmp_path / "out" / path.stem / "timeline.csv").exists()  # no motion, no timeline
+    assert not (tmp_path / "out").exists()  # nothing prepared

@@ -110,7 +110,7 @@ def analyze_recording(
     :func:`analyze_recordings`); ``progress`` shows each stage's own bars instead.
     """
     stage = on_stage or (lambda name: None)
-    from mextk.evaluate.modelfolder import load_model, model_meta
+    from mextk.evaluate.modelfolder import load_model
     from mextk.evaluate.predict import predict_clips
     from mextk.io.review import apply_review
     from mextk.prepare.batch import prepare_recordings
@@ -125,7 +125,11 @@ def analyze_recording(
         from mextk.workers import start_server
 
         start_server()
-    meta = model_meta(model_dir)  # refuse an incompatible model before any work
+    # refuse an unusable model (incompatible, or weights that cannot be read) before any work; loading it here
+    # (about 2 s of scikit-learn's or PyTorch's imports) overlaps the fork server loading its models on the
+    # other core.  In a thread beside prepare or region motion it saved nothing: loading holds the
+    # interpreter, and every later stage keeps both cores busy (three fresh runs each, 2026-11-29)
+    _, meta = load_model(model_dir)
     settings = {
         "model_dir": str(Path(model_dir).resolve()),
         "model": meta["model"],
@@ -139,11 +143,6 @@ def analyze_recording(
     if done.exists() and read_json(done, what="analysis record").get("settings") == settings:
         timeline = pd.read_csv(folder / "timeline.csv", dtype={"person": str, "clip": str})
         return {"timeline": timeline, "folder": folder, "cached": True, "times": {}}
-    # the weights (and the libraries they need: about 2 s for scikit-learn) load on the other core while
-    # this one prepares; an unreadable weight file is reported when prepare ends, before the long stages
-    loader = ThreadPoolExecutor(1, thread_name_prefix="mextk-model")
-    weights = loader.submit(load_model, model_dir)
-    loader.shutdown(wait=False)
     times: dict[str, float] = {}
     stage("prepare")
     t0 = time.perf_counter()
@@ -155,7 +154,6 @@ def analyze_recording(
     clips = manifest[manifest["source_recording"] == recording.stem].copy()
     clips.attrs = dict(manifest.attrs)
     clips, _ = apply_review(clips, include_excluded=include_excluded)
-    weights.result()
     times["prepare"] = time.perf_counter() - t0
 
     stage("motion")
