@@ -47,6 +47,7 @@ from typing import Any
 import pandas as pd
 
 from mextk.analyze.events import cut_all, event_name
+from mextk.analyze.report import pyplot, write_report
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 
@@ -83,13 +84,6 @@ def _quality(clips_root: Path, row: pd.Series, onset: int, offset: int) -> tuple
     visible = float(q["face_visible"].astype(str).str.lower().isin(["true", "1"]).mean()) if len(q) else float("nan")
     score = pd.to_numeric(q.get("score", pd.Series(dtype=float)), errors="coerce")
     return visible, float(score.mean()) if score.notna().any() else float("nan")
-
-
-def _import_plotting() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
 
 
 def analyze_recording(
@@ -186,7 +180,7 @@ def analyze_recording(
     t0 = time.perf_counter()
     # the report's plotting library imports (about a second) while the workers cut the events' frames
     loader = ThreadPoolExecutor(1, thread_name_prefix="mextk-report")
-    plotting = loader.submit(_import_plotting)
+    plotting = loader.submit(pyplot)
     loader.shutdown(wait=False)
     folder.mkdir(parents=True, exist_ok=True)
     classes = meta["classes"]
@@ -296,7 +290,6 @@ def analyze_recording(
     stage("report")
     t0 = time.perf_counter()
     plotting.result()
-    from mextk.analyze.report import write_report
 
     write_text_atomic(
         folder / "report.html",

@@ -60,11 +60,19 @@ def _thumb(frames: dict[int, np.ndarray], onset: int, apex: int) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
 
 
-def _timeline_plot(person: str, events: pd.DataFrame, clips: pd.DataFrame, classes: list[str], duration: float) -> str:
+def pyplot() -> Any:
+    """matplotlib's ``pyplot`` on the file-only Agg backend (:func:`mextk.analyze.chain.analyze_recording`
+    imports it early, beside other work)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _timeline_plot(person: str, events: pd.DataFrame, clips: pd.DataFrame, classes: list[str], duration: float) -> str:
+    plt = pyplot()
 
     colours = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(classes)}
     fig, (ax, qa) = plt.subplots(2, 1, figsize=(11, 2.8), sharex=True, gridspec_kw={"height_ratios": [4, 1]})

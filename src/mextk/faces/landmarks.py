@@ -16,24 +16,19 @@ import numpy as np
 from mextk.faces.models import face_models_dir
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _shape_predictor(points: int):  # type: ignore[no-untyped-def]
+    """dlib's ``points``-point model (68 or 5), loaded once per process."""
+    import dlib
+
+    path = face_models_dir() / f"shape_predictor_{points}_face_landmarks.dat"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: dlib's {points}-point model is missing")
+    return dlib.shape_predictor(str(path))
+
+
 def _predictor():  # type: ignore[no-untyped-def]
-    import dlib
-
-    path = face_models_dir() / "shape_predictor_68_face_landmarks.dat"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: dlib's 68-point model is missing")
-    return dlib.shape_predictor(str(path))
-
-
-@lru_cache(maxsize=1)
-def _predictor5():  # type: ignore[no-untyped-def]
-    import dlib
-
-    path = face_models_dir() / "shape_predictor_5_face_landmarks.dat"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: dlib's 5-point model is missing")
-    return dlib.shape_predictor(str(path))
+    return _shape_predictor(68)
 
 
 #: Where the 5-point model's points sit in the 68-point scheme: the right eye's outer and inner corners
@@ -49,10 +44,10 @@ def _hog_detector():  # type: ignore[no-untyped-def]
 
 
 def load_models() -> None:
-    """Load dlib's detector and 68-point model now (about 1.5 s): the fork server of :mod:`mextk.workers`
-    does, so that its workers share them instead of each loading its own."""
-    _predictor()
-    _predictor5()
+    """Load dlib's detector and its 68- and 5-point models now (about 1.5 s): the fork server of
+    :mod:`mextk.workers` does, so that its workers share them instead of each loading its own."""
+    _shape_predictor(68)
+    _shape_predictor(5)
     _hog_detector()
 
 
@@ -71,7 +66,7 @@ def landmarks_68(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray
     numpy.ndarray
         ``(68, 2)`` ``float64`` (x, y) positions.
     """
-    return _fit(_predictor(), gray, box)
+    return _fit(_shape_predictor(68), gray, box)
 
 
 def landmarks_5(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -84,7 +79,7 @@ def landmarks_5(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     exact on still images (normalised error 0.017-0.074 against 0.013-0.058 on three
     human-annotated images) but jitter no more from frame to frame.
     """
-    return _fit(_predictor5(), gray, box)
+    return _fit(_shape_predictor(5), gray, box)
 
 
 def _fit(predictor, gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -146,7 +141,7 @@ CONFIRM_FULL_SCALE_PX = 120
 
 
 class LandmarkTracker:
-    """68 landmarks frame after frame, streamed (the loop of :func:`track_landmarks`, one frame per call).
+    """Landmarks (68 or 5) frame after frame, streamed (the loop of :func:`track_landmarks`, one frame per call).
 
     The face is detected on the first frame (and on every later frame until it
     is found); then each frame's landmarks are placed in the box of the
