@@ -128,3 +128,27 @@ def test_unreadable_weights_are_refused_before_any_work_naming_the_file(synth_ca
     with pytest.raises(ValueError, match=rf"{weights.name}: cannot load the model's weights"):
         analyze_recording(path, bad, tmp_path / "out", progress=False, include_excluded=True)
     assert not (tmp_path / "out").exists()  # nothing prepared
+
+
+def test_a_relative_out_folder_recognises_every_event(analysed, synth_call, model, tmp_path, monkeypatch):
+    # the events' manifest once named its frame folders relative to the working folder, but a manifest's
+    # paths are read relative to the manifest itself: with a relative --out no event could be recognised
+    import shutil
+
+    out, folder, _ = analysed
+    recording = synth_call[0]
+    # the prepared clips name their recording relative to themselves: copy both, side by side as they were
+    (tmp_path / recording.parent.name).mkdir()
+    shutil.copy2(recording, tmp_path / recording.parent.name / recording.name)
+    shutil.copytree(out, tmp_path / "rel")
+    (tmp_path / "rel" / folder.name / "done.json").unlink()  # recognise again; the clips and motion are reused
+    monkeypatch.chdir(tmp_path)
+    args = ["analyze", f"{recording.parent.name}/{recording.name}", "--model", str(model), "--out", "rel",
+            "--include-excluded"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    done = json.loads((tmp_path / "rel" / folder.name / "timeline.json").read_text())
+    assert done["failed_clips"] == {}
+    timeline = pd.read_csv(tmp_path / "rel" / folder.name / "timeline.csv")
+    before = pd.read_csv(folder / "timeline.csv")
+    assert len(timeline) == len(before) > 0
+    assert timeline["class"].notna().all() and (timeline["class"] == before["class"]).all()

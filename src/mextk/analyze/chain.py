@@ -201,7 +201,7 @@ def analyze_recording(
                 "dataset": "analyze",
                 "subject": _person(e["row"]),
                 "sample_id": f"{e['row']['sample_id']}_f{e['onset']}-{e['offset']}",
-                "path": str(e["frames"]),
+                "path": e["frames"].relative_to(event_root).as_posix(),  # a manifest's paths are relative to it
                 "fps": float(e["row"]["fps"]),
                 "n_frames": e["offset"] - e["onset"] + 1,
                 "onset": 0,
