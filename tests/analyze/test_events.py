@@ -56,3 +56,20 @@ def test_cut_all_reads_the_clips_of_one_recording_together_and_reports_a_missing
         read_frames(b)[40:60],
     )
     assert len(list_frame_files(tmp_path / "a" / event_name(3, 8))) == 6
+
+
+def test_the_recording_is_split_where_decoding_costs_balance_not_event_frames():
+    from mextk.analyze.events import _chunk_cost, _split_balanced
+
+    # key frames every 250 frames; four events early on, one late: half the event frames lie in the first
+    # three, but the last event's pass starts only at the key frame 500, so the late one goes alone
+    keys, margin = [0, 250, 500, 750], 25
+    events = [(10, 20), (30, 40), (50, 60), (70, 80), (600, 610)]
+    # by hand (GAP_COST 0.5): the first four decode frames 0-80, 44 in events: 44 + 0.5 * 37 = 62.5;
+    # the last decodes 500-610 (key frame 500 <= 600 - 25), 11 in its event: 11 + 0.5 * 100 = 61
+    assert _chunk_cost(events[:4], keys, margin) == 62.5
+    assert _chunk_cost(events[4:], keys, margin) == 61.0
+    # splitting after the third event would leave a pass from frame 0 to 610: 22 + 0.5 * 589 = 316.5
+    assert _chunk_cost(events[3:], keys, margin) == 316.5
+    assert _split_balanced(events, keys, margin, 2) == [4]
+    assert _split_balanced(events, keys, margin, 1) == []

@@ -143,3 +143,65 @@ def test_encoding_is_bit_identical_run_to_run(tmp_path, rng):
         path = write_video(tmp_path / f"{k}.mp4", frames, fps=25, crf=23, preset="veryfast")
         hashes.add(hashlib.md5(np.ascontiguousarray(read_frames(path)).tobytes()).hexdigest())
     assert len(hashes) == 1
+
+
+def _write_h264(path, times_ms, *, bframes: int = 3, keyint: int = 250) -> None:
+    """An H.264 file with B-frames: frame ``k`` shows a texture shifted by ``k`` px, at ``times_ms[k]``."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    g = np.random.default_rng(3)
+    base = cv2.GaussianBlur(g.uniform(0, 255, (96, 96 + len(times_ms))).astype(np.float32), (0, 0), 2.0)
+    base = ((base - base.min()) / (base.max() - base.min()) * 255).astype(np.uint8)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25, options={"bframes": str(bframes), "keyint": str(keyint), "crf": "20"})
+        s.width, s.height, s.pix_fmt = 96, 96, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for k, t in enumerate(times_ms):
+            img = np.ascontiguousarray(np.repeat(base[:, k : k + 96, None], 3, axis=2))
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = int(t), Fraction(1, 1000)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+def _luma(frame) -> np.ndarray:
+    return frame.to_ndarray(format="gray")
+
+
+def test_read_windows_gives_a_full_decodes_frames_and_skips_unreferenced_frames_between(tmp_path):
+    from mextk.io.video import CfrReader, read_windows
+
+    path = tmp_path / "b.mp4"
+    _write_h264(path, [40 * k for k in range(300)])  # 12 s at 25 fps, B-frames, key frames every 10 s
+    windows = [(120, 131), (200, 205), (280, 300)]
+    full = {t: _luma(f) for t, f in CfrReader(path) if any(a <= t < b for a, b in windows)}
+    got = {t: _luma(f) for t, f in read_windows(path, windows)}
+    assert sorted(got) == [t for a, b in windows for t in range(a, b)]
+    assert all(np.array_equal(got[t], full[t]) for t in full)
+    reader = CfrReader(path, start=120, windows=windows)
+    assert [t for t, _ in reader] == sorted(got)
+    # from the key frame at 0 to frame 299, x264's 3 B-frames leave about two frames in four unreferenced:
+    # outside the windows and their 1 s margins (about 200 frames) about 100 are not decoded
+    assert reader.stats.decoded < 240, reader.stats.decoded
+
+
+def test_read_windows_reads_on_without_skipping_where_a_window_repeats_a_frame_from_before_a_gap(tmp_path):
+    from mextk.io.video import CfrReader, SkippedTooFar, read_windows
+
+    # 25 fps with no frame between 4.0 and 7.0 s: output frames 101-174 repeat frame 100
+    times = [40 * k for k in range(101)] + [7000 + 40 * k for k in range(60)]
+    path = tmp_path / "gap.mp4"
+    _write_h264(path, times)
+    windows = [(20, 30), (150, 160), (180, 190)]
+    full = {t: _luma(f) for t, f in CfrReader(path, fps=25) if any(a <= t < b for a, b in windows)}
+    with pytest.raises(SkippedTooFar):  # frame 150 repeats frame 100, more than the margin before it
+        list(CfrReader(path, fps=25, windows=windows))
+    got = {t: _luma(f) for t, f in read_windows(path, windows, fps=25)}
+    assert sorted(got) == sorted(full) == [t for a, b in windows for t in range(a, b)]
+    assert all(np.array_equal(got[t], full[t]) for t in full)
+    assert np.array_equal(got[150], got[159])  # both repeat frame 100

@@ -17,6 +17,7 @@ when complete, so an interrupted run never leaves a partial event.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -135,20 +136,100 @@ def _cut_group(group: list[tuple[str, list[tuple[int, int]], str]]) -> dict[str,
     return failed
 
 
+#: The cost of a frame decoded between events (where the decoder skips the frames nothing refers to,
+#: :func:`mextk.io.video.read_windows`), against one inside an event (decoded, cut out and written).
+GAP_COST = 0.5
+
+
+def key_frames(recording: str | os.PathLike[str], fps: float) -> list[int]:
+    """The output frames (at ``fps``, as :class:`mextk.io.video.CfrReader` numbers them) of a video's key frames.
+
+    Read from the container's packets without decoding (about 30 ms for a minute of 720p);
+    ``[]`` when they cannot be read.
+    """
+    import av
+
+    try:
+        with av.open(str(recording)) as container:
+            stream = container.streams.video[0]
+            tb = float(stream.time_base)
+            pts = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
+    except Exception:  # noqa: BLE001  (then every stretch is planned as decoded from the start)
+        return []
+    if not pts:
+        return []
+    t0 = min(p for p, _ in pts)
+    return sorted({int(round((p - t0) * tb * fps)) for p, key in pts if key})
+
+
+def _seek_start(first: int, keys: list[int], margin: int) -> int:
+    """The frame a pass reading from ``first`` decodes from: the key frame ``margin`` frames before it or earlier
+    (as :class:`~mextk.io.video.CfrReader` seeks), or the video's start."""
+    import bisect
+
+    i = bisect.bisect_right(keys, first - margin) - 1
+    return keys[i] if i >= 0 else 0
+
+
+def _chunk_cost(events: list[tuple[int, int]], keys: list[int], margin: int) -> float:
+    """What decoding and cutting the sorted ``(first, last)`` recording frames of ``events`` in one pass costs:
+    from :func:`_seek_start` to the last event, the frames between events at :data:`GAP_COST`."""
+    start = _seek_start(events[0][0], keys, margin)
+    covered, reach = 0, -1
+    for a, b in events:
+        covered += max(0, b - max(a, reach + 1) + 1)
+        reach = max(reach, b)
+    return covered + GAP_COST * (reach - start + 1 - covered)
+
+
+def _split_balanced(events: list[tuple[int, int]], keys: list[int], margin: int, parts: int) -> list[int]:
+    """Where to cut the sorted ``events`` into at most ``parts`` runs of about equal :func:`_chunk_cost`:
+    the start index of each run after the first (the smallest largest cost, by bisection on it)."""
+
+    def greedy(limit: float) -> list[int] | None:
+        cuts, i = [], 0
+        while i < len(events):
+            start, covered, reach, j = _seek_start(events[i][0], keys, margin), 0, -1, i
+            while j < len(events):  # extend the run while it stays within the limit (the cost of _chunk_cost)
+                a, b = events[j]
+                more, further = covered + max(0, b - max(a, reach + 1) + 1), max(reach, b)
+                if j > i and more + GAP_COST * (further - start + 1 - more) > limit:
+                    break
+                covered, reach, j = more, further, j + 1
+            if j < len(events):
+                cuts.append(j)
+            i = j
+        return cuts if len(cuts) < parts else None
+
+    low, high = 0.0, _chunk_cost(events, keys, margin)
+    best = greedy(high) or []
+    for _ in range(30):
+        mid = 0.5 * (low + high)
+        cuts = greedy(mid)
+        if cuts is None:
+            low = mid
+        else:
+            best, high = cuts, mid
+    return best
+
+
 def plan_chunks(
     items: Sequence[tuple[str, list[tuple[int, int]], str]], parts: int
 ) -> list[list[tuple[str, list[tuple[int, int]], str]]]:
     """Split the events of each recording's virtual clips into ``parts`` stretches of its time.
 
     Events need no state carried from one frame to the next, so the recording can be cut in
-    time: each stretch (consecutive events of all its clips, about equal in event frames) is
-    decoded once, from the key frame before its first event, by one worker.  Anything else is
-    a task of its own.
+    time: each stretch (consecutive events of all its clips) is decoded once, from the key
+    frame before its first event, by one worker.  The stretches cost about the same
+    (:func:`_chunk_cost`: the frames decoded, those between events at :data:`GAP_COST`),
+    so a stretch that starts just after a key frame decodes little that the one before it
+    decoded too.  Anything else is a task of its own.
     """
     from mextk.io.clipref import is_clip_ref, read_clip_ref
+    from mextk.io.video import SKIP_MARGIN_S
 
     tasks: list[list[tuple[str, list[tuple[int, int]], str]]] = []
-    by_recording: dict[str, list[tuple[int, int, int, int]]] = {}  # (recording onset, item, onset, offset)
+    by_recording: dict[tuple[str, float], list[tuple[int, int, int, int, int]]] = {}
     for i, (clip, spans, _) in enumerate(items):
         try:
             ref = read_clip_ref(clip) if is_clip_ref(Path(clip)) else None
@@ -157,24 +238,18 @@ def plan_chunks(
         if ref is None:
             tasks.append([items[i]])
             continue
-        key = f"{ref.recording.resolve()}@{ref.fps}"
-        by_recording.setdefault(key, []).extend((ref.start_frame + a, i, a, b) for a, b in spans)
-    for events in by_recording.values():
+        # (recording onset, recording offset, item, onset, offset)
+        by_recording.setdefault((str(ref.recording.resolve()), ref.fps), []).extend(
+            (ref.start_frame + a, ref.start_frame + b, i, a, b) for a, b in spans
+        )
+    for (recording, fps), events in by_recording.items():
         events.sort()
-        total = sum(b - a + 1 for _, _, a, b in events)
-        chunk: list[tuple[int, int, int, int]] = []
-        filled = 0
-        chunks = []
-        for ev in events:
-            chunk.append(ev)
-            filled += ev[3] - ev[2] + 1
-            if filled >= total * (len(chunks) + 1) / max(1, parts) and len(chunks) < parts - 1:
-                chunks.append(chunk)
-                chunk = []
-        chunks.append(chunk)
-        for chunk in chunks:
+        keys = key_frames(recording, fps) if parts > 1 else []
+        margin = int(math.ceil(SKIP_MARGIN_S * fps))
+        bounds = [0, *_split_balanced([(e[0], e[1]) for e in events], keys, margin, parts), len(events)]
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             per_item: dict[int, list[tuple[int, int]]] = {}
-            for _, i, a, b in chunk:
+            for _, _, i, a, b in events[lo:hi]:
                 per_item.setdefault(i, []).append((a, b))
             if per_item:
                 tasks.append([(items[i][0], spans, items[i][2]) for i, spans in sorted(per_item.items())])

@@ -223,7 +223,7 @@ def iter_clip_frames(
     """
     import cv2
 
-    from mextk.io.video import CfrReader, VideoError, yuv_planes
+    from mextk.io.video import VideoError, read_windows, yuv_planes
 
     ref = read_clip_ref(path)
     stop = ref.n_frames if stop is None else min(stop, ref.n_frames)
@@ -232,12 +232,10 @@ def iter_clip_frames(
     if stop == start:
         return
     first, last = ref.start_frame + start, ref.start_frame + stop - 1
-    frames = iter(CfrReader(ref.recording, fps=ref.fps, start=first))
+    frames = read_windows(ref.recording, [(first, last + 1)], fps=ref.fps)
     t = first - 1
     try:
         for t, frame in frames:
-            if t > last:
-                break
             i420 = cut_yuv420(yuv_planes(frame), ref.box_at(t), ref.size)
             rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
             yield cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb
@@ -274,7 +272,7 @@ def iter_shared_clip_frames(
     """
     import cv2
 
-    from mextk.io.video import CfrReader, yuv_planes
+    from mextk.io.video import read_windows, yuv_planes
 
     refs = [read_clip_ref(p) for p, _, _ in windows]
     spans = []
@@ -288,12 +286,10 @@ def iter_shared_clip_frames(
     live = [i for i, (a, b) in enumerate(spans) if b >= a]
     if not live:
         return
-    first, last = min(spans[i][0] for i in live), max(spans[i][1] for i in live)
-    frames = iter(CfrReader(refs[0].recording, fps=refs[0].fps, start=first))
+    # frames between the windows are decoded only as far as the codec needs them (read_windows)
+    frames = read_windows(refs[0].recording, [(spans[i][0], spans[i][1] + 1) for i in live], fps=refs[0].fps)
     try:
         for t, frame in frames:
-            if t > last:
-                break
             planes = None
             for i in live:
                 a, b = spans[i]

@@ -16,8 +16,10 @@ goes through PyAV (FFmpeg's ``libx264``).
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -573,6 +575,26 @@ def prefetch(items: Iterable[Any], size: int = 16) -> Iterator[Any]:
                 thread.join(timeout=0.05)
 
 
+#: How long before each wanted window :class:`CfrReader` stops skipping frames (seconds).
+SKIP_MARGIN_S = 1.0
+
+
+class SkippedTooFar(VideoError):  # noqa: N818  (not an error the user sees: read_windows recovers)
+    """A wanted frame repeats a source frame from before a stretch where frames were skipped (see
+    :class:`CfrReader`'s ``windows``): read again without windows."""
+
+
+def _merge_windows(windows: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-empty, non-overlapping half-open ranges covering the same frames."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted((int(a), int(b)) for a, b in windows if int(b) > int(a)):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 @dataclass
 class CfrStats:
     """What :class:`CfrReader` did to make the frame rate constant."""
@@ -610,6 +632,17 @@ class CfrReader:
         First output frame to yield.  The reader seeks to the key frame
         before it (frames before ``start`` are decoded but not yielded), so
         reading a short range of a long recording costs about the range.
+    windows : sequence of (first, stop), optional
+        Only the output frames in these half-open ranges are wanted: only they
+        are yielded, and between them the decoder skips the frames that no
+        other frame refers to (FFmpeg's ``skip_frame = NONREF``: in H.264 with
+        B-frames about half the frames, which halves the decoding between
+        windows; every frame inside a window is decoded exactly as without
+        skipping).  Skipping stops :data:`SKIP_MARGIN_S` before each window,
+        because a frame missing from a variable-rate source repeats the frame
+        before it; should a window's frame need a repeat from further back, the
+        reader raises ``SkippedTooFar`` (:func:`read_windows` then reads on
+        without skipping).
 
     Raises
     ------
@@ -618,11 +651,21 @@ class CfrReader:
         the last good frame; frames before it have been yielded).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fps: float | None = None, start: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fps: float | None = None,
+        start: int = 0,
+        windows: Sequence[tuple[int, int]] | None = None,
+    ) -> None:
         self.path = Path(path)
         if start < 0:
             raise ValueError(f"{path}: negative start frame {start}")
         self.start = int(start)
+        self.windows = _merge_windows(windows) if windows is not None else None
+        self._window_starts = [a for a, _ in self.windows or ()]
+        self._t0: float | None = None
         self._container = _open(self.path)
         stream = self._container.streams.video[0]
         _threaded(stream)
@@ -652,8 +695,8 @@ class CfrReader:
         stream = self._stream
         stats = self.stats
         tb = float(stream.time_base) if stream.time_base else None
-        t0: float | None = None
-        prev = None
+        self._t0 = None
+        prev, prev_slot = None, -1
         seeking = self.start > 0 and tb is not None
         try:
             try:
@@ -666,16 +709,16 @@ class CfrReader:
                         _threaded(stream)
                         seeking = False
                     else:
-                        t0 = first.pts * tb
-                for frame in self._container.decode(stream):
+                        self._t0 = first.pts * tb
+                for frame in self._decode(stream, tb):
                     stats.decoded += 1
                     if frame.pts is None or tb is None:
                         slot = stats.emitted
                     else:
                         t = frame.pts * tb
-                        if t0 is None:
-                            t0 = t
-                        slot = int(round((t - t0) * stats.fps))
+                        if self._t0 is None:
+                            self._t0 = t
+                        slot = int(round((t - self._t0) * stats.fps))
                     if seeking:
                         # the first frame after the seek: the output count resumes at its slot
                         seeking = False
@@ -684,16 +727,16 @@ class CfrReader:
                         stats.emitted = slot
                     if slot < stats.emitted:
                         stats.dropped += 1
-                        prev = frame
+                        prev, prev_slot = frame, slot
                         continue
                     while stats.emitted < slot and prev is not None:
                         stats.duplicated += 1
                         stats.emitted += 1
-                        if stats.emitted - 1 >= self.start:
+                        if stats.emitted - 1 >= self.start and self._wanted(stats.emitted - 1, prev_slot):
                             yield stats.emitted - 1, prev
                     stats.emitted += 1
-                    prev = frame
-                    if stats.emitted - 1 >= self.start:
+                    prev, prev_slot = frame, slot
+                    if stats.emitted - 1 >= self.start and self._wanted(stats.emitted - 1, slot):
                         yield stats.emitted - 1, frame
             except VideoError:
                 raise
@@ -705,6 +748,42 @@ class CfrReader:
             self._container.close()
 
     @property
+    def _margin(self) -> int:
+        """:data:`SKIP_MARGIN_S` in output frames."""
+        return int(math.ceil(SKIP_MARGIN_S * self.stats.fps))
+
+    def _decode(self, stream: Any, tb: float | None) -> Iterator[Any]:
+        """The stream's frames; with :attr:`windows`, non-reference frames between them are skipped."""
+        if self.windows is None or tb is None:
+            yield from self._container.decode(stream)
+            return
+        codec = stream.codec_context
+        fps, margin = self.stats.fps, self._margin
+        starts = self._window_starts
+        skipping = False
+        for packet in self._container.demux(stream):
+            if packet.pts is not None and self._t0 is not None:  # the origin is the first frame's time
+                slot = int(round((packet.pts * tb - self._t0) * fps))
+                i = bisect.bisect_right(starts, slot + margin) - 1  # the last window starting by slot + margin
+                skip = i < 0 or slot >= self.windows[i][1]
+                if skip != skipping:
+                    codec.skip_frame = "NONREF" if skip else "DEFAULT"
+                    skipping = skip
+            yield from packet.decode()
+
+    def _wanted(self, t: int, source_slot: int) -> bool:
+        """Whether output frame ``t`` is yielded (always, without :attr:`windows`); raises :class:`SkippedTooFar`
+        when ``t`` repeats a frame from before the margin, where frames may have been skipped since."""
+        if self.windows is None:
+            return True
+        i = bisect.bisect_right(self._window_starts, t) - 1
+        if i < 0 or t >= self.windows[i][1]:
+            return False
+        if source_slot < self.windows[i][0] - self._margin:
+            raise SkippedTooFar(f"{self.path}: frame {t} repeats frame {source_slot}, before a skipped stretch")
+        return True
+
+    @property
     def truncated(self) -> bool:
         """After reading: fewer frames decoded than the container declares, or a cut-off MPEG-TS file."""
         d = self.stats.declared_frames
@@ -712,3 +791,43 @@ class CfrReader:
             return True
         # MPEG-TS declares no frame count, but its packets are 188 bytes: a partial last packet means a cut file
         return self._format == "mpegts" and self.path.stat().st_size % 188 != 0
+
+
+def read_windows(
+    path: str | os.PathLike[str], windows: Sequence[tuple[int, int]], *, fps: float | None = None
+) -> Iterator[tuple[int, Any]]:
+    """The output frames ``(t, av.VideoFrame)`` of a video inside ``windows`` (half-open ranges), in order.
+
+    One pass of :class:`CfrReader` from the key frame before the first window, which skips
+    the frames that nothing refers to between windows (its ``windows``).  Where it cannot
+    skip safely (a variable-rate source with a long gap before a window), it reads on from
+    there without skipping.  Frames are those of a plain :class:`CfrReader` at ``fps``.
+    """
+    merged = _merge_windows(windows)
+    if not merged:
+        return
+    last = merged[-1][1] - 1
+    done = merged[0][0] - 1
+    frames = iter(CfrReader(path, fps=fps, start=merged[0][0], windows=merged))
+    try:
+        for t, frame in frames:
+            if t > last:
+                break
+            done = t
+            yield t, frame
+        return
+    except SkippedTooFar:
+        pass
+    finally:
+        frames.close()  # type: ignore[attr-defined]  # closes the container now, not at garbage collection
+    starts = [a for a, _ in merged]
+    frames = iter(CfrReader(path, fps=fps, start=done + 1))
+    try:
+        for t, frame in frames:
+            if t > last:
+                break
+            i = bisect.bisect_right(starts, t) - 1
+            if i >= 0 and t < merged[i][1]:
+                yield t, frame
+    finally:
+        frames.close()  # type: ignore[attr-defined]
