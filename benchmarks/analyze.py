@@ -14,7 +14,8 @@ shared 2-core machine one run's total varied by a fifth between runs).  The
 peak memory (resident set) of the process is printed too.  With ``--fresh N``
 the command itself (``python -m mextk analyze``) also runs N times, each in a new
 process as a user runs it (imports, the workers' fork server and the models
-loading every time), timed from outside.
+loading every time), timed from outside; mextk's modules are byte-compiled
+first, as ``pip install`` leaves them.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def main() -> None:
     print(f"  events: {len(res['timeline'])}; peak memory {peak:.0f} MB")
     print(f"  outputs in {res['folder']}")
     fresh = []
+    if args.fresh:
+        # byte-compile mextk's modules first, as `pip install` does: an editable install under
+        # PYTHONDONTWRITEBYTECODE (this machine's setting) compiles them again in every new process
+        import compileall
+
+        import mextk
+
+        compileall.compile_dir(Path(mextk.__file__).parent, quiet=1)
     for run in range(args.fresh):
         out = work / f"fresh_{run}"
         shutil.rmtree(out, ignore_errors=True)

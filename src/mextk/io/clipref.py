@@ -254,7 +254,9 @@ def iter_shared_clip_frames(
     Reading each clip on its own decodes the recording once per clip; a 720p
     gallery of four people would be decoded four times.  Here each recording
     frame is decoded once and every clip that shows it gets its crop, cut as
-    :func:`iter_clip_frames` cuts it (the same pixels).
+    :func:`iter_clip_frames` cuts it (the same pixels).  Between the windows the
+    decoder skips the frames that no other frame refers to
+    (:func:`mextk.io.video.read_windows`).
 
     Parameters
     ----------

@@ -785,7 +785,10 @@ class CfrReader:
 
     @property
     def truncated(self) -> bool:
-        """After reading: fewer frames decoded than the container declares, or a cut-off MPEG-TS file."""
+        """After reading to the end: fewer frames decoded than the container declares, or a cut-off MPEG-TS file.
+
+        Not meaningful with ``windows`` (frames between them may go undecoded) or after stopping early.
+        """
         d = self.stats.declared_frames
         if d > 0 and self.stats.decoded < d - 1:
             return True
