@@ -73,3 +73,5 @@ def test_the_recording_is_split_where_decoding_costs_balance_not_event_frames():
     assert _chunk_cost(events[3:], keys, margin) == 316.5
     assert _split_balanced(events, keys, margin, 2) == [4]
     assert _split_balanced(events, keys, margin, 1) == []
+    # key frames unknown: a pass is planned from its margin's start, 575-610: 11 + 0.5 * 25 = 23.5
+    assert _chunk_cost(events[4:], [], margin) == 23.5

@@ -164,9 +164,12 @@ def key_frames(recording: str | os.PathLike[str], fps: float) -> list[int]:
 
 def _seek_start(first: int, keys: list[int], margin: int) -> int:
     """The frame a pass reading from ``first`` decodes from: the key frame ``margin`` frames before it or earlier
-    (as :class:`~mextk.io.video.CfrReader` seeks), or the video's start."""
+    (as :class:`~mextk.io.video.CfrReader` seeks), or the video's start; with no key frames known, the margin's
+    start (as if every frame were one: the container's own seek may still find them)."""
     import bisect
 
+    if not keys:
+        return max(0, first - margin)
     i = bisect.bisect_right(keys, first - margin) - 1
     return keys[i] if i >= 0 else 0
 
