@@ -188,6 +188,9 @@ def test_read_windows_gives_a_full_decodes_frames_and_skips_unreferenced_frames_
     # from the key frame at 0 to frame 299, x264's 3 B-frames leave about two frames in four unreferenced:
     # outside the windows and their 1 s margins (about 200 frames) about 100 are not decoded
     assert reader.stats.decoded < 240, reader.stats.decoded
+    # and it stops after the last window: frames 0-29 and the few the decoder holds back for reordering
+    early = CfrReader(path, windows=[(20, 30)])
+    assert [t for t, _ in early] == list(range(20, 30)) and early.stats.decoded < 36, early.stats.decoded
 
 
 def test_read_windows_reads_on_without_skipping_where_a_window_repeats_a_frame_from_before_a_gap(tmp_path):

@@ -642,7 +642,8 @@ class CfrReader:
         because a frame missing from a variable-rate source repeats the frame
         before it; should a window's frame need a repeat from further back, the
         reader raises ``SkippedTooFar`` (:func:`read_windows` then reads on
-        without skipping).
+        without skipping).  Reading stops after the last window; :attr:`stats`
+        then count the skipped frames as duplicated.
 
     Raises
     ------
@@ -738,6 +739,8 @@ class CfrReader:
                     prev, prev_slot = frame, slot
                     if stats.emitted - 1 >= self.start and self._wanted(stats.emitted - 1, slot):
                         yield stats.emitted - 1, frame
+                    if self.windows is not None and (not self.windows or stats.emitted >= self.windows[-1][1]):
+                        return  # past the last window: nothing more is wanted
             except VideoError:
                 raise
             except Exception as exc:
