@@ -149,6 +149,10 @@ def analyze(
 ) -> None:
     """Analyse new recordings: prepare, spot intervals, recognise them, and write a per-person timeline, an HTML
     report and proposals for mextk annotate."""
+    if jobs > 1:  # the workers' fork server loads its imports and models on the idle core while this one imports
+        from mextk.workers import start_server
+
+        start_server()
     from mextk.analyze.chain import analyze_recordings
     from mextk.features.batch import parse_params
     from mextk.spotting.run import default_settings, with_settings

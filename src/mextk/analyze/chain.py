@@ -104,6 +104,10 @@ def analyze_recording(
     :func:`analyze_recordings`); ``progress`` shows each stage's own bars instead.
     """
     stage = on_stage or (lambda name: None)
+    if jobs > 1:  # the workers' fork server loads its models on the other core while this one imports and prepares
+        from mextk.workers import start_server
+
+        start_server()
     from mextk.evaluate.modelfolder import load_model
     from mextk.evaluate.predict import predict_clips
     from mextk.io.review import apply_review
@@ -115,10 +119,6 @@ def analyze_recording(
     out = Path(out_dir)
     spotter = spotter or SpotterSettings()
     prepare = prepare or PrepareConfig()
-    if jobs > 1:  # the workers' fork server loads its models on the other core while this one prepares
-        from mextk.workers import start_server
-
-        start_server()
     # refuse an unusable model (incompatible, or weights that cannot be read) before any work; loading it here
     # (about 2 s of scikit-learn's or PyTorch's imports) overlaps the fork server loading its models on the
     # other core.  In a thread beside prepare or region motion it saved nothing: loading holds the
