@@ -169,6 +169,8 @@ def analyze(
         note = " (done before)" if r["cached"] else ""
         people = t["person"].nunique() if len(t) else 0
         typer.echo(f"{rec}: {len(t)} event(s) of {people} person(s){note} -> {r['folder'] / 'report.html'}")
+        for clip, reason in (r.get("failed_clips") or {}).items():  # the others' events are kept
+            typer.echo(f"{rec}: clip {clip.split('/', 1)[-1]} not analysed: {reason}", err=True)
     for rec, reason in res["failed"].items():
         typer.echo(f"failed: {rec}: {reason}", err=True)
     if res["failed"]:

@@ -152,3 +152,28 @@ def test_a_relative_out_folder_recognises_every_event(analysed, synth_call, mode
     before = pd.read_csv(folder / "timeline.csv")
     assert len(timeline) == len(before) > 0
     assert timeline["class"].notna().all() and (timeline["class"] == before["class"]).all()
+
+
+def test_a_clip_that_cannot_be_read_is_reported_and_the_others_events_kept(analysed, synth_call, model, tmp_path):
+    import shutil
+
+    out, folder, _ = analysed
+    recording = synth_call[0]
+    (tmp_path / recording.parent.name).mkdir()  # the clips name their recording relative to themselves
+    shutil.copy2(recording, tmp_path / recording.parent.name / recording.name)
+    shutil.copytree(out, tmp_path / "out")
+    (tmp_path / "out" / folder.name / "done.json").unlink()
+    before = pd.read_csv(folder / "timeline.csv", dtype={"clip": str})
+    broken = before["clip"].iloc[0]
+    manifest = pd.read_csv(out / "prepared" / "manifest.csv", dtype={"sample_id": str}).set_index("sample_id")
+    (tmp_path / "out" / "prepared" / manifest.loc[broken, "path"]).write_text("{")  # its clip reference
+    args = ["analyze", str(tmp_path / recording.parent.name / recording.name), "--model", str(model),
+            "--out", str(tmp_path / "out"), "--include-excluded"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"clip {broken} not analysed" in result.output and "not a readable clip reference" in result.output
+    timeline = pd.read_csv(tmp_path / "out" / folder.name / "timeline.csv", dtype={"clip": str})
+    assert broken not in set(timeline["clip"])
+    others = before[before["clip"] != broken]
+    kept = set(zip(timeline["clip"], timeline["start_frame"], strict=True))
+    assert len(others) > 0 and kept == set(zip(others["clip"], others["start_frame"], strict=True))
