@@ -86,3 +86,18 @@ def test_five_point_alignment_jitters_no_more_than_the_68_point_one_on_real_talk
         params = np.array([eye_transform(tracker.update(f), 96) for f in frames])
         jitter[points] = np.median(np.abs(np.diff(params[:, 2:], 2, axis=0)), axis=0)  # log scale, angle
     assert (jitter[5] <= 1.2 * jitter[68]).all(), jitter
+
+
+def test_cell_means_are_the_mean_flow_over_each_cell():
+    from mextk.spotting.motion import _cell_means, _cells
+
+    # u = column, v = 2 * row: over rows [y0, y1) and columns [x0, x1) the means are the middle column
+    # (x0 + x1 - 1) / 2 and twice the middle row
+    size = 64
+    rows, cols = np.mgrid[0:size, 0:size]
+    f = np.stack([cols, 2 * rows], axis=-1).astype(np.float32)
+    cells, _ = _cells(size)
+    got = _cell_means(f, cells)
+    y0, y1, x0, x1 = cells.T.astype(float)
+    assert np.allclose(got[:, 0], (x0 + x1 - 1) / 2) and np.allclose(got[:, 1], (y0 + y1 - 1))
+    assert got.shape == (4 * len(REGIONS), 2)
