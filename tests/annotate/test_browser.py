@@ -73,6 +73,15 @@ def _sign_in(page, base, name):
     page.wait_for_url(base + "/")
 
 
+def _until(page, done, tries: int = 300) -> None:
+    """Wait (up to 30 s) until ``done()``: a submission reaches the server after the key press returns, and a fixed
+    500 ms wait once failed on a loaded machine."""
+    for _ in range(tries):
+        if done():
+            return
+        page.wait_for_timeout(100)
+
+
 def _at_frame(page, k):
     page.wait_for_function("(k) => document.getElementById('current-view').dataset.frame === k", arg=str(k))
 
@@ -96,7 +105,7 @@ def test_a_cmed_round_by_keyboard_only(server, browser):
     page.keyboard.press("Enter")  # submits the clip, then opens the next task
     page.wait_for_function("() => location.pathname !== '/task/1'")
     page.keyboard.press("Enter")  # the second clip: no segment
-    page.wait_for_timeout(500)
+    _until(page, lambda: project.progress()["steps"]["mark"] == {"done": 2})
     assert project.progress()["steps"]["mark"] == {"done": 2}
     ben = browser.new_page()
     ben.on("dialog", lambda d: d.accept())
@@ -107,7 +116,7 @@ def test_a_cmed_round_by_keyboard_only(server, browser):
     assert "happiness" not in ben.inner_text("#frame-info")
     ben.keyboard.press("1")
     ben.keyboard.press("Enter")
-    ben.wait_for_timeout(500)
+    _until(ben, lambda: project.progress()["segments"] == {"accepted": 1})
     assert project.progress()["segments"] == {"accepted": 1}
 
 
@@ -221,7 +230,7 @@ def test_a_full_round_with_stage_3_then_export_and_stats(server, browser, tmp_pa
     anna.keyboard.press("Enter")
     anna.wait_for_function("() => location.pathname !== '/task/1'")
     anna.keyboard.press("Enter")
-    anna.wait_for_timeout(500)
+    _until(anna, lambda: project.progress()["steps"]["mark"] == {"done": 2})
     ben = browser.new_page()
     ben.on("dialog", lambda d: d.accept())
     _sign_in(ben, base, "ben")
@@ -241,7 +250,7 @@ def test_a_full_round_with_stage_3_then_export_and_stats(server, browser, tmp_pa
     )
     ben.keyboard.press(next(o.split(" ")[0] for o in options if o.endswith("disgust")))
     ben.keyboard.press("Enter")
-    ben.wait_for_timeout(500)
+    _until(ben, lambda: project.progress()["segments"] == {"accepted": 2})
     assert project.progress()["segments"] == {"accepted": 2}
     runner = CliRunner()
     res = runner.invoke(app, ["annotate", "export", str(project.folder), "--out", str(tmp_path / "ds")])
