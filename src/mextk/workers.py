@@ -41,6 +41,9 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 START_METHOD = "forkserver"
 PRELOAD = ["mextk._preload"]
@@ -122,3 +125,18 @@ def worker_pool(jobs: int, *, single_threaded: bool = True) -> Iterator[ProcessP
         max_workers=jobs, mp_context=context(), initializer=_start_worker, initargs=(dict(os.environ), single_threaded)
     ) as pool:
         yield pool
+
+
+def balanced_plan(plan: Callable[[float], T | None], high: float, *, steps: int) -> T | None:
+    """The plan that keeps its largest piece of work smallest: ``plan(limit)`` splits the work into pieces of at
+    most ``limit`` each (``None`` when that takes more pieces than there are workers), and the smallest limit that
+    works is found by bisection between 0 and ``high`` (the cost of all the work) in ``steps`` halvings."""
+    best, low = plan(high), 0.0
+    for _ in range(steps):
+        mid = 0.5 * (low + high)
+        found = plan(mid)
+        if found is None:
+            low = mid
+        else:
+            best, high = found, mid
+    return best

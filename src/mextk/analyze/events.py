@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mextk.workers import worker_pool
+from mextk.workers import balanced_plan, worker_pool
 
 
 def event_name(onset: int, offset: int) -> str:
@@ -204,16 +204,7 @@ def _split_balanced(events: list[tuple[int, int]], keys: list[int], margin: int,
             i = j
         return cuts if len(cuts) < parts else None
 
-    low, high = 0.0, _chunk_cost(events, keys, margin)
-    best = greedy(high) or []
-    for _ in range(30):
-        mid = 0.5 * (low + high)
-        cuts = greedy(mid)
-        if cuts is None:
-            low = mid
-        else:
-            best, high = cuts, mid
-    return best
+    return balanced_plan(greedy, _chunk_cost(events, keys, margin), steps=30) or []
 
 
 def plan_chunks(

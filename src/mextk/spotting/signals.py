@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.features.cache import FeatureCache
-from mextk.workers import worker_pool
+from mextk.workers import balanced_plan, worker_pool
 
 
 def video_key(row: Any) -> str:
@@ -192,16 +192,7 @@ def _balanced_bounds(spans: list[tuple[int, int]], warm: int, parts: int) -> lis
             bounds.append(ok)
         return bounds if bounds[-1] == last and len(bounds) <= parts + 1 else None
 
-    low, high = 0.0, stretch_cost(spans, warm, first, last)
-    best = greedy(high) or [first, last]
-    for _ in range(40):
-        mid = 0.5 * (low + high)
-        found = greedy(mid)
-        if found is None:
-            low = mid
-        else:
-            high, best = mid, found
-    return best
+    return balanced_plan(greedy, stretch_cost(spans, warm, first, last), steps=40) or [first, last]
 
 
 def load_features(root: str | os.PathLike[str], key: str, settings: Any, fps: float) -> dict[str, np.ndarray]:
