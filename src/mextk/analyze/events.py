@@ -220,7 +220,7 @@ def plan_chunks(
     decoded too.  Anything else is a task of its own.
     """
     from mextk.io.clipref import is_clip_ref, read_clip_ref
-    from mextk.io.video import SKIP_MARGIN_S
+    from mextk.io.video import SEEK_EARLY_S
 
     tasks: list[list[tuple[str, list[tuple[int, int]], str]]] = []
     by_recording: dict[tuple[str, float], list[tuple[int, int, int, int, int]]] = {}
@@ -239,7 +239,7 @@ def plan_chunks(
     for (recording, fps), events in by_recording.items():
         events.sort()
         keys = key_frames(recording, fps) if parts > 1 else []
-        margin = int(math.ceil(SKIP_MARGIN_S * fps))
+        margin = int(math.ceil(SEEK_EARLY_S * fps))  # how far before its first event a pass seeks
         bounds = [0, *_split_balanced([(e[0], e[1]) for e in events], keys, margin, parts), len(events)]
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             per_item: dict[int, list[tuple[int, int]]] = {}

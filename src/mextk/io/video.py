@@ -575,6 +575,9 @@ def prefetch(items: Iterable[Any], size: int = 16) -> Iterator[Any]:
                 thread.join(timeout=0.05)
 
 
+#: How far before its first frame :class:`CfrReader` seeks, to the key frame before that (seconds).
+SEEK_EARLY_S = 1.0
+
 #: How long before each wanted window :class:`CfrReader` stops skipping frames (seconds).
 SKIP_MARGIN_S = 1.0
 
@@ -684,8 +687,8 @@ class CfrReader:
 
     def _seek(self, t0: float, tb: float) -> bool:
         """Jump to the key frame before output frame ``self.start``; ``False`` when the container cannot seek."""
-        # a second early: a container's index can place key frames a little off their presentation times
-        target = t0 + self.start / self.stats.fps - 1.0
+        # early: a container's index can place key frames a little off their presentation times
+        target = t0 + self.start / self.stats.fps - SEEK_EARLY_S
         try:
             self._container.seek(max(0, int(target / tb)), stream=self._stream, backward=True, any_frame=False)
         except Exception:  # some containers (raw streams, damaged indices) cannot seek: decode from the start
