@@ -819,9 +819,7 @@ def read_windows(
     done = merged[0][0] - 1
     frames = iter(CfrReader(path, fps=fps, start=merged[0][0], windows=merged))
     try:
-        for t, frame in frames:
-            if t > last:
-                break
+        for t, frame in frames:  # only the windows' frames; it stops after the last
             done = t
             yield t, frame
         return
