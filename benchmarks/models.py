@@ -26,6 +26,13 @@ In one run:
    against one seed, with the UF1 of each seed, their mean and sd, and the seed
    ensemble's UF1; without ``--full`` the same ``--folds`` folds of every seed
    are timed and scaled to 68 (the issue's target: 5 seeds under 15 minutes).
+
+6. the fused STSTNet kernel's two arithmetics side by side: microseconds per
+   sample and epoch in float32 and in bfloat16 (Intel AMX), on one thread and
+   on all, 436 inputs, runs alternated and repeated (the median of 3).
+
+``--precision bf16`` trains STSTNet in part 5 with the fused kernel's opt-in bfloat16
+convolutions (``--train precision=bf16``; Intel AMX), so both arithmetics can be timed and scored.
 """
 
 from __future__ import annotations
@@ -149,6 +156,52 @@ def training_per_fold(n_train: int = 10776) -> None:
         print(
             f"   {'ststnet':11s} {'fused kernel':15s} {1000 * per_sample:9.2f} ms per training sample; "
             f"fold of 442 samples x 800 epochs: {per_sample * 442 * 800 / 3600:8.2f} h"
+        )
+
+
+def kernel_precisions(repeats: int = 3, epochs: int = 100) -> None:
+    """Part 6: the fused kernel in float32 against bfloat16 (same inputs, settings and seed)."""
+    import statistics
+
+    from mextk.models.flownets import ststnet
+    from mextk.models.fused import bf16_unavailable, fit_ststnet, kernel
+    from mextk.models.training import TrainConfig
+
+    print("\n6. fused STSTNet kernel, float32 against bfloat16: 436 inputs, full batch, Adam")
+    lib = kernel()
+    if lib is None:
+        print("   no kernel (no C compiler)")
+        return
+    why = bf16_unavailable(lib)
+    if why:
+        print(f"   bfloat16 not available here: {why}")
+        return
+    g = np.random.default_rng(0)
+    items = [torch.from_numpy(g.random((3, 28, 28), dtype=np.float32)) for _ in range(436)]
+    y = g.integers(0, 3, 436)
+    for threads in (1, torch.get_num_threads()):
+        times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        for _ in range(repeats):
+            for precision in times:
+                cfg = TrainConfig(
+                    epochs=epochs, batch_size=0, optimizer="adam", lr=5e-5, lr_step=0, device="cpu", precision=precision
+                )
+                t = time.perf_counter()
+                fit_ststnet(
+                    lambda: ststnet(num_classes=3),
+                    items,
+                    y,
+                    n_classes=3,
+                    input_type="flow",
+                    config=cfg,
+                    threads=threads,
+                )
+                times[precision].append((time.perf_counter() - t) / epochs / len(items) * 1e6)
+        f32, b16 = statistics.median(times["fp32"]), statistics.median(times["bf16"])
+        print(
+            f"   {threads} thread(s): float32 {f32:.1f} us, bfloat16 {b16:.1f} us per sample and epoch "
+            f"({f32 / b16:.2f}x; runs {', '.join(f'{v:.1f}' for v in times['fp32'])} / "
+            f"{', '.join(f'{v:.1f}' for v in times['bf16'])})"
         )
 
 
@@ -360,7 +413,7 @@ def _megc_like_manifest(tmp: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     return tmp / "manifest.csv", y, subjects
 
 
-def ststnet_seeds(full: bool, jobs: int, n_folds: int, n_seeds: int = 5) -> None:
+def ststnet_seeds(full: bool, jobs: int, n_folds: int, precision: str = "fp32", n_seeds: int = 5) -> None:
     from mextk.evaluate.runner import RunConfig, run_folds, start_run
     from mextk.evaluate.seeds import evaluate_seeds, seed_folder
 
@@ -370,9 +423,11 @@ def ststnet_seeds(full: bool, jobs: int, n_folds: int, n_seeds: int = 5) -> None
     folds = all_subjects if full else all_subjects[:: max(1, len(all_subjects) // n_folds)][:n_folds]
     print(
         f"\n5. LOSO STSTNet with {n_seeds} seeds against one, 442 inputs from 68 subjects, 800 epochs "
-        f"({len(folds)} folds of each seed timed, {jobs} worker(s))"
+        f"({len(folds)} folds of each seed timed, {jobs} worker(s), precision {precision})"
     )
-    cfg = RunConfig(manifest=str(manifest), model="ststnet", task="megc3", input="precomputed")
+    cfg = RunConfig(
+        manifest=str(manifest), model="ststnet", task="megc3", input="precomputed", train={"precision": precision}
+    )
     executor = "process" if jobs > 1 else "local"
     timed = {f"megc-like/{s}" for s in folds}  # subjects are named DATASET/SUBJECT in a run
     times = {}
@@ -400,8 +455,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="run the full LOSO runs (hours)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the runner")
-    parser.add_argument("--only", choices=["1", "2", "3", "4", "5"], help="run one part")
+    parser.add_argument("--only", choices=["1", "2", "3", "4", "5", "6"], help="run one part")
     parser.add_argument("--folds", type=int, default=8, help="STSTNet folds timed without --full (part 4)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="STSTNet's kernel arithmetic")
     args = parser.parse_args()
     torch.manual_seed(0)
     parts = {
@@ -409,7 +465,8 @@ def main() -> None:
         "2": training_per_fold,
         "3": lambda: cmed_scale_lbp_svm(args.full, args.jobs),
         "4": lambda: ststnet_loso(args.full, args.jobs, args.folds),
-        "5": lambda: ststnet_seeds(args.full, args.jobs, args.folds),
+        "5": lambda: ststnet_seeds(args.full, args.jobs, args.folds, args.precision),
+        "6": kernel_precisions,
     }
     for key, fn in parts.items():
         if args.only in (None, key):

@@ -1,6 +1,6 @@
 """The spread over seeds of mextk's own figures (prints figures; not a test).
 
-    python benchmarks/seeds.py [--seeds 0-4] [--jobs 2] [--keep DIR]
+    python benchmarks/seeds.py [--seeds 0-4] [--jobs 2] [--keep DIR] [--models ststnet,...] [--precision bf16]
 
 On the demo's synthetic dataset (``mextk demo``'s defaults: 6 subjects x 14
 clips, 6 classes), each of the demo's models and STSTNet is evaluated under
@@ -8,6 +8,9 @@ leave-one-subject-out once per seed (``mextk evaluate --seeds``), with the
 demo's settings; only the seed changes.  Printed per model: each seed's UF1
 and UAR, their mean and sample standard deviation, the range, and the seed
 ensemble's UF1 and UAR.  This is the spread that a single run's figure hides.
+``--models`` keeps some of the models; ``--precision bf16`` trains STSTNet with the fused kernel's
+opt-in bfloat16 convolutions (``--train precision=bf16``), so the two arithmetics can be compared
+seed by seed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--keep", type=Path, default=None)
+    ap.add_argument("--models", default="", help="comma-separated models to keep (default: all)")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="STSTNet's kernel arithmetic")
     args = ap.parse_args()
 
     from mextk.demo import DemoConfig, _demo_models
@@ -42,14 +47,24 @@ def main() -> None:
         f"LOSO on the demo's synthetic data ({demo.n_subjects} subjects x {demo.clips_per_subject} clips, "
         f"task {demo.task}, chance UF1 about {1 / 6:.2f}), seeds {args.seeds}, {args.jobs} worker(s):"
     )
-    for model, train in [*_demo_models(demo), ("ststnet", {})]:
+    wanted = {m for m in args.models.split(",") if m}
+    for model, train in [*_demo_models(demo), ("ststnet", {"precision": args.precision})]:
+        if wanted and model not in wanted:
+            continue
         config = RunConfig(
             manifest=str(work / "data" / "manifest.csv"), model=model, task=demo.task,
             features_dir=str(work / "features"), train=train,
         )  # fmt: skip
         t = time.perf_counter()
         executor = "process" if args.jobs > 1 and model != "lbptop_svm" else "local"
-        m = evaluate_seeds(config, work / "runs" / model, seeds, executor=executor, jobs=args.jobs, progress=False)
+        m = evaluate_seeds(
+            config,
+            work / "runs" / f"{model}_{args.precision}",
+            seeds,
+            executor=executor,
+            jobs=args.jobs,
+            progress=False,
+        )
         took = time.perf_counter() - t
         for metric in ("uf1", "uar"):
             s = m["summary"][metric]

@@ -74,6 +74,72 @@ def test_kernel_matches_autograd(settings: dict, threads: int) -> None:
     assert _max_rel_diff(build().state_dict(), ref.state_dict()) > 1e-3
 
 
+def _bf16(t: torch.Tensor) -> torch.Tensor:
+    return t.to(torch.bfloat16).to(torch.float32)
+
+
+class _RoundGrad(torch.autograd.Function):
+    """Identity on the way forward; the gradient rounded to bfloat16 on its way back."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return z.clone()
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _bf16(g)
+
+
+class _BF16Conv(torch.nn.Conv2d):
+    """The bfloat16 kernel's convolution said in PyTorch (the reference): inputs and weights rounded to
+    bfloat16 (their products are exact in float32, the sums float32), the weights' gradient taken as if
+    unrounded, the gradient at the output rounded before it reaches the weights (not the bias)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight + (_bf16(self.weight) - self.weight).detach()
+        z = torch.nn.functional.conv2d(_bf16(x), w, None, self.stride, self.padding)
+        return _RoundGrad.apply(z) + self.bias[None, :, None, None]
+
+
+def _bf16_reference(num_classes: int) -> torch.nn.Module:
+    model = ststnet(num_classes=num_classes, dropout=0.0)
+    for stream in model.streams:
+        conv = stream[0]
+        twin = _BF16Conv(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding)
+        twin.load_state_dict(conv.state_dict())
+        stream[0] = twin
+    return model
+
+
+@pytest.fixture
+def amx(compiled: None) -> None:
+    """The kernel's bfloat16 path can run here (Intel AMX, lent by the OS), else the test skips, saying so."""
+    why = fused.bf16_unavailable(fused.kernel())
+    if why:
+        pytest.skip(f"no bfloat16 kernel here: {why}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.usefixtures("amx")
+def test_bf16_kernel_matches_autograd_with_bf16_rounding(threads: int) -> None:
+    x, y = _data(30)
+    cfg = TrainConfig(
+        epochs=6, batch_size=0, optimizer="sgd", lr=0.05, weight_decay=1e-3, device="cpu", seed=2, lr_step=0
+    )
+    fast, h_fast = fused.fit_ststnet(
+        lambda: ststnet(num_classes=3, dropout=0.0), x, y, n_classes=3, input_type="flow",
+        config=TrainConfig(**{**cfg.to_dict(), "precision": "bf16"}), threads=threads,
+    )  # fmt: skip
+    ref16, h16 = fit_torch(lambda: _bf16_reference(3), x, y, n_classes=3, input_type="flow", config=cfg)
+    ref32, _ = fit_torch(lambda: ststnet(num_classes=3, dropout=0.0), x, y, n_classes=3, input_type="flow", config=cfg)
+    assert h_fast["trainer"] == "kernel" and h_fast["precision"] == "bf16"
+    np.testing.assert_allclose(h_fast["loss"], h16["loss"], rtol=1e-5)
+    close = _max_rel_diff(fast.state_dict(), ref16.state_dict())
+    assert close < 1e-4  # as close as the float32 kernel to float32 autograd
+    # the comparison tells the arithmetics apart: float32 training is further away than the rounding's own noise
+    assert _max_rel_diff(fast.state_dict(), ref32.state_dict()) > 5 * close
+
+
 @pytest.mark.usefixtures("compiled")
 def test_dropout_is_seeded_and_applied() -> None:
     x, y = _data(40)
@@ -151,6 +217,33 @@ def test_falls_back_to_the_torch_loop(change: dict, channels: int, why: str) -> 
     )
     assert history["trainer"] == "torch"
     assert why in history["kernel_unused"]
+
+
+def test_bf16_falls_back_to_float32_and_says_why(monkeypatch) -> None:
+    """Without AMX (here feigned at the hardware boundary) the kernel trains in float32; the PyTorch loop
+    always does; both record why bfloat16 was not used."""
+    x, y = _data(12)
+    cfg = TrainConfig(epochs=2, batch_size=0, optimizer="adam", lr=1e-3, device="cpu", precision="bf16")
+    if fused.kernel() is not None:
+        monkeypatch.setattr(fused, "bf16_unavailable", lambda lib: "no AMX on this CPU")
+        ref, _ = fused.fit_ststnet(
+            lambda: ststnet(num_classes=3), x, y, n_classes=3, input_type="flow",
+            config=TrainConfig(**{**cfg.to_dict(), "precision": "fp32"}),
+        )  # fmt: skip
+        model, history = fused.fit_ststnet(
+            lambda: ststnet(num_classes=3), x, y, n_classes=3, input_type="flow", config=cfg
+        )
+        assert history["trainer"] == "kernel" and history["precision"] == "fp32"
+        assert history["precision_unused"] == "no AMX on this CPU"
+        assert _max_rel_diff(model.state_dict(), ref.state_dict()) == 0.0  # exactly the float32 kernel
+    torch_cfg = TrainConfig(**{**cfg.to_dict(), "kernel": "torch"})
+    _, history = fused.fit_ststnet(
+        lambda: ststnet(num_classes=3), x, y, n_classes=3, input_type="flow", config=torch_cfg
+    )
+    assert history["trainer"] == "torch" and history["precision"] == "fp32"
+    assert "float32" in history["precision_unused"]
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
 
 
 def test_unsupported_reasons() -> None:

@@ -70,6 +70,8 @@ static inline uint64_t splitmix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+static void pool_sample(const float *z, const float *sgn, float *rsel, int32_t *sel);
+
 /* Forward of one sample: z (900 x 16) stored, ReLU statistics added to s1/s2,
  * pooled sign*r maxima and their positions. */
 static void forward_sample(const float *x, const float *w, const float *b, const float *sgn, float *z,
@@ -122,25 +124,43 @@ static void forward_sample(const float *x, const float *w, const float *b, const
         s1[c] += sum[c];
         s2[c] += sq[c];
     }
-    v16 s = ld(sgn);
-    for (int u = 0; u < PS; u++) {
-        for (int v = 0; v < PS; v++) {
-            v16 best = (v16){0} - INFINITY;
-            vi16 bidx = {0};
-            for (int i = 3 * u - 1; i <= 3 * u + 1; i++) {
-                if (i < 0 || i >= CS) continue;
-                for (int j = 3 * v - 1; j <= 3 * v + 1; j++) {
-                    if (j < 0 || j >= CS) continue;
-                    int p = i * CS + j;
-                    v16 val = s * relu(ld(z + p * NC));
-                    vi16 gt = val > best;
-                    best = blend(gt, val, best);
-                    bidx = (gt & p) | (~gt & bidx);
-                }
+    pool_sample(z, sgn, rsel, sel);
+}
+
+/* 3x3 max-pooling (stride 3, padding 1) of one sample's convolution output z (900 x 16): the pooled
+ * sign*r maxima (r = ReLU(z)) and their positions. */
+static void pool_row(const float *z, const float *sgn, int u, float *rsel, int32_t *sel);
+
+static void pool_sample(const float *z, const float *sgn, float *rsel, int32_t *sel) {
+    for (int u = 0; u < PS; u++) pool_row(z, sgn, u, rsel, sel);
+}
+
+/* Pooling windows (u, 0..9), from z's rows 3u - 1 .. 3u + 1. */
+static void pool_row(const float *z, const float *sgn, int u, float *rsel, int32_t *sel) {
+    v16 s = ld(sgn), best[PS];
+    vi16 bidx[PS];
+    for (int v = 0; v < PS; v++) {
+        best[v] = (v16){0} - INFINITY;
+        bidx[v] = (vi16){0};
+    }
+    /* the ten windows side by side (ten independent chains of comparisons, not one after another);
+     * each still visits its positions row by row, left to right, so ties go to the same position */
+    for (int i = 3 * u - 1; i <= 3 * u + 1; i++) {
+        if (i < 0 || i >= CS) continue;
+        for (int dj = -1; dj <= 1; dj++)
+            for (int v = 0; v < PS; v++) {
+                int j = 3 * v + dj;
+                if (j < 0 || j >= CS) continue;
+                int p = i * CS + j;
+                v16 val = s * relu(ld(z + p * NC));
+                vi16 gt = val > best[v];
+                best[v] = blend(gt, val, best[v]);
+                bidx[v] = (gt & p) | (~gt & bidx[v]);
             }
-            st(rsel + (u * PS + v) * NC, s * best);
-            sti(sel + (u * PS + v) * NC, bidx);
-        }
+    }
+    for (int v = 0; v < PS; v++) {
+        st(rsel + (u * PS + v) * NC, s * best[v]);
+        sti(sel + (u * PS + v) * NC, bidx[v]);
     }
 }
 
@@ -236,6 +256,11 @@ typedef struct {
     float *z, *rsel, *gsel, *gbuf, *gconv;
     int32_t *sel;
     double *stats;
+    const uint16_t *packed, *wb; /* the bfloat16 kernel's packed inputs and weights (NULL: float32) */
+    float *zscr;                 /* its per-thread convolution output (ZS x 16) */
+    uint16_t *dscr;              /* its per-thread D of every sample of a chunk (chunk_max x DV) */
+    int chunk_max;               /* the most samples in a chunk */
+    const float *bias16;         /* its convolution bias repeated in 16 rows */
 } pass_t;
 
 static void forward_block(void *arg, int t, int lo, int hi, int thread) {
@@ -255,6 +280,271 @@ static void backward_block(void *arg, int t, int lo, int hi, int thread) {
                         c->gsel + (size_t)s * NW * NC, c->sel + (size_t)s * NW * NC, c->bc, c->kc,
                         c->gbuf + (size_t)thread * NP * NC, acc, acc + NK * NC);
 }
+
+
+/* ---- bfloat16 convolutions on AMX (ststnet_train_bf16) ----------------------------------------
+ *
+ * The convolution and its weight gradient as tile matrix products (Intel AMX, TDPBF16PS: bfloat16
+ * products summed in float32).  A packed sample is the padded image in bfloat16 (6 KB).
+ *
+ * Forward, for one output row i and 16 positions j at a time: z[i][j] = b + sum over dy of A_dy W_dy,
+ * where row j of A_dy is the 9 inputs x[i + dy][j..j+2][0..2] (contiguous in the channels-last image,
+ * so A_dy is the image read with a stride of 3 values: no im2col copy) and W_dy the 9 x 16 weights of
+ * that kernel row.  Each row's ReLU sums and pooling follow while the row is in the L1 cache.
+ *
+ * Backward: z is recomputed the same way (cheaper than keeping 25 MB of it and reading it back), d =
+ * dL/dz is formed in float32 exactly as backward_sample forms it, and dW_dy += R_dy D for each output
+ * row, where D holds the row's 32 positions' d (bfloat16, in AMX's pairs of positions) and row dx*3 +
+ * ch of R_dy is x[i + dy][j + dx][ch] over those positions (gathered from the image per sample,
+ * build_r).  Batch norm, the pooling's routing, the head and the optimiser are the float32 kernel's.
+ *
+ * What bfloat16 changes: the convolution sees its inputs and weights rounded to bfloat16 (8
+ * significant bits instead of 24), and the weight gradient sees d rounded so; products are summed in
+ * float32, and the weights themselves stay float32 between steps.  tests/models/test_fused.py checks
+ * the result against PyTorch autograd doing exactly these roundings. */
+#define XB (PADDED * ROW + 32)    /* the padded image in bfloat16, then slack for the last strided reads */
+#define RROW (9 * 32)             /* one image row as R: 9 (dx, channel) rows of 32 positions */
+#define PK XB                     /* bfloat16 values per packed sample */
+#define ZS (NP + 2)               /* rows of a convolution output buffer: 900, and two written past it */
+#define DV (CS * 32 * NC)         /* bfloat16 values of one sample's D: 30 rows of 16 position pairs x 16 */
+
+/* The pooling window of each convolution output position (-1: none; windows are disjoint); filled once
+ * per process (pthread_once). */
+static int window_of[NP];
+static pthread_once_t windows_once = PTHREAD_ONCE_INIT;
+static void init_windows(void) {
+    for (int p = 0; p < NP; p++) {
+        int u = (p / CS + 1) / 3, v = (p % CS + 1) / 3;
+        window_of[p] = u < PS && v < PS ? u * PS + v : -1;
+    }
+}
+
+static inline uint16_t to_bf16(float f) { /* round to nearest even, as the AVX512-BF16 conversions do */
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN stays NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* The n samples idx[0..n), in idx's order, packed for ststnet_train_bf16 (n x PK bfloat16 values). */
+int ststnet_pack_bf16(const float *img, const int32_t *idx, int n, uint16_t *out) {
+    for (int s = 0; s < n; s++) {
+        const float *x = img + (size_t)idx[s] * PADDED * ROW;
+        uint16_t *o = out + (size_t)s * PK;
+        memset(o, 0, sizeof(uint16_t) * PK);
+        for (int k = 0; k < PADDED * ROW; k++) o[k] = to_bf16(x[k]);
+    }
+    return 0;
+}
+
+int ststnet_packed_size(void) { return PK; }
+
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
+#define HAVE_AMX 1
+#include <sys/syscall.h>
+#include <unistd.h>
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed)) tilecfg_t;
+
+/* Two tile configurations.  CONV: 0, 1 z of two 16-position blocks (float32); 2, 3, 7 A_dy (16
+ * positions x 10 inputs, the tenth multiplied by a zero weight); 4, 5, 6 W_0, W_1, W_2 (5 input
+ * pairs x 16 channels).  GRAD: 0, 1, 2 dW_0, dW_1, dW_2 (9 inputs x 16 channels, float32); 3, 5, 6
+ * R_0, R_1, R_2 (9 inputs x 32 positions); 4, 7 D (16 position pairs x 16 channels).  Loading a
+ * configuration zeroes every tile.  Consecutive products use different tiles, so that one need not
+ * wait for the one before it to finish reading its operands. */
+enum { CONV, GRAD };
+
+static void tiles_on(int which) {
+    /* whole configurations in static memory: the compiler may not see that LDTILECFG reads all 64 bytes
+     * of a local one, and dropped the zeroing of its unused entries (a SIGILL at the next load) */
+    static const tilecfg_t cfg[2] = {
+        {.palette = 1, .colsb = {64, 64, 20, 20, 64, 64, 64, 20}, .rows = {16, 16, 16, 16, 5, 5, 5, 16}},
+        {.palette = 1, .colsb = {64, 64, 64, 64, 64, 64, 64, 64}, .rows = {9, 9, 9, 9, 16, 9, 9, 16}},
+    };
+    _tile_loadconfig(&cfg[which]);
+}
+
+/* Linux lends a process the AMX registers only when asked (arch_prctl ARCH_REQ_XCOMP_PERM). */
+static int amx_permitted(void) {
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
+/* z of output row i (30 positions, into zs + 30 i; the next two rows' first two positions are
+ * overwritten with junk) for one packed sample, bias added (bias16: the bias in 16 rows).  Needs the
+ * CONV tiles with the weights loaded (load_weights). */
+/* Rows between computing a row's z and reading it: a vector load of what a tile store has just
+ * written waits for the store to finish. */
+#define LAG 2
+
+static inline void conv_row_bf16(const uint16_t *xb, const float *bias16, int i, float *zs) {
+    const uint16_t *a = xb + i * ROW;
+    _tile_loadd(0, bias16, NC * sizeof(float));
+    _tile_loadd(1, bias16, NC * sizeof(float));
+    _tile_loadd(2, a, 3 * sizeof(uint16_t));
+    _tile_loadd(3, a + 16 * 3, 3 * sizeof(uint16_t));
+    _tile_dpbf16ps(0, 2, 4);
+    _tile_loadd(7, a + ROW, 3 * sizeof(uint16_t));
+    _tile_dpbf16ps(1, 3, 4);
+    _tile_loadd(2, a + ROW + 16 * 3, 3 * sizeof(uint16_t));
+    _tile_dpbf16ps(0, 7, 5);
+    _tile_loadd(3, a + 2 * ROW, 3 * sizeof(uint16_t));
+    _tile_dpbf16ps(1, 2, 5);
+    _tile_loadd(7, a + 2 * ROW + 16 * 3, 3 * sizeof(uint16_t));
+    _tile_dpbf16ps(0, 3, 6);
+    _tile_dpbf16ps(1, 7, 6);
+    _tile_stored(0, zs + i * CS * NC, NC * sizeof(float));
+    _tile_stored(1, zs + (i * CS + 16) * NC, NC * sizeof(float));
+}
+
+static void load_weights(const uint16_t *wb) {
+    _tile_loadd(4, wb, 64);
+    _tile_loadd(5, wb + 5 * 2 * NC, 64);
+    _tile_loadd(6, wb + 10 * 2 * NC, 64);
+}
+
+/* Each output row's z, its ReLU sums and, once its pooling windows' three rows are done, their maxima,
+ * row after row while the rows are in the L1 cache. */
+static void forward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
+    pass_t *c = arg;
+    float *zs = c->zscr + (size_t)thread * ZS * NC;
+    double *s1 = c->stats + t * 2 * NC, *s2 = s1 + NC;
+    tiles_on(CONV);
+    load_weights(c->wb);
+    for (int s = lo; s < hi; s++) {
+        const uint16_t *xb = c->packed + (size_t)s * PK;
+        float *rsel = c->rsel + (size_t)s * NW * NC;
+        int32_t *sel = c->sel + (size_t)s * NW * NC;
+        __m512 msum[2], msq[2]; /* two running sums each: one would wait on its own latency at every position */
+        msum[0] = msum[1] = msq[0] = msq[1] = _mm512_setzero_ps();
+        for (int k = 0; k < CS + LAG; k++) {
+            if (k < CS) conv_row_bf16(xb, c->bias16, k, zs);
+            int i = k - LAG;
+            if (i < 0) continue;
+            const float *zr = zs + i * CS * NC;
+            for (int j = 0; j < CS; j++) {
+                __m512 r = _mm512_max_ps(_mm512_loadu_ps(zr + j * NC), _mm512_setzero_ps());
+                msum[j & 1] = _mm512_add_ps(msum[j & 1], r);
+                msq[j & 1] = _mm512_fmadd_ps(r, r, msq[j & 1]);
+            }
+            if (i % 3 == 1) pool_row(zs, c->sgn, i / 3, rsel, sel);
+        }
+        v16 sum, sq;
+        _mm512_storeu_ps((float *)&sum, _mm512_add_ps(msum[0], msum[1]));
+        _mm512_storeu_ps((float *)&sq, _mm512_add_ps(msq[0], msq[1]));
+        for (int ch = 0; ch < NC; ch++) {
+            s1[ch] += sum[ch];
+            s2[ch] += sq[ch];
+        }
+    }
+    _tile_release();
+}
+
+/* R of one packed sample (see above): row dx*3 + ch of image row y holds x[y][j + dx][ch] for the 32
+ * positions j (those with j + dx past the image: junk, multiplied by a zero d), gathered from the image
+ * row with two permutations. */
+static void build_r(const uint16_t *xb, uint16_t *r) {
+    __m512i idx[9];
+    for (int m = 0; m < 9; m++) { /* m = dx*3 + ch: value 3j + m of the row, j = 0..31 */
+        int16_t v[32];
+        for (int j = 0; j < 32; j++) v[j] = (int16_t)(3 * j + m);
+        idx[m] = _mm512_loadu_si512(v);
+    }
+    __m512i hi_start = _mm512_set1_epi16(64);
+    for (int y = 0; y < PADDED; y++) {
+        const uint16_t *row = xb + y * ROW; /* 96 values, then the next row's (or the slack): 128 read */
+        __m512i r0 = _mm512_loadu_si512(row), r1 = _mm512_loadu_si512(row + 32);
+        __m512i r2 = _mm512_loadu_si512(row + 64), r3 = _mm512_loadu_si512(row + 96);
+        for (int m = 0; m < 9; m++) {
+            __m512i lo = _mm512_permutex2var_epi16(r0, idx[m], r1);
+            __m512i hi = _mm512_permutex2var_epi16(r2, _mm512_sub_epi16(idx[m], hi_start), r3);
+            __mmask32 high = _mm512_cmpge_epi16_mask(idx[m], hi_start);
+            _mm512_store_si512(r + y * RROW + m * 32, _mm512_mask_blend_epi16(high, lo, hi));
+        }
+    }
+}
+
+static void backward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
+    pass_t *c = arg;
+    float *acc = c->gconv + (size_t)t * (NK + 1) * NC, *zs = c->zscr + (size_t)thread * ZS * NC;
+    uint16_t *dv = c->dscr + (size_t)thread * c->chunk_max * DV;
+    uint16_t r[PADDED * RROW] __attribute__((aligned(64)));
+    float dw[NK * NC] __attribute__((aligned(64)));
+    /* (even, odd) positions interleaved channel by channel, as TDPBF16PS pairs its operands */
+    __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                     21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    __m512 beta = _mm512_loadu_ps(c->bc), kappa = _mm512_loadu_ps(c->kc), accb[2];
+    accb[0] = accb[1] = _mm512_setzero_ps();
+    /* each sample, row after row while the row is in the L1 cache: z again, d = dL/dz, and d as D
+     * (bfloat16 position pairs) */
+    tiles_on(CONV);
+    load_weights(c->wb);
+    for (int s = lo; s < hi; s++) {
+        const float *gs = c->gsel + (size_t)s * NW * NC;
+        const int32_t *sel = c->sel + (size_t)s * NW * NC;
+        const uint16_t *xb = c->packed + (size_t)s * PK;
+        uint16_t *o = dv + (size_t)(s - lo) * DV;
+        for (int k = 0; k < CS + LAG; k++) {
+            if (k < CS) conv_row_bf16(xb, c->bias16, k, zs);
+            int i = k - LAG;
+            if (i < 0) continue;
+            /* d = [z > 0] (beta_c z + kappa_c + the pooled gradient where this position is its window's
+             * maximum): backward_sample's d, without its dense scatter buffer; then D, positions 2q, 2q + 1 */
+            float *dr = zs + i * CS * NC;
+            for (int j = 0; j < CS; j++) {
+                int p = i * CS + j, w = window_of[p];
+                __m512 zz = _mm512_loadu_ps(dr + j * NC), g = _mm512_setzero_ps();
+                if (w >= 0) {
+                    __mmask16 here = _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(sel + w * NC), _mm512_set1_epi32(p));
+                    g = _mm512_maskz_loadu_ps(here, gs + w * NC);
+                }
+                __mmask16 pos = _mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ);
+                __m512 d = _mm512_maskz_mov_ps(pos, _mm512_add_ps(_mm512_fmadd_ps(beta, zz, kappa), g));
+                accb[j & 1] = _mm512_add_ps(accb[j & 1], d);
+                _mm512_storeu_ps(dr + j * NC, d);
+            }
+            for (int q = 0; q < 16; q++) {
+                __m512 even = q < 15 ? _mm512_loadu_ps(dr + 2 * q * NC) : _mm512_setzero_ps();
+                __m512 odd = q < 15 ? _mm512_loadu_ps(dr + (2 * q + 1) * NC) : _mm512_setzero_ps();
+                __m512i both = (__m512i)_mm512_cvtne2ps_pbh(odd, even);
+                _mm512_store_si512(o + (i * 16 + q) * 2 * NC, _mm512_permutexvar_epi16(inter, both));
+            }
+        }
+    }
+    /* then dW_dy += R_dy D over every output row of every sample */
+    tiles_on(GRAD);
+    for (int s = lo; s < hi; s++) {
+        const uint16_t *o = dv + (size_t)(s - lo) * DV;
+        build_r(c->packed + (size_t)s * PK, r);
+        for (int i = 0; i < CS; i += 2) {
+            _tile_loadd(4, o + i * 32 * NC, 64);
+            _tile_loadd(3, r + i * RROW, 64);
+            _tile_loadd(5, r + (i + 1) * RROW, 64);
+            _tile_loadd(6, r + (i + 2) * RROW, 64);
+            _tile_dpbf16ps(0, 3, 4);
+            _tile_dpbf16ps(1, 5, 4);
+            _tile_dpbf16ps(2, 6, 4);
+            _tile_loadd(7, o + (i + 1) * 32 * NC, 64);
+            _tile_loadd(3, r + (i + 1) * RROW, 64);
+            _tile_loadd(5, r + (i + 2) * RROW, 64);
+            _tile_loadd(6, r + (i + 3) * RROW, 64);
+            _tile_dpbf16ps(0, 3, 7);
+            _tile_dpbf16ps(1, 5, 7);
+            _tile_dpbf16ps(2, 6, 7);
+        }
+    }
+    _tile_stored(0, dw, NC * sizeof(float));
+    _tile_stored(1, dw + 9 * NC, NC * sizeof(float));
+    _tile_stored(2, dw + 18 * NC, NC * sizeof(float));
+    _tile_release();
+    for (int k = 0; k < NK; k++)
+        _mm512_storeu_ps(acc + k * NC, _mm512_add_ps(_mm512_loadu_ps(acc + k * NC), _mm512_loadu_ps(dw + k * NC)));
+    _mm512_storeu_ps(acc + NK * NC, _mm512_add_ps(_mm512_loadu_ps(acc + NK * NC), _mm512_add_ps(accb[0], accb[1])));
+}
+#endif
 
 typedef struct {
     const float *rsel, *fwt, *fb, *class_w;
@@ -378,15 +668,20 @@ static void opt_step(param_t *q, const float *g, int optimizer, double lr, doubl
  * optimizer    0 Adam, 1 SGD with momentum; lr_step/lr_gamma: StepLR (0: constant)
  * losses       out, (n_epochs) mean training loss of each epoch
  */
-int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y, const float *class_w,
-                  int n_classes, float *params, float *mom, float *vel, float *run_mean, float *run_var,
-                  int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
-                  double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
-                  double bn_momentum, uint64_t seed, int n_threads, float *losses) {
+static int train(const float *img, const int32_t *idx, int n, const int32_t *y, const float *class_w,
+                 int n_classes, float *params, float *mom, float *vel, float *run_mean, float *run_var,
+                 int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
+                 double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
+                 double bn_momentum, uint64_t seed, int n_threads, float *losses, const uint16_t *packed) {
     int nt = n_threads < 1 ? 1 : n_threads > NCH ? NCH : n_threads;
     if (n_classes < 1 || n_classes > 64 || n < 2) return -2;
     size_t nfc = (size_t)n_classes * NF;
-    float *z = aligned_alloc(64, sizeof(float) * (size_t)n * NP * NC);
+    /* float32: every sample's convolution output, kept from the forward pass to the backward pass;
+     * bfloat16: one per thread, recomputed (see ststnet_train_bf16) */
+    size_t zlen = packed ? (size_t)nt * ZS * NC : (size_t)n * NP * NC;
+    float *z = aligned_alloc(64, sizeof(float) * zlen);
+    int chunk_max = n / NCH + 1;
+    uint16_t *dscr = packed ? aligned_alloc(64, sizeof(uint16_t) * (size_t)nt * chunk_max * DV) : NULL;
     float *rsel = malloc(sizeof(float) * (size_t)n * NW * NC);
     int32_t *sel = malloc(sizeof(int32_t) * (size_t)n * NW * NC);
     float *gsel = malloc(sizeof(float) * (size_t)n * NW * NC);
@@ -398,7 +693,9 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
     float *hacc = malloc(sizeof(float) * NCH * (nfc + n_classes)), *fwt = malloc(sizeof(float) * nfc);
     double *hbn = malloc(sizeof(double) * NCH * 2 * NC), *hloss = malloc(sizeof(double) * NCH);
     int ok = z && rsel && sel && gsel && gbuf && stats && gconv && grad && hacc && hbn && hloss && fwt;
+    ok = ok && (!packed || dscr);
     if (!ok) {
+        free(dscr);
         free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
         free(grad); free(hacc); free(hbn); free(hloss); free(fwt);
         return -1;
@@ -419,8 +716,23 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
         float sgn[NC] __attribute__((aligned(64)));
         for (int c = 0; c < NC; c++) sgn[c] = P_g[c] < 0 ? -1.0f : 1.0f;
         memset(stats, 0, sizeof(double) * NCH * 2 * NC);
-        pass_t job = {img, P_w, P_b, sgn, NULL, NULL, idx, z, rsel, gsel, gbuf, gconv, sel, stats};
-        parallel(nt, n, forward_block, &job);
+        pass_t job = {.img = img, .w = P_w, .b = P_b, .sgn = sgn, .idx = idx, .z = z, .rsel = rsel, .gsel = gsel,
+                      .gbuf = gbuf, .gconv = gconv, .sel = sel, .stats = stats};
+        void (*fwd)(void *, int, int, int, int) = forward_block, (*bwd)(void *, int, int, int, int) = backward_block;
+#ifdef HAVE_AMX
+        uint16_t wb[3 * 5 * 2 * NC] __attribute__((aligned(64)));  /* W_0, W_1, W_2 */
+        float bias16[16 * NC] __attribute__((aligned(64)));
+        if (packed) { /* W_dy in AMX's layout: row q of W_dy holds (w[dy*9 + 2q][c], w[dy*9 + 2q + 1][c]) for each c */
+            for (int dy = 0; dy < 3; dy++)
+                for (int m = 0; m < 10; m++)
+                    for (int c = 0; c < NC; c++)
+                        wb[(dy * 5 + m / 2) * 2 * NC + 2 * c + m % 2] = m < 9 ? to_bf16(P_w[(dy * 9 + m) * NC + c]) : 0;
+            for (int r = 0; r < 16; r++) memcpy(bias16 + r * NC, P_b, sizeof(float) * NC);
+            job.packed = packed, job.wb = wb, job.zscr = z, job.dscr = dscr, job.bias16 = bias16, job.chunk_max = chunk_max;
+            fwd = forward_block_bf16, bwd = backward_block_bf16;
+        }
+#endif
+        parallel(nt, n, fwd, &job);
         TICK(0)
         double mean[NC], var[NC], a[NC], d[NC];
         for (int c = 0; c < NC; c++) {
@@ -483,7 +795,7 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
         job.bc = bcoef;
         job.kc = kcoef;
         TICK(2)
-        parallel(nt, n, backward_block, &job);
+        parallel(nt, n, bwd, &job);
         TICK(3)
         for (int t = 0; t < NCH; t++)
             for (int i = 0; i < (NK + 1) * NC; i++) G_w[i] += gconv[(size_t)t * (NK + 1) * NC + i];
@@ -494,7 +806,41 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
     fprintf(stderr, "ms/step: forward %.2f small %.2f bn %.2f backward %.2f\n", 1e3 * prof[0] / n_epochs,
             1e3 * prof[1] / n_epochs, 1e3 * prof[2] / n_epochs, 1e3 * prof[3] / n_epochs);
 #endif
-    free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
+    free(z); free(dscr); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
     free(grad); free(hacc); free(hbn); free(hloss); free(fwt);
     return 0;
+}
+
+int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y, const float *class_w,
+                  int n_classes, float *params, float *mom, float *vel, float *run_mean, float *run_var,
+                  int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
+                  double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
+                  double bn_momentum, uint64_t seed, int n_threads, float *losses) {
+    return train(img, idx, n, y, class_w, n_classes, params, mom, vel, run_mean, run_var, start_epoch, n_epochs,
+                 optimizer, lr, b1, b2, eps, wd, momentum, lr_step, lr_gamma, dropout, bn_eps, bn_momentum, seed,
+                 n_threads, losses, NULL);
+}
+
+/* Whether ststnet_train_bf16 can run here: 1; 0 where this build has no AMX-BF16 (the CPU or the
+ * compiler lacks it); -1 where the operating system does not lend the tiles. */
+int ststnet_bf16_available(void) {
+#ifdef HAVE_AMX
+    return amx_permitted() ? 1 : -1;
+#else
+    return 0;
+#endif
+}
+
+/* ststnet_train with the convolutions in bfloat16 on AMX (see conv_bf16); packed: the n training
+ * samples from ststnet_pack_bf16, in idx's order.  Returns -3 where AMX is not available. */
+int ststnet_train_bf16(const float *img, const int32_t *idx, int n, const int32_t *y, const float *class_w,
+                       int n_classes, float *params, float *mom, float *vel, float *run_mean, float *run_var,
+                       int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
+                       double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
+                       double bn_momentum, uint64_t seed, int n_threads, float *losses, const uint16_t *packed) {
+    if (ststnet_bf16_available() != 1) return -3;
+    pthread_once(&windows_once, init_windows);
+    return train(img, idx, n, y, class_w, n_classes, params, mom, vel, run_mean, run_var, start_epoch, n_epochs,
+                 optimizer, lr, b1, b2, eps, wd, momentum, lr_step, lr_gamma, dropout, bn_eps, bn_momentum, seed,
+                 n_threads, losses, packed);
 }

@@ -58,6 +58,11 @@ class TrainConfig:
     kernel : {"auto", "torch"}
         ``"auto"``: models with a fused CPU trainer (STSTNet, :mod:`mextk.models.fused`) use it when the
         settings allow; ``"torch"``: always the PyTorch loop.
+    precision : {"fp32", "bf16"}
+        Arithmetic of the fused STSTNet trainer's convolution.  ``"bf16"`` (opt-in) multiplies its inputs,
+        weights and gradients rounded to bfloat16 on Intel AMX, summing in float32, about twice as fast
+        (:mod:`mextk.models.fused`); where AMX is missing, or the PyTorch loop trains, training is float32
+        and ``history["precision_unused"]`` says why.
     augment_flip : float
         Flow inputs only: probability of mirroring a training sample, ``u`` negated with it
         (:class:`mextk.models.augment.FlowAugment`, drawn per sample and epoch). 0 (off) by default.
@@ -93,6 +98,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     kernel: str = "auto"
+    precision: str = "fp32"
     augment_flip: float = 0.0
     augment_shift: int = 0
     augment_rotate: float = 0.0
@@ -112,6 +118,8 @@ class TrainConfig:
             raise ValueError(f"loss must be 'ce', 'cb', 'focal' or 'cb_focal', got {self.loss!r}")
         if self.kernel not in ("auto", "torch"):
             raise ValueError(f"kernel must be 'auto' or 'torch', got {self.kernel!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if not 0 <= self.val_subjects < 1:
             raise ValueError(f"val_subjects must lie in [0, 1), got {self.val_subjects}")
         if not 0 <= self.augment_flip <= 1:
