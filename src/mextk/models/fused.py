@@ -67,6 +67,7 @@ CHUNK = 25
 
 _f = ctypes.POINTER(ctypes.c_float)
 _i = ctypes.POINTER(ctypes.c_int32)
+_u16 = ctypes.POINTER(ctypes.c_uint16)
 _ARGTYPES = [_f, _i, ctypes.c_int, _i, _f, ctypes.c_int, _f, _f, _f, _f, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int]
 _ARGTYPES += [ctypes.c_double] * 6 + [ctypes.c_int] + [ctypes.c_double] * 4
 _ARGTYPES += [ctypes.c_uint64, ctypes.c_int, _f]
@@ -110,9 +111,9 @@ def kernel() -> ctypes.CDLL | None:
         return None
     lib.ststnet_train.argtypes = _ARGTYPES
     lib.ststnet_train.restype = ctypes.c_int
-    lib.ststnet_train_bf16.argtypes = [*_ARGTYPES, ctypes.POINTER(ctypes.c_uint16)]
+    lib.ststnet_train_bf16.argtypes = [*_ARGTYPES, _u16]
     lib.ststnet_train_bf16.restype = ctypes.c_int
-    lib.ststnet_pack_bf16.argtypes = [_f, _i, ctypes.c_int, ctypes.POINTER(ctypes.c_uint16)]
+    lib.ststnet_pack_bf16.argtypes = [_f, _i, ctypes.c_int, _u16]
     lib.ststnet_pack_bf16.restype = ctypes.c_int
     lib.ststnet_packed_size.restype = ctypes.c_int
     lib.ststnet_bf16_available.restype = ctypes.c_int
@@ -317,7 +318,7 @@ def fit_ststnet(
         why = bf16_unavailable(lib)
         if why is None:
             packed = np.zeros((len(y), lib.ststnet_packed_size()), dtype=np.uint16)
-            lib.ststnet_pack_bf16(_ptr(img, _f), _ptr(idx, _i), len(y), _ptr(packed, ctypes.POINTER(ctypes.c_uint16)))
+            lib.ststnet_pack_bf16(_ptr(img, _f), _ptr(idx, _i), len(y), _ptr(packed, _u16))
             extra["precision"] = "bf16"
         else:
             extra["precision_unused"] = why
@@ -334,7 +335,7 @@ def fit_ststnet(
         if packed is None:
             rc = lib.ststnet_train(*args)
         else:
-            rc = lib.ststnet_train_bf16(*args, _ptr(packed, ctypes.POINTER(ctypes.c_uint16)))
+            rc = lib.ststnet_train_bf16(*args, _ptr(packed, _u16))
         if rc == -1:
             raise MemoryError(f"the STSTNet kernel ran out of memory on {len(y)} samples")
         if rc:
