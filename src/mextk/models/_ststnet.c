@@ -164,6 +164,14 @@ static void pool_row(const float *z, const float *sgn, int u, float *rsel, int32
     }
 }
 
+#ifdef __AVX512F__
+/* dL/dz at one position: [z > 0] (beta_c z + kappa_c + g), g the pooled gradient routed here. */
+static inline __m512 conv_grad(__m512 zz, __m512 beta, __m512 kappa, __m512 g) {
+    __mmask16 pos = _mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_maskz_mov_ps(pos, _mm512_add_ps(_mm512_fmadd_ps(beta, zz, kappa), g));
+}
+#endif
+
 /* Backward of one sample: weight and bias gradient of the convolution. */
 static void backward_sample(const float *x, const float *z, const float *gs, const int32_t *sel,
                             const float *bc, const float *kc, float *gbuf, float *dw, float *db) {
@@ -179,9 +187,7 @@ static void backward_sample(const float *x, const float *z, const float *gs, con
         const float *zr = z + i * CS * NC, *gr = gbuf + i * CS * NC, *r0 = x + i * ROW;
 #pragma GCC unroll 1
         for (int j = 0; j < CS; j++, zr += NC, gr += NC, r0 += 3) {
-            __m512 zz = _mm512_loadu_ps(zr);
-            __mmask16 pos = _mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ);
-            __m512 d = _mm512_maskz_mov_ps(pos, _mm512_add_ps(_mm512_fmadd_ps(beta, zz, kappa), _mm512_loadu_ps(gr)));
+            __m512 d = conv_grad(_mm512_loadu_ps(zr), beta, kappa, _mm512_loadu_ps(gr));
             accb = _mm512_add_ps(accb, d);
 #pragma GCC unroll 9
             for (int t = 0; t < 9; t++) {
@@ -501,8 +507,7 @@ static void backward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
                     __mmask16 here = _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(sel + w * NC), _mm512_set1_epi32(p));
                     g = _mm512_maskz_loadu_ps(here, gs + w * NC);
                 }
-                __mmask16 pos = _mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ);
-                __m512 d = _mm512_maskz_mov_ps(pos, _mm512_add_ps(_mm512_fmadd_ps(beta, zz, kappa), g));
+                __m512 d = conv_grad(zz, beta, kappa, g);
                 accb[j & 1] = _mm512_add_ps(accb[j & 1], d);
                 _mm512_storeu_ps(dr + j * NC, d);
             }
@@ -685,15 +690,15 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
     float *rsel = malloc(sizeof(float) * (size_t)n * NW * NC);
     int32_t *sel = malloc(sizeof(int32_t) * (size_t)n * NW * NC);
     float *gsel = malloc(sizeof(float) * (size_t)n * NW * NC);
-    float *gbuf = malloc(sizeof(float) * (size_t)nt * NP * NC);
+    float *gbuf = packed ? NULL : malloc(sizeof(float) * (size_t)nt * NP * NC); /* the float32 backward's */
     double *stats = calloc((size_t)NCH * 2 * NC, sizeof(double));
     float *gconv = calloc((size_t)NCH * (NK + 1) * NC, sizeof(float));
     int np = NK * NC + NC + 2 * NC + (int)nfc + n_classes;
     float *grad = calloc(np, sizeof(float));
     float *hacc = malloc(sizeof(float) * NCH * (nfc + n_classes)), *fwt = malloc(sizeof(float) * nfc);
     double *hbn = malloc(sizeof(double) * NCH * 2 * NC), *hloss = malloc(sizeof(double) * NCH);
-    int ok = z && rsel && sel && gsel && gbuf && stats && gconv && grad && hacc && hbn && hloss && fwt;
-    ok = ok && (!packed || dscr);
+    int ok = z && rsel && sel && gsel && stats && gconv && grad && hacc && hbn && hloss && fwt;
+    ok = ok && (packed ? dscr != NULL : gbuf != NULL);
     if (!ok) {
         free(dscr);
         free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
