@@ -93,12 +93,12 @@ class _RoundGrad(torch.autograd.Function):
 class _BF16Conv(torch.nn.Conv2d):
     """The bfloat16 kernel's convolution said in PyTorch (the reference): inputs and weights rounded to
     bfloat16 (their products are exact in float32, the sums float32), the weights' gradient taken as if
-    unrounded, the gradient at the output rounded before it reaches the weights (not the bias)."""
+    unrounded, the gradient at the output rounded before it reaches the weights and the bias."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight + (_bf16(self.weight) - self.weight).detach()
         z = torch.nn.functional.conv2d(_bf16(x), w, None, self.stride, self.padding)
-        return _RoundGrad.apply(z) + self.bias[None, :, None, None]
+        return _RoundGrad.apply(z + self.bias[None, :, None, None])
 
 
 def _bf16_reference(num_classes: int) -> torch.nn.Module:
@@ -123,8 +123,10 @@ def amx(compiled: None) -> None:
 @pytest.mark.usefixtures("amx")
 def test_bf16_kernel_matches_autograd_with_bf16_rounding(threads: int) -> None:
     x, y = _data(30)
+    # lr 0.01: the loss falls steadily (1.15 to 0.70).  At 0.05 it swings to 15 and back, and such a run
+    # magnifies any difference in the order of float32 sums (1e-6 after one step, 1e-4 after four)
     cfg = TrainConfig(
-        epochs=6, batch_size=0, optimizer="sgd", lr=0.05, weight_decay=1e-3, device="cpu", seed=2, lr_step=0
+        epochs=6, batch_size=0, optimizer="sgd", lr=0.01, weight_decay=1e-3, device="cpu", seed=2, lr_step=0
     )
     fast, h_fast = fused.fit_ststnet(
         lambda: ststnet(num_classes=3, dropout=0.0), x, y, n_classes=3, input_type="flow",

@@ -127,16 +127,20 @@ static void forward_sample(const float *x, const float *w, const float *b, const
     pool_sample(z, sgn, rsel, sel);
 }
 
-/* 3x3 max-pooling (stride 3, padding 1) of one sample's convolution output z (900 x 16): the pooled
- * sign*r maxima (r = ReLU(z)) and their positions. */
-static void pool_row(const float *z, const float *sgn, int u, float *rsel, int32_t *sel);
+/* 3x3 max-pooling (stride 3, padding 1) of one sample's convolution output: the pooled sign*r maxima
+ * (r = ReLU(z)) and their positions. */
+static void pool_row(const float *const rows[3], const float *sgn, int u, float *rsel, int32_t *sel);
 
 static void pool_sample(const float *z, const float *sgn, float *rsel, int32_t *sel) {
-    for (int u = 0; u < PS; u++) pool_row(z, sgn, u, rsel, sel);
+    for (int u = 0; u < PS; u++) {
+        const float *rows[3] = {u > 0 ? z + (3 * u - 1) * CS * NC : NULL, z + 3 * u * CS * NC, z + (3 * u + 1) * CS * NC};
+        pool_row(rows, sgn, u, rsel, sel);
+    }
 }
 
-/* Pooling windows (u, 0..9), from z's rows 3u - 1 .. 3u + 1. */
-static void pool_row(const float *z, const float *sgn, int u, float *rsel, int32_t *sel) {
+/* Pooling windows (u, 0..9), from z's rows 3u - 1 .. 3u + 1 (rows[0..2], each 30 positions x 16 channels;
+ * rows[0] is NULL for u = 0, the padding row). */
+static void pool_row(const float *const rows[3], const float *sgn, int u, float *rsel, int32_t *sel) {
     v16 s = ld(sgn), best[PS];
     vi16 bidx[PS];
     for (int v = 0; v < PS; v++) {
@@ -145,14 +149,16 @@ static void pool_row(const float *z, const float *sgn, int u, float *rsel, int32
     }
     /* the ten windows side by side (ten independent chains of comparisons, not one after another);
      * each still visits its positions row by row, left to right, so ties go to the same position */
-    for (int i = 3 * u - 1; i <= 3 * u + 1; i++) {
-        if (i < 0 || i >= CS) continue;
+    for (int r = 0; r < 3; r++) {
+        const float *zr = rows[r];
+        if (!zr) continue;
+        int i = 3 * u - 1 + r;
         for (int dj = -1; dj <= 1; dj++)
             for (int v = 0; v < PS; v++) {
                 int j = 3 * v + dj;
                 if (j < 0 || j >= CS) continue;
                 int p = i * CS + j;
-                v16 val = s * relu(ld(z + p * NC));
+                v16 val = s * relu(ld(zr + j * NC));
                 vi16 gt = val > best[v];
                 best[v] = blend(gt, val, best[v]);
                 bidx[v] = (gt & p) | (~gt & bidx[v]);
@@ -263,7 +269,7 @@ typedef struct {
     int32_t *sel;
     double *stats;
     const uint16_t *packed, *wb; /* the bfloat16 kernel's packed inputs and weights (NULL: float32) */
-    float *zscr;                 /* its per-thread convolution output (ZS x 16) */
+    float *zscr;                 /* its per-thread ring of convolution output rows (NR x 32 x 16) */
     uint16_t *dscr;              /* its per-thread D of every sample of a chunk (chunk_max x DV) */
     int chunk_max;               /* the most samples in a chunk */
     const float *bias16;         /* its convolution bias repeated in 16 rows */
@@ -291,27 +297,36 @@ static void backward_block(void *arg, int t, int lo, int hi, int thread) {
 /* ---- bfloat16 convolutions on AMX (ststnet_train_bf16) ----------------------------------------
  *
  * The convolution and its weight gradient as tile matrix products (Intel AMX, TDPBF16PS: bfloat16
- * products summed in float32).  A packed sample is the padded image in bfloat16 (6 KB).
+ * products summed in float32).
  *
- * Forward, for one output row i and 16 positions j at a time: z[i][j] = b + sum over dy of A_dy W_dy,
- * where row j of A_dy is the 9 inputs x[i + dy][j..j+2][0..2] (contiguous in the channels-last image,
- * so A_dy is the image read with a stride of 3 values: no im2col copy) and W_dy the 9 x 16 weights of
- * that kernel row.  Each row's ReLU sums and pooling follow while the row is in the L1 cache.
+ * A packed sample (ststnet_pack_bf16) holds the padded image in bfloat16 twice: stacked, where record j
+ * of output row i is the 9 values x[i + dy][j][ch] (dy, ch = 0..2), so that the 27 inputs of output
+ * position (i, j) are 27 consecutive values (records j, j + 1, j + 2: k' = dx*9 + dy*3 + ch); and plain
+ * (channels last), from which the weight gradient's operand R is gathered.
+ *
+ * Forward, for one output row i and 16 positions j at a time: z[i][j] = b + A W, where row j of A is
+ * the 27 inputs of (i, j) (and a 28th multiplied by a zero weight): the stacked row read with a stride
+ * of 9 values, one tile product per 16 positions, no im2col copy.  The rows go through a ring of a
+ * few rows that stays in the L1 cache: each row's ReLU sums, and once a pooling window row's three
+ * rows are done, its maxima.
  *
  * Backward: z is recomputed the same way (cheaper than keeping 25 MB of it and reading it back), d =
- * dL/dz is formed in float32 exactly as backward_sample forms it, and dW_dy += R_dy D for each output
- * row, where D holds the row's 32 positions' d (bfloat16, in AMX's pairs of positions) and row dx*3 +
- * ch of R_dy is x[i + dy][j + dx][ch] over those positions (gathered from the image per sample,
- * build_r).  Batch norm, the pooling's routing, the head and the optimiser are the float32 kernel's.
+ * dL/dz is formed in float32 exactly as backward_sample forms it, and dW += R_i D_i for each output
+ * row i, where D_i holds the row's 32 positions' d (bfloat16, in AMX's pairs of positions) and row k =
+ * dy*9 + dx*3 + ch of R_i is x[i + dy][j + dx][ch] over those positions (gathered from the plain image
+ * per sample, build_r: the 9 rows of image row y, so R_i is 27 consecutive rows).  Batch norm, the
+ * pooling's routing, the head and the optimiser are the float32 kernel's.
  *
  * What bfloat16 changes: the convolution sees its inputs and weights rounded to bfloat16 (8
  * significant bits instead of 24), and the weight gradient sees d rounded so; products are summed in
  * float32, and the weights themselves stay float32 between steps.  tests/models/test_fused.py checks
  * the result against PyTorch autograd doing exactly these roundings. */
-#define XB (PADDED * ROW + 32)    /* the padded image in bfloat16, then slack for the last strided reads */
-#define RROW (9 * 32)             /* one image row as R: 9 (dx, channel) rows of 32 positions */
-#define PK XB                     /* bfloat16 values per packed sample */
-#define ZS (NP + 2)               /* rows of a convolution output buffer: 900, and two written past it */
+#define SROW (32 * 9)             /* one stacked row: 32 records of 9 values */
+#define STK (CS * SROW + 64)      /* the stacked image, then slack for the last row's reads past it */
+#define RROW (10 * 32)            /* one image row as R: 9 (dx, channel) rows and a row of ones, 32 positions */
+#define PK (STK + PADDED * RROW)  /* bfloat16 values per packed sample (a multiple of 32: 64-byte rows) */
+#define NR 8                      /* rows in the ring of convolution outputs (each 32 positions x 16): the
+                                   * rows read (pooling: i - 2 .. i) and those computed meanwhile (LAG) */
 #define DV (CS * 32 * NC)         /* bfloat16 values of one sample's D: 30 rows of 16 position pairs x 16 */
 
 /* The pooling window of each convolution output position (-1: none; windows are disjoint); filled once
@@ -336,9 +351,17 @@ static inline uint16_t to_bf16(float f) { /* round to nearest even, as the AVX51
 int ststnet_pack_bf16(const float *img, const int32_t *idx, int n, uint16_t *out) {
     for (int s = 0; s < n; s++) {
         const float *x = img + (size_t)idx[s] * PADDED * ROW;
-        uint16_t *o = out + (size_t)s * PK;
+        uint16_t *o = out + (size_t)s * PK, *rr = o + STK;
         memset(o, 0, sizeof(uint16_t) * PK);
-        for (int k = 0; k < PADDED * ROW; k++) o[k] = to_bf16(x[k]);
+        for (int i = 0; i < CS; i++)
+            for (int j = 0; j < PADDED; j++)
+                for (int m = 0; m < 9; m++) /* m = dy*3 + ch */
+                    o[i * SROW + j * 9 + m] = to_bf16(x[(i + m / 3) * ROW + j * 3 + m % 3]);
+        for (int y = 0; y < PADDED; y++) { /* R: row m = dx*3 + ch of image row y holds x[y][j + dx][ch], j = 0..31 */
+            for (int m = 0; m < 9; m++)
+                for (int j = 0; j + m / 3 < PADDED; j++) rr[y * RROW + m * 32 + j] = to_bf16(x[y * ROW + (j + m / 3) * 3 + m % 3]);
+            for (int j = 0; j < 32; j++) rr[y * RROW + 9 * 32 + j] = 0x3f80; /* 1.0: the bias's gradient */
+        }
     }
     return 0;
 }
@@ -356,20 +379,20 @@ typedef struct {
     uint8_t rows[16];
 } __attribute__((packed)) tilecfg_t;
 
-/* Two tile configurations.  CONV: 0, 1 z of two 16-position blocks (float32); 2, 3, 7 A_dy (16
- * positions x 10 inputs, the tenth multiplied by a zero weight); 4, 5, 6 W_0, W_1, W_2 (5 input
- * pairs x 16 channels).  GRAD: 0, 1, 2 dW_0, dW_1, dW_2 (9 inputs x 16 channels, float32); 3, 5, 6
- * R_0, R_1, R_2 (9 inputs x 32 positions); 4, 7 D (16 position pairs x 16 channels).  Loading a
- * configuration zeroes every tile.  Consecutive products use different tiles, so that one need not
- * wait for the one before it to finish reading its operands. */
+/* Two tile configurations.  CONV: 0, 1 z of two 16-position blocks (float32); 2, 3 their A (16
+ * positions x 28 inputs); 4 W (14 input pairs x 16 channels).  GRAD: 0, 1 dW rows 0..15 and 16..26
+ * (float32); 2, 3 and 5, 6 R_i's rows 0..15 and 16..26 (32 positions) for even and odd rows i; 4, 7 D_i
+ * (16 position pairs x 16 channels) for even and odd rows.  Loading a configuration zeroes every tile.
+ * Consecutive rows use different operand tiles, so that one row's loads need not wait for the products
+ * before them to finish reading. */
 enum { CONV, GRAD };
 
 static void tiles_on(int which) {
     /* whole configurations in static memory: the compiler may not see that LDTILECFG reads all 64 bytes
      * of a local one, and dropped the zeroing of its unused entries (a SIGILL at the next load) */
     static const tilecfg_t cfg[2] = {
-        {.palette = 1, .colsb = {64, 64, 20, 20, 64, 64, 64, 20}, .rows = {16, 16, 16, 16, 5, 5, 5, 16}},
-        {.palette = 1, .colsb = {64, 64, 64, 64, 64, 64, 64, 64}, .rows = {9, 9, 9, 9, 16, 9, 9, 16}},
+        {.palette = 1, .colsb = {64, 64, 56, 56, 64}, .rows = {16, 16, 16, 16, 14}},
+        {.palette = 1, .colsb = {64, 64, 64, 64, 64, 64, 64, 64}, .rows = {16, 14, 16, 14, 16, 16, 14, 16}},
     };
     _tile_loadconfig(&cfg[which]);
 }
@@ -379,68 +402,94 @@ static int amx_permitted(void) {
     return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
 }
 
-/* z of output row i (30 positions, into zs + 30 i; the next two rows' first two positions are
- * overwritten with junk) for one packed sample, bias added (bias16: the bias in 16 rows).  Needs the
- * CONV tiles with the weights loaded (load_weights). */
 /* Rows between computing a row's z and reading it: a vector load of what a tile store has just
  * written waits for the store to finish. */
 #define LAG 2
 
-static inline void conv_row_bf16(const uint16_t *xb, const float *bias16, int i, float *zs) {
-    const uint16_t *a = xb + i * ROW;
+/* z of output row i (32 positions, the last two junk) of one packed sample into out, bias added
+ * (bias16: the bias in 16 rows).  Needs the CONV tiles with the weights loaded (load_weights). */
+static inline void conv_row_bf16(const uint16_t *stacked, const float *bias16, int i, float *out) {
+    const uint16_t *a = stacked + i * SROW;
     _tile_loadd(0, bias16, NC * sizeof(float));
     _tile_loadd(1, bias16, NC * sizeof(float));
-    _tile_loadd(2, a, 3 * sizeof(uint16_t));
-    _tile_loadd(3, a + 16 * 3, 3 * sizeof(uint16_t));
+    _tile_loadd(2, a, 9 * sizeof(uint16_t));
+    _tile_loadd(3, a + 16 * 9, 9 * sizeof(uint16_t));
     _tile_dpbf16ps(0, 2, 4);
-    _tile_loadd(7, a + ROW, 3 * sizeof(uint16_t));
     _tile_dpbf16ps(1, 3, 4);
-    _tile_loadd(2, a + ROW + 16 * 3, 3 * sizeof(uint16_t));
-    _tile_dpbf16ps(0, 7, 5);
-    _tile_loadd(3, a + 2 * ROW, 3 * sizeof(uint16_t));
-    _tile_dpbf16ps(1, 2, 5);
-    _tile_loadd(7, a + 2 * ROW + 16 * 3, 3 * sizeof(uint16_t));
-    _tile_dpbf16ps(0, 3, 6);
-    _tile_dpbf16ps(1, 7, 6);
-    _tile_stored(0, zs + i * CS * NC, NC * sizeof(float));
-    _tile_stored(1, zs + (i * CS + 16) * NC, NC * sizeof(float));
+    _tile_stored(0, out, NC * sizeof(float));
+    _tile_stored(1, out + 16 * NC, NC * sizeof(float));
 }
 
-static void load_weights(const uint16_t *wb) {
-    _tile_loadd(4, wb, 64);
-    _tile_loadd(5, wb + 5 * 2 * NC, 64);
-    _tile_loadd(6, wb + 10 * 2 * NC, 64);
+static void load_weights(const uint16_t *wb) { _tile_loadd(4, wb, 2 * NC * sizeof(uint16_t)); }
+
+/* The next sample's stacked row k into the L1 cache while this sample's row k is computed: tile loads
+ * wait for memory in order, where the cache's own prefetching does not look ahead. */
+static inline void prefetch_row(const uint16_t *next, int k, int any) {
+    if (!any) return;
+    const char *p = (const char *)(next + k * SROW);
+    for (int b = 0; b < SROW * 2; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+}
+
+static inline float *ring_row(float *ring, int i) { return ring + (size_t)(i % NR) * 32 * NC; }
+
+/* The pooled values of windows (u, 0..9), from rows[0..2] = z's rows 3u - 1 .. 3u + 1 (rows[0] NULL for
+ * u = 0): rsel = ReLU(z) at the maximum of sign*ReLU(z), which is ReLU(z*) at z* = the maximum of sign*z
+ * times sign (ReLU is monotonic).  Positions are not kept: the backward pass finds the first z equal
+ * to z* in each window (see backward_block_bf16). */
+static void pool_max_row(const float *const rows[3], __m512 sgn, int u, float *rsel) {
+    __m512 best[PS];
+    for (int v = 0; v < PS; v++) best[v] = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < 3; r++) {
+        const float *zr = rows[r];
+        if (!zr) continue;
+        best[0] = _mm512_max_ps(best[0], _mm512_mul_ps(sgn, _mm512_loadu_ps(zr)));
+        best[0] = _mm512_max_ps(best[0], _mm512_mul_ps(sgn, _mm512_loadu_ps(zr + NC)));
+        for (int v = 1; v < PS; v++)
+            for (int dj = -1; dj <= 1; dj++)
+                best[v] = _mm512_max_ps(best[v], _mm512_mul_ps(sgn, _mm512_loadu_ps(zr + (3 * v + dj) * NC)));
+    }
+    for (int v = 0; v < PS; v++)
+        _mm512_storeu_ps(rsel + (u * PS + v) * NC, _mm512_max_ps(_mm512_mul_ps(sgn, best[v]), _mm512_setzero_ps()));
 }
 
 /* Each output row's z, its ReLU sums and, once its pooling windows' three rows are done, their maxima,
- * row after row while the rows are in the L1 cache. */
+ * row after row in a ring of rows in the L1 cache. */
 static void forward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
     pass_t *c = arg;
-    float *zs = c->zscr + (size_t)thread * ZS * NC;
+    float *ring = c->zscr + (size_t)thread * NR * 32 * NC;
     double *s1 = c->stats + t * 2 * NC, *s2 = s1 + NC;
+    __m512 sgn = _mm512_loadu_ps(c->sgn);
     tiles_on(CONV);
     load_weights(c->wb);
     for (int s = lo; s < hi; s++) {
         const uint16_t *xb = c->packed + (size_t)s * PK;
         float *rsel = c->rsel + (size_t)s * NW * NC;
-        int32_t *sel = c->sel + (size_t)s * NW * NC;
-        __m512 msum[2], msq[2]; /* two running sums each: one would wait on its own latency at every position */
-        msum[0] = msum[1] = msq[0] = msq[1] = _mm512_setzero_ps();
+        /* two running sums each: one would wait on its own latency at every position */
+        __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0, sq0 = sum0, sq1 = sum0;
         for (int k = 0; k < CS + LAG; k++) {
-            if (k < CS) conv_row_bf16(xb, c->bias16, k, zs);
+            if (k < CS) {
+                conv_row_bf16(xb, c->bias16, k, ring_row(ring, k));
+                prefetch_row(xb + PK, k, s + 1 < hi);
+            }
             int i = k - LAG;
             if (i < 0) continue;
-            const float *zr = zs + i * CS * NC;
-            for (int j = 0; j < CS; j++) {
-                __m512 r = _mm512_max_ps(_mm512_loadu_ps(zr + j * NC), _mm512_setzero_ps());
-                msum[j & 1] = _mm512_add_ps(msum[j & 1], r);
-                msq[j & 1] = _mm512_fmadd_ps(r, r, msq[j & 1]);
+            const float *zr = ring_row(ring, i);
+            for (int j = 0; j < CS; j += 2) {
+                __m512 r0 = _mm512_max_ps(_mm512_loadu_ps(zr + j * NC), _mm512_setzero_ps());
+                __m512 r1 = _mm512_max_ps(_mm512_loadu_ps(zr + (j + 1) * NC), _mm512_setzero_ps());
+                sum0 = _mm512_add_ps(sum0, r0);
+                sum1 = _mm512_add_ps(sum1, r1);
+                sq0 = _mm512_fmadd_ps(r0, r0, sq0);
+                sq1 = _mm512_fmadd_ps(r1, r1, sq1);
             }
-            if (i % 3 == 1) pool_row(zs, c->sgn, i / 3, rsel, sel);
+            if (i % 3 == 1) { /* the last row of window row u = i / 3: rows 3u - 1 .. 3u + 1 are done */
+                const float *rows[3] = {i > 1 ? ring_row(ring, i - 2) : NULL, ring_row(ring, i - 1), zr};
+                pool_max_row(rows, sgn, i / 3, rsel);
+            }
         }
         v16 sum, sq;
-        _mm512_storeu_ps((float *)&sum, _mm512_add_ps(msum[0], msum[1]));
-        _mm512_storeu_ps((float *)&sq, _mm512_add_ps(msq[0], msq[1]));
+        _mm512_storeu_ps((float *)&sum, _mm512_add_ps(sum0, sum1));
+        _mm512_storeu_ps((float *)&sq, _mm512_add_ps(sq0, sq1));
         for (int ch = 0; ch < NC; ch++) {
             s1[ch] += sum[ch];
             s2[ch] += sq[ch];
@@ -449,105 +498,91 @@ static void forward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
     _tile_release();
 }
 
-/* R of one packed sample (see above): row dx*3 + ch of image row y holds x[y][j + dx][ch] for the 32
- * positions j (those with j + dx past the image: junk, multiplied by a zero d), gathered from the image
- * row with two permutations. */
-static void build_r(const uint16_t *xb, uint16_t *r) {
-    __m512i idx[9];
-    for (int m = 0; m < 9; m++) { /* m = dx*3 + ch: value 3j + m of the row, j = 0..31 */
-        int16_t v[32];
-        for (int j = 0; j < 32; j++) v[j] = (int16_t)(3 * j + m);
-        idx[m] = _mm512_loadu_si512(v);
-    }
-    __m512i hi_start = _mm512_set1_epi16(64);
-    for (int y = 0; y < PADDED; y++) {
-        const uint16_t *row = xb + y * ROW; /* 96 values, then the next row's (or the slack): 128 read */
-        __m512i r0 = _mm512_loadu_si512(row), r1 = _mm512_loadu_si512(row + 32);
-        __m512i r2 = _mm512_loadu_si512(row + 64), r3 = _mm512_loadu_si512(row + 96);
-        for (int m = 0; m < 9; m++) {
-            __m512i lo = _mm512_permutex2var_epi16(r0, idx[m], r1);
-            __m512i hi = _mm512_permutex2var_epi16(r2, _mm512_sub_epi16(idx[m], hi_start), r3);
-            __mmask32 high = _mm512_cmpge_epi16_mask(idx[m], hi_start);
-            _mm512_store_si512(r + y * RROW + m * 32, _mm512_mask_blend_epi16(high, lo, hi));
-        }
-    }
-}
-
 static void backward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
     pass_t *c = arg;
-    float *acc = c->gconv + (size_t)t * (NK + 1) * NC, *zs = c->zscr + (size_t)thread * ZS * NC;
+    float *acc = c->gconv + (size_t)t * (NK + 1) * NC, *ring = c->zscr + (size_t)thread * NR * 32 * NC;
     uint16_t *dv = c->dscr + (size_t)thread * c->chunk_max * DV;
-    uint16_t r[PADDED * RROW] __attribute__((aligned(64)));
-    float dw[NK * NC] __attribute__((aligned(64)));
+    float dw[30 * NC] __attribute__((aligned(64)));
     /* (even, odd) positions interleaved channel by channel, as TDPBF16PS pairs its operands */
     __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
                                      21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    __m512 beta = _mm512_loadu_ps(c->bc), kappa = _mm512_loadu_ps(c->kc), accb[2];
-    accb[0] = accb[1] = _mm512_setzero_ps();
-    /* each sample, row after row while the row is in the L1 cache: z again, d = dL/dz, and d as D
-     * (bfloat16 position pairs) */
+    __m512 beta = _mm512_loadu_ps(c->bc), kappa = _mm512_loadu_ps(c->kc);
+    /* each sample, row after row in the ring: z again, d = dL/dz, and d as D (bfloat16 position pairs) */
     tiles_on(CONV);
     load_weights(c->wb);
     for (int s = lo; s < hi; s++) {
-        const float *gs = c->gsel + (size_t)s * NW * NC;
-        const int32_t *sel = c->sel + (size_t)s * NW * NC;
+        const float *gs = c->gsel + (size_t)s * NW * NC, *rsel = c->rsel + (size_t)s * NW * NC;
         const uint16_t *xb = c->packed + (size_t)s * PK;
         uint16_t *o = dv + (size_t)(s - lo) * DV;
+        __mmask16 open[PS]; /* per window of the window row: the channels whose maximum is still to be met */
         for (int k = 0; k < CS + LAG; k++) {
-            if (k < CS) conv_row_bf16(xb, c->bias16, k, zs);
+            if (k < CS) {
+                conv_row_bf16(xb, c->bias16, k, ring_row(ring, k));
+                prefetch_row(xb + PK, k, s + 1 < hi);
+            }
             int i = k - LAG;
             if (i < 0) continue;
             /* d = [z > 0] (beta_c z + kappa_c + the pooled gradient where this position is its window's
-             * maximum): backward_sample's d, without its dense scatter buffer; then D, positions 2q, 2q + 1 */
-            float *dr = zs + i * CS * NC;
-            for (int j = 0; j < CS; j++) {
-                int p = i * CS + j, w = window_of[p];
-                __m512 zz = _mm512_loadu_ps(dr + j * NC), g = _mm512_setzero_ps();
-                if (w >= 0) {
-                    __mmask16 here = _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(sel + w * NC), _mm512_set1_epi32(p));
-                    g = _mm512_maskz_loadu_ps(here, gs + w * NC);
+             * maximum): backward_sample's d, without its dense scatter buffer, in place of z.  The maximum is
+             * the first position of the window, row by row and left to right, whose ReLU(z) equals the
+             * pooled one, as in the forward pass's (and PyTorch's) pooling; where that is 0, z <= 0 there
+             * and d is 0 wherever the gradient goes. */
+            float *zr = ring_row(ring, i);
+            int u = (i + 1) / 3, j0 = 0; /* the window row of row i (rows 0..28) */
+            if (i < 3 * PS - 1) {
+                if (i % 3 == 2 || i == 0) /* the window row's first row: every channel with a positive maximum */
+                    for (int v = 0; v < PS; v++)
+                        open[v] = _mm512_cmp_ps_mask(_mm512_loadu_ps(rsel + (u * PS + v) * NC), _mm512_setzero_ps(), _CMP_GT_OQ);
+                for (int v = 0; v < PS; v++) {
+                    __m512 rs = _mm512_loadu_ps(rsel + (u * PS + v) * NC), gw = _mm512_loadu_ps(gs + (u * PS + v) * NC);
+                    __mmask16 avail = open[v];
+                    for (int j = v ? 3 * v - 1 : 0; j <= 3 * v + 1; j++) {
+                        __m512 zz = _mm512_loadu_ps(zr + j * NC);
+                        /* [z > 0] (beta z + kappa), then + g where z is the maximum (z = rsel > 0) */
+                        __m512 d = _mm512_maskz_fmadd_ps(_mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ), beta, zz, kappa);
+                        __mmask16 here = _mm512_mask_cmpeq_ps_mask(avail, zz, rs);
+                        avail &= ~here;
+                        _mm512_storeu_ps(zr + j * NC, _mm512_mask_add_ps(d, here, d, gw));
+                    }
+                    open[v] = avail;
                 }
-                __m512 d = conv_grad(zz, beta, kappa, g);
-                accb[j & 1] = _mm512_add_ps(accb[j & 1], d);
-                _mm512_storeu_ps(dr + j * NC, d);
+                j0 = 3 * PS - 1;
             }
-            for (int q = 0; q < 16; q++) {
-                __m512 even = q < 15 ? _mm512_loadu_ps(dr + 2 * q * NC) : _mm512_setzero_ps();
-                __m512 odd = q < 15 ? _mm512_loadu_ps(dr + (2 * q + 1) * NC) : _mm512_setzero_ps();
-                __m512i both = (__m512i)_mm512_cvtne2ps_pbh(odd, even);
+            for (int j = j0; j < CS; j++) /* positions in no window */
+                _mm512_storeu_ps(zr + j * NC, conv_grad(_mm512_loadu_ps(zr + j * NC), beta, kappa, _mm512_setzero_ps()));
+            /* D: positions 2q, 2q + 1 */
+            for (int q = 0; q < 15; q++) {
+                __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(zr + (2 * q + 1) * NC), _mm512_loadu_ps(zr + 2 * q * NC));
                 _mm512_store_si512(o + (i * 16 + q) * 2 * NC, _mm512_permutexvar_epi16(inter, both));
             }
+            _mm512_store_si512(o + (i * 16 + 15) * 2 * NC, _mm512_setzero_si512()); /* positions 30, 31 */
         }
     }
-    /* then dW_dy += R_dy D over every output row of every sample */
+    /* then dW += R_i D_i over every output row of every sample */
     tiles_on(GRAD);
     for (int s = lo; s < hi; s++) {
         const uint16_t *o = dv + (size_t)(s - lo) * DV;
-        build_r(c->packed + (size_t)s * PK, r);
+        const uint16_t *r = c->packed + (size_t)s * PK + STK;
         for (int i = 0; i < CS; i += 2) {
+            _tile_loadd(2, r + i * RROW, 64);
+            _tile_loadd(3, r + i * RROW + 16 * 32, 64);
             _tile_loadd(4, o + i * 32 * NC, 64);
-            _tile_loadd(3, r + i * RROW, 64);
+            _tile_dpbf16ps(0, 2, 4);
+            _tile_dpbf16ps(1, 3, 4);
             _tile_loadd(5, r + (i + 1) * RROW, 64);
-            _tile_loadd(6, r + (i + 2) * RROW, 64);
-            _tile_dpbf16ps(0, 3, 4);
-            _tile_dpbf16ps(1, 5, 4);
-            _tile_dpbf16ps(2, 6, 4);
+            _tile_loadd(6, r + (i + 1) * RROW + 16 * 32, 64);
             _tile_loadd(7, o + (i + 1) * 32 * NC, 64);
-            _tile_loadd(3, r + (i + 1) * RROW, 64);
-            _tile_loadd(5, r + (i + 2) * RROW, 64);
-            _tile_loadd(6, r + (i + 3) * RROW, 64);
-            _tile_dpbf16ps(0, 3, 7);
-            _tile_dpbf16ps(1, 5, 7);
-            _tile_dpbf16ps(2, 6, 7);
+            _tile_dpbf16ps(0, 5, 7);
+            _tile_dpbf16ps(1, 6, 7);
         }
     }
     _tile_stored(0, dw, NC * sizeof(float));
-    _tile_stored(1, dw + 9 * NC, NC * sizeof(float));
-    _tile_stored(2, dw + 18 * NC, NC * sizeof(float));
+    _tile_stored(1, dw + 16 * NC, NC * sizeof(float));
     _tile_release();
+    /* row dy*10 + m of dw: weight row dy*9 + m (m < 9), or the bias (m = 9: the same sum thrice) */
     for (int k = 0; k < NK; k++)
-        _mm512_storeu_ps(acc + k * NC, _mm512_add_ps(_mm512_loadu_ps(acc + k * NC), _mm512_loadu_ps(dw + k * NC)));
-    _mm512_storeu_ps(acc + NK * NC, _mm512_add_ps(_mm512_loadu_ps(acc + NK * NC), _mm512_add_ps(accb[0], accb[1])));
+        _mm512_storeu_ps(acc + k * NC, _mm512_add_ps(_mm512_loadu_ps(acc + k * NC), _mm512_loadu_ps(dw + (k / 9 * 10 + k % 9) * NC)));
+    _mm512_storeu_ps(acc + NK * NC, _mm512_add_ps(_mm512_loadu_ps(acc + NK * NC), _mm512_loadu_ps(dw + 9 * NC)));
 }
 #endif
 
@@ -683,12 +718,12 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
     size_t nfc = (size_t)n_classes * NF;
     /* float32: every sample's convolution output, kept from the forward pass to the backward pass;
      * bfloat16: one per thread, recomputed (see ststnet_train_bf16) */
-    size_t zlen = packed ? (size_t)nt * ZS * NC : (size_t)n * NP * NC;
+    size_t zlen = packed ? (size_t)nt * NR * 32 * NC : (size_t)n * NP * NC;
     float *z = aligned_alloc(64, sizeof(float) * zlen);
     int chunk_max = n / NCH + 1;
     uint16_t *dscr = packed ? aligned_alloc(64, sizeof(uint16_t) * (size_t)nt * chunk_max * DV) : NULL;
     float *rsel = malloc(sizeof(float) * (size_t)n * NW * NC);
-    int32_t *sel = malloc(sizeof(int32_t) * (size_t)n * NW * NC);
+    int32_t *sel = packed ? NULL : malloc(sizeof(int32_t) * (size_t)n * NW * NC); /* the float32 kernel's */
     float *gsel = malloc(sizeof(float) * (size_t)n * NW * NC);
     float *gbuf = packed ? NULL : malloc(sizeof(float) * (size_t)nt * NP * NC); /* the float32 backward's */
     double *stats = calloc((size_t)NCH * 2 * NC, sizeof(double));
@@ -697,8 +732,8 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
     float *grad = calloc(np, sizeof(float));
     float *hacc = malloc(sizeof(float) * NCH * (nfc + n_classes)), *fwt = malloc(sizeof(float) * nfc);
     double *hbn = malloc(sizeof(double) * NCH * 2 * NC), *hloss = malloc(sizeof(double) * NCH);
-    int ok = z && rsel && sel && gsel && stats && gconv && grad && hacc && hbn && hloss && fwt;
-    ok = ok && (packed ? dscr != NULL : gbuf != NULL);
+    int ok = z && rsel && gsel && stats && gconv && grad && hacc && hbn && hloss && fwt;
+    ok = ok && (packed ? dscr != NULL : gbuf && sel);
     if (!ok) {
         free(dscr);
         free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
@@ -725,13 +760,15 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
                       .gbuf = gbuf, .gconv = gconv, .sel = sel, .stats = stats};
         void (*fwd)(void *, int, int, int, int) = forward_block, (*bwd)(void *, int, int, int, int) = backward_block;
 #ifdef HAVE_AMX
-        uint16_t wb[3 * 5 * 2 * NC] __attribute__((aligned(64)));  /* W_0, W_1, W_2 */
+        uint16_t wb[14 * 2 * NC] __attribute__((aligned(64))); /* W */
         float bias16[16 * NC] __attribute__((aligned(64)));
-        if (packed) { /* W_dy in AMX's layout: row q of W_dy holds (w[dy*9 + 2q][c], w[dy*9 + 2q + 1][c]) for each c */
-            for (int dy = 0; dy < 3; dy++)
-                for (int m = 0; m < 10; m++)
-                    for (int c = 0; c < NC; c++)
-                        wb[(dy * 5 + m / 2) * 2 * NC + 2 * c + m % 2] = m < 9 ? to_bf16(P_w[(dy * 9 + m) * NC + c]) : 0;
+        if (packed) { /* W in AMX's layout: row q holds (w[k'(2q)][c], w[k'(2q + 1)][c]) for each c, where input
+                       * k' = dx*9 + dy*3 + ch of the stacked image is weight row k = dy*9 + dx*3 + ch (k' = 27: 0) */
+            for (int kp = 0; kp < 28; kp++)
+                for (int c = 0; c < NC; c++) {
+                    int k = (kp % 9 / 3) * 9 + (kp / 9) * 3 + kp % 3;
+                    wb[(kp / 2) * 2 * NC + 2 * c + kp % 2] = kp < NK ? to_bf16(P_w[k * NC + c]) : 0;
+                }
             for (int r = 0; r < 16; r++) memcpy(bias16 + r * NC, P_b, sizeof(float) * NC);
             job.packed = packed, job.wb = wb, job.zscr = z, job.dscr = dscr, job.bias16 = bias16, job.chunk_max = chunk_max;
             fwd = forward_block_bf16, bwd = backward_block_bf16;
