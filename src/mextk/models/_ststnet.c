@@ -272,7 +272,6 @@ typedef struct {
     float *zscr;                 /* its per-thread ring of convolution output rows (NR x 32 x 16) */
     uint16_t *dscr;              /* its per-thread D of every sample of a chunk (chunk_max x DV) */
     int chunk_max;               /* the most samples in a chunk */
-    const float *bias16;         /* its convolution bias repeated in 16 rows */
 } pass_t;
 
 static void forward_block(void *arg, int t, int lo, int hi, int thread) {
@@ -321,7 +320,7 @@ static void backward_block(void *arg, int t, int lo, int hi, int thread) {
  * significant bits instead of 24), and the weight gradient sees d rounded so; products are summed in
  * float32, and the weights themselves stay float32 between steps.  tests/models/test_fused.py checks
  * the result against PyTorch autograd doing exactly these roundings. */
-#define SROW (32 * 9)             /* one stacked row: 32 records of 9 values */
+#define SROW (32 * 10)            /* one stacked row: 32 records of 9 values and a 1 */
 #define STK (CS * SROW + 64)      /* the stacked image, then slack for the last row's reads past it */
 #define RROW (10 * 32)            /* one image row as R: 9 (dx, channel) rows and a row of ones, 32 positions */
 #define PK (STK + PADDED * RROW)  /* bfloat16 values per packed sample (a multiple of 32: 64-byte rows) */
@@ -355,8 +354,8 @@ int ststnet_pack_bf16(const float *img, const int32_t *idx, int n, uint16_t *out
         memset(o, 0, sizeof(uint16_t) * PK);
         for (int i = 0; i < CS; i++)
             for (int j = 0; j < PADDED; j++)
-                for (int m = 0; m < 9; m++) /* m = dy*3 + ch */
-                    o[i * SROW + j * 9 + m] = to_bf16(x[(i + m / 3) * ROW + j * 3 + m % 3]);
+                for (int m = 0; m < 10; m++) /* m = dy*3 + ch, then 1 (the bias's input) */
+                    o[i * SROW + j * 10 + m] = m < 9 ? to_bf16(x[(i + m / 3) * ROW + j * 3 + m % 3]) : 0x3f80;
         for (int y = 0; y < PADDED; y++) { /* R: row m = dx*3 + ch of image row y holds x[y][j + dx][ch], j = 0..31 */
             for (int m = 0; m < 9; m++)
                 for (int j = 0; j + m / 3 < PADDED; j++) rr[y * RROW + m * 32 + j] = to_bf16(x[y * ROW + (j + m / 3) * 3 + m % 3]);
@@ -391,7 +390,7 @@ static void tiles_on(int which) {
     /* whole configurations in static memory: the compiler may not see that LDTILECFG reads all 64 bytes
      * of a local one, and dropped the zeroing of its unused entries (a SIGILL at the next load) */
     static const tilecfg_t cfg[2] = {
-        {.palette = 1, .colsb = {64, 64, 56, 56, 64}, .rows = {16, 16, 16, 16, 14}},
+        {.palette = 1, .colsb = {64, 64, 60, 60, 64}, .rows = {16, 16, 16, 16, 15}},
         {.palette = 1, .colsb = {64, 64, 64, 64, 64, 64, 64, 64}, .rows = {16, 14, 16, 14, 16, 16, 14, 16}},
     };
     _tile_loadconfig(&cfg[which]);
@@ -406,14 +405,14 @@ static int amx_permitted(void) {
  * written waits for the store to finish. */
 #define LAG 2
 
-/* z of output row i (32 positions, the last two junk) of one packed sample into out, bias added
- * (bias16: the bias in 16 rows).  Needs the CONV tiles with the weights loaded (load_weights). */
-static inline void conv_row_bf16(const uint16_t *stacked, const float *bias16, int i, float *out) {
+/* z of output row i (32 positions, the last two junk) of one packed sample into out.  Needs the CONV
+ * tiles with the weights loaded (load_weights). */
+static inline void conv_row_bf16(const uint16_t *stacked, int i, float *out) {
     const uint16_t *a = stacked + i * SROW;
-    _tile_loadd(0, bias16, NC * sizeof(float));
-    _tile_loadd(1, bias16, NC * sizeof(float));
-    _tile_loadd(2, a, 9 * sizeof(uint16_t));
-    _tile_loadd(3, a + 16 * 9, 9 * sizeof(uint16_t));
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_loadd(2, a, 10 * sizeof(uint16_t));
+    _tile_loadd(3, a + 16 * 10, 10 * sizeof(uint16_t));
     _tile_dpbf16ps(0, 2, 4);
     _tile_dpbf16ps(1, 3, 4);
     _tile_stored(0, out, NC * sizeof(float));
@@ -421,14 +420,6 @@ static inline void conv_row_bf16(const uint16_t *stacked, const float *bias16, i
 }
 
 static void load_weights(const uint16_t *wb) { _tile_loadd(4, wb, 2 * NC * sizeof(uint16_t)); }
-
-/* The next sample's stacked row k into the L1 cache while this sample's row k is computed: tile loads
- * wait for memory in order, where the cache's own prefetching does not look ahead. */
-static inline void prefetch_row(const uint16_t *next, int k, int any) {
-    if (!any) return;
-    const char *p = (const char *)(next + k * SROW);
-    for (int b = 0; b < SROW * 2; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
-}
 
 static inline float *ring_row(float *ring, int i) { return ring + (size_t)(i % NR) * 32 * NC; }
 
@@ -467,10 +458,7 @@ static void forward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
         /* two running sums each: one would wait on its own latency at every position */
         __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0, sq0 = sum0, sq1 = sum0;
         for (int k = 0; k < CS + LAG; k++) {
-            if (k < CS) {
-                conv_row_bf16(xb, c->bias16, k, ring_row(ring, k));
-                prefetch_row(xb + PK, k, s + 1 < hi);
-            }
+            if (k < CS) conv_row_bf16(xb, k, ring_row(ring, k));
             int i = k - LAG;
             if (i < 0) continue;
             const float *zr = ring_row(ring, i);
@@ -516,10 +504,7 @@ static void backward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
         uint16_t *o = dv + (size_t)(s - lo) * DV;
         __mmask16 open[PS]; /* per window of the window row: the channels whose maximum is still to be met */
         for (int k = 0; k < CS + LAG; k++) {
-            if (k < CS) {
-                conv_row_bf16(xb, c->bias16, k, ring_row(ring, k));
-                prefetch_row(xb + PK, k, s + 1 < hi);
-            }
+            if (k < CS) conv_row_bf16(xb, k, ring_row(ring, k));
             int i = k - LAG;
             if (i < 0) continue;
             /* d = [z > 0] (beta_c z + kappa_c + the pooled gradient where this position is its window's
@@ -760,17 +745,24 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
                       .gbuf = gbuf, .gconv = gconv, .sel = sel, .stats = stats};
         void (*fwd)(void *, int, int, int, int) = forward_block, (*bwd)(void *, int, int, int, int) = backward_block;
 #ifdef HAVE_AMX
-        uint16_t wb[14 * 2 * NC] __attribute__((aligned(64))); /* W */
-        float bias16[16 * NC] __attribute__((aligned(64)));
-        if (packed) { /* W in AMX's layout: row q holds (w[k'(2q)][c], w[k'(2q + 1)][c]) for each c, where input
-                       * k' = dx*9 + dy*3 + ch of the stacked image is weight row k = dy*9 + dx*3 + ch (k' = 27: 0) */
-            for (int kp = 0; kp < 28; kp++)
-                for (int c = 0; c < NC; c++) {
-                    int k = (kp % 9 / 3) * 9 + (kp / 9) * 3 + kp % 3;
-                    wb[(kp / 2) * 2 * NC + 2 * c + kp % 2] = kp < NK ? to_bf16(P_w[k * NC + c]) : 0;
+        uint16_t wb[15 * 2 * NC] __attribute__((aligned(64))); /* W */
+        if (packed) { /* W in AMX's layout: row q holds (w'[2q][c], w'[2q + 1][c]) for each c, where w'[dx*10 + m]
+                       * is weight row dy*9 + dx*3 + ch (m = dy*3 + ch < 9) or, for m = 9 (the inputs that are 1),
+                       * one of three bfloat16 parts of the bias (high, middle, low: their sum is the float32 bias) */
+            for (int c = 0; c < NC; c++) {
+                float part[3], rest = P_b[c];
+                for (int dx = 0; dx < 3; dx++) {
+                    uint32_t u = (uint32_t)to_bf16(rest) << 16;
+                    memcpy(&part[dx], &u, sizeof u);
+                    rest -= part[dx]; /* exact: the bias's bits not yet taken */
                 }
-            for (int r = 0; r < 16; r++) memcpy(bias16 + r * NC, P_b, sizeof(float) * NC);
-            job.packed = packed, job.wb = wb, job.zscr = z, job.dscr = dscr, job.bias16 = bias16, job.chunk_max = chunk_max;
+                for (int kp = 0; kp < 30; kp++) {
+                    int dx = kp / 10, m = kp % 10;
+                    wb[(kp / 2) * 2 * NC + 2 * c + kp % 2] =
+                        m < 9 ? to_bf16(P_w[((m / 3) * 9 + dx * 3 + m % 3) * NC + c]) : to_bf16(part[dx]);
+                }
+            }
+            job.packed = packed, job.wb = wb, job.zscr = z, job.dscr = dscr, job.chunk_max = chunk_max;
             fwd = forward_block_bf16, bwd = backward_block_bf16;
         }
 #endif
