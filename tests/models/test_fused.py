@@ -142,6 +142,42 @@ def test_bf16_kernel_matches_autograd_with_bf16_rounding(threads: int) -> None:
     assert _max_rel_diff(fast.state_dict(), ref32.state_dict()) > 5 * close
 
 
+def _mostly_blank(n: int = 30, seed: int = 3) -> tuple[list[torch.Tensor], np.ndarray]:
+    """Inputs that are 0 but for an 8 x 8 patch: most pooling windows see only the bias, so their nine
+    values tie, and the pooled gradient must go to the first of them, as PyTorch's pooling sends it."""
+    rng = np.random.default_rng(seed)
+    x = []
+    for _ in range(n):
+        a = np.zeros((3, 28, 28), dtype=np.float32)
+        a[:, 10:18, 10:18] = rng.random((3, 8, 8), dtype=np.float32)
+        x.append(torch.from_numpy(a))
+    return x, rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.usefixtures("compiled")
+def test_tied_maxima_get_the_gradient_where_pytorch_sends_it(precision: str) -> None:
+    if precision == "bf16" and (why := fused.bf16_unavailable(fused.kernel())):
+        pytest.skip(f"no bfloat16 kernel here: {why}")
+    x, y = _mostly_blank()
+    # two steps: sending the gradient to every tied position instead of the first is 5e-2 away after one.
+    # Longer runs drift apart on these inputs whatever the routing (1e-4 after six steps, the float32
+    # kernel too): batch norm's variance is then a small difference of large sums
+    cfg = TrainConfig(epochs=2, batch_size=0, optimizer="sgd", lr=0.01, device="cpu", seed=4, lr_step=0)
+    fast, h_fast = fused.fit_ststnet(
+        lambda: ststnet(num_classes=3, dropout=0.0), x, y, n_classes=3, input_type="flow",
+        config=TrainConfig(**{**cfg.to_dict(), "precision": precision}), threads=1,
+    )  # fmt: skip
+
+    def reference() -> torch.nn.Module:  # built inside fit_torch, after it seeds torch
+        return _bf16_reference(3) if precision == "bf16" else ststnet(num_classes=3, dropout=0.0)
+
+    ref, h_ref = fit_torch(reference, x, y, n_classes=3, input_type="flow", config=cfg)
+    assert h_fast["trainer"] == "kernel" and h_fast["precision"] == precision
+    np.testing.assert_allclose(h_fast["loss"], h_ref["loss"], rtol=1e-5)
+    assert _max_rel_diff(fast.state_dict(), ref.state_dict()) < 1e-4
+
+
 @pytest.mark.usefixtures("compiled")
 def test_dropout_is_seeded_and_applied() -> None:
     x, y = _data(40)

@@ -298,28 +298,30 @@ static void backward_block(void *arg, int t, int lo, int hi, int thread) {
  * The convolution and its weight gradient as tile matrix products (Intel AMX, TDPBF16PS: bfloat16
  * products summed in float32).
  *
- * A packed sample (ststnet_pack_bf16) holds the padded image in bfloat16 twice: stacked, where record j
- * of output row i is the 9 values x[i + dy][j][ch] (dy, ch = 0..2), so that the 27 inputs of output
- * position (i, j) are 27 consecutive values (records j, j + 1, j + 2: k' = dx*9 + dy*3 + ch); and plain
- * (channels last), from which the weight gradient's operand R is gathered.
+ * A packed sample (ststnet_pack_bf16, once per fold) holds the padded image in bfloat16 twice:
+ *  - stacked: record j of output row i is the 9 values x[i + dy][j][ch] (dy, ch = 0..2) and a 1, so
+ *    that the 30 values from record j on are the 27 inputs of output position (i, j) and three 1s
+ *    (k' = dx*10 + m, m = dy*3 + ch, or m = 9 for the 1s);
+ *  - R: for each image row y, 9 rows m = dx*3 + ch holding x[y][j + dx][ch] over the 32 positions j,
+ *    and a row of 1s.  Rows 10i .. 10i + 29 are then R_i, the transposed inputs of output row i.
  *
- * Forward, for one output row i and 16 positions j at a time: z[i][j] = b + A W, where row j of A is
- * the 27 inputs of (i, j) (and a 28th multiplied by a zero weight): the stacked row read with a stride
- * of 9 values, one tile product per 16 positions, no im2col copy.  The rows go through a ring of a
- * few rows that stays in the L1 cache: each row's ReLU sums, and once a pooling window row's three
- * rows are done, its maxima.
+ * Forward, for one output row i and 16 positions j at a time: z[i][j] = A W, where row j of A is the
+ * stacked row read from record j on (a stride of 10 values: one tile product per 16 positions, no
+ * im2col copy), and W holds the weights, with the bias split into three bfloat16 parts (high, middle,
+ * low; their sum is the float32 bias) against the three 1s.  The rows go through a ring of a few rows
+ * that stays in the L1 cache: each row's ReLU sums and, once a pooling window row's three rows are
+ * done, its pooled values.  Positions are not kept (see pool_max_row).
  *
- * Backward: z is recomputed the same way (cheaper than keeping 25 MB of it and reading it back), d =
- * dL/dz is formed in float32 exactly as backward_sample forms it, and dW += R_i D_i for each output
- * row i, where D_i holds the row's 32 positions' d (bfloat16, in AMX's pairs of positions) and row k =
- * dy*9 + dx*3 + ch of R_i is x[i + dy][j + dx][ch] over those positions (gathered from the plain image
- * per sample, build_r: the 9 rows of image row y, so R_i is 27 consecutive rows).  Batch norm, the
- * pooling's routing, the head and the optimiser are the float32 kernel's.
+ * Backward: z is recomputed the same way, bit for bit (cheaper than keeping 25 MB of it and reading it
+ * back); d = dL/dz is formed in float32 as backward_sample forms it, the pooled gradient going to the
+ * first position of each window whose z equals the pooled value; and dW += R_i D_i for each output row
+ * i, where D_i holds the row's 32 positions' d (bfloat16, in AMX's pairs of positions).  R_i's rows of
+ * 1s give the bias's gradient.  Batch norm, the head and the optimiser are the float32 kernel's.
  *
  * What bfloat16 changes: the convolution sees its inputs and weights rounded to bfloat16 (8
- * significant bits instead of 24), and the weight gradient sees d rounded so; products are summed in
- * float32, and the weights themselves stay float32 between steps.  tests/models/test_fused.py checks
- * the result against PyTorch autograd doing exactly these roundings. */
+ * significant bits instead of 24), and the weight and bias gradients see d rounded so; products are
+ * summed in float32, and the weights themselves stay float32 between steps.  tests/models/test_fused.py
+ * checks the result against PyTorch autograd doing exactly these roundings. */
 #define SROW (32 * 10)            /* one stacked row: 32 records of 9 values and a 1 */
 #define STK (CS * SROW + 64)      /* the stacked image, then slack for the last row's reads past it */
 #define RROW (10 * 32)            /* one image row as R: 9 (dx, channel) rows and a row of ones, 32 positions */
@@ -327,17 +329,6 @@ static void backward_block(void *arg, int t, int lo, int hi, int thread) {
 #define NR 8                      /* rows in the ring of convolution outputs (each 32 positions x 16): the
                                    * rows read (pooling: i - 2 .. i) and those computed meanwhile (LAG) */
 #define DV (CS * 32 * NC)         /* bfloat16 values of one sample's D: 30 rows of 16 position pairs x 16 */
-
-/* The pooling window of each convolution output position (-1: none; windows are disjoint); filled once
- * per process (pthread_once). */
-static int window_of[NP];
-static pthread_once_t windows_once = PTHREAD_ONCE_INIT;
-static void init_windows(void) {
-    for (int p = 0; p < NP; p++) {
-        int u = (p / CS + 1) / 3, v = (p % CS + 1) / 3;
-        window_of[p] = u < PS && v < PS ? u * PS + v : -1;
-    }
-}
 
 static inline uint16_t to_bf16(float f) { /* round to nearest even, as the AVX512-BF16 conversions do */
     uint32_t u;
@@ -379,9 +370,9 @@ typedef struct {
 } __attribute__((packed)) tilecfg_t;
 
 /* Two tile configurations.  CONV: 0, 1 z of two 16-position blocks (float32); 2, 3 their A (16
- * positions x 28 inputs); 4 W (14 input pairs x 16 channels).  GRAD: 0, 1 dW rows 0..15 and 16..26
- * (float32); 2, 3 and 5, 6 R_i's rows 0..15 and 16..26 (32 positions) for even and odd rows i; 4, 7 D_i
- * (16 position pairs x 16 channels) for even and odd rows.  Loading a configuration zeroes every tile.
+ * positions x 30 inputs); 4 W (15 input pairs x 16 channels).  GRAD: 0, 1 dW rows 0..15 and 16..29
+ * (float32; row dy*10 + m); 2, 3 and 5, 6 R_i's rows 0..15 and 16..29 (32 positions) for even and odd
+ * rows i; 4, 7 D_i (16 position pairs x 16 channels) for even and odd rows.  Loading a configuration zeroes every tile.
  * Consecutive rows use different operand tiles, so that one row's loads need not wait for the products
  * before them to finish reading. */
 enum { CONV, GRAD };
@@ -873,7 +864,6 @@ int ststnet_train_bf16(const float *img, const int32_t *idx, int n, const int32_
                        double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
                        double bn_momentum, uint64_t seed, int n_threads, float *losses, const uint16_t *packed) {
     if (ststnet_bf16_available() != 1) return -3;
-    pthread_once(&windows_once, init_windows);
     return train(img, idx, n, y, class_w, n_classes, params, mom, vel, run_mean, run_var, start_epoch, n_epochs,
                  optimizer, lr, b1, b2, eps, wd, momentum, lr_step, lr_gamma, dropout, bn_eps, bn_momentum, seed,
                  n_threads, losses, packed);
