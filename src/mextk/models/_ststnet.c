@@ -591,22 +591,27 @@ static void head_block(void *arg, int t, int lo, int hi, int thread) {
     for (int s = lo; s < hi; s++) {
         const float *rs = h->rsel + (size_t)s * NW * NC;
         v16 keep[NW], f[AS * AS], dfeat[AS * AS];
-        for (int q = 0; q < AS * AS; q++) f[q] = (v16){0};
         uint64_t base = splitmix(h->seed ^ splitmix(((uint64_t)h->epoch << 32) ^ (uint64_t)s));
-        for (int w = 0; w < NW; w++) {
-            int q = (w / PS / 2) * AS + (w % PS) / 2;
-            /* dropout: a 32-bit hash per unit (lowbias32 of a per-window key and the channel) */
-            vu16 x = lane ^ (uint32_t)splitmix(base + (uint64_t)w);
-            x ^= x >> 16;
-            x *= 0x7feb352du;
-            x ^= x >> 15;
-            x *= 0x846ca68bu;
-            x ^= x >> 16;
-            v16 kp = (v16)((x >= h->thr) & (vi16)((v16){0} + h->keep_scale));
-            keep[w] = kp;
-            f[q] += 0.25f * kp * (a * ld(rs + w * NC) + d);
+        /* feature q averages windows w0, w0 + 1, w0 + 10, w0 + 11 (in that order), summed in a register:
+         * an array element would make each window wait for the previous one's store */
+        for (int q = 0; q < AS * AS; q++) {
+            v16 fq = {0};
+            for (int t = 0; t < 4; t++) {
+                int w = (q / AS) * 2 * PS + (q % AS) * 2 + (t >> 1) * PS + (t & 1);
+                /* dropout: a 32-bit hash per unit (lowbias32 of a per-window key and the channel) */
+                vu16 x = lane ^ (uint32_t)splitmix(base + (uint64_t)w);
+                x ^= x >> 16;
+                x *= 0x7feb352du;
+                x ^= x >> 15;
+                x *= 0x846ca68bu;
+                x ^= x >> 16;
+                v16 kp = (v16)((x >= h->thr) & (vi16)((v16){0} + h->keep_scale));
+                keep[w] = kp;
+                fq += 0.25f * kp * (a * ld(rs + w * NC) + d);
+            }
+            f[q] = fq;
         }
-        double logit[64] = {0}, mx = -INFINITY, tot = 0;
+        double logit[64], mx = -INFINITY, tot = 0;
         for (int k = 0; k < K; k++) {
             const float *wr = h->fwt + (size_t)k * NF;
             v16 acc = {0};
@@ -616,13 +621,14 @@ static void head_block(void *arg, int t, int lo, int hi, int thread) {
             logit[k] = (double)sum + h->fb[k];
             if (logit[k] > mx) mx = logit[k];
         }
-        for (int k = 0; k < K; k++) tot += exp(logit[k] - mx);
+        double e[64];
+        for (int k = 0; k < K; k++) tot += e[k] = exp(logit[k] - mx);
         int ys = h->y[s];
         double cw = h->class_w[ys];
         h->hloss[t] += cw * (log(tot) + mx - logit[ys]);
         for (int q = 0; q < AS * AS; q++) dfeat[q] = (v16){0};
         for (int k = 0; k < K; k++) { /* d loss / d logit = w_y (softmax - onehot) / n (mean reduction) */
-            float dl = (float)(cw * (exp(logit[k] - mx) / tot - (k == ys)) / h->n);
+            float dl = (float)(cw * (e[k] / tot - (k == ys)) / h->n);
             const float *wr = h->fwt + (size_t)k * NF;
             float *gr = gw + (size_t)k * NF;
             gb[k] += dl;
