@@ -31,8 +31,9 @@ In one run:
    sample and epoch in float32 and in bfloat16 (Intel AMX), on one thread and
    on all, 436 inputs, runs alternated and repeated (the median of 3).
 
-``--precision bf16`` trains STSTNet in part 5 with the fused kernel's opt-in bfloat16
-convolutions (``--train precision=bf16``; Intel AMX), so both arithmetics can be timed and scored.
+Part 5 trains STSTNet with the fused kernel's bfloat16 convolutions (``--train precision=bf16``,
+opt-in in mextk; Intel AMX) where this machine has them, and says so; ``--precision fp32`` times
+mextk's default float32 arithmetic instead.
 """
 
 from __future__ import annotations
@@ -416,7 +417,14 @@ def _megc_like_manifest(tmp: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 def ststnet_seeds(full: bool, jobs: int, n_folds: int, precision: str = "fp32", n_seeds: int = 5) -> None:
     from mextk.evaluate.runner import RunConfig, run_folds, start_run
     from mextk.evaluate.seeds import evaluate_seeds, seed_folder
+    from mextk.models.fused import bf16_unavailable, kernel
 
+    if precision == "bf16":
+        lib = kernel()
+        why = "no fused kernel (no C compiler)" if lib is None else bf16_unavailable(lib)
+        if why:
+            print(f"\n5. bfloat16 is not available here ({why}): timing float32")
+            precision = "fp32"
     tmp = Path(tempfile.mkdtemp())
     manifest, y, subjects = _megc_like_manifest(tmp)
     all_subjects = list(dict.fromkeys(subjects))
@@ -457,7 +465,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the runner")
     parser.add_argument("--only", choices=["1", "2", "3", "4", "5", "6"], help="run one part")
     parser.add_argument("--folds", type=int, default=8, help="STSTNet folds timed without --full (part 4)")
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="STSTNet's kernel arithmetic")
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16"], default="bf16",
+        help="STSTNet's kernel arithmetic in part 5 (bf16: where the CPU has AMX, else float32, said so)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.manual_seed(0)
     parts = {

@@ -25,18 +25,17 @@ parameters after a few steps against autograd.
 
 **bfloat16** (``--train precision=bf16``, opt-in).  On CPUs with Intel AMX
 (Sapphire Rapids and later; Linux lends the tile registers on request), the
-convolution and its weight gradient run as AMX tile products: the inputs, the
-convolution weights and the gradient at its output are rounded to bfloat16 (8
-significant bits instead of 24), the products are summed in float32, and the
-weights stay float32 between steps.  Everything else is the float32 kernel.
-Where AMX is missing, training runs in float32 and
+convolution and its weight and bias gradients run as AMX tile products: the
+inputs, the convolution weights and the gradient at its output are rounded to
+bfloat16 (8 significant bits instead of 24), the products are summed in float32,
+and the weights stay float32 between steps.  Everything else is the float32
+kernel.  Where AMX is missing, training runs in float32 and
 ``history["precision_unused"]`` says why; the PyTorch loop always trains in
 float32.  Measured on this project's 2-core machine (``benchmarks/models.py``):
-a five-seed LOSO run on 442 inputs took 21.7 instead of 31.3 minutes with the
-same UF1 (0.751 +- 0.012 against 0.750 +- 0.012, seed by seed within 0.002);
-on one thread 13.1 against 23.7 microseconds per sample and epoch in a quiet
-run (part 6), but the gain shrinks when the machine's other core is busy
-(on two threads 14.5 against 15.3).
+a five-seed LOSO run on 442 inputs took 11.3 instead of 31.3 minutes with the
+same UF1 (0.751 +- 0.013 against 0.750 +- 0.012, seed by seed within 0.004);
+the kernel alone, 12.4 against 31.2 microseconds per sample and epoch on one
+thread (part 6; this machine's timings swing by up to 2x between runs).
 """
 
 from __future__ import annotations
