@@ -61,7 +61,7 @@ class TrainConfig:
     precision : {"fp32", "bf16"}
         Arithmetic of the fused STSTNet trainer's convolution.  ``"bf16"`` (opt-in) multiplies its inputs,
         weights and gradients rounded to bfloat16 on Intel AMX, summing in float32 (a five-seed LOSO run
-        took 21.7 instead of 31.3 minutes here, with the same UF1: :mod:`mextk.models.fused`); where AMX is
+        took 11.3 instead of 31.3 minutes here, with the same UF1: :mod:`mextk.models.fused`); where AMX is
         missing, or the PyTorch loop trains, training is float32 and ``history["precision_unused"]`` says why.
     augment_flip : float
         Flow inputs only: probability of mirroring a training sample, ``u`` negated with it
