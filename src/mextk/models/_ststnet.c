@@ -266,7 +266,7 @@ typedef struct {
     const float *img, *w, *b, *sgn, *bc, *kc;
     const int32_t *idx;
     float *z, *rsel, *gsel, *gbuf, *gconv;
-    int32_t *sel;
+    int32_t *sel;                /* the float32 kernel's pooled positions (the bfloat16 kernel keeps none) */
     double *stats;
     const uint16_t *packed, *wb; /* the bfloat16 kernel's packed inputs and weights (NULL: float32) */
     float *zscr;                 /* its per-thread ring of convolution output rows (NR x 32 x 16) */
