@@ -160,20 +160,24 @@ def training_per_fold(n_train: int = 10776) -> None:
         )
 
 
+def _bf16_missing() -> str | None:
+    """Why the fused kernel's bfloat16 path cannot run here (``None`` when it can)."""
+    from mextk.models.fused import bf16_unavailable, kernel
+
+    lib = kernel()
+    return "no fused kernel (no C compiler)" if lib is None else bf16_unavailable(lib)
+
+
 def kernel_precisions(repeats: int = 3, epochs: int = 100) -> None:
     """Part 6: the fused kernel in float32 against bfloat16 (same inputs, settings and seed)."""
     import statistics
 
     from mextk.models.flownets import ststnet
-    from mextk.models.fused import bf16_unavailable, fit_ststnet, kernel
+    from mextk.models.fused import fit_ststnet
     from mextk.models.training import TrainConfig
 
     print("\n6. fused STSTNet kernel, float32 against bfloat16: 436 inputs, full batch, Adam")
-    lib = kernel()
-    if lib is None:
-        print("   no kernel (no C compiler)")
-        return
-    why = bf16_unavailable(lib)
+    why = _bf16_missing()
     if why:
         print(f"   bfloat16 not available here: {why}")
         return
@@ -417,14 +421,10 @@ def _megc_like_manifest(tmp: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 def ststnet_seeds(full: bool, jobs: int, n_folds: int, precision: str = "fp32", n_seeds: int = 5) -> None:
     from mextk.evaluate.runner import RunConfig, run_folds, start_run
     from mextk.evaluate.seeds import evaluate_seeds, seed_folder
-    from mextk.models.fused import bf16_unavailable, kernel
 
-    if precision == "bf16":
-        lib = kernel()
-        why = "no fused kernel (no C compiler)" if lib is None else bf16_unavailable(lib)
-        if why:
-            print(f"\n5. bfloat16 is not available here ({why}): timing float32")
-            precision = "fp32"
+    if precision == "bf16" and (why := _bf16_missing()):
+        print(f"\n5. bfloat16 is not available here ({why}): timing float32")
+        precision = "fp32"
     tmp = Path(tempfile.mkdtemp())
     manifest, y, subjects = _megc_like_manifest(tmp)
     all_subjects = list(dict.fromkeys(subjects))

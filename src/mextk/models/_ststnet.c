@@ -477,6 +477,11 @@ static void forward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
     _tile_release();
 }
 
+/* dL/dz at a position that is not its window's maximum: [z > 0] (beta_c z + kappa_c). */
+static inline __m512 dense_grad(__m512 zz, __m512 beta, __m512 kappa) {
+    return _mm512_maskz_fmadd_ps(_mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ), beta, zz, kappa);
+}
+
 static void backward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
     pass_t *c = arg;
     float *acc = c->gconv + (size_t)t * (NK + 1) * NC, *ring = c->zscr + (size_t)thread * NR * 32 * NC;
@@ -514,8 +519,8 @@ static void backward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
                     __mmask16 avail = open[v];
                     for (int j = v ? 3 * v - 1 : 0; j <= 3 * v + 1; j++) {
                         __m512 zz = _mm512_loadu_ps(zr + j * NC);
-                        /* [z > 0] (beta z + kappa), then + g where z is the maximum (z = rsel > 0) */
-                        __m512 d = _mm512_maskz_fmadd_ps(_mm512_cmp_ps_mask(zz, _mm512_setzero_ps(), _CMP_GT_OQ), beta, zz, kappa);
+                        /* + g where z is the maximum (z = rsel > 0, so [z > 0] holds there) */
+                        __m512 d = dense_grad(zz, beta, kappa);
                         __mmask16 here = _mm512_mask_cmpeq_ps_mask(avail, zz, rs);
                         avail &= ~here;
                         _mm512_storeu_ps(zr + j * NC, _mm512_mask_add_ps(d, here, d, gw));
@@ -525,7 +530,7 @@ static void backward_block_bf16(void *arg, int t, int lo, int hi, int thread) {
                 j0 = 3 * PS - 1;
             }
             for (int j = j0; j < CS; j++) /* positions in no window */
-                _mm512_storeu_ps(zr + j * NC, conv_grad(_mm512_loadu_ps(zr + j * NC), beta, kappa, _mm512_setzero_ps()));
+                _mm512_storeu_ps(zr + j * NC, dense_grad(_mm512_loadu_ps(zr + j * NC), beta, kappa));
             /* D: positions 2q, 2q + 1 */
             for (int q = 0; q < 15; q++) {
                 __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(zr + (2 * q + 1) * NC), _mm512_loadu_ps(zr + 2 * q * NC));
