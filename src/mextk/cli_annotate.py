@@ -329,17 +329,34 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
+    proxy: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of the reverse proxy in front (e.g. 127.0.0.1): only then are its X-Forwarded-For/"
+            "-Proto/-Host headers believed (sign-in limits count the real client). Without it they are ignored.",
+        ),
+    ] = None,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Mark the session cookie Secure (HTTPS only). Default: on with --proxy (it terminates TLS), "
+            "else decided by each request's scheme.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the labelling app; it listens on this machine only unless --host says otherwise."""
     import uvicorn
 
-    from mextk.annotate.server import create_app
+    from mextk.annotate.server import create_app, server_config
 
     _project(project, db)
-    app = create_app(project, db=db)
+    if secure_cookies is None and proxy:
+        secure_cookies = True
+    app = create_app(project, db=db, secure_cookies=secure_cookies, behind_proxy=proxy is not None)
     where = "this machine only" if host in ("127.0.0.1", "localhost", "::1") else f"the network ({host})"
     typer.echo(f"serving {project} on http://{host}:{port}/ to {where}; Ctrl+C stops")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app, host=host, port=port, proxy=proxy)).run()
 
 
 @annotate_app.command()

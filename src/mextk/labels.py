@@ -160,6 +160,32 @@ def normalize_label(label: object) -> str:
     return key
 
 
+def label_key(label: object) -> str:
+    """The one spelling under which a label is counted, wherever it is read.
+
+    Labels that differ only in case, surrounding space or spelling variant are one class: a known
+    label becomes its canonical name (:func:`normalize_label`: ``" Others"`` and ``"others"`` are
+    both ``others``); an unknown one is stripped, its inner runs of space made one, and
+    case-folded, so that it is still counted once and reported in one spelling.  An empty value
+    stays ``""`` (an unlabelled row).  Manifests (:func:`mextk.io.manifest.coerce_manifest`),
+    dataset sheets, prediction files and the labelling app's imports all go through here.
+
+    Examples
+    --------
+    >>> label_key("Others"), label_key(" others "), label_key("Happy"), label_key("Big  Smile "), label_key(None)
+    ('others', 'others', 'happiness', 'big smile', '')
+    """
+    if label is None or (isinstance(label, float) and np.isnan(label)):
+        return ""
+    text = " ".join(str(label).split())
+    if not text:
+        return ""
+    try:
+        return normalize_label(text)
+    except LabelError:
+        return text.casefold()
+
+
 @dataclass(frozen=True)
 class LabelEncoding:
     """The result of mapping a column of labels to a task's classes.

@@ -29,7 +29,7 @@ def test_casme2_rows_map_frame_numbers_to_positions_in_natural_order(tmp_path):
     ep = df.loc["01/EP02_01f"]
     # img46 .. img120: frame 46 is the 1st file, 100 the 55th, 120 the 75th (img100 sorts after img99)
     assert (ep["onset"], ep["apex"], ep["offset"], ep["n_frames"]) == (0, 54, 74, 75)
-    assert ep["subject"] == "01" and ep["fps"] == 200 and ep["emotion"] == "Happiness" and ep["aus"] == "AU12"
+    assert ep["subject"] == "01" and ep["fps"] == 200 and ep["emotion"] == "happiness" and ep["aus"] == "AU12"
     assert ep["path"] == "CASME2_RAW_selected/sub01/EP02_01f" and ep["filename"] == "EP02_01f"
     second = df.loc["01/EP03_02"]
     assert pd.isna(second["apex"]) and (second["onset"], second["offset"]) == (1, 27)  # img1..img29; apex "/"
@@ -67,7 +67,7 @@ def test_samm_title_block_subject_zeros_or_aus_and_intensity(tmp_path):
     assert ":9: apex frame 1315 is not in" in notes[1] and "011_2_5" in notes[1]
     a = df.loc["006/006_1_2"]
     assert a["subject"] == "006" and (a["onset"], a["apex"], a["offset"], a["n_frames"]) == (0, 26, 37, 38)
-    assert a["aus"] == "AU12" and a["au_raw"] == "R12 or R12+R15" and a["emotion"] == "Anger"
+    assert a["aus"] == "AU12" and a["au_raw"] == "R12 or R12+R15" and a["emotion"] == "anger"
     b = df.loc["011/011_2_3"]
     assert b["au_intensity"] == "AU14:A" and b["au_sides"] == "AU14:R" and b["objective_class"] == "VII"
     assert (b["onset"], b["apex"], b["offset"]) == (0, 5, 20)
@@ -105,6 +105,40 @@ def test_casme3_one_video_serves_several_samples_and_a_bad_apex_is_left_empty_an
     assert ":3:" in line and "apex 0 is outside onset 120 to offset 131; the apex is left empty" in line
 
 
+def test_casme3_offset_zero_rows_are_kept_with_the_offset_unknown_and_noted(tmp_path):
+    trees.casme3_coding_gaps(tmp_path)
+    df = _load("casme3", tmp_path)
+    ids = df.set_index("sample_id")
+    assert sorted(ids.index) == ["spNO.7/c_10", "spNO.7/c_100", "spNO.7/c_200", "spNO.7/c_30"]
+    gap = ids.loc["spNO.7/c_100"]
+    assert (gap["onset"], gap["apex"]) == (100, 104) and pd.isna(gap["offset"])
+    assert pd.isna(ids.loc["spNO.7/c_200", "offset"]) and ids.loc["spNO.7/c_200", "apex"] == 206
+    # sheet lines 2 and 4 (header is line 1) are named in the notes; line 5 (no apex) is skipped
+    assert [n.split(": ", 1)[0].rsplit(":", 1)[-1] for n in df.attrs["notes"]] == ["2", "4"]
+    assert all("offset 0 (before onset" in n and "left empty" in n for n in df.attrs["notes"])
+    (skip,) = df.attrs["skipped"]
+    assert ":5:" in skip and "offset" in skip
+
+
+def test_label_spellings_that_differ_in_case_or_space_are_one_class(tmp_path):
+    trees.casme3_coding_gaps(tmp_path)
+    df = _load("casme3", tmp_path)
+    assert df["emotion"].value_counts().to_dict() == {"others": 4}
+    out = tmp_path / "m.csv"
+    df.assign(emotion=["Others", "others ", " OTHERS", "others"]).to_csv(out, index=False)
+    reread = load_manifest(out, check_files=False)
+    assert set(reread["emotion"]) == {"others"}
+
+
+def test_an_unknown_offset_is_estimated_from_onset_and_apex_not_the_folder_end():
+    from mextk.features.sampling import last_frame
+
+    # by hand: apex + (apex - onset) = 104 + 4 = 108; the folder holds 300 frames
+    assert last_frame(300, onset=100, apex=104, offset=None) == 108
+    assert last_frame(300, onset=100, apex=104, offset=150) == 150
+    assert last_frame(106, onset=100, apex=104, offset=None) == 105
+
+
 def test_dfme_keeps_the_split_and_per_sample_fps(tmp_path):
     trees.dfme(tmp_path)
     df = _load("dfme", tmp_path).set_index("sample_id")
@@ -116,7 +150,7 @@ def test_dfme_keeps_the_split_and_per_sample_fps(tmp_path):
     }
     assert df["fps"].tolist() == [500.0, 300.0, 200.0, 500.0]
     row = df.loc["sub0003/sub0003_02"]
-    assert (row["onset"], row["apex"], row["offset"]) == (1, 4, 19) and row["emotion"] == "Contempt"
+    assert (row["onset"], row["apex"], row["offset"]) == (1, 4, 19) and row["emotion"] == "contempt"
 
 
 def test_mmew_layout_by_emotion_matches_folder_names_whatever_their_case(tmp_path):

@@ -133,6 +133,21 @@ def casme3(root: Path) -> Path:
     return workbook(root / "CAS(ME)^3_part_A_ME_label.xlsx", {"label": rows})
 
 
+def casme3_coding_gaps(root: Path) -> Path:
+    """CAS(ME)^3 rows as the real sheet has them: offset 0 after a valid onset and apex (a coding gap,
+    sheet lines 798 and 800 of the release), and ``Others`` beside ``others``."""
+    frames(root / "spNO.7" / "c" / "color", [f"{i}.jpg" for i in range(0, 300)])
+    rows = [
+        CASME3_HEADER,
+        ["spNO.7", "c", 100, 104, 0, "4", "II", "Others"],  # offset 0: a coding gap
+        ["spNO.7", "c", 10, 12, 20, "4", "II", "others"],
+        ["spNO.7", "c", 200, 206, 0, "12", "I", " others "],  # offset 0 again
+        ["spNO.7", "c", 250, "", 0, "12", "I", "happy"],  # offset 0 and no apex: nothing to go by
+        ["spNO.7", "c", 30, 35, 40, "1+2", "III", "OTHERS"],
+    ]
+    return workbook(root / "CAS(ME)^3_part_A_ME_label.xlsx", {"label": rows})
+
+
 DFME_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Emotion", "EmotionId", "Fps", "AU"]
 
 

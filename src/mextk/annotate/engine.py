@@ -23,6 +23,7 @@ unless a database URL is given).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -73,6 +74,20 @@ def check_password(stored: str, password: str) -> bool:
         return PasswordHasher().verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """An argon2 hash of a random password, checked against when a sign-in names no account."""
+    import secrets
+
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def short(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages that quote what a request sent."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 _SYSTEM_RANDOM = random.SystemRandom()  # a labeller cannot predict the order from earlier tasks
@@ -222,12 +237,15 @@ class AnnotationProject:
             return user.id
 
     def authenticate(self, name: str, password: str) -> User | None:
-        """The active user with this name and password, or ``None``."""
+        """The active user with this name and password, or ``None``.
+
+        The password is hashed whether or not the name exists (against a fixed decoy hash when it
+        does not), so the time a refusal takes does not tell which names are accounts.
+        """
         with self.Session() as s:
-            user = s.scalar(select(User).where(User.name == name.strip(), User.active.is_(True)))
-            if user is None or not password or not check_password(user.password_hash, password):
-                return None
-            return user
+            user = s.scalar(select(User).where(User.name == name.strip()[:64], User.active.is_(True)))
+            ok = check_password(user.password_hash if user is not None else _decoy_hash(), password)
+            return user if user is not None and password and ok else None
 
     def user(self, user_id: int) -> User:
         """A user by id."""
@@ -462,8 +480,7 @@ class AnnotationProject:
             if task.status != "open":
                 raise Refused(f"task {task_id} is already answered")
             clip = s.get(Clip, task.clip_id)
-            for k, seg in enumerate(segments):
-                self._check_segment(seg, clip.n_frames, k)
+            segments = [self._check_segment(seg, clip.n_frames, k) for k, seg in enumerate(segments)]
             ids = []
             target = self.protocol.after(step)
             for seg in segments:
@@ -513,9 +530,7 @@ class AnnotationProject:
         """Answer a ``classify`` or ``choose`` task; returns what became of the segment (accepted, rejected, open)."""
         with self.Session() as s, s.begin():
             task, step = self._answering(s, task_id, user_id, LABEL_KINDS, "a class")
-            label = label.strip()
-            if label not in self.protocol.classes:
-                raise Refused(f"unknown class {label!r}; choose one of {', '.join(self.protocol.classes)}")
+            label = self.class_of(label)
             if step.kind == "choose" and not step.allow_other and label not in (task.choices or []):
                 raise Refused(f"choose one of {', '.join(task.choices or [])}")
             return self._answer(s, task, step, user_id, label=label, value=None)
@@ -525,6 +540,8 @@ class AnnotationProject:
         with self.Session() as s, s.begin():
             task, step = self._answering(s, task_id, user_id, ("keyframes",), "key frames")
             n = s.get(Clip, task.clip_id).n_frames
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in (onset, apex, offset)):
+                raise Refused(f"key frames must be integer frame numbers, got {short((onset, apex, offset))}")
             if not 0 <= onset <= apex <= offset < n:
                 raise Refused(f"need 0 <= onset <= apex <= offset < {n}, got {onset}, {apex}, {offset}")
             value = {"onset": int(onset), "apex": int(apex), "offset": int(offset)}
@@ -644,11 +661,11 @@ class AnnotationProject:
         if not reason:
             raise Refused("a correction needs a reason (it goes into the audit log)")
         if status not in ("accepted", "rejected"):
-            raise Refused(f"status must be accepted or rejected, got {status!r}")
-        if status == "accepted" and label not in self.protocol.classes:
-            raise Refused(
-                f"an accepted segment needs a class, one of {', '.join(self.protocol.classes)}; got {label!r}"
-            )
+            raise Refused(f"status must be accepted or rejected, got {short(status)}")
+        if status == "accepted":
+            if label is None:
+                raise Refused(f"an accepted segment needs a class, one of {', '.join(self.protocol.classes)}")
+            label = self.class_of(label)
         with self.Session() as s, s.begin():
             self._admin(s, admin_id)
             seg = s.get(Segment, segment_id)
@@ -759,19 +776,40 @@ class AnnotationProject:
 
     # ------------------------------------------------------------------ helpers
 
-    def _check_segment(self, seg: SegmentInput, n_frames: int, k: int) -> None:
+    def class_of(self, label: object, where: str = "") -> str:
+        """The protocol's class that ``label`` names, whatever its case or surrounding space.
+
+        ``" Happiness"`` and ``"happiness"`` are one class, in answers and in imports alike.  Other
+        spellings (``"happy"``) are refused: the protocol's classes are what labellers are shown, so
+        an import that uses other words is a mistake worth a line (the label cut short).
+        """
+        if isinstance(label, str):
+            key = " ".join(label.split()).casefold()
+            for cls in self.protocol.classes:
+                if " ".join(cls.split()).casefold() == key:
+                    return cls
+        prefix = f"{where}: " if where else ""
+        raise Refused(f"{prefix}unknown class {short(label)}; choose one of {', '.join(self.protocol.classes)}")
+
+    def _check_segment(self, seg: SegmentInput, n_frames: int, k: int) -> SegmentInput:
+        """``seg`` with its class in the protocol's spelling, or :class:`Refused` naming what is wrong."""
         where = f"segment {k + 1}"
-        if seg.label not in self.protocol.classes:
-            raise Refused(f"{where}: unknown class {seg.label!r}")
+        label = self.class_of(seg.label, where)
+        for name, value in (("onset", seg.onset), ("offset", seg.offset), ("apex", seg.apex)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise Refused(f"{where}: {name} must be an integer frame number, got {short(value)}")
         if not 0 <= seg.onset <= seg.offset < n_frames:
             raise Refused(
                 f"{where}: need 0 <= onset <= offset < {n_frames}, got onset {seg.onset}, offset {seg.offset}"
             )
-        if self.protocol.needs_apex(seg.label):
+        if self.protocol.needs_apex(label):
             if seg.apex is None:
-                raise Refused(f"{where}: a {seg.label} segment needs an apex")
-            if not seg.onset <= seg.apex <= seg.offset:
-                raise Refused(f"{where}: the apex {seg.apex} is outside onset {seg.onset} to offset {seg.offset}")
+                raise Refused(f"{where}: a {label} segment needs an apex")
+        elif seg.apex is not None:
+            raise Refused(f"{where}: a {label} segment has no apex (leave it out)")
+        if seg.apex is not None and not seg.onset <= seg.apex <= seg.offset:
+            raise Refused(f"{where}: the apex {seg.apex} is outside onset {seg.onset} to offset {seg.offset}")
+        return SegmentInput(onset=seg.onset, offset=seg.offset, label=label, apex=seg.apex)
 
     def _route(self, s: Any, seg: Segment, step: Step) -> None:
         """Open ``step``'s tasks on the segment (one per rater), assigned as the step says."""

@@ -15,16 +15,70 @@ from typing import Any
 def page(
     title: str, body: str, *, csrf: str, nav: list[tuple[str, str]] | None = None, script: str = "player.js"
 ) -> str:
-    """A whole page: the CSRF token in a meta tag for the scripts, a navigation bar, the body and one script."""
+    """A whole page: the CSRF token in a meta tag for the scripts, a navigation bar, the body and one script.
+
+    A signed-in page (``csrf`` set) has a *Sign out* button in its bar: a plain form that posts the
+    CSRF token to ``/logout``, so it works without the scripts.
+    """
     links = "".join(f'<a href="{escape(url)}">{escape(text)}</a>' for url, text in nav or [])
+    if csrf:
+        links += (
+            '<form method="post" action="/logout" class="signout">'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+            '<button type="submit" id="sign-out">Sign out</button></form>'
+        )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta name='csrf-token' content='{escape(csrf)}'>"
         f"<title>{escape(title)} - mextk annotate</title>"
         "<link rel='stylesheet' href='/static/style.css'></head>"
         f"<body><header><nav>{links}</nav><h1>{escape(title)}</h1></header><main>{body}</main>"
-        f"<script src='/static/{escape(script)}'></script></body></html>"
+        + (f"<script src='/static/{escape(script)}'></script>" if script else "")
+        + "</body></html>"
     )
+
+
+def login_page(message: str = "") -> str:
+    """The sign-in form, with the reason the last attempt failed (a wrong password, too many tries)."""
+    notice = f'<p class="error" role="alert" id="login-error">{escape(message)}</p>' if message else ""
+    return page(
+        "Sign in",
+        notice + '<form method="post" action="/login" class="login">'
+        '<label>Name <input name="name" autocomplete="username" autofocus required maxlength="64"></label>'
+        '<label>Password <input name="password" type="password" autocomplete="current-password" required></label>'
+        '<button type="submit">Sign in</button></form>',
+        csrf="",
+        script="",
+    )
+
+
+#: What a browser's reader is told for each error status (the server's own line follows).
+_ERROR_TITLES = {
+    400: "That request could not be used",
+    403: "Not allowed",
+    404: "Not found",
+    413: "Too large",
+    429: "Too many attempts",
+}
+
+
+def error_page(status: int, message: str) -> str:
+    """An error as a page a labeller can read, with a way back (a browser never gets raw JSON)."""
+    title = _ERROR_TITLES.get(status, "Something went wrong")
+    return page(
+        title,
+        f'<p class="error" role="alert">{escape(message)} (HTTP {int(status)})</p>'
+        '<p><a href="/">Back to my tasks</a> &middot; <a href="/login">Sign in</a></p>',
+        csrf="",
+        script="",
+    )
+
+
+def step_name(step: Any) -> str:
+    """A step as a labeller reads it: its title up to the colon (``Stage 2``), never its internal id."""
+    title = str(getattr(step, "title", "") or "")
+    return title.split(":", 1)[0].strip() or str(step.id).replace("_", " ")
 
 
 def table(head: list[str], rows: list[list[Any]], *, html_cells: bool = False, id: str | None = None) -> str:
@@ -52,9 +106,10 @@ def queue_body(user: Any, tasks: list[dict[str, Any]], mine: dict[str, dict[str,
          for st in steps],
         id="my-progress",
     )  # fmt: skip
+    names = {st.id: step_name(st) for st in steps}
     rows = [
-        [f'<a href="/task/{t["task"]}">task {t["task"]}</a>', escape(t["step"]), escape(t["status"]),
-         escape(t["done_at"] or "")]
+        [f'<a href="/task/{t["task"]}">task {t["task"]}</a>', escape(names.get(t["step"], t["step"])),
+         escape(t["status"]), escape(t["done_at"] or "")]
         for t in reversed(tasks)
     ]  # fmt: skip
     return (

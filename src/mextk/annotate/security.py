@@ -7,6 +7,10 @@
 * Every state-changing request carries the session's CSRF token in the
   ``X-CSRF-Token`` header (pages read it from a ``<meta>`` tag); it is compared
   in constant time.
+* Every request that is not a GET must come from the app's own pages: a browser's ``Origin``
+  (or, without one, ``Sec-Fetch-Site``) naming another site gets 403 (:func:`same_origin`), so
+  a form elsewhere can neither post with the labeller's cookie nor sign the browser into an
+  attacker's account (login CSRF, where no session token exists yet).
 * Failed sign-ins are counted per user name and per client address; after
   ``max_failures`` within ``window_s`` seconds the next attempts get 429 until
   the window has passed.  The counter lives in the server process.
@@ -74,6 +78,26 @@ def close_session(project: Any, token: str) -> None:
 def csrf_ok(expected: str, given: str | None) -> bool:
     """Constant-time comparison of the session's CSRF token with the request's."""
     return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())
+
+
+def same_origin(headers: Any, *, forwarded_host: bool = False) -> bool:
+    """Whether a request comes from the app's own pages, by the headers browsers set on every POST.
+
+    ``Origin`` must name this host (``Host``; with ``forwarded_host``, which ``serve --proxy``
+    sets, a proxy's ``X-Forwarded-Host`` too).  Without ``Origin``, ``Sec-Fetch-Site`` must be
+    ``same-origin`` or ``none``.  A request with neither header is not a browser's cross-site
+    request (browsers send ``Origin`` on every cross-site POST) and passes: scripts and the
+    command line still work.
+    """
+    from urllib.parse import urlsplit
+
+    origin = headers.get("origin")
+    if origin is None:
+        return headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    hosts = {headers.get("host", "")}
+    if forwarded_host and headers.get("x-forwarded-host"):
+        hosts.add(headers["x-forwarded-host"].split(",")[0].strip())
+    return origin != "null" and urlsplit(origin).netloc.lower() in {h.lower() for h in hosts if h}
 
 
 class LoginLimiter:

@@ -5,7 +5,8 @@ released and writes the standard manifest: ``path`` is the sample's folder of
 frames, ``onset``/``apex``/``offset`` are 0-based positions in that folder
 (frames sorted by the number in their names, so ``img46.jpg`` comes before
 ``img100.jpg``), ``fps`` is the dataset's (DFME: per sample), ``emotion`` is the
-sheet's label (stripped; the taxonomies of :mod:`mextk.labels` read any case)
+sheet's label in its canonical spelling (:func:`mextk.labels.normalize_label`: the sheet's
+``Others`` and ``others`` are one class, ``others``)
 and ``aus`` is normalised by :func:`mextk.datasets.aus.normalise_aus`.  Extra
 columns: ``filename`` (the sheet's), ``au_raw``, ``au_sides``, ``au_intensity``,
 ``objective_class`` where the sheet has one, ``split`` for DFME.
@@ -14,13 +15,16 @@ The sheets give frame *numbers* as they appear in the file names (CASME II's
 ``OnsetFrame`` 46 is ``img46.jpg``).  A loader maps each number to the position
 of the file carrying it, so a folder that starts at any number, or holds a whole
 long video (CAS(ME)^3's ``color`` folders), gives the right 0-based indices.
-A row whose folder, onset frame or offset frame is missing, whose onset is after
+A row whose folder or onset frame is missing, whose onset is after
 its offset or whose label is unknown is skipped with one line naming the sheet
 row and the path (``df.attrs["skipped"]``); the rest loads.  An apex that cannot
 be used (SAMM's ``-1``, a number outside onset to offset, a frame not in the
 folder) leaves the apex empty, as for a clip without one, and is noted
 (``df.attrs["notes"]``): the sample keeps its label and its clip, so the counts
-of the published lists are kept.
+of the published lists are kept.  An offset that is missing, or 0 after a later onset (a
+coding gap: CAS(ME)^3 Part A has two), is kept empty (unknown) when the onset and apex are
+valid, and noted the same way: recognition needs the onset and apex, and the features that need
+an offset estimate it (:func:`mextk.features.sampling.last_frame`).
 
 Every dataset's facts (sheet, columns, layout, frame rate) are data in
 :data:`DATASETS`, printed by ``mextk datasets list``; ``--layout`` replaces the
@@ -305,10 +309,9 @@ def _label(text: str) -> str:
     if not text:
         raise _Skip("no emotion label")
     try:
-        normalize_label(text)
+        return normalize_label(text)  # one spelling per class: "Others" and "others" are one
     except LabelError as exc:
         raise _Skip(str(exc)) from None
-    return text
 
 
 def _split_of(sheet: Path, spec: DatasetSpec) -> str:
@@ -367,13 +370,21 @@ def _record_from_sheet(rec: dict[str, object], spec: DatasetSpec, split: str) ->
                 raise _Skip(f"column {key!r}: {exc}") from None
             out[key] = None
             notes.append(f"column 'apex': {exc}; the apex is left empty")
-    if out["onset"] is None or out["offset"] is None:
-        raise _Skip("onset or offset frame is missing")
-    if out["onset"] > out["offset"]:  # type: ignore[operator]
-        raise _Skip(f"onset {out['onset']} is after offset {out['offset']}")
-    apex = out["apex"]
-    if apex is not None and not out["onset"] <= apex <= out["offset"]:  # type: ignore[operator]
-        notes.append(f"apex {apex} is outside onset {out['onset']} to offset {out['offset']}; the apex is left empty")
+    if out["onset"] is None:
+        raise _Skip("onset frame is missing")
+    onset, apex, offset = out["onset"], out["apex"], out["offset"]
+    if (offset is None or offset == 0 < onset) and apex is not None and onset <= apex:  # type: ignore[operator]
+        # A coding gap (CAS(ME)^3 Part A writes offset 0 on two rows): the onset and apex still give the
+        # sample, so it is kept with its offset unknown, as an unusable apex is (features estimate it).
+        shown = "missing" if offset is None else f"{offset} (before onset {onset})"
+        notes.append(f"offset {shown}; the offset is left empty (unknown)")
+        out["offset"] = None
+    elif offset is None:
+        raise _Skip("offset frame is missing (and no apex after the onset to keep the sample by)")
+    elif onset > offset:  # type: ignore[operator]
+        raise _Skip(f"onset {onset} is after offset {offset}")
+    elif apex is not None and not onset <= apex <= offset:  # type: ignore[operator]
+        notes.append(f"apex {apex} is outside onset {onset} to offset {offset}; the apex is left empty")
         out["apex"] = None
     out["notes"] = notes
     if spec.fps is None:
@@ -406,6 +417,8 @@ def _manifest_row(
             rec["notes"] = [*rec.get("notes", []), f"{exc}; the apex is left empty"]  # type: ignore[list-item]
             apex = None
         offset = _position(rec["offset"], "offset", folder, files, index)  # type: ignore[arg-type]
+        if offset is None and apex is None:  # an unknown offset is kept only with an apex to go by
+            raise _Skip("the offset is unknown and the apex is not in the folder")
     else:  # labelled by folders: the folder is the clip
         onset, apex, offset = 0, None, len(files) - 1
     aus = normalise_aus(rec.get("au_cell"))

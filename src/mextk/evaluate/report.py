@@ -25,6 +25,7 @@ def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
         For a missing file, missing columns, or empty labels (naming the line).
     """
     from mextk.io.tables import read_csv_text
+    from mextk.labels import label_key
 
     path = Path(path)
     df = read_csv_text(path, what="predictions")
@@ -37,7 +38,7 @@ def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
         empty = np.flatnonzero(df[col].str.strip() == "")
         if empty.size:
             raise ValueError(f"{path}:{empty[0] + 2}: column '{col}' is empty")
-        df[col] = df[col].str.strip()
+        df[col] = df[col].map(label_key)  # "Others" and "others" are one class
     return df
 
 

@@ -63,6 +63,14 @@ def _frame_index(row: dict[str, Any], key: str) -> int | None:
     return None if v is None or pd.isna(v) else int(v)
 
 
+def _last_frame(row: dict[str, Any]) -> int:
+    """The sample's offset, estimated where the sheet left it unknown (:func:`mextk.features.sampling.last_frame`)."""
+    from mextk.features.sampling import last_frame
+
+    keys = ("onset", "apex", "offset")
+    return last_frame(int(row["n_frames"]), **{k: _frame_index(row, k) for k in keys})
+
+
 def _onset_apex(row: dict[str, Any], seed: int) -> tuple[int, int]:
     import zlib
 
@@ -175,8 +183,7 @@ def _frames(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
 
     n_frames = int(row["n_frames"])
     onset, apex = _onset_apex(row, params["seed"])
-    offset = _frame_index(row, "offset")
-    offset = n_frames - 1 if offset is None else offset
+    offset = _last_frame(row)
     mode = params["sampling"]
     if mode == "uniform":
         positions = uniform_positions(n_frames, params["n"], start=onset, stop=offset)
@@ -213,8 +220,7 @@ def _lbp_top(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[st
 
     _check_length(row, probe_video(path).n_frames)  # the key frames' indices are only right for the right clip
     onset, apex = _onset_apex(row, params["seed"])
-    offset = _frame_index(row, "offset")
-    offset = int(row["n_frames"]) - 1 if offset is None else offset
+    offset = _last_frame(row)
     apex, offset = max(apex, onset), max(offset, apex, onset)
     if params["temporal"] == "key_frames":
         positions, time_length = np.array([onset, apex, offset], dtype=float), 1
@@ -244,8 +250,7 @@ def _graphs(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str
     from mextk.io.video import read_frames
 
     onset, apex = _onset_apex(row, params["seed"])
-    offset = _frame_index(row, "offset")
-    offset = int(row["n_frames"]) - 1 if offset is None else offset
+    offset = _last_frame(row)
     offset = max(offset, apex)
     # Landmarks are tracked from onset to offset rather than detected afresh on each key frame: a new
     # detector box per frame moves the landmarks by about as much as a micro-expression does.

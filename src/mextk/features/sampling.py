@@ -39,6 +39,33 @@ def pick_apex(
     return int(rng.integers(min(lo + 1, hi), hi + 1))
 
 
+def last_frame(n_frames: int, *, onset: int | None, apex: int | None, offset: int | None) -> int:
+    """The last frame of a sample's expression, estimated when the coding sheet left the offset unknown.
+
+    A coded offset is returned as it is.  An unknown offset (CAS(ME)^3 Part A has two rows with
+    offset 0, a coding gap) is estimated from the onset and apex as ``apex + (apex - onset)``: the
+    release mirrors the onset-to-apex rise, which is what the symmetric rise and fall of the ME
+    literature's key-frame models assume.  The clip's last frame is *not* used, because a folder may
+    hold a whole long video (CAS(ME)^3's ``color`` folders).  Without an apex either, the clip's last
+    frame is all there is.  The result is kept inside the clip.
+
+    Examples
+    --------
+    >>> last_frame(100, onset=10, apex=14, offset=30)
+    30
+    >>> last_frame(100, onset=10, apex=14, offset=None)
+    18
+    >>> last_frame(16, onset=10, apex=14, offset=None), last_frame(16, onset=3, apex=None, offset=None)
+    (15, 15)
+    """
+    if offset is not None:
+        return int(offset)
+    if apex is None:
+        return n_frames - 1
+    lo = int(apex) if onset is None else int(onset)
+    return int(min(n_frames - 1, int(apex) + max(0, int(apex) - lo)))
+
+
 def uniform_positions(n_frames: int, n: int = 16, *, start: int = 0, stop: int | None = None) -> np.ndarray:
     """``n`` evenly spaced frame positions from ``start`` to ``stop`` (inclusive).
 

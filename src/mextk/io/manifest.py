@@ -12,8 +12,10 @@ Standard columns (:data:`COLUMNS`; all required but ``aus``, see :data:`OPTIONAL
 ``onset``, ``apex``, ``offset``
                 0-based frame indices within the clip; may be empty where the
                 dataset lacks them (No-ME clips have no apex)
-``emotion``     label in the dataset's own words (mapped by :mod:`mextk.labels`); empty in
-                an *unlabelled* row (a clip fresh from ``mextk prepare``)
+``emotion``     the label (mapped by :mod:`mextk.labels`); empty in an *unlabelled* row (a
+                clip fresh from ``mextk prepare``).  A file may spell it as the dataset does
+                (``Happy``, `` Others``); a loaded manifest holds one spelling per class
+                (:func:`mextk.labels.label_key`: ``happiness``, ``others``)
 ``aus``         action units, ``+``-separated (``AU6+AU12``); may be empty, and the column
                 may be missing (no action units: flow images and labels are enough)
 
@@ -38,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.io.atomic import atomic_path
-from mextk.labels import LabelError, Taxonomy, get_taxonomy, normalize_label
+from mextk.labels import LabelError, Taxonomy, get_taxonomy, label_key, normalize_label
 
 #: The standard columns, in the order a manifest is written.
 COLUMNS: tuple[str, ...] = (
@@ -207,6 +209,8 @@ def coerce_manifest(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in _STRING_COLUMNS:
         out[col] = out[col].map(lambda v: "" if _empty(v) else str(v).strip()).astype(object)
+    # one spelling per class: "Others" and "others" are one label everywhere downstream
+    out["emotion"] = out["emotion"].map(label_key).astype(object)
     out["fps"] = pd.to_numeric(out["fps"], errors="coerce").astype(float)
     for col in FRAME_COLUMNS:
         out[col] = pd.array([_parse_int(v)[0] for v in out[col]], dtype="Int64")
