@@ -157,3 +157,18 @@ def test_a_call_too_short_for_its_events_names_the_options_that_fix_it(tmp_path)
     # 4 events (a late join, an early leave, a screen share's start and end) 4 s apart need 5 x 4 = 20 s
     assert "at least 20 s" in line and "--call-duration" in line and "--call-event-gap" in line
     assert "--call-event-gap" in _help("synth")
+
+
+def test_one_recognition_task_default_for_evaluate_and_train_and_stats_says_why_it_differs():
+    import typer
+
+    from mextk.cli import app as cli_app
+
+    group = typer.main.get_command(cli_app)
+    defaults = {
+        name: next(p.default for p in group.commands[name].params if p.name == "task")
+        for name in ("evaluate", "train", "stats", "demo")
+    }
+    assert defaults == {"evaluate": "cmed6", "train": "cmed6", "demo": "cmed6", "stats": "cmed7"}
+    help_text = next(p.help for p in group.commands["stats"].params if p.name == "task")
+    assert "cmed6" in help_text and "No-ME" in help_text

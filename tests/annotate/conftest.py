@@ -7,18 +7,27 @@ of its own.  Without the package, the PostgreSQL cases skip with that reason.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from mextk.annotate.testing import PostgresUnavailable, new_database, throwaway_postgres
+from mextk.annotate.testing import PostgresUnavailable, new_database, postgres_installed, throwaway_postgres
 
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """``(host, port)`` of a PostgreSQL server started for this test session, or a skip."""
+    """``(host, port)`` of a PostgreSQL server started for this test session.
+
+    Without PostgreSQL installed the PostgreSQL cases skip with the reason.  Where it is installed
+    (``.ci/run`` installs it, and sets ``MEXTK_REQUIRE_POSTGRES=1``), a server that fails to start is
+    a failure: it must never turn every PostgreSQL test into a quiet skip.
+    """
     try:
         with throwaway_postgres() as address:
             yield address
     except PostgresUnavailable as exc:
+        if postgres_installed() or os.environ.get("MEXTK_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is installed but did not start: {exc}")
         pytest.skip(str(exc))
 
 
@@ -29,3 +38,23 @@ def db_url(request, tmp_path):
         return None
     host, port = request.getfixturevalue("postgres_server")
     return new_database(host, port)
+
+
+@pytest.fixture
+def served(synth_dataset, tmp_path):
+    """An app over three clips, labellers anna and ben, admin root: ``(app, project, ids, rows)``."""
+    pytest.importorskip("fastapi")
+    from mextk.annotate.engine import AnnotationProject
+    from mextk.annotate.security import LoginLimiter
+    from mextk.annotate.server import create_app
+    from tests.annotate.helpers import clips_manifest
+
+    rows = clips_manifest(synth_dataset, tmp_path, 3)
+    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
+    ids = {
+        "anna": p.add_user("anna", "labeller", "password-anna"),
+        "ben": p.add_user("ben", "labeller", "password-ben"),
+        "root": p.add_user("root", "admin", "password-root"),
+    }
+    app = create_app(tmp_path / "proj", limiter=LoginLimiter(max_failures=3, window_s=60))
+    return app, p, ids, rows

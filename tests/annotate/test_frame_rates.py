@@ -20,19 +20,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from mextk.annotate.engine import AnnotationProject  # noqa: E402
 from mextk.annotate.server import create_app  # noqa: E402
-from mextk.io.video import read_frames, write_video  # noqa: E402
-from tests.annotate.helpers import free_port  # noqa: E402
+from mextk.io.video import read_frames  # noqa: E402
+from tests.annotate.helpers import BAR_ROWS, BAR_STEP, bar_row, free_port, numbered_clip  # noqa: E402
 
 
 def _numbered_clip(path, n, fps):
-    """A clip whose frame k shows the number k and a bar at a k-dependent height (no two frames alike)."""
-    frames = []
-    for k in range(n):
-        f = np.full((96, 96, 3), 40, np.uint8)
-        cv2.putText(f, str(k), (8, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 2)
-        f[(k * 7) % 96, :] = (255, 0, 0)
-        frames.append(f)
-    return write_video(path, frames, fps=fps)
+    return numbered_clip(path, n, fps)
 
 
 def _manifest(tmp_path, clips):
@@ -60,6 +53,8 @@ def test_frame_k_is_exact_at_25_200_and_500_fps(tmp_path):
         for k in (0, 1, 31, 32, 33, 77, n - 1):  # strip edges included
             png = c.get(f"/api/tasks/{t}/frame/{k}").content
             shown = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            # the frame's own content says which frame it is: the bar drawn for frame k, read from the PNG
+            assert bar_row(shown) == (k * BAR_STEP) % BAR_ROWS, f"{fps} fps, frame {k}"
             np.testing.assert_array_equal(shown, decoded[k], err_msg=f"{fps} fps, frame {k}")
         assert c.post(f"/api/tasks/{t}/segments", json={"segments": []}).status_code == 200
 

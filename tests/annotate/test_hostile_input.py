@@ -24,7 +24,7 @@ from mextk.annotate.engine import AnnotationProject  # noqa: E402
 from mextk.annotate.security import LoginLimiter  # noqa: E402
 from mextk.annotate.server import STATIC_FILES, create_app, server_config  # noqa: E402
 from tests.annotate.helpers import clips_manifest, free_port  # noqa: E402
-from tests.annotate.test_server import _client, served  # noqa: E402, F401
+from tests.annotate.helpers import signed_in as _client  # noqa: E402
 
 
 def _stage1(app, name="anna"):

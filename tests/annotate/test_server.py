@@ -16,32 +16,9 @@ import cv2  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from mextk.annotate.engine import AnnotationProject  # noqa: E402
-from mextk.annotate.security import LoginLimiter  # noqa: E402
 from mextk.annotate.server import create_app  # noqa: E402
 from mextk.io.video import read_frames  # noqa: E402
-from tests.annotate.helpers import clips_manifest  # noqa: E402
-
-
-@pytest.fixture
-def served(synth_dataset, tmp_path):
-    rows = clips_manifest(synth_dataset, tmp_path, 3)
-    p = AnnotationProject.create(tmp_path / "proj", tmp_path / "clips.csv")
-    ids = {
-        "anna": p.add_user("anna", "labeller", "password-anna"),
-        "ben": p.add_user("ben", "labeller", "password-ben"),
-        "root": p.add_user("root", "admin", "password-root"),
-    }
-    app = create_app(tmp_path / "proj", limiter=LoginLimiter(max_failures=3, window_s=60))
-    return app, p, ids, rows
-
-
-def _client(app, name=None):
-    c = TestClient(app)
-    if name:
-        r = c.post("/login", data={"name": name, "password": f"password-{name}"}, follow_redirects=False)
-        assert r.status_code == 303, r.text
-        c.headers["X-CSRF-Token"] = c.get("/api/me").json()["csrf"]
-    return c
+from tests.annotate.helpers import signed_in as _client  # noqa: E402
 
 
 def test_everything_needs_a_session(served):

@@ -102,7 +102,17 @@ def test_recognition_and_spotting_beat_chance_with_lbp_top(larger_dataset, featu
 
 
 @pytest.mark.parametrize("protocol", ["loso", "kfold"])
-def test_no_test_subject_reaches_training(manifest, features, tmp_path, protocol):
+def test_no_test_subject_reaches_training(manifest, features, tmp_path, protocol, monkeypatch):
+    from mextk.evaluate import fitting
+
+    received = []  # the subjects of the samples that the fitting code was actually handed, fold by fold
+    real_fit = fitting.fit_model
+
+    def spy(config, inputs, y, train_idx, *, seed, subjects, **kw):
+        received.append(set(np.asarray(subjects)[train_idx]))
+        return real_fit(config, inputs, y, train_idx, seed=seed, subjects=subjects, **kw)
+
+    monkeypatch.setattr(fitting, "fit_model", spy)
     out = tmp_path / protocol
     evaluate_run(_config(manifest, features, "lbptop_svm", protocol=protocol, n_splits=2), out, progress=False)
     folds = json.loads((out / "folds.json").read_text())["test_subjects"]
@@ -114,9 +124,13 @@ def test_no_test_subject_reaches_training(manifest, features, tmp_path, protocol
     for k, part in preds.groupby("fold"):
         assert set(part["subject"]) == set(folds[k])
         done = json.loads((out / "folds" / f"{k:03d}" / "done.json").read_text())
-        # training = every sample of the other folds' subjects, none of this fold's
-        assert done["n_train"] == int((~samples["subject"].isin(folds[k])).sum())
         assert done["n_test"] == len(part)
+        # what the model was fitted on: every other subject, none of this fold's
+        trained = received[k]
+        assert not trained & set(folds[k]) and trained | set(folds[k]) == set(samples["subject"])
+        saved = json.loads((out / "folds" / f"{k:03d}" / "model.json").read_text())
+        assert set(saved["trained_on"]) == trained
+    assert len(received) == len(folds)
 
 
 def test_a_killed_run_resumes_and_gives_identical_metrics(manifest, features, tmp_path):

@@ -113,6 +113,22 @@ def test_a_spotted_interval_takes_the_ground_truth_it_overlaps_most():
     assert spotting_scores(spotted, truth)["all"]["macro"]["tp"] == 2
 
 
+def test_the_matcher_finds_the_most_true_positives_where_greedy_by_iou_finds_fewer():
+    # by hand (inclusive frames): (5,19)~(7,22) 13/18; (5,19)~(14,25) 6/21; (10,23)~(7,22) 13/17; (10,23)~(14,25) 10/16.
+    # Greedy by IoU takes (10,23)~(7,22) first (0.765), leaving (5,19) only (14,25) at 0.29: one TP.
+    # Two TPs exist: (5,19)~(7,22) and (10,23)~(14,25).
+    matched = match_intervals([(5, 19), (10, 23)], [(7, 22), (14, 25)])
+    assert matched == [(0, 0, 13 / 18), (1, 1, 10 / 16)]
+    truth = table([("d", "v", 7, 22, "micro"), ("d", "v", 14, 25, "micro")])
+    spotted = table([("d", "v", 5, 19, "micro"), ("d", "v", 10, 23, "micro")])
+    assert spotting_scores(spotted, truth)["all"]["micro"]["tp"] == 2
+
+
+def test_among_equal_matchings_the_higher_scored_proposal_is_the_true_positive():
+    assert match_intervals([(0, 9), (0, 9)], [(0, 9)], scores=[0.1, 0.9]) == [(1, 0, 1.0)]
+    assert match_intervals([(0, 9), (0, 9)], [(0, 9)], scores=[0.9, 0.1]) == [(0, 0, 1.0)]
+
+
 def test_no_spotted_intervals_give_zero_precision_recall_and_f1():
     truth = table([("d", "v", 0, 9, "micro")])
     m = spotting_scores(table([("d", "v", None, None, "")]), truth)["all"]["overall"]

@@ -41,6 +41,11 @@ def _pg_bin(name: str) -> str | None:
     return hits[-1] if hits else None
 
 
+def postgres_installed() -> bool:
+    """Whether PostgreSQL's server programs (``initdb``, ``pg_ctl``) are on this machine."""
+    return bool(_pg_bin("initdb") and _pg_bin("pg_ctl"))
+
+
 def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 

@@ -69,33 +69,37 @@ def match_intervals(
     iou: float = 0.5,
     scores: Sequence[float] | None = None,
 ) -> list[tuple[int, int, float]]:
-    """One-to-one matches ``(spotted index, truth index, IoU)`` with IoU at least ``iou``.
+    """One-to-one matches ``(spotted index, truth index, IoU)`` with IoU at least ``iou``, as many as exist.
 
-    Greedy by decreasing IoU, ties broken by the higher score, then the earlier spotted interval.
+    A maximum matching over the pairs with IoU >= ``iou`` (MEGC's true positives are the spotted
+    intervals matched one-to-one to ground-truth intervals): the most matches; among matchings with
+    as many, the largest total IoU; then the higher-scored spotted intervals.  Solved as an
+    assignment problem (:func:`scipy.optimize.linear_sum_assignment`), so a match never blocks a
+    better set: a greedy pass by IoU can take one pair that leaves two others unmatched.
 
     Examples
     --------
     >>> match_intervals([(0, 9), (1, 10)], [(0, 9)])   # two proposals on one interval: one TP
     [(0, 0, 1.0)]
+    >>> [(i, j) for i, j, _ in match_intervals([(5, 19), (10, 23)], [(7, 22), (14, 25)])]  # greedy finds 1
+    [(0, 0), (1, 1)]
     """
-    pairs = []
-    for i, s in enumerate(spotted):
-        for j, t in enumerate(truth):
-            value = interval_iou(s, t)
-            if value >= iou - 1e-12:
-                score = 0.0 if scores is None else float(scores[i])
-                pairs.append((-value, -score, i, j, value))
-    pairs.sort()
-    used_s: set[int] = set()
-    used_t: set[int] = set()
-    out = []
-    for _, _, i, j, value in pairs:
-        if i in used_s or j in used_t:
-            continue
-        used_s.add(i)
-        used_t.add(j)
-        out.append((i, j, value))
-    return sorted(out)
+    from scipy.optimize import linear_sum_assignment
+
+    n, m = len(spotted), len(truth)
+    if n == 0 or m == 0:
+        return []
+    values = np.array([[interval_iou(s, t) for t in truth] for s in spotted], dtype=float)
+    valid = values >= iou - 1e-12
+    if not valid.any():
+        return []
+    score = np.zeros(n) if scores is None else np.asarray(scores, dtype=float)
+    ranked = np.argsort(np.argsort(score, kind="stable"), kind="stable") / max(n, 1)  # 0..1, higher score higher
+    # one more match outweighs any IoU total (each IoU <= 1 and at most min(n, m) of them), which outweighs scores
+    big = float(min(n, m) + 1)
+    weight = np.where(valid, big * big + big * values + ranked[:, None] / big, 0.0)
+    rows, cols = linear_sum_assignment(weight, maximize=True)
+    return sorted((int(i), int(j), float(values[i, j])) for i, j in zip(rows, cols, strict=True) if valid[i, j])
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
