@@ -4,9 +4,9 @@
 
 Each seed makes one set like ``tests/spotting/test_spotters.py``'s (6 people, one 16 s video each at
 25 fps, 128 px, with blinks and head drift; 18 micro- and 12 macro-expressions), and both spotters
-(training-free ``motion``, ``learned`` trained leave-one-subject-out with seed 3, as in the test) are scored with MEGC's measure
-(IoU >= 0.5).  Printed: each set's overall F1 per spotter, then the F1 pooled over the sets (TP, FP
-and FN summed), overall, micro and macro.
+(training-free ``motion``; ``learned``, trained leave-one-subject-out with seed 3 as in the test) are
+scored with MEGC's measure (IoU >= 0.5).  Printed: each set's overall F1 per spotter, then the F1
+pooled over the sets (TP, FP and FN summed), overall, micro and macro.
 
 The default seeds are the *untouched* ones: the spotters' thresholds and margins were chosen while
 looking at seeds 3, 4 and 5, so figures pooled over those would flatter them.  Seed 7 was first

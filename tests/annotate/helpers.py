@@ -41,6 +41,15 @@ def bar_row(rgb: np.ndarray) -> int:
     return int(np.argmax(luma))
 
 
+def clips_manifest(synth_dataset, tmp_path: Path, n: int):  # type: ignore[no-untyped-def]
+    """The first ``n`` clips of the session's synthetic dataset as ``tmp_path/clips.csv`` (absolute paths)."""
+    out, _, df = synth_dataset
+    rows = df.head(n).copy()
+    rows["path"] = [str(out / p) for p in rows["path"]]
+    rows.to_csv(tmp_path / "clips.csv", index=False)
+    return rows
+
+
 def signed_in(app, name: str | None = None):  # type: ignore[no-untyped-def]
     """A test client of ``app``, signed in as ``name`` (password ``password-NAME``) with its CSRF header set."""
     from fastapi.testclient import TestClient
