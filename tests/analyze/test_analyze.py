@@ -177,3 +177,43 @@ def test_a_clip_that_cannot_be_read_is_reported_and_the_others_events_kept(analy
     others = before[before["clip"] != broken]
     kept = set(zip(timeline["clip"], timeline["start_frame"], strict=True))
     assert len(others) > 0 and kept == set(zip(others["clip"], others["start_frame"], strict=True))
+
+
+def test_a_folder_stands_for_every_recording_in_it(analysed, synth_call, model, tmp_path):
+    import shutil
+
+    path, _, truth = synth_call
+    out, folder, _ = analysed
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(path, inbox / path.name)  # the same recording, found through its folder: analysed before
+    result = runner.invoke(app, ["analyze", str(inbox), "--model", str(model), "--out", str(out), "--include-excluded"])
+    assert result.exit_code == 0, result.output
+    import re
+
+    events, people = map(int, re.search(rf"{path.name}: (\d+) event\(s\) of (\d+) person", result.output).groups())
+    timeline = pd.read_csv(folder / "timeline.csv", dtype={"person": str})
+    assert events == len(timeline) > 0 and people == timeline["person"].nunique() > 0
+
+
+@pytest.mark.parametrize("case", ["jpeg", "missing", "model typo", "empty folder"])
+def test_bad_input_to_analyze_is_one_line_exit_2_and_writes_nothing(synth_call, model, tmp_path, case):
+    import cv2
+
+    recording, model_dir = str(synth_call[0]), str(model)
+    if case == "jpeg":
+        recording = str(tmp_path / "photo.jpg")
+        cv2.imwrite(recording, np.zeros((64, 64, 3), np.uint8))
+    elif case == "missing":
+        recording = str(tmp_path / "nowhere.mp4")
+    elif case == "model typo":
+        model_dir = str(model) + "x"
+    else:
+        (tmp_path / "empty").mkdir()
+        recording = str(tmp_path / "empty")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["analyze", recording, "--model", model_dir, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    errors = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and (model_dir if case == "model typo" else recording) in errors[0]
+    assert not out.exists()

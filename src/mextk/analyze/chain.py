@@ -307,7 +307,7 @@ STAGES: dict[str, float] = {"prepare": 0.18, "motion": 0.6, "spotting": 0.01, "r
 
 
 def analyze_recordings(
-    recordings: Sequence[str | os.PathLike[str]],
+    recordings_in: Sequence[str | os.PathLike[str]],
     model_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
@@ -317,13 +317,40 @@ def analyze_recordings(
 ) -> dict[str, Any]:
     """Analyse each recording (one after another; ``jobs`` parallelises inside each); failures are collected.
 
+    ``recordings_in`` are files or folders; a folder stands for every recording found in it
+    (:func:`mextk.prepare.batch.find_recordings`).  A missing input, an unusable model, or inputs that
+    hold no recording raise before anything is written; a still image beside real recordings is a
+    failed item.
+
     With ``progress``, one bar covers the whole run: the recording and stage under way, and the
     time left (stages weighted by :data:`STAGES`).
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from mextk.evaluate.modelfolder import model_meta
+    from mextk.prepare.batch import VIDEO_SUFFIXES, find_recordings, recording_problem
+
+    # bad input is refused before anything is written: a missing recording or model, a folder with no
+    # recording, nothing but still images; a folder stands for every recording in it (each analysed alone)
+    missing = [str(r) for r in recordings_in if not Path(r).exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)}: recording(s) not found")
+    model_meta(model_dir)  # a typo in --model is named as such, not as a failure of every recording
     results: dict[str, Any] = {}
     failed: dict[str, str] = {}
+    given = [Path(r) for r in recordings_in]
+    recordings = []
+    for path in find_recordings(given):
+        problem = recording_problem(path)
+        if problem:
+            failed[str(path)] = problem
+        else:
+            recordings.append(path)
+    if not recordings:
+        if failed:
+            raise ValueError("; ".join(failed.values()))
+        shown = ", ".join(map(str, given))
+        raise FileNotFoundError(f"{shown}: no recording found (looked for {', '.join(VIDEO_SUFFIXES)})")
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
     with Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as bar:
         task = bar.add_task("analyze", total=float(len(recordings)))

@@ -88,6 +88,34 @@ def find_recordings(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return unique
 
 
+#: Containers that FFmpeg opens as "video" but that hold one still picture (a JPEG named .mp4 included).
+_STILL_FORMATS = ("image2", "jpeg_pipe", "png_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "gif", "apng")
+
+
+def recording_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be a recording (one line naming it), or ``None`` when it may be one.
+
+    A still image (by its name, or by what FFmpeg finds inside: a JPEG renamed ``.mp4``) is refused
+    here: FFmpeg opens it as a one-frame video, which would give "1 recording done, 0 clips".
+    Missing files are left to the caller; unreadable videos fail when they are read, with the reason.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"):
+        return f"{p}: a still image, not a recording (give a video: {', '.join(VIDEO_SUFFIXES)})"
+    try:
+        import av
+
+        with av.open(str(p)) as container:
+            names = set(container.format.name.split(","))
+    except Exception:  # noqa: BLE001 - not readable as media: the splitter says why, with the file's name
+        return None
+    if names & set(_STILL_FORMATS):
+        return f"{p}: a still image ({container.format.name}), not a recording"
+    return None
+
+
 def recording_names(paths: Sequence[Path]) -> list[str]:
     """A folder-safe, unique name per recording (its file stem; ``_2``, ``_3`` for repeats)."""
     names: list[str] = []
@@ -278,26 +306,31 @@ def prepare_recordings(
         raise ValueError(f"executor must be local, process or ray, got {executor!r}")
     console = console or Console(stderr=True)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     subject_map = read_subject_map(subjects) if subjects else None
     paths = find_recordings(inputs)
-    if inputs and not any(p.is_file() for p in paths):
-        # nothing to do at all is bad input (exit 2), not a batch with failed items
+    not_recordings = {p: problem for p in paths if (problem := recording_problem(p))}
+    if inputs and not any(p.is_file() and p not in not_recordings for p in paths):
+        # nothing to do at all is bad input (exit 2), not a batch with failed items; nothing is written
         missing = [str(p) for p in inputs if not Path(p).exists()]
         if missing:
             raise FileNotFoundError(f"{', '.join(missing)}: recording(s) not found")
+        if not_recordings:
+            raise ValueError("; ".join(not_recordings.values()))
         raise FileNotFoundError(
             f"{', '.join(str(p) for p in inputs)}: no recording found (looked for {', '.join(VIDEO_SUFFIXES)})"
         )
+    out.mkdir(parents=True, exist_ok=True)
     names = recording_names(paths)
     paths_by_name = dict(zip(names, paths, strict=True))
     todo, skipped = [], []
+    failed: dict[str, str] = {}
     for p, n in zip(paths, names, strict=True):
-        if _done(out / n, config):
+        if p in not_recordings:  # a still image beside real recordings: a failed item, the others go on
+            failed[n] = not_recordings[p]
+        elif _done(out / n, config):
             skipped.append(n)
         else:
             todo.append((p, n))
-    failed: dict[str, str] = {}
     done: list[str] = []
     summaries: dict[str, dict[str, Any]] = {}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
