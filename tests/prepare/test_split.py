@@ -459,3 +459,32 @@ def test_every_clip_has_a_per_frame_quality_sidecar(tmp_path):
     assert hidden["occluded"].all() and not hidden["face_visible"].any()
     assert shown["face_visible"].all() and set(shown["found_by"]) <= {"detector", "template"}
     assert (shown.loc[shown["found_by"] == "template", "score"] >= 0.6).all()  # follow_min_score
+
+
+@pytest.mark.parametrize("case", ["jpeg", "jpeg named .mp4", "missing"])
+def test_a_still_image_or_missing_recording_is_one_line_exit_2_and_no_output_folder(tmp_path, case):
+    import cv2
+
+    image = tmp_path / "photo.jpg"
+    cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
+    given = {"jpeg": image, "jpeg named .mp4": tmp_path / "call.mp4", "missing": tmp_path / "nowhere.mp4"}[case]
+    if case == "jpeg named .mp4":
+        given.write_bytes(image.read_bytes())
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["prepare", str(given), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    errors = [x for x in res.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and str(given) in errors[0]
+    assert ("still image" in errors[0]) == (case != "missing")
+    assert not out.exists()
+
+
+def test_a_still_image_beside_a_recording_fails_alone(tmp_path):
+    import cv2
+
+    video = face_video(tmp_path / "call.mp4", 60, [(0, 60)])
+    image = tmp_path / "photo.jpg"
+    cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
+    result = prepare_recordings([video, image], tmp_path / "out", preset("default", pose=False), progress=False)
+    assert result["done"] == ["call"] and list(result["failed"]) == ["photo"]
+    assert "still image" in result["failed"]["photo"]
