@@ -76,3 +76,72 @@ def test_a_script_without_a_main_guard_runs_a_pool_and_its_top_level_runs_once(t
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("top level ran") == 1
     assert "results [1, 2, 3]" in done.stdout
+
+
+STOPPING_TASKS = """
+import time
+from pathlib import Path
+
+def task(k, folder):
+    time.sleep(0.5)
+    Path(folder, f"done_{k}").write_text("")
+    return k
+"""
+
+STOPPING_SCRIPT = """
+import sys
+from pathlib import Path
+from mextk.workers import worker_pool
+from stopping_tasks import task  # a module, not __main__: the workers import it
+
+folder = sys.argv[1]
+with worker_pool(2) as pool:
+    futures = [pool.submit(task, k, folder) for k in range(60)]
+    futures[0].result()
+    Path(folder, "pids").write_text(" ".join(str(p) for p in pool._processes))
+    for f in futures:
+        f.result()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:  # a zombie has exited; only its parent has not collected it
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc (Linux)")
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_an_interrupted_or_killed_run_cancels_its_queue_and_takes_its_workers_with_it(tmp_path, how):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(STOPPING_SCRIPT)
+    (tmp_path / "stopping_tasks.py").write_text(STOPPING_TASKS)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stderr=subprocess.PIPE)
+    try:
+        for _ in range(1200):
+            if (tmp_path / "pids").exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        proc.send_signal(getattr(signal, how))
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    for _ in range(200):  # after a SIGKILL the fork server sees its parent gone, then the kernel ends the workers
+        if not any(_alive(p) for p in pids):
+            break
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids), f"workers still running after {how}"
+    done = len(list(tmp_path.glob("done_*")))
+    assert done < 20, f"{done} of 60 queued tasks ran after {how}: the queue was not cancelled"
+    if how != "SIGKILL":
+        assert proc.returncode != 0

@@ -10,6 +10,7 @@ Exit codes (one scheme for every command):
        path that is a file, an invalid manifest, an unknown option value)
 3      an internal error (a bug in mextk): one line, and ``MEXTK_DEBUG=1`` shows the traceback
 130    interrupted (Ctrl-C); the same command resumes
+143    terminated (SIGTERM) while worker processes ran: they were stopped too; the command resumes
 =====  =====================================================================================
 
 Errors are printed as ``error: <file, row or frame>: <what is wrong>`` on one
@@ -55,6 +56,7 @@ EXIT_PARTIAL = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process that SIGTERM ended
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
@@ -256,7 +258,12 @@ class MextkGroup(TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # so that the final flush does not fail again
             raise typer.Exit(EXIT_OK) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            from mextk.workers import Terminated
+
+            if isinstance(exc, Terminated):  # SIGTERM while workers ran: they are stopped; say so, as a kill would
+                print_error_lines(["terminated (SIGTERM); run the same command again to resume"])
+                raise typer.Exit(EXIT_TERMINATED) from None
             print_error_lines(["interrupted; run the same command again to resume"])
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except _input_errors() as exc:
