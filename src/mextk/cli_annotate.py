@@ -17,8 +17,7 @@ annotate_app = typer.Typer(
     name="annotate",
     cls=MextkGroup,
     help="The labelling stage: CMED's three-stage blind protocol or DFME's multi-rater one on prepared clips, "
-    "with agreement, export and Label Studio / ELAN interchange.  "
-    'Needs pip install "mextk[annotate]".',
+    "with agreement, export and Label Studio / ELAN interchange.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -30,12 +29,12 @@ _DB_HELP = "Database URL (default: the project's SQLite file), e.g. postgresql+p
 
 
 def _require_extra() -> None:
-    """Fail in one line when the annotate extra is not installed."""
+    """Fail in one line when the app's dependencies are missing (they install with mextk; a broken environment)."""
     import importlib.util
 
     missing = [m for m in ("sqlalchemy", "alembic", "argon2") if importlib.util.find_spec(m) is None]
     if missing:
-        fail(f'mextk annotate needs its extra: pip install "mextk[annotate]" ({", ".join(missing)} missing)')
+        fail(f"mextk annotate needs {', '.join(missing)}, which pip install mextk installs; reinstall mextk")
 
 
 def _project(folder: Path, db: str | None):  # type: ignore[no-untyped-def]
@@ -311,7 +310,7 @@ def demo(
     clips: Annotated[int, typer.Option(help="Synthetic clips to label.")] = 6,
     protocol: Annotated[str, typer.Option(help="Protocol: cmed, dfme, or a protocol .json file.")] = "cmed",
 ) -> None:
-    """A project on synthetic clips with its labellers (CMED: anna, ben), ready for 'mextk annotate serve'."""
+    """A project on synthetic clips with its labellers (CMED: anna, ben) and an admin, ready to serve."""
     _require_extra()
     from mextk.annotate.demo import make_demo_project
 
@@ -319,7 +318,7 @@ def demo(
     made = make_demo_project(out, clips=clips, protocol=protocol)
     typer.echo(f"made {made['project']}: {clips} clips; users (passwords shown once):")
     for name, password in made["users"].items():
-        typer.echo(f"  {name}  {password}")
+        typer.echo(f"  {name}  {password}" + ("  (admin: progress, agreement, corrections)" if name == "admin" else ""))
     typer.echo(f"next: mextk annotate serve {made['project']}   then open http://127.0.0.1:8000/")
 
 

@@ -124,14 +124,24 @@ def test_serve_listens_on_localhost_and_serves_the_sign_in_page(synth_dataset, t
     assert f"on http://127.0.0.1:{port}/ to this machine only" in output
 
 
-def test_demo_makes_a_project_with_two_labellers_whose_passwords_work(tmp_path):
+def test_demo_makes_a_project_with_two_labellers_and_an_admin_whose_passwords_work(tmp_path):
     res = CliRunner().invoke(app, ["annotate", "demo", "--out", str(tmp_path / "d"), "--clips", "3"])
     assert res.exit_code == 0, res.output
-    lines = [line.split() for line in res.output.splitlines() if line.startswith("  ")]
+    lines = [line.split()[:2] for line in res.output.splitlines() if line.startswith("  ")]
     users = {name: password for name, password in lines}
-    assert set(users) == {"anna", "ben"}
+    assert set(users) == {"anna", "ben", "admin"}
     p = AnnotationProject(tmp_path / "d" / "project")
     assert p.authenticate("anna", users["anna"]) is not None and p.authenticate("ben", users["anna"]) is None
+    assert p.authenticate("admin", users["admin"]).role == "admin"
     assert p.progress()["steps"]["mark"] == {"open": 3}
     res = CliRunner().invoke(app, ["annotate", "demo", "--out", str(tmp_path / "d")])
     assert res.exit_code == 2 and "already there" in res.output
+
+
+def test_the_help_asks_for_no_extra_install_for_the_labelling_app():
+    from mextk.cli import app as main_app
+
+    res = CliRunner().invoke(main_app, ["--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    assert 'pip install "mextk"' not in res.output  # rich markup once swallowed "[annotate]" here
+    assert "annotate" in res.output

@@ -1,4 +1,4 @@
-"""``mextk annotate``: the labelling stage (CMED's three-stage blind protocol; multi-rater protocols to come).
+"""``mextk annotate``: the labelling stage (CMED's three-stage blind protocol, DFME's multi-rater protocol).
 
-Optional: needs ``pip install "mextk[annotate]"`` (SQLAlchemy, Alembic, FastAPI, argon2).
+Its dependencies (SQLAlchemy, Alembic, FastAPI, argon2) install with mextk.
 """

@@ -4,7 +4,8 @@ The clips are rendered by :mod:`mextk.synth` (real-face-based synthetic
 subjects, H.264); their own labels are dropped, so the labellers start from
 nothing, as with clips fresh from ``mextk prepare``.  A CMED project gets two
 labellers (anna, ben); a protocol with more raters per step gets as many as its
-largest step needs (DFME: seven, rater1 to rater7).  The passwords are made at
+largest step needs (DFME: seven, rater1 to rater7), and an admin (``admin``) to try
+the progress, agreement, segments and audit pages.  The passwords are made at
 random and printed once (they are stored only as hashes).
 """
 
@@ -15,6 +16,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+#: The demo project's admin account.
+ADMIN = "admin"
+
 
 def make_demo_project(
     out: str | os.PathLike[str], *, clips: int = 6, protocol: str = "cmed", seed: int = 0, progress: bool = True
@@ -24,7 +28,7 @@ def make_demo_project(
     Returns
     -------
     dict
-        ``{"project": folder, "users": {name: password}}``.
+        ``{"project": folder, "users": {name: password}}`` (the labellers, then the admin).
     """
     from mextk.annotate.engine import AnnotationProject
     from mextk.synth.clips import SynthConfig, synthesize_dataset
@@ -44,7 +48,7 @@ def make_demo_project(
     project = AnnotationProject.create(out / "project", out / "clips.csv", protocol=protocol)
     needed = max(2, *(step.raters for step in project.protocol.steps))
     names = ["anna", "ben"] if needed == 2 else [f"rater{k}" for k in range(1, needed + 1)]
-    users = {name: secrets.token_urlsafe(9) for name in names}
+    users = {name: secrets.token_urlsafe(9) for name in [*names, ADMIN]}
     for name, password in users.items():
-        project.add_user(name, "labeller", password)
+        project.add_user(name, "admin" if name == ADMIN else "labeller", password)
     return {"project": out / "project", "users": users}
