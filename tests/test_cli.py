@@ -102,8 +102,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
     assert res.exit_code == 2 and "unknown task 'nope'" in res.output
 
 
-def _help(*command: str) -> str:
-    res = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "250"})
+def _help(*command: str, flag: str = "--help") -> str:
+    res = CliRunner().invoke(app, [*command, flag], env={"COLUMNS": "250"})
     assert res.exit_code == 0, res.output
     return " ".join(res.output.replace("│", " ").split())  # one line, whatever the wrapping
 
@@ -125,7 +125,7 @@ def test_features_help_lists_every_kind_with_its_parameters_and_defaults():
 
 
 def test_prepare_help_gives_the_default_under_both_presets():
-    text = _help("prepare")
+    text = _help("prepare", flag="--help-all")
     # CMED's Algorithm 1 looks every 60 frames at the next three, ends a clip after 60 missing frames
     assert (
         "--detect-every INTEGER Frames between analysis steps (layout, face checks). "
@@ -172,3 +172,17 @@ def test_one_recognition_task_default_for_evaluate_and_train_and_stats_says_why_
     assert defaults == {"evaluate": "cmed6", "train": "cmed6", "demo": "cmed6", "stats": "cmed7"}
     help_text = next(p.help for p in group.commands["stats"].params if p.name == "task")
     assert "cmed6" in help_text and "No-ME" in help_text
+
+
+def test_prepare_help_shows_the_common_settings_and_help_all_every_one_grouped():
+    runner = CliRunner()
+    short = runner.invoke(app, ["prepare", "--help"], env={"COLUMNS": "100"})
+    full = runner.invoke(app, ["prepare", "--help-all"], env={"COLUMNS": "100"})
+    assert short.exit_code == 0 and full.exit_code == 0
+    assert "--max-gap" in short.output and "--haar-scale-factor" not in short.output and "--help-all" in short.output
+    assert len(short.output.splitlines()) < 150
+    for text in ("--haar-scale-factor", "--flag-max-yaw", "Review flags", "Detection and tracking", "--max-gap"):
+        assert text in full.output, text
+    # a setting hidden from --help still works
+    bad = runner.invoke(app, ["prepare", "--flag-max-yaw", "abc", "x.mp4"])
+    assert bad.exit_code == 2 and "flag-max-yaw" in bad.output

@@ -16,6 +16,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 
 from mextk.commandline import EXIT_PARTIAL, MextkGroup, fail, version_string
@@ -312,6 +313,16 @@ def score(
     Console().print(_metrics_table(result, f"{predictions.name}: {result['n']} predictions"))
 
 
+def _help_all(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--help-all``: the help with every option, the rare settings included."""
+    if not value or ctx.resilient_parsing:
+        return
+    for p in ctx.command.params:
+        p.hidden = False
+    typer.echo(ctx.get_help())
+    ctx.exit()
+
+
 def prepare(
     recordings: Annotated[
         Optional[list[Path]], typer.Argument(help="Recordings, or folders searched for them.")
@@ -346,13 +357,23 @@ def prepare(
             "(e.g. after editing the --subjects map); give no recordings.",
         ),
     ] = False,
+    help_all: Annotated[
+        bool,
+        typer.Option(
+            "--help-all",
+            help="Show every setting, the rare ones grouped, and exit.",
+            is_eager=True,
+            expose_value=False,
+            callback=_help_all,
+        ),
+    ] = False,
     **settings: object,
 ) -> None:
     """Split group video-call recordings into per-person face clips (CMED Algorithm 1, or the better default).
 
     Writes OUT/manifest.csv (one row per clip), OUT/review.csv (flags for the manual check) and
     OUT/RECORDING/summary.json.  Finished recordings are skipped when run again.  Every setting of
-    mextk.prepare.config.PrepareConfig is an option below.
+    mextk.prepare.config.PrepareConfig is an option: --help shows the common ones, --help-all every one.
     """
     from rich.console import Console
 
@@ -389,14 +410,44 @@ def prepare(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+#: The settings ``mextk prepare --help`` shows; the others appear with ``--help-all``, grouped (all are options).
+COMMON_PREPARE_SETTINGS = (
+    "detector", "max_gap", "min_duration", "layout", "screen_share", "crop", "crop_size", "clip_format", "pose",
+)  # fmt: skip
+#: The groups of the other settings in ``--help-all`` (a setting not named here goes to "Other settings").
+PREPARE_SETTING_PANELS = {
+    "Detection and tracking": (
+        "detect_every", "full_detect_every", "lookahead", "trim_gaps", "clip_start", "detect_width", "min_face_frac",
+        "haar_scale_factor", "haar_min_neighbors", "follow_min_score", "recheck_detector", "recheck_threshold",
+        "confirm_detector", "search_every", "pose_every", "card_min_flat", "card_max_change",
+    ),
+    "Clips and encoding": ("crop_scale", "fps", "x264_preset", "crf"),
+    "Review flags": (
+        "flag_min_face_px", "flag_min_face_frac", "flag_max_yaw", "flag_max_pitch", "flag_multi_face",
+        "flag_min_visible", "flag_max_intrusion",
+    ),
+}  # fmt: skip
+
+
 def _setting_options() -> list[inspect.Parameter]:
-    """One ``--option`` per field of PrepareConfig (its docstring gives the help, both presets the defaults)."""
+    """One ``--option`` per field of PrepareConfig (its docstring gives the help, both presets the defaults).
+
+    The common ones are shown by ``--help`` under "Settings"; the rest are hidden there and shown, grouped,
+    by ``--help-all`` (they work either way).
+    """
     hints = typing.get_type_hints(PrepareConfig)
+    panel_of = {name: panel for panel, names in PREPARE_SETTING_PANELS.items() for name in names}
     options = []
     for name, text in setting_help().items():
         hint = hints[name]
         base = next(t for t in (bool, int, float, str) if hint is t or t in typing.get_args(hint))
-        annotation = Annotated[Optional[base], typer.Option(help=_preset_help(name, text))]  # type: ignore[valid-type]
+        common = name in COMMON_PREPARE_SETTINGS
+        option = typer.Option(
+            help=_preset_help(name, text),
+            rich_help_panel="Settings" if common else panel_of.get(name, "Other settings"),
+            hidden=not common,
+        )
+        annotation = Annotated[Optional[base], option]  # type: ignore[valid-type]
         options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
     return options
 
