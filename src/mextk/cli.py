@@ -755,20 +755,26 @@ def train(
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="Model folder: mextk train's output or a fold of a run.")],
     items: Annotated[list[Path], typer.Argument(help="A manifest (.csv/.parquet), or clip files and frame folders.")],
-    out: Annotated[Path, typer.Option(help="Predictions CSV to write.")] = Path("predictions.csv"),
-    features: Annotated[
-        Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the output file).")
-    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output folder: OUT/predictions.csv and the feature cache OUT/features. A path ending in .csv "
+            "is the predictions file itself, its cache beside it (NAME.features)."
+        ),
+    ] = Path("predictions"),
+    features: Annotated[Optional[Path], typer.Option(help="Feature cache (default: under --out, see there).")] = None,
     jobs: Annotated[int, typer.Option(help="Feature workers.")] = 1,
     include_excluded: _ExcludedOpt = False,
 ) -> None:
     """Class probabilities of a trained model for new clips (the model's own feature settings are used)."""
     from mextk.commandline import out_file
-    from mextk.evaluate.predict import predict_clips
+    from mextk.evaluate.predict import predict_clips, prediction_outputs
 
+    csv, cache = prediction_outputs(out)
     res = predict_clips(
-        model_dir, items, out_file(out), features_dir=features, include_excluded=include_excluded, jobs=jobs
+        model_dir, items, out_file(csv), features_dir=features or cache, include_excluded=include_excluded, jobs=jobs
     )
+    out = csv
     for sid, reason in res["failed"].items():
         typer.echo(f"failed: {sid}: {reason}", err=True)
     table = res["predictions"]

@@ -71,7 +71,7 @@ def test_predict_on_held_out_clips_equals_the_saved_estimator_on_their_features(
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
     # the independent way: the estimator as saved, on the feature files as stored
     model = joblib.load(trained / "model.joblib")
-    files = sorted((tmp_path / "features" / "motion").glob("*/*.npz"))
+    files = sorted((tmp_path / "pred.features" / "motion").glob("*/*.npz"))  # the cache named after the output
     by_id = {f.stem: f for f in files}
     x = np.stack([np.load(by_id[Path(p).stem])["x"] for p in held_out["path"]])
     scores = model.decision_function(x)  # a linear SVM: mextk's probabilities are the softmax of its scores
@@ -84,6 +84,20 @@ def test_predict_on_held_out_clips_equals_the_saved_estimator_on_their_features(
     again = runner.invoke(app, ["predict", str(trained), str(tmp_path / "held.csv"), "--out", str(tmp_path / "m.csv")])
     assert again.exit_code == 0, again.output
     np.testing.assert_allclose(pd.read_csv(tmp_path / "m.csv").filter(like="p_").to_numpy(), probs, atol=1e-9)
+
+
+def test_predict_writes_only_under_out_with_paths_relative_to_it(trained, held_out, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    clip = Path(held_out["path"].iloc[0])
+    result = runner.invoke(app, ["predict", str(trained), str(clip)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in work.iterdir()) == ["predictions"]  # no features/ in the working folder
+    assert sorted(p.name for p in (work / "predictions").iterdir()) == ["features", "predictions.csv"]
+    (written,) = pd.read_csv(work / "predictions" / "predictions.csv")["path"]
+    assert not Path(written).is_absolute()
+    assert (work / "predictions" / written).resolve() == clip.resolve()
 
 
 @pytest.mark.parametrize("model, settings", [("ststnet", ["--train", "epochs=3"]), ("motion_svm", [])])

@@ -197,3 +197,14 @@ def test_a_manifest_without_an_aus_column_loads_with_no_action_units(tmp_path):
     assert df["aus"].tolist() == [""] and list(df.columns[:11]) == list(COLUMNS)
     save_manifest(pd.read_csv(path), tmp_path / "out.csv")  # written with the column, empty
     assert pd.read_csv(tmp_path / "out.csv", keep_default_na=False)["aus"].tolist() == [""]
+
+
+def test_a_folder_given_as_a_manifest_suggests_the_manifest_inside_it(tmp_path):
+    from mextk.io.manifest import read_manifest_table
+
+    (tmp_path / "prepared").mkdir()
+    with pytest.raises(ValueError, match=r"prepared: a folder, not a manifest \(a .csv or .parquet file\)"):
+        read_manifest_table(tmp_path / "prepared")
+    (tmp_path / "prepared" / "manifest.csv").write_text("dataset\n")
+    with pytest.raises(ValueError, match=r"did you mean .*prepared/manifest.csv\?"):
+        read_manifest_table(tmp_path / "prepared")

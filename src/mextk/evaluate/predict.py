@@ -8,8 +8,9 @@ whole, as ``mextk features`` does.  Review decisions in a manifest are
 honoured unless ``include_excluded``.  A clip whose features fail is reported
 and left out; the others are predicted.
 
-Output CSV: ``sample_id``, ``dataset``, ``subject``, ``path``, ``predicted``
-(the class of highest probability) and ``p_<class>`` for every class.
+Output CSV: ``sample_id``, ``dataset``, ``subject``, ``path`` (relative to the CSV's folder where it
+can be), ``predicted`` (the class of highest probability) and ``p_<class>`` for every class.  The CLI
+writes under ``--out`` only (:func:`prediction_outputs`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,34 @@ def clips_manifest(clips: Sequence[str | os.PathLike[str]]) -> tuple[pd.DataFram
     df.attrs["root"] = "/"
     df.attrs["source"] = "clips"
     return df, failed
+
+
+def prediction_outputs(out: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Where ``mextk predict --out OUT`` writes: ``(predictions CSV, feature cache)``, both under ``OUT``.
+
+    ``OUT`` is a folder (``OUT/predictions.csv``, ``OUT/features``) unless it ends in ``.csv``: then it is
+    the predictions file, and the cache is ``NAME.features`` beside it.  Nothing goes to the working folder
+    that ``--out`` did not name.
+
+    Examples
+    --------
+    >>> [p.as_posix() for p in prediction_outputs("run/new")]
+    ['run/new/predictions.csv', 'run/new/features']
+    >>> [p.as_posix() for p in prediction_outputs("p.csv")]
+    ['p.csv', 'p.features']
+    """
+    out = Path(out)
+    if out.suffix.lower() == ".csv":
+        return out, out.with_suffix(".features")
+    return out / "predictions.csv", out / "features"
+
+
+def _relative(path: str, base: Path) -> str:
+    """``path`` relative to ``base`` where it can be (the same drive), as written in an output table."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), base.resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return str(path)
 
 
 def predict_clips(
@@ -119,6 +148,10 @@ def predict_clips(
     probs = predict_with(model, meta, [inputs[i] for i in range(len(inputs))])
     classes = meta["classes"]
     table = kept[["sample_id", "dataset", "subject", "path"]].copy()
+    # paths relative to the predictions file (as a manifest's are), so the folder can move as a whole
+    from mextk.io.manifest import sample_path
+
+    table["path"] = [_relative(str(sample_path(kept, p)), out_csv.parent) for p in kept["path"]]
     table["predicted"] = [classes[k] for k in probs.argmax(axis=1)] if len(probs) else []
     for k, c in enumerate(classes):
         table[f"p_{c}"] = probs[:, k] if len(probs) else []

@@ -403,6 +403,10 @@ def read_manifest_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        inside = [path / name for name in ("manifest.csv", "manifest.parquet") if (path / name).is_file()]
+        hint = f"; did you mean {inside[0]}?" if inside else " (a .csv or .parquet file)"
+        raise ValueError(f"{path}: a folder, not a manifest{hint}")
     if suffix == ".csv":
         df = read_csv_text(path, what="manifest")
     elif suffix in (".parquet", ".pq"):
@@ -415,7 +419,8 @@ def read_manifest_table(path: str | os.PathLike[str]) -> pd.DataFrame:
                 raise
             raise ValueError(f"{path}: not a readable Parquet manifest ({' '.join(str(exc).split())})") from None
     else:
-        raise ValueError(f"{path}: manifest must be .csv or .parquet, got {suffix!r}")
+        got = f"got {suffix!r}" if suffix else "it has no extension"
+        raise ValueError(f"{path}: a manifest must be a .csv or .parquet file; {got}")
     df.attrs["source"] = str(path)
     df.attrs["root"] = str(path.resolve().parent)
     return df
