@@ -58,3 +58,22 @@ def served(synth_dataset, tmp_path):
     }
     app = create_app(tmp_path / "proj", limiter=LoginLimiter(max_failures=3, window_s=60))
     return app, p, ids, rows
+
+
+#: Chromium's switches for the browser tests (no sandbox as root, nothing fetched from outside).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (the browser tests skip without them)."""
+    import shutil
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

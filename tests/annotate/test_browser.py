@@ -21,9 +21,6 @@ from mextk.annotate.server import create_app  # noqa: E402
 from mextk.io.video import read_frames  # noqa: E402
 from tests.annotate.helpers import clips_manifest, free_port  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
-
 
 @contextlib.contextmanager
 def _serving(folder):
@@ -55,14 +52,6 @@ def server(synth_dataset, tmp_path):
         yield base, project, rows
 
 
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def _sign_in(page, base, name):
     page.goto(base + "/login")
     page.focus("input[name=name]")  # autofocus, but not before the page has loaded
@@ -80,6 +69,11 @@ def _until(page, done, tries: int = 300) -> None:
         if done():
             return
         page.wait_for_timeout(100)
+
+
+def _segments(page) -> str:
+    """The segments listed on the page, one per line (without their remove buttons)."""
+    return "\n".join(page.locator("#segments .segment-text").all_inner_texts())
 
 
 def _at_frame(page, k):
@@ -101,10 +95,17 @@ def test_a_cmed_round_by_keyboard_only(server, browser):
     page.keyboard.press("1")  # happiness, the first class
     page.keyboard.press("Enter")  # adds the segment
     page.wait_for_selector("#segments li")
-    assert page.inner_text("#segments") == "happiness: 2-9 (apex 5)"
-    page.keyboard.press("Enter")  # submits the clip, then opens the next task
+    assert _segments(page) == "happiness: 2-9 (apex 5)"
+    page.keyboard.press("Enter")  # asks to submit the clip ...
+    page.wait_for_selector("#confirm:not([hidden])")
+    assert project.progress()["steps"]["mark"] == {"open": 2}  # ... nothing is sent by Enter alone
+    page.keyboard.press("y")  # confirmed: submitted, then the next task opens
     page.wait_for_function("() => location.pathname !== '/task/1'")
-    page.keyboard.press("Enter")  # the second clip: no segment
+    _at_frame(page, 0)
+    page.keyboard.press("Enter")  # the second clip: no segment, which must be confirmed
+    page.wait_for_selector("#confirm:not([hidden])")
+    assert "NO micro-expression" in page.inner_text("#confirm")
+    page.keyboard.press("y")
     _until(page, lambda: project.progress()["steps"]["mark"] == {"done": 2})
     assert project.progress()["steps"]["mark"] == {"done": 2}
     ben = browser.new_page()
@@ -116,6 +117,7 @@ def test_a_cmed_round_by_keyboard_only(server, browser):
     assert "happiness" not in ben.inner_text("#frame-info")
     ben.keyboard.press("1")
     ben.keyboard.press("Enter")
+    ben.keyboard.press("y")
     _until(ben, lambda: project.progress()["segments"] == {"accepted": 1})
     assert project.progress()["segments"] == {"accepted": 1}
 
@@ -226,10 +228,13 @@ def test_a_full_round_with_stage_3_then_export_and_stats(server, browser, tmp_pa
     ]:
         anna.keyboard.press(key)
     anna.wait_for_function("() => document.querySelectorAll('#segments li').length === 2")
-    assert anna.inner_text("#segments") == "happiness: 1-4 (apex 2)\ndisgust: 6-9 (apex 8)"
+    assert _segments(anna) == "happiness: 1-4 (apex 2)\ndisgust: 6-9 (apex 8)"
     anna.keyboard.press("Enter")
+    anna.keyboard.press("y")
     anna.wait_for_function("() => location.pathname !== '/task/1'")
+    _at_frame(anna, 0)
     anna.keyboard.press("Enter")
+    anna.keyboard.press("y")
     _until(anna, lambda: project.progress()["steps"]["mark"] == {"done": 2})
     ben = browser.new_page()
     ben.on("dialog", lambda d: d.accept())
@@ -241,15 +246,17 @@ def test_a_full_round_with_stage_3_then_export_and_stats(server, browser, tmp_pa
         url = ben.url
         ben.keyboard.press(answer)
         ben.keyboard.press("Enter")
+        ben.keyboard.press("y")
         ben.wait_for_function("(u) => location.href !== u", arg=url)
-    # stage 3 comes back to ben: the two labels in some order, then "another class"; he picks disgust
+    # stage 3 comes back to ben: the two labels in some order, then every other class (CMED: the original
+    # label, the verification label, or a different one); he picks disgust
     ben.wait_for_selector("#classes li")
-    options = ben.inner_text("#classes").split("\n")
-    assert sorted(o.split(" ", 1)[1] for o in options[:2]) == ["anger", "disgust"] and options[2].endswith(
-        "another class"
-    )
+    options = [o for o in ben.inner_text("#classes").split("\n") if o.strip()]
+    assert sorted(o.split(" ", 1)[1] for o in options[:2]) == ["anger", "disgust"]
+    assert sorted(o.split(" ", 1)[1] for o in options[2:]) == ["fear", "happiness", "no_me", "sadness", "surprise"]
     ben.keyboard.press(next(o.split(" ")[0] for o in options if o.endswith("disgust")))
     ben.keyboard.press("Enter")
+    ben.keyboard.press("y")
     _until(ben, lambda: project.progress()["segments"] == {"accepted": 2})
     assert project.progress()["segments"] == {"accepted": 2}
     runner = CliRunner()
@@ -308,6 +315,8 @@ def _submit(page):
     """Press Enter and wait until the answer is in: the status says so, or the player moved on to the next task."""
     url = page.url
     page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm:not([hidden])")
+    page.keyboard.press("y")
     page.wait_for_function(
         "(u) => location.href !== u || document.getElementById('status').textContent === 'submitted'", arg=url
     )
@@ -361,7 +370,9 @@ def test_a_dfme_round_with_5_and_7_raters_by_keyboard_then_export_and_stats(dfme
         page = pages[name]
         _open(page, "aus")
         assert page.inner_text("#shown") == ""  # nothing of the other coder
-        page.keyboard.type(codes)  # the AU box has the focus
+        assert page.evaluate("() => document.activeElement.id") != "aus"  # the box does not take the keys
+        page.keyboard.press("u")  # U puts the typing into the box
+        page.keyboard.type(codes)
         _submit(page)
     page = pages["r5"]
     _open(page, "reconcile")
@@ -410,7 +421,8 @@ def test_stage_1_takes_a_proposal_with_p_and_keeps_it_with_enter(synth_dataset, 
         _at_frame(page, 6)  # the player goes to the proposal's apex
         page.keyboard.press("Enter")  # adds the segment as proposed
         page.wait_for_function("() => document.querySelectorAll('#segments li').length === 1")
-        page.keyboard.press("Enter")  # submits the clip
+        page.keyboard.press("Enter")  # asks to submit the clip
+        page.keyboard.press("y")
         page.wait_for_function("() => document.getElementById('status').textContent === 'submitted'")
     (seg,) = project.segments()
     assert (seg["onset"], seg["apex"], seg["offset"], seg["answers"]) == (3, 6, 9, {"mark": ["fear"]})

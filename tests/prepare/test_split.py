@@ -341,7 +341,7 @@ def test_prepare_cli(tmp_path):
 
 
 def test_every_setting_is_an_option_and_reaches_the_config(tmp_path, monkeypatch):
-    """Each PrepareConfig field has a flag; the values given arrive in the settings the splitter gets."""
+    """Each PrepareConfig field has a flag (--help-all lists every one); the values given arrive in the settings."""
     import dataclasses
 
     from typer.testing import CliRunner
@@ -367,7 +367,7 @@ def test_every_setting_is_an_option_and_reaches_the_config(tmp_path, monkeypatch
     for key, value in values.items():
         assert str(getattr(config, key)) == value, key
     assert config.trim_gaps is False and config.pose is False
-    help_text = CliRunner().invoke(app, ["prepare", "--help"], env={"COLUMNS": "300"}).output
+    help_text = CliRunner().invoke(app, ["prepare", "--help-all"], env={"COLUMNS": "300"}).output
     for f in dataclasses.fields(PrepareConfig):
         if f.name != "preset":
             assert f"--{f.name.replace('_', '-')}" in help_text, f.name

@@ -9,7 +9,8 @@ and :func:`clip_flags` turns them into flags with thresholds from
 ``turned_head``     the median absolute yaw or pitch, estimated from 68 landmarks,
                     exceeds ``flag_max_yaw`` / ``flag_max_pitch`` degrees;
 ``multiple_faces``  another face was seen in the tile in at least
-                    ``flag_multi_face`` of the checks (a sibling, an adult behind);
+                    ``flag_multi_face`` of the whole-tile searches (a sibling, an adult
+                    behind); then every clip of that feed carries it;
 ``face_covered``    the face was found in fewer than ``flag_min_visible`` of the
                     checks inside the clip (hands, food, turning away);
 ``intrusion``       more than ``flag_max_intrusion`` of the crop lies outside the
@@ -125,6 +126,8 @@ class ClipEvidence:
     checks: int = 0
     found: int = 0
     multi: int = 0
+    scans: int = 0  # checks at which the detector searched the whole tile (gallery feeds)
+    multi_scans: int = 0  # of those, the ones that found another face
     intrusion: float = 0.0
 
     #: Limits (degrees) beyond which a pose measurement counts as a turned head (set from the config).
@@ -140,6 +143,13 @@ class ClipEvidence:
         ]
         return float(np.mean(turned))
 
+    def multi_face_share(self) -> float:
+        """Share of the checks that saw another face: of the whole-tile searches where there were any (a check
+        between two searches only repeats the last count), else of all checks (Algorithm 1 detects at each)."""
+        if self.scans:
+            return self.multi_scans / self.scans
+        return self.multi / self.checks if self.checks else 0.0
+
     def summary(self) -> dict[str, float]:
         """Medians and rates, for the manifest's measurement columns."""
         med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
@@ -150,7 +160,7 @@ class ClipEvidence:
             "pitch": round(med([abs(p) for p in self.pitches]), 1),
             "turned": round(self.turned_share(), 3),
             "visible": round(self.found / self.checks, 3) if self.checks else float("nan"),
-            "multi_face": round(self.multi / self.checks, 3) if self.checks else 0.0,
+            "multi_face": round(self.multi_face_share(), 3),
             "intrusion": round(self.intrusion, 3),
         }
 

@@ -78,7 +78,12 @@ class Track:
     n_faces: int = 0
     last_tile: Box | None = None  # the tile it had before it lost it (a screen share, leaving)
     live: bool = True  # its tile shows a camera, not a camera-off card
+    appeared: int | None = None  # the frame its tile appeared at the last re-layout (a join, a return)
     thumb: np.ndarray | None = None  # the tile's thumbnail at the last step (stillness of a card)
+    # who the participant is: face chips kept now and then, described only when a re-layout needs it
+    face_chips: list[tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=list)
+    face_chip_at: int = -(10**9)  # the frame of the last chip
+    faceprints: list[np.ndarray] = field(default_factory=list)  # descriptors of the first chips (a cache)
 
 
 @dataclass
@@ -121,6 +126,19 @@ class ClipBook:
         #: the last frame read so far: where a clip without trimming ends
         self.frontier = -1
 
+    def flag_feeds_with_other_faces(self) -> None:
+        """Flag ``multiple_faces`` on every clip of a feed where any of its clips earned it.
+
+        People standing or walking behind belong to the participant's room, not to one clip: a
+        reviewer must see the flag on each piece of that feed (a clip that happened to have nobody
+        behind it in its own checks included).
+        """
+        crowded = {r["track_id"] for r in self.rows if "multiple_faces" in str(r["flags"]).split("+")}
+        for row in self.rows:
+            if row["track_id"] in crowded and "multiple_faces" not in str(row["flags"]).split("+"):
+                row["flags"] = "+".join([f for f in str(row["flags"]).split("+") if f] + ["multiple_faces"])
+                row["kept"] = False
+
     def new_track(self) -> Track:
         track = Track(len(self.tracks) + 1)
         self.tracks.append(track)
@@ -151,8 +169,10 @@ class ClipBook:
         face: Any = None,
         method: str = "",
         score: float = float("nan"),
+        scanned: bool = False,
     ) -> None:
-        """Record one check of the face inside the clip (for the flags and the quality sidecar)."""
+        """Record one check of the face inside the clip (for the flags and the quality sidecar);
+        ``scanned``: the detector searched the whole tile at this check (``n_faces`` is fresh)."""
         clip = track.clip
         if clip is None:
             return
@@ -162,6 +182,8 @@ class ClipBook:
         ev.checks += 1
         ev.found += int(found)
         ev.multi += int(n_faces > 1)
+        ev.scans += int(scanned)
+        ev.multi_scans += int(scanned and n_faces > 1)
         if found and face is not None:
             ev.face_heights.append(height)
 

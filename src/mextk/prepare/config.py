@@ -148,7 +148,11 @@ class PrepareConfig:
         68 landmarks) exceeds these.
     flag_multi_face : float
         Flag ``multiple_faces`` when more than one face is seen in the tile in at
-        least this fraction of the checks.
+        least this fraction of the whole-tile searches (every ``full_detect_every``
+        frames, and whenever the face is looked for afresh); then every clip of
+        that feed is flagged.  Low, because the detector finds a person half hidden
+        behind the participant in only some searches: 0.1 flags a feed where a
+        passer-by was found in one search of ten.
     flag_min_visible : float
         Flag ``face_covered`` when the face is found in less than this fraction of
         the checks inside the clip.
@@ -193,7 +197,7 @@ class PrepareConfig:
     flag_min_face_frac: float = 0.0
     flag_max_yaw: float = 30.0
     flag_max_pitch: float = 25.0
-    flag_multi_face: float = 0.3
+    flag_multi_face: float = 0.1
     flag_min_visible: float = 0.5
     flag_max_intrusion: float = 0.1
     pose: bool = True

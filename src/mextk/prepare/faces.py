@@ -58,6 +58,7 @@ class FaceFinder:
         self.width, self.height = width, height
         self.detector = make_detector(config.detector, config.haar_scale_factor, config.haar_min_neighbors)
         self.pose_on = config.pose
+        self.identity_off = False
         self._loading: threading.Thread | None = None
         if config.pose:
             # dlib's 68-point model takes most of a second to load: load it while the first frames decode
@@ -182,6 +183,38 @@ class FaceFinder:
         ]
         return np.rint(np.asarray(boxes, np.float64).reshape(-1, 4)).astype(np.int64)
 
+    @staticmethod
+    def face_chip(y: np.ndarray, face: Box) -> tuple[np.ndarray, Box]:
+        """A small gray copy of ``face`` with a margin, scaled to the descriptor's face width, and the face's box
+        in it: kept now and then so that who the face is can be asked later, only if it is needed."""
+        import cv2
+
+        from mextk.faces.identity import CHIP_FACE
+
+        x, yy, w, h = (int(v) for v in face)
+        m = int(0.4 * max(w, h))
+        x0, y0 = max(0, x - m), max(0, yy - m)
+        crop = y[y0 : min(y.shape[0], yy + h + m), x0 : min(y.shape[1], x + w + m)]
+        s = CHIP_FACE / max(w, 1)
+        chip = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        box = (int((x - x0) * s), int((yy - y0) * s), int(w * s), int(h * s))
+        return np.ascontiguousarray(chip), box
+
+    def faceprint(self, chip: np.ndarray, box: Box) -> np.ndarray | None:
+        """Who the face of a chip is (:func:`mextk.faces.identity.faceprint`), or ``None`` without dlib's model.
+
+        The model loads at the first call: a recording whose gallery never needs it never loads it.
+        """
+        if self.identity_off:
+            return None
+        from mextk.faces.identity import faceprint
+
+        try:
+            return faceprint(chip, box)
+        except (ImportError, FileNotFoundError, RuntimeError):
+            self.identity_off = True  # the look and the gallery's order still identify feeds
+            return None
+
     @property
     def loading(self) -> bool:
         """Whether the landmark model is still loading (pose measurements wait for it)."""
@@ -252,3 +285,46 @@ def nearest(faces: np.ndarray, prev: Any) -> np.ndarray:
         return max(faces, key=lambda f: f[2] * f[3])
     p = np.asarray(prev, float)
     return min(faces, key=lambda f: np.hypot(*(f[:2] + f[2:] / 2 - p[:2] - p[2:] / 2)))
+
+
+def participant(faces: np.ndarray, prev: Any, tile: Box) -> np.ndarray | None:
+    """The feed's participant among the faces found in its tile, or ``None`` when none can be.
+
+    A webcam shows its participant as the largest face, near the middle, that stays; people standing
+    or walking behind are smaller, off to a side, and pass.  So:
+
+    * with the participant's last face known, only a face of a similar size (0.6-1.6 times its
+      height) within 1.5 face widths of it can be them (a head moves less than that between two
+      analysis steps); the nearest such face is taken.  A passer-by elsewhere is never taken instead
+      (``None``: the other cues and the gap rules decide);
+    * with no face known yet, the face with the largest height, weighted down by its distance from
+      the tile's centre (``h * (1 - 0.5 d)``, ``d`` the centre distance over half the tile's
+      diagonal), is taken.
+
+    Examples
+    --------
+    >>> faces = np.array([[40, 40, 100, 100], [300, 10, 60, 60]])
+    >>> participant(faces, None, (0, 0, 400, 300)).tolist()
+    [40, 40, 100, 100]
+    >>> participant(faces, (260, 20, 100, 100), (0, 0, 400, 300)) is None  # only the small face is near
+    True
+    """
+    if len(faces) == 0:
+        return None
+    if prev is not None:
+        px, py, pw, ph = (float(v) for v in prev)
+        near = [
+            f
+            for f in faces
+            if 0.6 < f[3] / max(ph, 1.0) < 1.6
+            and np.hypot(f[0] + f[2] / 2 - px - pw / 2, f[1] + f[3] / 2 - py - ph / 2) <= 1.5 * pw
+        ]
+        return nearest(np.asarray(near), prev) if near else None
+    tx, ty, tw, th = tile
+    half_diagonal = max(1.0, 0.5 * float(np.hypot(tw, th)))
+
+    def weight(f: np.ndarray) -> float:
+        d = np.hypot(f[0] + f[2] / 2 - tx - tw / 2, f[1] + f[3] / 2 - ty - th / 2) / half_diagonal
+        return float(f[3]) * (1.0 - 0.5 * min(1.0, d))
+
+    return max(faces, key=weight)

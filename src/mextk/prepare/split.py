@@ -204,6 +204,7 @@ class RecordingSplitter:
             render_clips(
                 self.path, book.finished, fps=self.fps, size=cfg.crop_size, crf=cfg.crf, preset=cfg.x264_preset
             )
+        book.flag_feeds_with_other_faces()
         truncated = error is not None or reader.truncated
         for row in book.rows:
             row["source_truncated"] = truncated

@@ -26,6 +26,7 @@ frame numbering (0-based, inclusive ends):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -337,10 +338,13 @@ def make_call_recording(
 class _VideoFeed:
     """A participant whose camera is a real video clip, looped, resampled to the call's frame rate."""
 
-    def __init__(self, path: Path, fps: float, effects: list[Any] | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, path: Path, fps: float, effects: list[Any] | None = None, seed: int = 0, wide: bool = False
+    ) -> None:
         from mextk.io.video import probe_video
 
         self.path = path
+        self.wide = wide
         self.effects = list(effects or [])
         self._rng = np.random.default_rng(seed)
         self._place: Any = None
@@ -352,6 +356,16 @@ class _VideoFeed:
         self._iter: Any = None
         self._index = -1
         self._frame: np.ndarray | None = None
+
+    def _widen(self, frame: np.ndarray) -> np.ndarray:
+        """A wide (16:9) camera: the picture with room on both sides, its edge colours carried out like a wall."""
+        if not self.wide:
+            return frame
+        import cv2
+
+        h, w = frame.shape[:2]
+        pad = max(0, (h * 16 // 9 - w) // 2)
+        return cv2.copyMakeBorder(frame, 0, 0, pad, pad, cv2.BORDER_REPLICATE) if pad else frame
 
     def _next(self) -> np.ndarray:
         from mextk.io.video import iter_frames
@@ -374,12 +388,12 @@ class _VideoFeed:
             self._frame = self._next()
             self._index += 1
         assert self._frame is not None
-        camera = self._frame
+        camera = self._widen(self._frame)
         if any(e.strength(t) > 0 for e in self.effects):
             from mextk.synth.effects import apply_effects, find_face_place, load_walker
 
             if self._place is None:
-                self._place = find_face_place(next(iter_frames(self.path)))
+                self._place = find_face_place(self._widen(next(iter_frames(self.path))))
             for e in self.effects:
                 if e.kind == "walker" and e.video not in self._walkers:
                     self._walkers[e.video] = load_walker(e.video)
@@ -405,6 +419,7 @@ def compose_gallery(
     effects: dict[int, list[Any]] | None = None,
     camera_off: dict[int, list[tuple[int, int]]] | None = None,
     rejoins: dict[int, tuple[int, int]] | None = None,
+    wide: Sequence[int] = (),
     progress: bool = True,
 ) -> dict[str, Any]:
     """Compose real face videos into a gallery-view call recording with known ground truth.
@@ -434,6 +449,10 @@ def compose_gallery(
         ``{participant index: (leave, back)}``: the participant leaves the call at frame
         ``leave`` and joins again at ``back`` (added last to the gallery, as video-call
         software does).
+    wide : sequence of int
+        Participants whose camera is widened to 16:9 (the picture's edge colours carried out on
+        both sides, like a wall): a laptop's webcam, with room beside the participant for
+        people behind (``walker`` effects).
     progress : bool
         Show a progress bar.
     """
@@ -443,7 +462,10 @@ def compose_gallery(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xCA12]))
     people, share = _schedule(config, rng)
     effects, camera_off, rejoins = effects or {}, camera_off or {}, rejoins or {}
-    feeds = [_VideoFeed(Path(v), config.fps, effects.get(i), seed=config.seed + i) for i, v in enumerate(videos)]
+    feeds = [
+        _VideoFeed(Path(v), config.fps, effects.get(i), seed=config.seed + i, wide=i in wide)
+        for i, v in enumerate(videos)
+    ]
     for i, (person, v) in enumerate(zip(people, videos, strict=True)):
         person["video"] = str(v)
         person.pop("subject_seed", None)

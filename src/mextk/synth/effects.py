@@ -19,7 +19,10 @@ kind       what the camera shows
 ``laugh``  a wide-open mouth, the head tipped back and shaking (``amount``: degrees
            of roll)
 ``dim``    the room light down to ``amount`` of its level, with sensor noise
-``walker`` another person (``video``) walking past behind, left to right
+``walker`` another person (``video``) walking past behind at about the participant's eye level,
+           left to right, over ``[start, stop)``
+           (a long effect is someone standing about); ``amount``: the passer-by's head and
+           shoulders as a share of the camera's height (default 0.4)
 ``expression`` a micro-expression (``emotion``'s action units, :data:`~mextk.synth.face.EMOTION_AUS`)
            rendered into the real face: 68 landmarks of the frame, the action units'
            landmark displacements (:func:`~mextk.synth.face.au_field`) scaled so the
@@ -53,7 +56,7 @@ class Effect:
         Call frames ``[start, stop)``.
     amount : float
         Degrees for ``turn``/``down``/``laugh``, light level for ``dim``, the apex movement in
-        inter-ocular distances for ``expression``; unused otherwise.
+        inter-ocular distances for ``expression``, the passer-by's size for ``walker``; unused otherwise.
     ramp : int
         Frames over which a movement builds up and fades.
     video : str
@@ -205,21 +208,23 @@ def apply_effects(
         w = place.width
         if e.kind == "walker" and walkers is not None and e.video in walkers:
             other = walkers[e.video]
-            side = int(0.4 * out.shape[0])
+            side = int((e.amount or 0.4) * out.shape[0])
             small = cv2.resize(other, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
             frac = (t - e.start) / max(1, e.stop - e.start)
             x0 = int(-side + frac * (out.shape[1] + side))
-            y0 = 0
+            cx, cy = place.centre
+            # standing up behind the participant: the passer-by's face (in the upper half of the picture) at
+            # about the participant's eye level, a little higher (further back)
+            y0 = int(np.clip(cy - 0.55 * side, 0, max(0, out.shape[0] - side)))
             # behind the participant: hidden where the participant's head and shoulders are
             behind = np.ones(out.shape[:2], np.float32)
-            cx, cy = place.centre
             cv2.ellipse(behind, (int(cx), int(cy)), (int(0.6 * w), int(0.85 * w)), 0, 0, 360, 0.0, -1)
             cv2.rectangle(behind, (int(cx - 0.9 * w), int(cy + 0.6 * w)), (int(cx + 0.9 * w), out.shape[0]), 0.0, -1)
             xa, xb = max(0, x0), min(out.shape[1], x0 + side)
             if xb > xa:
                 out = out.copy()
                 region = out[y0 : y0 + side, xa:xb]
-                mask = behind[y0 : y0 + side, xa:xb, None]
+                mask = behind[y0 : y0 + side, xa:xb, None][: region.shape[0]]
                 patch = small[: region.shape[0], xa - x0 : xb - x0]
                 out[y0 : y0 + side, xa:xb] = region * (1 - mask) + patch * mask
         elif e.kind == "turn":
