@@ -145,3 +145,61 @@ def test_an_interrupted_or_killed_run_cancels_its_queue_and_takes_its_workers_wi
     assert done < 20, f"{done} of 60 queued tasks ran after {how}: the queue was not cancelled"
     if how != "SIGKILL":
         assert proc.returncode != 0
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc: children, their children, ...)."""
+    import glob
+
+    parents = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.split("/")[2])] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found += kids
+        frontier += kids
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc (Linux)")
+@pytest.mark.parametrize("how, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_mextk_features_with_jobs_stops_with_its_workers_and_says_how(synth_dataset, tmp_path, how, code):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data, _, df = synth_dataset
+    out = tmp_path / "features"
+    cmd = [sys.executable, "-m", "mextk", "features", "graphs", str(data / "manifest.csv"), "--out", str(out)]
+    proc = subprocess.Popen([*cmd, "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        workers: list[int] = []
+        for _ in range(1200):  # until the pool runs and a first sample is written
+            if proc.poll() is not None:
+                break
+            workers = _descendants(proc.pid)
+            if len(workers) >= 3 and any(out.rglob("*.npz")):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "finished before it could be interrupted"
+        proc.send_signal(getattr(signal, how))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == code, err[-500:]
+    assert ("terminated" if how == "SIGTERM" else "interrupted") in err
+    for _ in range(100):
+        if not any(_alive(p) for p in workers):
+            break
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in workers)
+    assert len(list(out.rglob("*.npz"))) < len(df)  # the queue was cancelled, not finished
