@@ -212,14 +212,15 @@ class GalleryFeeds(Follower):
             return None
         return self.finder.faceprint(*self.finder.face_chip(y, tuple(int(v) for v in face)))
 
-    def _track_faceprint(self, track: Track) -> np.ndarray | None:
-        """Who a feed's participant is: the mean descriptor of its face chips (each described once, when asked)."""
-        while len(track.faceprints) < len(track.face_chips):
+    def _track_faceprint(self, track: Track, chips: int) -> np.ndarray | None:
+        """Who a feed's participant is: the mean descriptor of its first ``chips`` face chips (each described once,
+        when first asked for)."""
+        while len(track.faceprints) < min(chips, len(track.face_chips)):
             found = self.finder.faceprint(*track.face_chips[len(track.faceprints)])
             if found is None:
                 return None
             track.faceprints.append(found)
-        return np.mean(track.faceprints, axis=0) if track.faceprints else None
+        return np.mean(track.faceprints[:chips], axis=0) if track.faceprints else None
 
     def _assign(self, tiles: tuple[Box, ...], descs: list[np.ndarray], y: np.ndarray) -> dict[int, Track]:
         """Which known feed each tile shows, after the gallery was laid out again.
@@ -244,7 +245,6 @@ class GalleryFeeds(Follower):
         tracks = [tr for tr in self.book.tracks if tr.descriptor is not None or tr.card is not None]
         looks = {(tr.track_id, b): self._similarity(desc, tr) for tr in tracks for b, desc in enumerate(descs)}
         unsettled = {b for b in range(len(tiles)) if sum(looks[tr.track_id, b] >= SAME_ORDERED for tr in tracks) != 1}
-        prints = {b: self._tile_faceprint(tiles[b], y) for b in sorted(unsettled)} if tracks else {}
         # a feed that one settled tile alone looks like is there: its face is not asked for
         placed = {
             tr.track_id
@@ -252,11 +252,22 @@ class GalleryFeeds(Follower):
             for b in range(len(tiles))
             if b not in unsettled and looks[tr.track_id, b] >= SAME_ORDERED
         }
+        # an unsettled tile's face is asked for only when some feed could be it (not placed, a face kept):
+        # a newcomer's tile, beside feeds that are all in place, costs nothing
+        candidates = any(tr.track_id not in placed and tr.face_chips for tr in tracks)
+        prints = {b: self._tile_faceprint(tiles[b], y) for b in sorted(unsettled)} if candidates else {}
 
         def face_distance(tr: Track, b: int) -> float | None:
             p = prints.get(b)
-            mine = self._track_faceprint(tr) if p is not None and tr.track_id not in placed else None
-            return None if mine is None or p is None else distance(mine, p)
+            if p is None or tr.track_id in placed:
+                return None
+            d = None
+            for chips in range(1, len(tr.face_chips) + 1):  # one chip first; another only while it is unclear
+                mine = self._track_faceprint(tr, chips)
+                d = None if mine is None else distance(mine, p)
+                if d is None or d < SAME_PERSON or d > OTHER_PERSON:
+                    break
+            return d
 
         by_id = {tr.track_id: tr for tr in self.book.tracks}
         old = [by_id[i] for i in self._order if by_id[i].descriptor is not None or by_id[i].card is not None]
