@@ -6,6 +6,7 @@ import contextlib
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,15 +24,19 @@ from tests.annotate.helpers import clips_manifest, free_port  # noqa: E402
 
 
 @contextlib.contextmanager
-def _serving(folder):
-    """The app of a project folder served by uvicorn on a free port of 127.0.0.1, in a thread."""
+def _serving(folder_or_app, *, proxy=None):
+    """A project folder's app (or an app) served by uvicorn on a free port of 127.0.0.1, in a thread, with the
+    configuration ``mextk annotate serve`` uses (``proxy``: its ``--proxy``)."""
     import uvicorn
 
+    from mextk.annotate.server import server_config
+
+    app = create_app(folder_or_app) if isinstance(folder_or_app, (str, Path)) else folder_or_app
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(folder), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(server_config(app, port=port, proxy=proxy))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    for _ in range(100):
+    for _ in range(200):
         if srv.started:
             break
         time.sleep(0.05)

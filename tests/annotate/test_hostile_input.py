@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 
 import pytest
 
@@ -22,9 +20,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 from mextk.annotate import engine  # noqa: E402
 from mextk.annotate.engine import AnnotationProject  # noqa: E402
 from mextk.annotate.security import LoginLimiter  # noqa: E402
-from mextk.annotate.server import STATIC_FILES, create_app, server_config  # noqa: E402
-from tests.annotate.helpers import clips_manifest, free_port  # noqa: E402
+from mextk.annotate.server import STATIC_FILES, create_app  # noqa: E402
+from tests.annotate.helpers import clips_manifest  # noqa: E402
 from tests.annotate.helpers import signed_in as _client  # noqa: E402
+from tests.annotate.test_browser import _serving  # noqa: E402
 
 
 def _stage1(app, name="anna"):
@@ -229,34 +228,16 @@ def test_a_symlink_in_the_static_folder_is_never_served(served, tmp_path):
     assert set(STATIC_FILES) >= {"style.css", "player.js"}
 
 
-def _uvicorn(app, proxy):
-    import uvicorn
-
-    port = free_port()
-    srv = uvicorn.Server(server_config(app, port=port, proxy=proxy))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    return srv, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.mark.parametrize("proxy", [None, "127.0.0.1"])
 def test_x_forwarded_for_is_believed_only_from_a_named_proxy(served, proxy):
     app, p, *_ = served
     app = create_app(p.folder, limiter=LoginLimiter(max_failures=3, window_s=60))
-    srv, thread, base = _uvicorn(app, proxy)
-    try:
-        codes = []
+    codes = []
+    with _serving(app, proxy=proxy) as base:
         for k in range(5):  # a new name and a new claimed address each time: only the real address can block
             r = httpx.post(f"{base}/login", data={"name": f"guess{k}", "password": "x" * 8},
                            headers={"X-Forwarded-For": f"203.0.113.{k}"}, timeout=30)  # fmt: skip
             codes.append(r.status_code)
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
     if proxy is None:
         assert codes == [401, 401, 401, 429, 429]  # the header is ignored: one client, blocked
     else:

@@ -74,13 +74,19 @@ def test_a_labeller_finishes_stage_1_and_stage_2_with_buttons_only(server, brows
     assert project.progress()["segments"] == {"accepted": 1}
 
 
-def test_enter_on_a_fresh_stage_1_page_only_asks_and_escape_sends_nothing(server, browser):
-    base, project = server
+def _first_task(browser, base):
+    """Anna's page on her first stage-1 task, at frame 0 (opened with N)."""
     page = browser.new_page()
     _sign_in(page, base, "anna")
     page.keyboard.press("n")
     page.wait_for_url(base + "/task/*")
     _at_frame(page, 0)
+    return page
+
+
+def test_enter_on_a_fresh_stage_1_page_only_asks_and_escape_sends_nothing(server, browser):
+    base, project = server
+    page = _first_task(browser, base)
     for _ in range(2):  # even twice: Enter never confirms
         page.keyboard.press("Enter")
     page.wait_for_selector("#confirm:not([hidden])")
@@ -93,11 +99,7 @@ def test_enter_on_a_fresh_stage_1_page_only_asks_and_escape_sends_nothing(server
 
 def test_the_screen_says_its_keys_and_its_state_is_never_stale(server, browser):
     base, project = server
-    page = browser.new_page()
-    _sign_in(page, base, "anna")
-    page.keyboard.press("n")
-    page.wait_for_url(base + "/task/*")
-    _at_frame(page, 0)
+    page = _first_task(browser, base)
     legend = page.inner_text("#keys")
     for key, what in (("I", "onset"), ("A", "apex"), ("O", "offset"), ("Enter", "add the marked segment"),
                       ("M", "magnified"), ("D", "difference"), ("Y", "confirm")):  # fmt: skip
