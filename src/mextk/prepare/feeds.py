@@ -323,8 +323,8 @@ class GalleryFeeds(Follower):
                     d = face_distance(tr, b)
                     if d is not None and d < SAME_PERSON:
                         back.append((1.0 - d + 1.0, b, k))  # a face match ranks above any look match
-                    elif (d is None or d <= OTHER_PERSON) and self._similarity(descs[b], tr) >= SAME_FEED:
-                        back.append((self._similarity(descs[b], tr), b, k))
+                    elif (d is None or d <= OTHER_PERSON) and looks[tr.track_id, b] >= SAME_FEED:
+                        back.append((looks[tr.track_id, b], b, k))
             taken: set[int] = set()
             for _, b, k in sorted(back, key=lambda x: -x[0]):
                 if b not in assigned and k not in taken:
