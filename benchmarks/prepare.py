@@ -7,8 +7,9 @@ For each recording it prints frames per second, in one run, for:
 * pure decoding with PyAV (the physical floor: nothing can split a recording faster than it decodes),
   the faster of PyAV's default threading and mextk's (frame threads, one per CPU);
 * ``mextk prepare`` with the default settings (virtual clips: nothing is re-encoded), once in a
-  fresh process (imports and the 68-point landmark model load, about a second) and once more in the
-  same process (what every further recording of a batch costs), and with ``--preset cmed``;
+  fresh process (its models load as the recording needs them: the Haar cascade, dlib's 5-point
+  model, and the face descriptor at an ambiguous re-layout) and once more in the same process (what
+  every further recording of a batch costs), and with ``--preset cmed``;
 * a naive OpenCV implementation of CMED's Algorithm 1 as written (``cv2.VideoCapture``, the Haar
   cascade on full frames every 60 frames with a 3-frame look-ahead, one ``cv2.VideoWriter`` per user);
 * ``mextk prepare`` writing H.264 files (``--clip-format mp4``), and decoding plus cutting and

@@ -156,7 +156,8 @@ def _write_h264(path, times_ms, *, bframes: int = 3, keyint: int = 250) -> None:
     base = cv2.GaussianBlur(g.uniform(0, 255, (96, 96 + len(times_ms))).astype(np.float32), (0, 0), 2.0)
     base = ((base - base.min()) / (base.max() - base.min()) * 255).astype(np.uint8)
     with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25, options={"bframes": str(bframes), "keyint": str(keyint), "crf": "20"})
+        params = f"bframes={bframes}:keyint={keyint}"  # x264's own settings (FFmpeg's option names differ)
+        s = c.add_stream("libx264", rate=25, options={"x264-params": params, "crf": "20"})
         s.width, s.height, s.pix_fmt = 96, 96, "yuv420p"
         s.codec_context.time_base = Fraction(1, 1000)
         for k, t in enumerate(times_ms):
@@ -191,6 +192,55 @@ def test_read_windows_gives_a_full_decodes_frames_and_skips_unreferenced_frames_
     # and it stops after the last window: frames 0-29 and the few the decoder holds back for reordering
     early = CfrReader(path, windows=[(20, 30)])
     assert [t for t, _ in early] == list(range(20, 30)) and early.stats.decoded < 36, early.stats.decoded
+
+
+def test_sparse_reading_yields_every_needed_frame_as_decoded_in_full_and_leaves_unreferenced_ones_out(tmp_path):
+    from mextk.io.video import CfrReader
+
+    path = tmp_path / "b.mp4"
+    _write_h264(path, [40 * k for k in range(300)])  # 3 B-frames: half the frames are not referenced
+    full = {t: _luma(f) for t, f in CfrReader(path)}
+    reader = CfrReader(path, sparse=(5, 1))
+    got = {t: _luma(f) for t, f in reader}
+    assert set(range(0, 300, 5)) <= set(got)  # every needed frame, with its own number
+    assert all(np.array_equal(got[t], full[t]) for t in got)  # and nothing decoded differently
+    st = reader.stats
+    # of the ~150 unreferenced frames, the 4 in 5 that are not needed are left out (about 120)
+    assert st.skipped >= 90 and st.decoded == len(got) and st.decoded + st.skipped == 300, st
+    assert st.emitted == 300 and st.duplicated == 0 and not reader.truncated
+
+
+def test_sparse_reading_of_a_video_without_b_frames_decodes_every_frame(tmp_path):
+    from mextk.io.video import CfrReader
+
+    path = tmp_path / "p.mp4"
+    _write_h264(path, [40 * k for k in range(100)], bframes=0)  # every frame is referenced by the next
+    reader = CfrReader(path, sparse=(5, 1))
+    assert [t for t, _ in reader] == list(range(100)) and reader.stats.skipped == 0
+
+
+def test_sparse_reading_repeats_the_last_frame_across_a_gap_of_a_variable_rate_video(tmp_path):
+    from mextk.io.video import CfrReader
+
+    times = [40 * k for k in range(101)] + [7000 + 40 * k for k in range(60)]  # nothing between 4.0 and 7.0 s
+    path = tmp_path / "gap.mp4"
+    _write_h264(path, times)
+    full = {t: _luma(f) for t, f in CfrReader(path, fps=25)}
+    reader = CfrReader(path, fps=25, sparse=(5, 1))
+    got = {t: _luma(f) for t, f in reader}
+    assert set(range(0, 235, 5)) <= set(got) and reader.stats.emitted == len(full) == 235
+    assert np.array_equal(got[150], full[100])  # inside the gap: frame 100 (needed, so decoded) repeated
+    assert all(np.array_equal(got[t], full[t]) for t in got)
+
+
+@pytest.mark.parametrize("kwargs", [{"sparse": (5, 0)}, {"sparse": (5, 6)}, {"sparse": (5, 1), "windows": [(0, 5)]}])
+def test_sparse_reading_refuses_a_look_outside_the_period_or_windows_beside_it(tmp_path, kwargs):
+    from mextk.io.video import CfrReader
+
+    path = tmp_path / "b.mp4"
+    _write_h264(path, [40 * k for k in range(10)])
+    with pytest.raises(ValueError, match="sparse"):
+        CfrReader(path, **kwargs)
 
 
 def test_read_windows_reads_on_without_skipping_where_a_window_repeats_a_frame_from_before_a_gap(tmp_path):

@@ -431,9 +431,9 @@ def test_a_missing_pose_model_is_said_once_not_silently(tmp_path, monkeypatch):
     import mextk.prepare.faces as faces
 
     def no_model(*args, **kwargs):
-        raise FileNotFoundError("shape_predictor_68_face_landmarks.dat not found")
+        raise FileNotFoundError("shape_predictor_5_face_landmarks.dat not found")
 
-    monkeypatch.setattr(mextk.faces.landmarks, "landmarks_68", no_model)
+    monkeypatch.setattr(mextk.faces.landmarks, "landmarks_5", no_model)
     monkeypatch.setattr(faces, "_POSE_WARNED", [])
     videos = [face_video(tmp_path / f"p{i}.mp4", 100, [(0, 100)], seed=i) for i in range(2)]
     with pytest.warns(UserWarning, match="turned_head flag is off") as caught:

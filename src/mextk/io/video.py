@@ -609,6 +609,7 @@ class CfrStats:
     emitted: int = 0
     duplicated: int = 0
     dropped: int = 0
+    skipped: int = 0  # left undecoded by a sparse reading (CfrReader's ``sparse``): not yielded
 
     @property
     def variable(self) -> bool:
@@ -647,6 +648,22 @@ class CfrReader:
         reader raises ``SkippedTooFar`` (:func:`read_windows` then reads on
         without skipping).  Reading stops after the last window; :attr:`stats`
         then count the skipped frames as duplicated.
+    sparse : (period, look), optional
+        Only the output frames ``t`` with ``t % period < look`` are needed; the
+        others may be left undecoded where no other frame refers to them (FFmpeg's
+        ``skip_frame = NONREF``, decided per packet from its own time).  Every
+        frame that is decoded is yielded, in order, with its true number: the
+        needed ones always, the others when they are reference frames (in H.264
+        with B-frames about 40% of all frames are left out, and decoding costs
+        30% less; without B-frames nothing is skipped).  A frame left out is not
+        yielded and its number is skipped (:attr:`stats` count it in
+        ``skipped``; ``emitted`` still counts every output frame, those at the
+        end of the video included).  In a variable-rate source, a slot that no
+        frame fills right after a skipped frame repeats the last decoded frame,
+        which may be a few frames older than the true one.  This is how
+        ``mextk prepare`` reads: it analyses every ``detect_every``-th frame and
+        dates changes by whichever frames there are between.  Not with
+        ``windows``.
 
     Raises
     ------
@@ -662,10 +679,18 @@ class CfrReader:
         fps: float | None = None,
         start: int = 0,
         windows: Sequence[tuple[int, int]] | None = None,
+        sparse: tuple[int, int] | None = None,
     ) -> None:
         self.path = Path(path)
         if start < 0:
             raise ValueError(f"{path}: negative start frame {start}")
+        if sparse is not None:
+            if windows is not None:
+                raise ValueError("CfrReader: give windows or sparse, not both")
+            if not (1 <= int(sparse[1]) <= int(sparse[0])):
+                raise ValueError(f"CfrReader: sparse needs 1 <= look <= period, got {tuple(sparse)}")
+        self.sparse = (int(sparse[0]), int(sparse[1])) if sparse is not None else None
+        self._maybe_skipped: set[int] = set()  # slots of packets sent to the decoder while it skipped non-references
         self.start = int(start)
         self.windows = _merge_windows(windows) if windows is not None else None
         self._window_starts = [a for a, _ in self.windows or ()]
@@ -729,11 +754,17 @@ class CfrReader:
                         if slot > self.start:
                             raise VideoError(f"{self.path}: cannot seek to frame {self.start} (landed at {slot})")
                         stats.emitted = slot
+                    self._maybe_skipped.discard(slot)  # a reference frame, decoded although skipping was on
                     if slot < stats.emitted:
                         stats.dropped += 1
                         prev, prev_slot = frame, slot
                         continue
                     while stats.emitted < slot and prev is not None:
+                        if stats.emitted in self._maybe_skipped:  # left undecoded (sparse): its number is skipped
+                            self._maybe_skipped.discard(stats.emitted)
+                            stats.skipped += 1
+                            stats.emitted += 1
+                            continue
                         stats.duplicated += 1
                         stats.emitted += 1
                         if stats.emitted - 1 >= self.start and self._wanted(stats.emitted - 1, prev_slot):
@@ -744,6 +775,12 @@ class CfrReader:
                         yield stats.emitted - 1, frame
                     if self.windows is not None and (not self.windows or stats.emitted >= self.windows[-1][1]):
                         return  # past the last window: nothing more is wanted
+                # frames left undecoded after the last decoded one: still frames of the video
+                tail = sorted(k for k in self._maybe_skipped if k >= stats.emitted)
+                if tail:
+                    stats.skipped += len(tail)
+                    stats.emitted = tail[-1] + 1
+                self._maybe_skipped.clear()
             except VideoError:
                 raise
             except Exception as exc:
@@ -759,7 +796,11 @@ class CfrReader:
         return int(math.ceil(SKIP_MARGIN_S * self.stats.fps))
 
     def _decode(self, stream: Any, tb: float | None) -> Iterator[Any]:
-        """The stream's frames; with :attr:`windows`, non-reference frames between them are skipped."""
+        """The stream's frames; with :attr:`windows`, non-reference frames between them are skipped (with
+        :attr:`sparse`, those not needed)."""
+        if self.sparse is not None and tb is not None:
+            yield from self._decode_sparse(stream, tb)
+            return
         if self.windows is None or tb is None:
             yield from self._container.decode(stream)
             return
@@ -775,6 +816,26 @@ class CfrReader:
                 if skip != skipping:
                     codec.skip_frame = "NONREF" if skip else "DEFAULT"
                     skipping = skip
+            yield from packet.decode()
+
+    def _decode_sparse(self, stream: Any, tb: float) -> Iterator[Any]:
+        """The frames of :attr:`sparse` reading: a packet whose slot is not needed is decoded only if it is a
+        reference frame (the decoder decides; until the first frame's time is known, every packet is decoded)."""
+        assert self.sparse is not None
+        period, look = self.sparse
+        codec = stream.codec_context
+        fps = self.stats.fps
+        skipping = False
+        for packet in self._container.demux(stream):
+            skip = False  # a packet without a time is always decoded
+            if packet.pts is not None and self._t0 is not None:
+                slot = int(round((packet.pts * tb - self._t0) * fps))
+                skip = slot % period >= look
+                if skip:
+                    self._maybe_skipped.add(slot)
+            if skip != skipping:
+                codec.skip_frame = "NONREF" if skip else "DEFAULT"
+                skipping = skip
             yield from packet.decode()
 
     def _wanted(self, t: int, source_slot: int) -> bool:
@@ -796,7 +857,7 @@ class CfrReader:
         Not meaningful with ``windows`` (frames between them may go undecoded) or after stopping early.
         """
         d = self.stats.declared_frames
-        if d > 0 and self.stats.decoded < d - 1:
+        if d > 0 and self.stats.decoded + self.stats.skipped < d - 1:
             return True
         # MPEG-TS declares no frame count, but its packets are 188 bytes: a partial last packet means a cut file
         return self._format == "mpegts" and self.path.stat().st_size % 188 != 0

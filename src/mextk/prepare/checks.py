@@ -6,8 +6,9 @@ and :func:`clip_flags` turns them into flags with thresholds from
 
 ``small_face``      the median face height is below ``flag_min_face_px`` pixels (what the
                     features need), or, when set, below ``flag_min_face_frac`` of the tile's height;
-``turned_head``     the median absolute yaw or pitch, estimated from 68 landmarks,
-                    exceeds ``flag_max_yaw`` / ``flag_max_pitch`` degrees;
+``turned_head``     the median absolute yaw or pitch, estimated from dlib's 5 landmarks
+                    (``pose_landmarks = 68``: from 68), exceeds ``flag_max_yaw`` /
+                    ``flag_max_pitch`` degrees;
 ``multiple_faces``  another face was seen in the tile in at least
                     ``flag_multi_face`` of the whole-tile searches (a sibling, an adult
                     behind); then every clip of that feed carries it;
@@ -85,6 +86,62 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float
     roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
     pitch = (pitch + 180) % 360 - 180
     return float(yaw), float(pitch), float(roll)
+
+
+#: The face of :func:`head_pose_5`, in biocular widths (the distance between the outer eye corners): the base of
+#: the nose lies ``NOSE_DEPTH_5`` in front of the outer corners (the lever of yaw), and, facing the camera,
+#: ``NOSE_DROP_5`` below the line through them; ``NOSE_PITCH_5`` is its lever for pitch.  Fitted by least squares
+#: to :func:`head_pose` (68 landmarks) on 1,065 faces of the ten real clips of ``../shared/data/videos`` (every
+#: third frame; ``benchmarks/pose.py`` refits them and prints the agreement).
+NOSE_DEPTH_5 = 0.192
+NOSE_DROP_5 = 0.535
+NOSE_PITCH_5 = 0.52
+
+
+def head_pose_5(points: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch and roll in degrees from dlib's 5 landmarks (0, 0, 0 = frontal; the signs of :func:`head_pose`).
+
+    The head is seen in scaled orthographic projection (a face is small against its distance from the
+    camera): after the roll is undone along the line through the outer eye corners, the base of the
+    nose, a point in front of that line, moves sideways with yaw and up or down with pitch::
+
+        x / span = -NOSE_DEPTH_5 * tan(yaw)
+        y / span * cos(yaw) = NOSE_DROP_5 * cos(pitch) + NOSE_PITCH_5 * sin(pitch)
+
+    with ``(x, y)`` the nose base from the corners' midpoint and ``span`` the corners' distance
+    (``cos(yaw)`` undoes the shortening of ``span`` when the head turns).  Five points cannot give
+    the full 3-D solve of :func:`head_pose` (four of them lie nearly on one line: a
+    perspective-n-point solve on them flips between solutions), but their model loads in 0.06 s
+    against 0.46 s, which is what a prepare run pays for pose.  Against the 68-point pose, leaving
+    each clip out of the fit: yaw within 4.0 degrees (median; 13 at the 90th percentile), pitch
+    within 8.6 (17), on 1,065 real faces, 3-40 degrees of yaw (``benchmarks/pose.py``).  Pitch is the
+    weaker: a short nose or a child's face reads as a head tilted up; the pitch bar of
+    ``turned_head`` is for strong nods.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        ``(5, 2)`` in the order of :data:`mextk.faces.landmarks.FIVE_IN_68` (the outer and inner
+        corner of the eye on the image's right, the same of the eye on its left, the nose base).
+
+    Returns
+    -------
+    (float, float, float)
+        Yaw (turning left/right), pitch (nodding), roll (tilting); ``nan`` for a degenerate shape.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    d = p[0] - p[2]
+    span = float(np.hypot(*d))
+    if not np.isfinite(span) or span < 1e-6:
+        return float("nan"), float("nan"), float("nan")
+    roll = np.arctan2(d[1], d[0])
+    c, s = np.cos(roll), np.sin(roll)
+    nx, ny = (p[4] - (p[0] + p[2]) / 2) @ np.array([[c, -s], [s, c]])  # the nose base, the eye line level
+    yaw = -np.arctan(nx / span / NOSE_DEPTH_5)
+    q = ny / span * np.cos(yaw)
+    lever, phase = np.hypot(NOSE_DROP_5, NOSE_PITCH_5), np.arctan2(NOSE_PITCH_5, NOSE_DROP_5)
+    pitch = phase - np.arccos(np.clip(q / lever, -1.0, 1.0))
+    return float(np.degrees(yaw)), float(np.degrees(pitch)), float(np.degrees(roll))
 
 
 def black_bar_fraction(gray: np.ndarray, *, level: int = 24, min_run: float = 0.04) -> float:

@@ -14,15 +14,14 @@
   turned up to about 45 degrees, laughing, behind glasses, partly covered);
 * :meth:`~FaceFinder.scan`: that detector over a whole tile (a feed whose
   face is not known yet);
-* :meth:`~FaceFinder.pose`: yaw and pitch from 68 landmarks fitted in the
-  face box.
+* :meth:`~FaceFinder.pose`: yaw and pitch from landmarks fitted in the face
+  box (dlib's 5-point model by default, its 68-point model on request).
 
 Boxes are ``(x, y, w, h)`` in source pixels.
 """
 
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import Any
 
@@ -59,11 +58,6 @@ class FaceFinder:
         self.detector = make_detector(config.detector, config.haar_scale_factor, config.haar_min_neighbors)
         self.pose_on = config.pose
         self.identity_off = False
-        self._loading: threading.Thread | None = None
-        if config.pose:
-            # dlib's 68-point model takes most of a second to load: load it while the first frames decode
-            self._loading = threading.Thread(target=_load_landmark_model, name="mextk-load-landmarks", daemon=True)
-            self._loading.start()
 
     def detect(self, y: np.ndarray, region: Box, *, min_face: float, max_face: float | None) -> np.ndarray:
         """Faces in ``region`` of the Y plane, as an ``(N, 4)`` array in source pixels."""
@@ -215,24 +209,15 @@ class FaceFinder:
             self.identity_off = True  # the look and the gallery's order still identify feeds
             return None
 
-    @property
-    def loading(self) -> bool:
-        """Whether the landmark model is still loading (pose measurements wait for it)."""
-        return self._loading is not None and self._loading.is_alive()
-
     def pose(self, y: np.ndarray, face: Box) -> tuple[float, float] | None:
-        """Yaw and pitch (degrees) from 68 landmarks fitted in ``face``; ``None`` when pose is off (or its model is
-        still loading, in the first second of a run)."""
+        """Yaw and pitch (degrees) from landmarks fitted in ``face`` (``pose_landmarks``: 5 or 68 points); ``None``
+        when pose is off.  The model loads at the first call: a recording without faces never loads it."""
         if not self.pose_on:
             return None
-        if self._loading is not None:
-            if self._loading.is_alive():
-                return None  # the model is still loading: measure at a later check, do not wait for it
-            self._loading = None
         import cv2
 
-        from mextk.faces.landmarks import landmarks_68
-        from mextk.prepare.checks import head_pose
+        from mextk.faces.landmarks import landmarks_5, landmarks_68
+        from mextk.prepare.checks import head_pose, head_pose_5
 
         x, yy, w, h = (int(v) for v in face)
         m = int(0.3 * w)
@@ -241,26 +226,17 @@ class FaceFinder:
         s = min(1.0, 160.0 / max(1, w))
         if s < 1:
             crop = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        box = (int((x - x0) * s), int((yy - y0) * s), int(w * s), int(h * s))
         try:
-            lm = landmarks_68(
-                np.ascontiguousarray(crop), (int((x - x0) * s), int((yy - y0) * s), int(w * s), int(h * s))
-            )
+            if self.cfg.pose_landmarks == 68:
+                yaw, pitch, _ = head_pose(landmarks_68(np.ascontiguousarray(crop), box), (crop.shape[1], crop.shape[0]))
+            else:
+                yaw, pitch, _ = head_pose_5(landmarks_5(np.ascontiguousarray(crop), box))
         except (ImportError, FileNotFoundError) as exc:
             self.pose_on = False  # no dlib or no model: skip pose from now on
             warn_no_pose(exc)
             return None
-        yaw, pitch, _ = head_pose(lm, (crop.shape[1], crop.shape[0]))
-        return (yaw, pitch) if np.isfinite(yaw) else None
-
-
-def _load_landmark_model() -> None:
-    """Load (and cache) dlib's 68-point model; a failure is reported when pose is first asked for."""
-    from mextk.faces.landmarks import _predictor
-
-    try:
-        _predictor()
-    except Exception:  # noqa: BLE001  # raised again, with its message, by the first landmarks_68 call
-        pass
+        return (yaw, pitch) if np.isfinite(yaw) and np.isfinite(pitch) else None
 
 
 _POSE_WARNED: list[bool] = []

@@ -436,8 +436,7 @@ class GalleryFeeds(Follower):
             )
             if track.clip is not None and t_seen - track.last_pose >= cfg.pose_every:
                 pose = finder.pose(y, track.face)
-                if pose is not None or not finder.loading:
-                    track.last_pose = t_seen
+                track.last_pose = t_seen
                 if pose is not None:
                     book.pose(track, *pose)
             return

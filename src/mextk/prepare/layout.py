@@ -345,4 +345,5 @@ def card_like(thumb: np.ndarray, previous: np.ndarray | None, *, min_flat: float
         return True
     if previous is None or previous.shape != thumb.shape:
         return False
-    return flatness(thumb) >= min_flat and float(np.mean(np.abs(thumb - previous))) <= max_change
+    # the change first: a live camera's is large, and it costs a tenth of the flatness (a median)
+    return float(np.mean(np.abs(thumb - previous))) <= max_change and flatness(thumb) >= min_flat

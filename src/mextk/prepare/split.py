@@ -150,7 +150,9 @@ class RecordingSplitter:
         """
         t_start = time.perf_counter()
         cfg = self.cfg
-        reader = CfrReader(self.path, fps=cfg.fps)
+        # only every detect_every-th frame is analysed: the frames between are decoded only where other
+        # frames refer to them (they still date a tile's move, at the resolution there is)
+        reader = CfrReader(self.path, fps=cfg.fps, sparse=(cfg.detect_every, cfg.lookahead))
         self.fps = reader.stats.fps
         self.width, self.height = reader.width, reader.height
         book = self.book = ClipBook(self.out, self.name, self.path, cfg, self.fps)
@@ -165,6 +167,7 @@ class RecordingSplitter:
         recent: list[tuple[int, Any]] = []  # frames since the last step: where a tile's move happened
         error = None
         last_t = -1
+        shown = -1
         try:
             for t, frame in prefetch(iter(reader)):
                 last_t = t
@@ -178,7 +181,8 @@ class RecordingSplitter:
                     book.frontier = t - offset - 1
                     self._analyse(t - offset, window, recent)
                     window, recent = [], []
-                if progress is not None and t % 50 == 0:
+                if progress is not None and t // 50 != shown:
+                    shown = t // 50
                     progress(t, total)
             if window:  # the recording ended inside a look-ahead: analyse what there is
                 book.frontier = window[0][0] - 1
@@ -188,8 +192,9 @@ class RecordingSplitter:
             for track in book.tracks:
                 if track.clip is not None:
                     track.clip.cut_by_damage = True
-        n_frames = last_t + 1
-        book.frontier = last_t
+        # the frames of the video: the last ones may have been left undecoded (the reader's sparse reading)
+        n_frames = max(last_t + 1, reader.stats.emitted) if error is None else last_t + 1
+        book.frontier = n_frames - 1
         if self._in_share:
             self.share[-1][1] = min(self.share[-1][1], n_frames - 1)
         for track in book.tracks:
