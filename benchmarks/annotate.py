@@ -6,17 +6,17 @@ For each database: a DFME project (key frames by 5, AUs by 2 and reconciled,
 emotion by 7) on 400 items (12 rendered synthetic clips, 96 px, each listed
 many times under its own sample id), served by ``mextk annotate serve`` in its
 own process on 127.0.0.1.  ``--labellers`` simulated labellers
-(:func:`mextk.annotate.testing.simulate_labellers`, one thread and HTTP client
+(:func:`tests.annotate.scaffolding.simulate_labellers`, one thread and HTTP client
 each) work for ``--seconds``: next task, its view, 3 frames, a random answer.
 Half way, ``backup`` copies the database.  Printed: requests per second, p50 and
 p99 latency of frame requests and of submissions; then the checks of
-:func:`mextk.annotate.testing.check_project` (no acknowledged answer lost or
+:func:`tests.annotate.scaffolding.check_project` (no acknowledged answer lost or
 doubled, every finished step with exactly its raters, answers and audit in
 step), whether the server still answers, and whether the backup restores to a
 working project (SQLite: the copy opened as a project; PostgreSQL:
 ``pg_restore`` into a new database).  The exit status is 1 if a check failed.
 PostgreSQL is a throwaway server from Debian's package
-(:func:`mextk.annotate.testing.throwaway_postgres`).
+(:func:`tests.annotate.scaffolding.throwaway_postgres`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,16 @@ import pandas as pd
 from mextk.annotate.backup import backup_database
 from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.store import database_url
-from mextk.annotate.testing import check_project, free_port, new_database, simulate_labellers, throwaway_postgres
 from mextk.synth.clips import SynthConfig, synthesize_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's scaffolding (tests/annotate)
+from tests.annotate.scaffolding import (  # noqa: E402
+    check_project,
+    free_port,
+    new_database,
+    simulate_labellers,
+    throwaway_postgres,
+)
 
 
 def _manifest(tmp: Path, items: int) -> Path:

@@ -19,9 +19,10 @@ from mextk.faces.crop import align_crop_clip, aligned_crop_matrix
 from mextk.faces.landmarks import image_landmarks, track_landmarks
 from mextk.features.batch import KINDS, _flow, _frames, _graphs, _lbp_top
 from mextk.features.flow import megc_flow_input, tvl1_flow
-from mextk.features.lbp_top import key_frame_volume, lbp_top
+from mextk.features.lbp_top import lbp_top
 from mextk.features.sampling import adaptive_positions, sample_frames
-from mextk.io.video import read_frames, write_video
+from mextk.io.video import read_frames
+from mextk.io.writer import write_video
 from mextk.synth.clips import DEFAULT_CLASSES, ClipSpec, render_clip
 
 
@@ -82,7 +83,7 @@ def main() -> None:
     pairs = [(g[c.onset], g[c.apex or c.offset]) for g, c in zip(gray, clips, strict=True)]
     _time("TV-L1 flow onset->apex at 160 px (per pair: 2 frames)", lambda p: tvl1_flow(*p), pairs, 2 * len(pairs))
     _time("MEGC input (flow + strain + min-max + 28x28)", lambda p: megc_flow_input(*p), pairs, 2 * len(pairs))
-    vols = [key_frame_volume(g, c.onset, c.apex or c.offset, c.offset) for g, c in zip(gray, clips, strict=True)]
+    vols = [g[[c.onset, c.apex or c.offset, c.offset]] for g, c in zip(gray, clips, strict=True)]
     _time("LBP-TOP, onset/apex/offset (5x5 blocks, u2)", lambda v: lbp_top(v, time_length=1), vols, 3 * len(vols))
     _time("LBP-TOP, whole clip (5x5 blocks, u2)", lambda g: lbp_top(g), gray, n)
 

@@ -64,10 +64,10 @@ def _median_ms(fn, repeats: int = 20) -> float:  # type: ignore[no-untyped-def]
 
 
 def inference_latency() -> None:
+    from mextk.faces.reference import ASTRONAUT_LANDMARKS
     from mextk.features.graphs import landmark_graph, to_pyg
     from mextk.models.registry import get_model
     from mextk.models.training import collate, forward
-    from mextk.synth.face import ASTRONAUT_LANDMARKS
 
     vgg = get_model("vgg16_apex").build(num_classes=6).eval()
     dg = get_model("dgcnn").build(num_classes=6).eval()
@@ -84,11 +84,11 @@ def inference_latency() -> None:
 
 
 def training_per_fold(n_train: int = 10776) -> None:
-    from mextk.datasets.inputs import to_model_input
+    from mextk.faces.reference import ASTRONAUT_LANDMARKS
     from mextk.features.graphs import landmark_graph
+    from mextk.models.inputs import to_model_input
     from mextk.models.registry import MODELS
     from mextk.models.training import collate, forward
-    from mextk.synth.face import ASTRONAUT_LANDMARKS
 
     g = np.random.default_rng(0)
     print(f"\n2. training time per fold at default sizes (scaled to {n_train} training samples x default epochs)")
@@ -354,8 +354,8 @@ def same_training_check(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, fold
 
 
 def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
-    from mextk.evaluate.metrics import uar, uf1
     from mextk.evaluate.runner import RunConfig, fold_dir, prepare_run, run_folds
+    from mextk.models.metrics import uar, uf1
 
     x, y, subjects = _megc_like()
     all_subjects = list(dict.fromkeys(subjects))

@@ -50,7 +50,7 @@ def decode_only(path: str) -> tuple[int, float, float]:
     """The faster of PyAV's default threading and mextk's (frame threads, one per CPU): the floor."""
     import av
 
-    from mextk.io.video import decode_threads
+    from mextk.io.decode import decode_threads
 
     best = float("inf")
     for frame_threads in (False, True):
@@ -68,7 +68,9 @@ def decode_only(path: str) -> tuple[int, float, float]:
 
 def decode_and_encode(path: str, out: str, n_clips: int = 5) -> tuple[int, float, float]:
     """What a splitter writing video files cannot skip: decode, cut ``n_clips`` crops per frame, encode them."""
-    from mextk.io.video import CfrReader, VideoWriter, yuv_planes
+    from mextk.io.cfr import CfrReader
+    from mextk.io.decode import yuv_planes
+    from mextk.io.writer import VideoWriter
     from mextk.prepare.config import PrepareConfig
     from mextk.prepare.encode import _Encoder
 
@@ -205,11 +207,17 @@ def _best(repeat: int, fn, *args, **kwargs):  # noqa: ANN001, ANN202
     return min(runs, key=lambda r: r[1])
 
 
-def bench(recording: Path, label: str, work: Path, repeat: int) -> None:
+def bench(recording: Path, label: str, work: Path, repeat: int) -> dict:
+    """Print the rows for one recording; return them as a table for the documentation."""
     print(f"\n{label}: {recording.name} (best of {repeat} for decoding and the default)")
     n, dt, mem = _best(repeat, decode_only, str(recording))
     floor = n / dt
     print(f"  {'pure decoding (PyAV)':34s} {floor:7.1f} frames/s   1.00x   peak {mem:6.0f} MB")
+    table = {
+        "title": f"{label} ({n} frames)",
+        "columns": ["method", "frames/s", "of pure decoding", "peak memory (MB)"],
+        "rows": [["pure decoding (PyAV)", round(floor, 1), "1.00x", round(mem)]],
+    }
     rec = str(recording)
     rows = [
         ("mextk prepare (default)", mextk_prepare, (rec, str(work / "default"), "default"), {}),
@@ -222,8 +230,10 @@ def bench(recording: Path, label: str, work: Path, repeat: int) -> None:
     for k, (name, fn, args, kwargs) in enumerate(rows):
         n, dt, mem = _best(repeat if k < 2 else 1, fn, *args, **kwargs)
         print(f"  {name:34s} {n / dt:7.1f} frames/s   {n / dt / floor:.2f}x   peak {mem:6.0f} MB")
+        table["rows"].append([name.strip(), round(n / dt, 1), f"{n / dt / floor:.2f}x", round(mem)])
     fps, ratio = BEFORE["real" if "real" in recording.name else "synthetic"]
     print(f"  {'(default before this version)':34s} {fps:7.1f} frames/s   {ratio:.2f}x   (recorded, not rerun)")
+    return table
 
 
 def main() -> None:
@@ -249,20 +259,27 @@ def main() -> None:
             names = ["talking_head_d0", "talking_head_d3", "talking_head_d6", "talking_head_d9", "speech_frontal_1"]
             compose_gallery([REAL / f"{n}.mp4" for n in names], real, cfg, progress=False)
         recordings.append((real, "real faces composed into a gallery, 1280x720, 5 people"))
+    tables = []
     for rec, label in recordings:
         out = work / f"out_{rec.stem}"
         shutil.rmtree(out, ignore_errors=True)
-        bench(rec, label, out, args.repeat)
+        tables.append(bench(rec, label, out, args.repeat))
     # memory does not grow with the length: the same gallery, twice as long
     long_cfg = CallConfig(n_participants=5, duration_s=2 * args.seconds, width=1280, height=720, seed=5)
     long = work / "synthetic_720p_long.mp4"
     if not long.exists():
         make_call_recording(long, long_cfg, progress=False)
+    memory = {"title": "peak memory of the default preset", "columns": ["recording", "peak (MB)"], "rows": []}
     for rec in (synth, long):
         out = work / f"mem_{rec.stem}"
         shutil.rmtree(out, ignore_errors=True)
         n, dt, mem = _in_fresh_process(mextk_prepare, str(rec), str(out), "default")
         print(f"memory, default preset, {n / 25:5.0f} s recording: peak {mem:6.0f} MB")
+        memory["rows"].append([f"{n / 25:.0f} s synthetic gallery", round(mem)])
+    from results_json import save
+
+    save("prepare", [*tables, memory], notes=f"{args.seconds:g} s 1280x720 galleries of 5 people; every method in a "
+         f"fresh process, the best of {args.repeat} for decoding and the default.")  # fmt: skip
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -32,7 +32,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from mextk.spotting.intervals import load_long_manifest
+    from mextk.spotting.long_manifest import load_long_manifest
     from mextk.spotting.run import spot_manifest
     from mextk.spotting.scoring import spotting_scores
     from mextk.synth.long import synthesize_long_videos

@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mextk.io.video import read_frames, write_video
+from mextk.io.video import read_frames
+from mextk.io.writer import write_video
 from mextk.synth.call import CallConfig, make_call_recording
 from mextk.synth.clips import ClipSpec, render_clip
 from mextk.synth.face import make_subject

@@ -58,6 +58,25 @@ def test_the_pools_use_the_fork_server_where_the_platform_has_one():
     assert context().get_start_method() == "forkserver"
 
 
+def test_importing_mextk_changes_nothing_in_multiprocessing_and_a_pool_puts_it_back():
+    import subprocess
+    import sys
+
+    code = (
+        "import multiprocessing.spawn as s; before = s.get_preparation_data\n"
+        "import mextk.workers, mextk.features.batch, mextk.prepare.batch, mextk.analyze.chain\n"
+        "assert s.get_preparation_data is before, 'patched at import'\n"
+        "from mextk.workers import worker_pool\n"
+        "if __name__ == '__main__':\n"
+        "    with worker_pool(1) as pool:\n"
+        "        assert pool.submit(abs, -3).result(timeout=120) == 3\n"
+        "    assert s.get_preparation_data is before, 'left patched'\n"
+        "    print('unchanged')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "unchanged", out.stderr[-2000:]
+
+
 def test_a_script_without_a_main_guard_runs_a_pool_and_its_top_level_runs_once(tmp_path):
     # a fork server runs the main script again in each worker unless told not to: without mextk's
     # fix this script's workers would start pools of their own and fail ("bootstrapping phase")
@@ -104,6 +123,14 @@ with worker_pool(2) as pool:
 """
 
 
+def _ctrl_c_as_a_terminal_gives_it() -> None:
+    """In the child: SIGINT at its default, as a terminal's command gets it (a test run started in the background
+    by a non-interactive shell ignores SIGINT, and children inherit that; these tests are about Ctrl-C)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:  # a zombie has exited; only its parent has not collected it
@@ -123,7 +150,9 @@ def test_an_interrupted_or_killed_run_cancels_its_queue_and_takes_its_workers_wi
     script = tmp_path / "run.py"
     script.write_text(STOPPING_SCRIPT)
     (tmp_path / "stopping_tasks.py").write_text(STOPPING_TASKS)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)], stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_a_terminal_gives_it
+    )
     try:
         for _ in range(1200):
             if (tmp_path / "pids").exists() or proc.poll() is not None:
@@ -179,7 +208,10 @@ def test_mextk_features_with_jobs_stops_with_its_workers_and_says_how(synth_data
     data, _, df = synth_dataset
     out = tmp_path / "features"
     cmd = [sys.executable, "-m", "mextk", "features", "graphs", str(data / "manifest.csv"), "--out", str(out)]
-    proc = subprocess.Popen([*cmd, "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*cmd, "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_ctrl_c_as_a_terminal_gives_it,
+    )  # fmt: skip
     try:
         workers: list[int] = []
         for _ in range(1200):  # until the pool runs and a first sample is written

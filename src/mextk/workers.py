@@ -52,6 +52,8 @@ PRELOAD = ["mextk._preload"]
 
 
 _local = threading.local()
+_patch_lock = threading.Lock()
+_patch_users = 0
 _original_preparation_data = multiprocessing.spawn.get_preparation_data
 
 
@@ -65,7 +67,28 @@ def _preparation_data(name: str) -> dict:
     return data
 
 
-multiprocessing.spawn.get_preparation_data = _preparation_data
+@contextmanager
+def _workers_without_main_script() -> Iterator[None]:
+    """While this thread starts a pool's workers, multiprocessing's start-up data leaves out the main script.
+
+    multiprocessing's ``get_preparation_data`` is replaced only while some thread starts workers, and
+    put back after: importing mextk changes nothing in the standard library of the host application,
+    and processes that other threads start meanwhile get the unchanged data (the flag is per thread).
+    """
+    global _patch_users
+    with _patch_lock:
+        if _patch_users == 0:
+            multiprocessing.spawn.get_preparation_data = _preparation_data
+        _patch_users += 1
+    _local.skip_main = True
+    try:
+        yield
+    finally:
+        _local.skip_main = False
+        with _patch_lock:
+            _patch_users -= 1
+            if _patch_users == 0:
+                multiprocessing.spawn.get_preparation_data = _original_preparation_data
 
 
 class _Pool(ProcessPoolExecutor):
@@ -73,11 +96,8 @@ class _Pool(ProcessPoolExecutor):
     do not run the parent's main script."""
 
     def submit(self, fn: Callable, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
-        _local.skip_main = True
-        try:
+        with _workers_without_main_script():
             return super().submit(fn, *args, **kwargs)
-        finally:
-            _local.skip_main = False
 
 
 def _watch_parent(parent: int, every_s: float = 0.5) -> None:
@@ -110,9 +130,9 @@ def _start_worker(environ: dict[str, str], single_threaded: bool, parent: int) -
     if single_threaded:
         import cv2
 
-        from mextk.io import video
+        from mextk.io import decode
 
-        video.set_decode_threads(1)
+        decode.set_decode_threads(1)
         cv2.setNumThreads(1)
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from mextk.analyze.events import cut_all, cut_events, event_name
 from mextk.io.clipref import write_clip_ref
-from mextk.io.video import list_frame_files, read_frames, write_video
+from mextk.io.frame_folder import list_frame_files
+from mextk.io.video import read_frames
+from mextk.io.writer import write_video
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Databases for the annotation tests: SQLite files, and a throwaway PostgreSQL server when one can be started.
 
-The server comes from :func:`mextk.annotate.testing.throwaway_postgres` (Debian's
+The server comes from :func:`tests.annotate.scaffolding.throwaway_postgres` (Debian's
 ``postgresql`` package, which ``.ci/run`` installs); each test gets a database
 of its own.  Without the package, the PostgreSQL cases skip with that reason.
 """
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from mextk.annotate.testing import PostgresUnavailable, new_database, postgres_installed, throwaway_postgres
+from tests.annotate.scaffolding import PostgresUnavailable, new_database, postgres_installed, throwaway_postgres
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mextk.annotate.testing import free_port
+from tests.annotate.scaffolding import free_port
 
 __all__ = ["bar_row", "clips_manifest", "free_port", "numbered_clip", "signed_in"]
 
@@ -18,7 +18,7 @@ def numbered_clip(path: Path, n: int, fps: float) -> Path:
     """A clip whose frame k shows the number k and a red bar on row ``(7 k) % 96`` (no two neighbours alike)."""
     import cv2
 
-    from mextk.io.video import write_video
+    from mextk.io.writer import write_video
 
     frames = []
     for k in range(n):

@@ -13,7 +13,8 @@ pytest.importorskip("sqlalchemy")
 pytest.importorskip("argon2")
 
 from mextk.annotate.backup import backup_database  # noqa: E402
-from mextk.annotate.engine import AnnotationProject, SegmentInput  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
+from mextk.annotate.rules import SegmentInput
 from mextk.annotate.store import database_url  # noqa: E402
 from tests.annotate.helpers import clips_manifest  # noqa: E402
 

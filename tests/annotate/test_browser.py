@@ -275,7 +275,7 @@ def test_an_admin_corrects_a_segment_from_the_segments_page(server, browser):
     base, project, _ = server
     project.add_user("root", "admin", "password-root")
     anna, ben = (project.authenticate(n, f"password-{n}").id for n in ("anna", "ben"))
-    from mextk.annotate.engine import SegmentInput
+    from mextk.annotate.rules import SegmentInput
 
     project.submit_segments(project.next_task(anna), anna, [SegmentInput(3, 9, "fear", apex=6)])
     project.submit_label(project.next_task(ben), ben, "fear")

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("argon2")
 
-from mextk.annotate.engine import AnnotationProject, SegmentInput  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
+from mextk.annotate.rules import SegmentInput
 from mextk.cli import app  # noqa: E402
 from tests.annotate.helpers import clips_manifest, free_port  # noqa: E402
 

@@ -10,8 +10,9 @@ import pytest
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("argon2")
 
-from mextk.annotate.engine import AnnotationProject, Refused  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.protocol import protocol_from_dict  # noqa: E402
+from mextk.annotate.rules import Refused
 from mextk.annotate.store import Answer, Segment, Task  # noqa: E402
 from tests.annotate.helpers import clips_manifest  # noqa: E402
 

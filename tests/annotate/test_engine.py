@@ -11,8 +11,9 @@ pytest.importorskip("sqlalchemy")
 pytest.importorskip("alembic")
 pytest.importorskip("argon2")
 
-from mextk.annotate.engine import AnnotationProject, NotFound, Refused, SegmentInput, shuffled  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.protocol import load_protocol, protocol_from_dict  # noqa: E402
+from mextk.annotate.rules import NotFound, Refused, SegmentInput, shuffled
 from mextk.annotate.store import Answer, Audit, Segment  # noqa: E402
 from tests.annotate.helpers import clips_manifest  # noqa: E402
 

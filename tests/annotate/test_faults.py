@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("httpx")
 pytest.importorskip("sqlalchemy")
 
-from mextk.annotate.engine import AnnotationProject  # noqa: E402
-from mextk.annotate.testing import check_project, free_port, simulate_labellers  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from tests.annotate.helpers import clips_manifest  # noqa: E402
+from tests.annotate.scaffolding import check_project, free_port, simulate_labellers  # noqa: E402
 
 
 def _serve(folder, db):

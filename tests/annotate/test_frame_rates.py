@@ -18,9 +18,9 @@ pytest.importorskip("sqlalchemy")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from mextk.annotate.engine import AnnotationProject  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.server import create_app  # noqa: E402
-from mextk.io.video import read_frames  # noqa: E402
+from mextk.io.video import read_frames
 from tests.annotate.helpers import BAR_ROWS, BAR_STEP, bar_row, free_port, numbered_clip  # noqa: E402
 
 

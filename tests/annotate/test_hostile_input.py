@@ -17,8 +17,8 @@ pytest.importorskip("sqlalchemy")
 import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from mextk.annotate import engine  # noqa: E402
-from mextk.annotate.engine import AnnotationProject  # noqa: E402
+from mextk.annotate import accounts  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.security import LoginLimiter  # noqa: E402
 from mextk.annotate.server import STATIC_FILES, create_app  # noqa: E402
 from tests.annotate.helpers import clips_manifest  # noqa: E402
@@ -134,8 +134,8 @@ def test_malformed_key_frames_are_a_4xx_and_leave_the_dfme_task_open(tmp_path, s
 def test_the_hash_check_runs_for_an_unknown_name_as_for_a_wrong_password(served, monkeypatch):
     app, p, *_ = served
     checked = []
-    real = engine.check_password
-    monkeypatch.setattr(engine, "check_password", lambda stored, pw: checked.append(stored) or real(stored, pw))
+    real = accounts.check_password
+    monkeypatch.setattr(accounts, "check_password", lambda stored, pw: checked.append(stored) or real(stored, pw))
     assert p.authenticate("anna", "wrong-password") is None
     assert p.authenticate("nobody-by-this-name", "wrong-password") is None
     assert len(checked) == 2 and all(h.startswith("$argon2") for h in checked)

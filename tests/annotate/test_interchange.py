@@ -9,8 +9,9 @@ import pytest
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("argon2")
 
-from mextk.annotate.engine import AnnotationProject, SegmentInput  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.labelstudio import export_labelstudio, import_labelstudio  # noqa: E402
+from mextk.annotate.rules import SegmentInput
 from tests.annotate.helpers import clips_manifest  # noqa: E402
 
 

@@ -14,7 +14,7 @@ pytest.importorskip("playwright.sync_api")
 if shutil.which("chromium") is None:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-from mextk.annotate.engine import AnnotationProject  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from tests.annotate.helpers import BAR_ROWS, BAR_STEP, bar_row, clips_manifest, numbered_clip  # noqa: E402
 from tests.annotate.test_browser import _at_frame, _segments, _serving, _shown, _sign_in, _until  # noqa: E402
 

@@ -14,7 +14,7 @@ def test_a_postgres_server_that_fails_to_start_fails_the_test_where_postgres_is_
             """
             import os
             import pytest
-            import mextk.annotate.testing as testing
+            import tests.annotate.scaffolding as testing
             from tests.annotate import conftest as real
 
             def broken():

@@ -12,7 +12,7 @@ pytest.importorskip("sqlalchemy")
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from mextk.annotate.engine import AnnotationProject  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.server import create_app  # noqa: E402
 from mextk.cli import app  # noqa: E402
 from tests.annotate.helpers import clips_manifest  # noqa: E402

@@ -15,9 +15,9 @@ pytest.importorskip("sqlalchemy")
 import cv2  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from mextk.annotate.engine import AnnotationProject  # noqa: E402
+from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.server import create_app  # noqa: E402
-from mextk.io.video import read_frames  # noqa: E402
+from mextk.io.video import read_frames
 from tests.annotate.helpers import signed_in as _client  # noqa: E402
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from mextk.datasets.cmed import load_cmed
 from mextk.io.manifest import load_manifest, sample_path, validate_manifest
-from mextk.io.video import write_video
+from mextk.io.writer import write_video
 
 
 def _fake_cmed(root, rows):
@@ -90,11 +90,3 @@ def test_cli_writes_a_valid_manifest(tmp_path):
         df = load_manifest(out, taxonomy="cmed7", excluded="error", check_files=True)  # paths relative to out/
         assert len(df) == 2 and df["n_frames"].tolist() == [5, 6]
         assert df["path"].str.startswith("../CMED/FinalFullVideos_subjects/").all()
-
-
-def test_loader_is_reachable_from_the_manifest_module():
-    from mextk.io import manifest
-
-    assert manifest.load_cmed is load_cmed
-    with pytest.raises(AttributeError):
-        manifest.no_such_thing  # noqa: B018

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from mextk.cli import app
 from mextk.datasets.longvideos import import_long_dataset
-from mextk.spotting.intervals import load_long_manifest
+from mextk.spotting.long_manifest import load_long_manifest
 
 from . import trees
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mextk.evaluate.crossval import cross_val_predictions
 from mextk.evaluate.splits import (
     LeakageError,
     LeaveOneSubjectOut,
@@ -98,21 +97,6 @@ def test_make_splitter():
     assert make_splitter("kfold", n_splits=4, seed=1).n_splits == 4
     with pytest.raises(ValueError, match="unknown protocol"):
         make_splitter("holdout")
-
-
-def test_cross_val_predictions_learns_a_separable_problem():
-    from sklearn.linear_model import LogisticRegression
-
-    g = np.random.default_rng(0)
-    s = np.repeat([f"s{i}" for i in range(6)], 20)
-    y = np.tile(np.arange(2), 60)
-    X = g.normal(0, 1, (120, 3)) + y[:, None] * 3.0
-    preds = cross_val_predictions(
-        LogisticRegression(), X, y, subjects=s, splitter=LeaveOneSubjectOut(), sample_ids=[f"id{i}" for i in range(120)]
-    )
-    assert list(preds.columns) == ["sample_id", "subject", "dataset", "fold", "y_true", "y_pred"]
-    assert (preds["y_true"] == preds["y_pred"]).mean() > 0.9
-    assert preds.groupby("fold")["subject"].nunique().max() == 1
 
 
 def test_folds_that_test_or_train_on_nothing_are_refused_with_their_numbers():

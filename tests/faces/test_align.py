@@ -11,7 +11,7 @@ from mextk.faces.align import (
     reference_shape,
     transform_points,
 )
-from mextk.synth.face import ASTRONAUT_LANDMARKS
+from mextk.faces.reference import ASTRONAUT_LANDMARKS
 
 
 def _similarity(angle_deg, scale, tx, ty):

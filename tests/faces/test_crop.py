@@ -4,23 +4,13 @@ import numpy as np
 import pytest
 
 from mextk.faces.align import reference_shape, transform_points
-from mextk.faces.crop import CROP_SIZES, align_crop_clip, aligned_crop_matrix, crop_clip, onset_crop_box
-from mextk.synth.face import ASTRONAUT_LANDMARKS
+from mextk.faces.crop import align_crop_clip, aligned_crop_matrix
+from mextk.faces.reference import ASTRONAUT_LANDMARKS
 
 
 def _compose(m, t):
     """``m`` after ``t`` (both 2x3)."""
     return (np.vstack([m, [0, 0, 1]]) @ np.vstack([t, [0, 0, 1]]))[:2]
-
-
-def test_crop_from_onset_box():
-    frames = np.random.default_rng(0).integers(0, 255, (4, 120, 160, 3), dtype=np.uint8)
-    box = onset_crop_box(ASTRONAUT_LANDMARKS / 4, shape=(120, 160))
-    for size in CROP_SIZES:
-        out = crop_clip(frames, box, size=size)
-        assert out.shape == (4, size, size, 3) and out.dtype == np.uint8
-    with pytest.raises(ValueError, match="not inside"):
-        crop_clip(frames, (150, 0, 40, 40), size=28)
 
 
 @pytest.mark.parametrize("kind", ["similarity", "affine"])

@@ -150,7 +150,7 @@ def test_frames_kind_aligns_crops_and_samples(small_dataset, tmp_path):
 
 @pytest.mark.parametrize("n_frames", [4, 7680])
 def test_frames_kind_handles_cmeds_shortest_and_longest_clips(tmp_path, n_frames):
-    from mextk.io.video import write_video
+    from mextk.io.writer import write_video
 
     rng = np.random.default_rng(0)
     base = rng.integers(0, 255, (1, 16, 16), dtype=np.uint8)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mextk.faces.reference import ASTRONAUT_LANDMARKS
 from mextk.features.deflection import (
     BASE_LANDMARKS,
     ROI_LANDMARKS,
@@ -12,7 +13,6 @@ from mextk.features.deflection import (
     normalise_landmarks,
     plot_deflection,
 )
-from mextk.synth.face import ASTRONAUT_LANDMARKS
 
 
 def test_normalisation_is_centroid_and_face_width():

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mextk.faces.reference import ASTRONAUT_LANDMARKS
 from mextk.features.deflection import ROI_LANDMARKS
 from mextk.features.graphs import knn_edges, landmark_graph, to_pyg
-from mextk.synth.face import ASTRONAUT_LANDMARKS
 
 
 def test_knn_by_hand():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mextk.features.lbp_top import key_frame_volume, lbp_top, lbp_top_reference, uniform_mapping
+from mextk.features.lbp_top import lbp_top, lbp_top_reference, uniform_mapping
 
 
 def test_uniform_mapping():
@@ -61,15 +61,12 @@ def test_monotonic_gray_changes_do_not_change_the_histogram():
     assert a.sum() == pytest.approx(1.0)
 
 
-def test_key_frames_and_errors():
+def test_three_key_frames_need_the_clamped_geometry_and_bad_settings_are_refused():
     frames = np.random.default_rng(2).integers(0, 255, (20, 16, 16)).astype(np.uint8)
-    kf = key_frame_volume(frames, 2, 9, 15)
-    np.testing.assert_array_equal(kf, frames[[2, 9, 15]])
+    kf = frames[[2, 9, 15]]  # onset, apex, offset
     assert lbp_top(kf, rows=1, cols=1, geometry="clamped").shape == (177,)
     with pytest.raises(ValueError, match="outside its histogram"):  # the reference fails on one block row
         lbp_top(kf, rows=1, cols=1)
-    with pytest.raises(ValueError):
-        key_frame_volume(frames, 9, 2, 15)
     with pytest.raises(ValueError, match="border_length"):
         lbp_top(frames, radius=(2, 2, 1), border_length=1)
     with pytest.raises(ValueError, match="no centre frame"):

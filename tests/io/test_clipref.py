@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from mextk.io.clipref import write_clip_ref
-from mextk.io.video import VideoError, probe_video, read_frames, read_frames_at, write_video
+from mextk.io.errors import VideoError
+from mextk.io.video import probe_video, read_frames, read_frames_at
+from mextk.io.writer import write_video
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def test_a_recording_shorter_than_the_clip_is_an_error(recording, tmp_path):
 
 
 def test_prefetch_yields_in_order_and_raises_the_producers_error_after_its_items():
-    from mextk.io.video import prefetch
+    from mextk.io.decode import prefetch
 
     def items():
         yield from range(5)
@@ -121,7 +123,7 @@ def test_prefetch_yields_in_order_and_raises_the_producers_error_after_its_items
 def test_prefetch_stops_its_thread_when_the_consumer_stops_early():
     import threading
 
-    from mextk.io.video import prefetch
+    from mextk.io.decode import prefetch
 
     closed = []
 

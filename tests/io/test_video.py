@@ -5,7 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from mextk.io.video import VideoError, VideoWriter, iter_frames, list_frame_files, probe_video, read_frames, write_video
+from mextk.io.errors import VideoError
+from mextk.io.frame_folder import list_frame_files
+from mextk.io.video import iter_frames, probe_video, read_frames
+from mextk.io.writer import VideoWriter, write_video
 from tests.conftest import SHARED_DATA, need_shared
 
 
@@ -175,7 +178,7 @@ def _luma(frame) -> np.ndarray:
 
 
 def test_read_windows_gives_a_full_decodes_frames_and_skips_unreferenced_frames_between(tmp_path):
-    from mextk.io.video import CfrReader, read_windows
+    from mextk.io.cfr import CfrReader, read_windows
 
     path = tmp_path / "b.mp4"
     _write_h264(path, [40 * k for k in range(300)])  # 12 s at 25 fps, B-frames, key frames every 10 s
@@ -195,7 +198,7 @@ def test_read_windows_gives_a_full_decodes_frames_and_skips_unreferenced_frames_
 
 
 def test_sparse_reading_yields_every_needed_frame_as_decoded_in_full_and_leaves_unreferenced_ones_out(tmp_path):
-    from mextk.io.video import CfrReader
+    from mextk.io.cfr import CfrReader
 
     path = tmp_path / "b.mp4"
     _write_h264(path, [40 * k for k in range(300)])  # 3 B-frames: half the frames are not referenced
@@ -211,7 +214,7 @@ def test_sparse_reading_yields_every_needed_frame_as_decoded_in_full_and_leaves_
 
 
 def test_sparse_reading_of_a_video_without_b_frames_decodes_every_frame(tmp_path):
-    from mextk.io.video import CfrReader
+    from mextk.io.cfr import CfrReader
 
     path = tmp_path / "p.mp4"
     _write_h264(path, [40 * k for k in range(100)], bframes=0)  # every frame is referenced by the next
@@ -220,7 +223,7 @@ def test_sparse_reading_of_a_video_without_b_frames_decodes_every_frame(tmp_path
 
 
 def test_sparse_reading_repeats_the_last_frame_across_a_gap_of_a_variable_rate_video(tmp_path):
-    from mextk.io.video import CfrReader
+    from mextk.io.cfr import CfrReader
 
     times = [40 * k for k in range(101)] + [7000 + 40 * k for k in range(60)]  # nothing between 4.0 and 7.0 s
     path = tmp_path / "gap.mp4"
@@ -235,7 +238,7 @@ def test_sparse_reading_repeats_the_last_frame_across_a_gap_of_a_variable_rate_v
 
 @pytest.mark.parametrize("kwargs", [{"sparse": (5, 0)}, {"sparse": (5, 6)}, {"sparse": (5, 1), "windows": [(0, 5)]}])
 def test_sparse_reading_refuses_a_look_outside_the_period_or_windows_beside_it(tmp_path, kwargs):
-    from mextk.io.video import CfrReader
+    from mextk.io.cfr import CfrReader
 
     path = tmp_path / "b.mp4"
     _write_h264(path, [40 * k for k in range(10)])
@@ -244,7 +247,7 @@ def test_sparse_reading_refuses_a_look_outside_the_period_or_windows_beside_it(t
 
 
 def test_read_windows_reads_on_without_skipping_where_a_window_repeats_a_frame_from_before_a_gap(tmp_path):
-    from mextk.io.video import CfrReader, SkippedTooFar, read_windows
+    from mextk.io.cfr import CfrReader, SkippedTooFar, read_windows
 
     # 25 fps with no frame between 4.0 and 7.0 s: output frames 101-174 repeat frame 100
     times = [40 * k for k in range(101)] + [7000 + 40 * k for k in range(60)]

@@ -18,9 +18,9 @@ def _tiny_batch(input_type: str):
     if input_type == "flow":
         return torch.rand(2, 3, 28, 28)
     if input_type == "graph":
+        from mextk.faces.reference import ASTRONAUT_LANDMARKS
         from mextk.features.graphs import landmark_graph, to_pyg
         from mextk.models.training import collate
-        from mextk.synth.face import ASTRONAUT_LANDMARKS
 
         g = np.random.default_rng(0)
         graphs = [

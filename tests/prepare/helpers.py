@@ -9,7 +9,7 @@ import numpy as np
 
 def face_video(path: Path, n_frames: int, visible: list[tuple[int, int]], *, size=(480, 360), fps=25.0, seed=0):
     """A video of one synthetic face on a plain background, visible in the half-open frame ranges given."""
-    from mextk.io.video import VideoWriter
+    from mextk.io.writer import VideoWriter
     from mextk.synth.face import FaceRenderer, make_subject
 
     subject = make_subject(seed + 3)
@@ -92,7 +92,7 @@ def evaluate_against_truth(manifest, truth) -> dict:
 
 def two_face_video(path: Path, n_frames: int, *, fps=25.0):
     """A camera showing two people side by side (siblings sharing a laptop)."""
-    from mextk.io.video import VideoWriter
+    from mextk.io.writer import VideoWriter
     from mextk.synth.face import FaceRenderer, make_subject
 
     faces = []

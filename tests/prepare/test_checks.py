@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mextk.faces.reference import ASTRONAUT_LANDMARKS, MIRROR
 from mextk.prepare.checks import (
     ClipEvidence,
     black_bar_fraction,
@@ -12,7 +13,6 @@ from mextk.prepare.checks import (
     outside_fraction,
 )
 from mextk.prepare.config import PrepareConfig, preset
-from mextk.synth.face import ASTRONAUT_LANDMARKS, MIRROR
 from tests.conftest import SHARED_DATA, need_shared
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mextk.prepare.layout import descriptor_similarity, find_tiles, iou, tile_descriptor
-from mextk.synth.call import gallery_layout
+from mextk.synth.screen import gallery_layout
 
 
 def _gallery(n, w=640, h=360, bars=False, seed=0):

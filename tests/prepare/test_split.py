@@ -147,7 +147,7 @@ def test_default_boundaries_are_within_a_step(tmp_path):
 def test_variable_frame_rate_input_is_made_constant(tmp_path):
     import av
 
-    from mextk.io.video import CfrReader
+    from mextk.io.cfr import CfrReader
 
     # 25 fps on average, but frames arrive 20, 20, 80 ms apart: 4.0 s of video
     path = tmp_path / "vfr.mp4"
@@ -211,7 +211,7 @@ def _encode(path, frames, **container_options):
 
 @pytest.mark.parametrize("suffix", [".ts", ".mp4"])
 def test_truncated_recording_keeps_the_clips_before_the_damage(tmp_path, suffix):
-    from mextk.io.video import write_video
+    from mextk.io.writer import write_video
 
     frames = read_frames(face_video(tmp_path / "src.mp4", 400, [(0, 400)]))
     # streamable containers survive truncation: MPEG-TS, and MP4 with its index at the front

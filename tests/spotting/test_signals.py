@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mextk.io.clipref import write_clip_ref
-from mextk.io.video import write_video
+from mextk.io.writer import write_video
 from mextk.spotting.baseline import SpotterSettings
 from mextk.spotting.signals import Piece, plan_tasks
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mextk.cli import app
-from mextk.spotting.intervals import coerce_long, interval_rows, load_long_manifest, videos_of
+from mextk.spotting.long_manifest import coerce_long, interval_rows, load_long_manifest, videos_of
 from mextk.spotting.run import spot_manifest
 from mextk.spotting.scoring import spotting_scores
 from mextk.synth.long import synthesize_long_videos

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from mextk.io.video import probe_video, read_frames
-from mextk.synth.call import CallConfig, gallery_layout, make_call_recording
+from mextk.synth.call import CallConfig, make_call_recording
+from mextk.synth.screen import gallery_layout
 
 
 def _overlap(a, b):

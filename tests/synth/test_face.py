@@ -6,17 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mextk.synth.face import (
-    ASTRONAUT_LANDMARKS,
-    MIRROR,
-    FaceRenderer,
-    au_field,
-    blink_field,
-    face_frame,
-    make_subject,
-    rbf_basis,
-    rbf_weights,
-)
+from mextk.faces.reference import ASTRONAUT_LANDMARKS, MIRROR
+from mextk.synth.face import FaceRenderer, au_field, blink_field, face_frame, make_subject, rbf_basis, rbf_weights
 
 
 def _haar_faces(img):

@@ -47,7 +47,7 @@ from typing import Any
 import pandas as pd
 
 from mextk.analyze.events import cut_all, event_name
-from mextk.analyze.report import pyplot, write_report
+from mextk.analyze.report import person_name, pyplot, write_report
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 
@@ -68,11 +68,6 @@ TIMELINE_COLUMNS = (
     "face_visible",
     "detector_score",
 )
-
-
-def _person(row: pd.Series) -> str:
-    subject = str(row.get("subject", "") or "").strip()
-    return subject if subject and subject.lower() != "nan" else f"track {int(row['track_id'])}"
 
 
 def _quality(clips_root: Path, row: pd.Series, onset: int, offset: int) -> tuple[float, float]:
@@ -199,7 +194,7 @@ def analyze_recording(
         rows = [
             {
                 "dataset": "analyze",
-                "subject": _person(e["row"]),
+                "subject": person_name(e["row"]),
                 "sample_id": f"{e['row']['sample_id']}_f{e['onset']}-{e['offset']}",
                 "path": e["frames"].relative_to(event_root).as_posix(),  # a manifest's paths are relative to it
                 "fps": float(e["row"]["fps"]),
@@ -238,7 +233,7 @@ def analyze_recording(
         visible, det = _quality(prepared, row, e["onset"], e["offset"])
         timeline.append(
             {
-                "person": _person(row),
+                "person": person_name(row),
                 "track_id": int(row["track_id"]),
                 "clip": str(row["sample_id"]),
                 "start_frame": start + e["onset"],

@@ -68,7 +68,7 @@ class _EventWriter:
         cv2.imwrite(str(self.partial[span] / f"{t - span[0]:06d}.bmp"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
     def finish(self) -> None:
-        from mextk.io.video import VideoError
+        from mextk.io.errors import VideoError
 
         last = self.window[1] - 1
         short = [span for span in self.todo if self.got.get(span, 0) < span[1] - span[0] + 1]
@@ -88,7 +88,7 @@ def cut_events(clip: str | os.PathLike[str], spans: Sequence[tuple[int, int]], o
 
     Raises
     ------
-    mextk.io.video.VideoError
+    mextk.io.errors.VideoError
         The clip cannot be decoded, or ends before an event does.
     """
     from mextk.io.video import iter_frames
@@ -137,12 +137,12 @@ def _cut_group(group: list[tuple[str, list[tuple[int, int]], str]]) -> dict[str,
 
 
 #: The cost of a frame decoded between events (where the decoder skips the frames nothing refers to,
-#: :func:`mextk.io.video.read_windows`), against one inside an event (decoded, cut out and written).
+#: :func:`mextk.io.cfr.read_windows`), against one inside an event (decoded, cut out and written).
 GAP_COST = 0.5
 
 
 def key_frames(recording: str | os.PathLike[str], fps: float) -> list[int]:
-    """The output frames (at ``fps``, as :class:`mextk.io.video.CfrReader` numbers them) of a video's key frames.
+    """The output frames (at ``fps``, as :class:`mextk.io.cfr.CfrReader` numbers them) of a video's key frames.
 
     Read from the container's packets without decoding (about 30 ms for a minute of 720p);
     ``[]`` when they cannot be read.
@@ -164,7 +164,7 @@ def key_frames(recording: str | os.PathLike[str], fps: float) -> list[int]:
 
 def _seek_start(first: int, keys: list[int], margin: int) -> int:
     """The frame a pass reading from ``first`` decodes from: the key frame ``margin`` frames before it or earlier
-    (as :class:`~mextk.io.video.CfrReader` seeks), or the video's start; with no key frames known, the margin's
+    (as :class:`~mextk.io.cfr.CfrReader` seeks), or the video's start; with no key frames known, the margin's
     start (as if every frame were one: the container's own seek may still find them)."""
     import bisect
 
@@ -219,8 +219,8 @@ def plan_chunks(
     so a stretch that starts just after a key frame decodes little that the one before it
     decoded too.  Anything else is a task of its own.
     """
+    from mextk.io.cfr import SEEK_EARLY_S
     from mextk.io.clipref import is_clip_ref, read_clip_ref
-    from mextk.io.video import SEEK_EARLY_S
 
     tasks: list[list[tuple[str, list[tuple[int, int]], str]]] = []
     by_recording: dict[tuple[str, float], list[tuple[int, int, int, int, int]]] = {}

@@ -153,10 +153,14 @@ def write_report(
     return "\n".join(parts)
 
 
-def _people(clips: pd.DataFrame) -> list[str]:
-    from mextk.analyze.chain import _person
+def person_name(row: pd.Series) -> str:
+    """Who a clip shows in the report: its ``subject``, or ``track N`` when the manifest names nobody."""
+    subject = str(row.get("subject", "") or "").strip()
+    return subject if subject and subject.lower() != "nan" else f"track {int(row['track_id'])}"
 
-    return [_person(r) for _, r in clips.iterrows()]
+
+def _people(clips: pd.DataFrame) -> list[str]:
+    return [person_name(r) for _, r in clips.iterrows()]
 
 
 def _counts_table(timeline: pd.DataFrame, classes: list[str], people: list[str]) -> str:

@@ -4,10 +4,8 @@
   five raters, so the median is one of their frames; with an even count this
   takes the *lower* median, so the result is always a frame some rater chose
   (the mean of the middle two could fall between frames).
-* Micro or macro: a segment is a micro-expression when onset to offset lasts
-  under ``micro_max_ms`` (500 ms) *or* onset to apex under
-  ``micro_max_onset_apex_ms`` (250 ms), in time at the clip's frame rate
-  (``(offset - onset) / fps``); otherwise a macro-expression.  Both are kept.
+* Micro or macro: DFME's duration rule, :func:`mextk.intervals.expression_type`
+  (under 500 ms, or under 250 ms from onset to apex, is micro).  Both are kept.
 * Emotion: the class that *more than* ``share`` (one half) of the raters
   chose; none (the segment is flagged for discussion) otherwise.
 * Action units: codes are normalised to ``AU12``, or ``L-AU12`` / ``R-AU12``
@@ -48,29 +46,6 @@ def median_keyframes(marks: list[tuple[int, int | None, int]]) -> tuple[int, int
     apexes = [m[1] for m in marks if m[1] is not None]
     apex = None if not apexes else min(max(lower_median(apexes), onset), offset)
     return onset, apex, offset
-
-
-def expression_type(
-    onset: int,
-    apex: int | None,
-    offset: int,
-    fps: float,
-    *,
-    micro_max_ms: float = 500.0,
-    micro_max_onset_apex_ms: float = 250.0,
-) -> str:
-    """``"micro"`` or ``"macro"`` by DFME's duration rule (see the module docstring).
-
-    Examples
-    --------
-    >>> expression_type(0, 60, 300, fps=500)   # 600 ms long, but the apex comes at 120 ms
-    'micro'
-    >>> expression_type(0, 150, 300, fps=500)  # 600 ms long, apex at 300 ms
-    'macro'
-    """
-    duration = 1000.0 * (offset - onset) / fps
-    rise = None if apex is None else 1000.0 * (apex - onset) / fps
-    return "micro" if duration < micro_max_ms or (rise is not None and rise < micro_max_onset_apex_ms) else "macro"
 
 
 def majority_label(labels: list[str], *, share: float = 0.5) -> str | None:

@@ -70,7 +70,8 @@ def export_project(
         raise ValueError(f"mode must be one of {', '.join(EXPORT_MODES)}, got {mode!r}")
     from mextk.annotate.store import Clip, Segment
     from mextk.io.manifest import COLUMNS, save_manifest
-    from mextk.io.video import read_frames, write_video
+    from mextk.io.video import read_frames
+    from mextk.io.writer import write_video
 
     out = Path(out)
     steps = {s.id: k + 1 for k, s in enumerate(project.protocol.steps)}
@@ -108,7 +109,7 @@ def export_project(
             record.update(path=clip.path, n_frames=clip.n_frames, onset=seg.onset,
                           apex="" if seg.apex is None else seg.apex, offset=seg.offset)  # fmt: skip
         else:
-            rel = Path("clips") / _safe(clip.subject) / f"{_safe(sample_id)}.mp4"
+            rel = Path("clips") / safe_file_name(clip.subject) / f"{safe_file_name(sample_id)}.mp4"
             n = seg.offset - seg.onset + 1
             if not (out / rel).exists():
                 frames = read_frames(clip.path, start=seg.onset, stop=seg.offset + 1)
@@ -129,7 +130,7 @@ def export_project(
     return df
 
 
-def _safe(name: str) -> str:
+def safe_file_name(name: str) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "x"

@@ -117,7 +117,7 @@ def import_labelstudio(project: Any, tasks: list[dict[str, Any]], *, source: str
     dict
         ``replayed`` (answers stored), ``skipped`` (one line each) and ``users_added``.
     """
-    from mextk.annotate.engine import NotFound, Refused
+    from mextk.annotate.rules import NotFound, Refused
     from mextk.annotate.store import Clip
 
     if not isinstance(tasks, list):
@@ -181,7 +181,7 @@ def _frames(region: dict[str, Any]) -> tuple[int, int]:
 
 
 def _replay(project: Any, step: Any, user_id: int, clip: Any, results: list[dict[str, Any]]) -> int:
-    from mextk.annotate.engine import SegmentInput
+    from mextk.annotate.rules import SegmentInput
 
     timeline = [r for r in results if r.get("type") == "timelinelabels"]
     texts = [r for r in results if r.get("type") == "textarea"]

@@ -78,8 +78,9 @@ def create_app(
         Where the scripts and style sheet are read from (default: the package's ``static`` folder).
     """
     from mextk.annotate import pages, security
-    from mextk.annotate.engine import AnnotationProject, NotFound, Refused
+    from mextk.annotate.engine import AnnotationProject
     from mextk.annotate.media import frame_png
+    from mextk.annotate.rules import NotFound, Refused
     from mextk.annotate.store import Clip
 
     project = AnnotationProject(project_folder, db=db)
@@ -480,7 +481,7 @@ def _frame(body: dict[str, Any], key: str, where: str) -> int:
 
 def _segment(item: Any, k: int) -> Any:
     """One segment of a ``segments`` answer, its types checked; the engine checks it against the clip."""
-    from mextk.annotate.engine import SegmentInput
+    from mextk.annotate.rules import SegmentInput
 
     where = f"segment {k + 1}"
     if not isinstance(item, dict):

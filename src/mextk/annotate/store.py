@@ -173,3 +173,27 @@ def upgrade(engine: Engine) -> None:
 def sessions(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
     """A session factory bound to ``engine``."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def own_task(s: Any, task_id: int, user_id: int) -> Task:
+    """The task ``task_id`` if ``user_id`` holds it; another's task is "not found", as one that does not exist."""
+    from mextk.annotate.rules import NotFound
+
+    task = s.get(Task, task_id)
+    if task is None or task.assignee_id != user_id:
+        raise NotFound(f"task {task_id} not found")
+    return task
+
+
+def add_tasks(
+    s: Any, step: Any, clip_id: int, segment_id: int | None, *, assignee: int | None = None,
+    choices: list[str] | None = None,
+) -> list[Task]:  # fmt: skip
+    """Open ``step``'s tasks on one item, one per rater (``seat``), unassigned unless ``assignee`` is given."""
+    tasks = [
+        Task(step=step.id, clip_id=clip_id, segment_id=segment_id, seat=k, assignee_id=assignee, choices=choices)
+        for k in range(step.raters)
+    ]
+    s.add_all(tasks)
+    s.flush()
+    return tasks

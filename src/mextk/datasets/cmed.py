@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from mextk.io.errors import VideoError
 from mextk.io.manifest import COLUMNS, coerce_manifest
 from mextk.io.tables import read_csv_text
-from mextk.io.video import VideoError, probe_video
+from mextk.io.video import probe_video
 
 CMED_METADATA = "video_emotion_metadata.csv"
 CMED_CLIP_FOLDER = "FinalFullVideos_subjects"

@@ -1,7 +1,7 @@
 """Loaders of the long-video spotting datasets, from their official sheets and frame folders.
 
 ``mextk datasets import NAME ROOT --out long.csv`` writes a long-video manifest
-(:mod:`mextk.spotting.intervals`): one row per coded interval, and one empty
+(:mod:`mextk.spotting.long_manifest`): one row per coded interval, and one empty
 row for every video folder that holds none (a spotter's false positives there
 count too).  As in :mod:`mextk.datasets.official`, the sheets' frame *numbers*
 are mapped to 0-based positions in the video's frame folder (files sorted by
@@ -45,7 +45,7 @@ import pandas as pd
 
 from mextk.datasets.aus import normalise_aus
 from mextk.datasets.sheets import cell_text, frame_number, read_coding_sheet, subject_id
-from mextk.io.video import list_frame_files
+from mextk.io.frame_folder import list_frame_files
 
 
 @dataclass(frozen=True)
@@ -355,7 +355,7 @@ def import_long_dataset(
         A typed long-video manifest, ``path`` relative to ``root`` (``attrs["root"]``), with
         ``attrs["skipped"]`` and ``attrs["notes"]`` (one line each, naming the sheet row).
     """
-    from mextk.spotting.intervals import coerce_long, expression_kind
+    from mextk.spotting.long_manifest import coerce_long, expression_kind
 
     canonical = long_dataset_name(name)
     if canonical is None:

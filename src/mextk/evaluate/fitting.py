@@ -33,7 +33,7 @@ class LazyInputs(Sequence[Any]):
         self._cache = [self._load(i) for i in range(len(self.sources))] if preload else None
 
     def _arrays(self, i: int) -> dict[str, np.ndarray]:
-        from mextk.datasets.inputs import read_precomputed
+        from mextk.models.inputs import read_precomputed
 
         if self.precomputed:
             return read_precomputed(self.sources[i])
@@ -41,7 +41,7 @@ class LazyInputs(Sequence[Any]):
             return {k: data[k] for k in data.files}
 
     def _load(self, i: int) -> Any:
-        from mextk.datasets.inputs import to_model_input
+        from mextk.models.inputs import to_model_input
 
         arrays = self._arrays(i)
         if self.input_type == "flow":

@@ -35,8 +35,9 @@ def clips_manifest(clips: Sequence[str | os.PathLike[str]]) -> tuple[pd.DataFram
 
     Returns the manifest and ``{clip: reason}`` for the clips that are missing or cannot be read.
     """
+    from mextk.io.errors import VideoError
     from mextk.io.manifest import COLUMNS, coerce_manifest
-    from mextk.io.video import VideoError, probe_video
+    from mextk.io.video import probe_video
 
     rows, seen, failed = [], {}, {}
     for clip in clips:

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mextk.evaluate.metrics import confusion_matrix, score_predictions
 from mextk.io.atomic import atomic_path
+from mextk.models.metrics import confusion_matrix, score_predictions
 
 PREDICTION_COLUMNS = ("subject", "y_true", "y_pred")
 

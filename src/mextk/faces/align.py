@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from mextk.faces.reference import ASTRONAUT_LANDMARKS, MIRROR
+
 #: iBUG-68 landmarks used for alignment: the upper jaw line by the ears (0-2, 14-16), the nose
 #: bridge and nostrils (27-35) and the four eye corners (36, 39, 42, 45).  Left out: the brows
 #: (AU1/AU2/AU4), the eyelids (AU5/AU7, blinks), the mouth (AU10-AU26) and the lower jaw (AU26).
@@ -97,8 +99,6 @@ def reference_shape(size: int = 224, *, face_fraction: float = 0.6) -> np.ndarra
     >>> bool(abs(ref[36, 1] - ref[45, 1]) < 1e-9)  # outer eye corners level
     True
     """
-    from mextk.synth.face import ASTRONAUT_LANDMARKS, MIRROR
-
     lm = ASTRONAUT_LANDMARKS.astype(np.float64)
     mirrored = lm[MIRROR].copy()
     mirrored[:, 0] = -mirrored[:, 0]

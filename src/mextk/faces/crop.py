@@ -6,9 +6,6 @@ from typing import Literal
 
 import numpy as np
 
-#: Crop sizes the models use (DFME's 3D CNNs 224/160, 112, and 28 for the MEGC flow networks).
-CROP_SIZES = (224, 160, 112, 28)
-
 
 def onset_crop_box(
     onset_landmarks: np.ndarray, *, margin: float = 0.2, shape: tuple[int, int] | None = None
@@ -42,33 +39,6 @@ def onset_crop_box(
         x = int(np.clip(x, 0, w - side))
         y = int(np.clip(y, 0, h - side))
     return (x, y, side, side)
-
-
-def crop_clip(frames: np.ndarray, box: tuple[int, int, int, int], *, size: int) -> np.ndarray:
-    """Cut the same box out of every frame and resize it to ``size x size``.
-
-    Parameters
-    ----------
-    frames : numpy.ndarray
-        ``(T, H, W)`` or ``(T, H, W, C)`` clip.
-    box : tuple of int
-        ``(x, y, w, h)`` inside the frames.
-    size : int
-        Output side (one of :data:`CROP_SIZES` usually).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(T, size, size[, C])`` of the input dtype.
-    """
-    import cv2
-
-    x, y, w, h = box
-    t, fh, fw = frames.shape[:3]
-    if x < 0 or y < 0 or x + w > fw or y + h > fh or w <= 0 or h <= 0:
-        raise ValueError(f"crop box {box} is not inside frames of {fw}x{fh}")
-    interp = cv2.INTER_AREA if w > size else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(f[y : y + h, x : x + w], (size, size), interpolation=interp) for f in frames])
 
 
 def aligned_crop_matrix(

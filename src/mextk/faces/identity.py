@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from mextk.faces.landmarks import _shape_predictor
+from mextk.faces.landmarks import shape_predictor
 from mextk.faces.models import face_models_dir
 
 #: Distance under which two descriptors are one person (dlib's threshold is 0.6; this is stricter).
@@ -68,7 +68,7 @@ def faceprint(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         gray = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         x, y, w, h = int((x - x0) * s), int((y - y0) * s), int(w * s), int(h * s)
     gray = np.ascontiguousarray(gray)
-    shape = _shape_predictor(5)(gray, dlib.rectangle(x, y, x + w, y + h))
+    shape = shape_predictor(5)(gray, dlib.rectangle(x, y, x + w, y + h))
     rgb = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     return np.asarray(_recognition_model().compute_face_descriptor(rgb, shape), dtype=np.float64)
 

@@ -17,7 +17,7 @@ from mextk.faces.models import face_models_dir
 
 
 @lru_cache(maxsize=2)
-def _shape_predictor(points: int):  # type: ignore[no-untyped-def]
+def shape_predictor(points: int):  # type: ignore[no-untyped-def]
     """dlib's ``points``-point model (68 or 5), loaded once per process."""
     import dlib
 
@@ -27,17 +27,13 @@ def _shape_predictor(points: int):  # type: ignore[no-untyped-def]
     return dlib.shape_predictor(str(path))
 
 
-def _predictor():  # type: ignore[no-untyped-def]
-    return _shape_predictor(68)
-
-
 #: Where the 5-point model's points sit in the 68-point scheme: the right eye's outer and inner corners
 #: (68-point 45, 42), the left eye's outer and inner corners (36, 39), the base of the nose (near 33).
 FIVE_IN_68: tuple[int, ...] = (45, 42, 36, 39, 33)
 
 
 @lru_cache(maxsize=1)
-def _hog_detector():  # type: ignore[no-untyped-def]
+def hog_detector():  # type: ignore[no-untyped-def]
     """dlib's HOG frontal face detector, built once per process (about 0.5 s) and shared by its users."""
     import dlib
 
@@ -47,9 +43,9 @@ def _hog_detector():  # type: ignore[no-untyped-def]
 def load_models() -> None:
     """Load dlib's detector and its 68- and 5-point models now (about 1.5 s): the fork server of
     :mod:`mextk.workers` does, so that its workers share them instead of each loading its own."""
-    _shape_predictor(68)
-    _shape_predictor(5)
-    _hog_detector()
+    shape_predictor(68)
+    shape_predictor(5)
+    hog_detector()
 
 
 def landmarks_68(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -67,7 +63,7 @@ def landmarks_68(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray
     numpy.ndarray
         ``(68, 2)`` ``float64`` (x, y) positions.
     """
-    return _fit(_shape_predictor(68), gray, box)
+    return _fit(shape_predictor(68), gray, box)
 
 
 def landmarks_5(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -80,7 +76,7 @@ def landmarks_5(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     exact on still images (normalised error 0.017-0.074 against 0.013-0.058 on three
     human-annotated images) but jitter no more from frame to frame.
     """
-    return _fit(_shape_predictor(5), gray, box)
+    return _fit(shape_predictor(5), gray, box)
 
 
 def _fit(predictor, gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -112,7 +108,7 @@ def detect_faces_hog(gray: np.ndarray, *, upsample: int | None = None) -> list[t
         # dlib's HOG window is 80 px: in small crops (synthetic 96-160 px clips, 112 px datasets) the
         # face is smaller than that unless the image is doubled first
         upsample = 1 if min(gray.shape[:2]) < 240 else 0
-    rects = _hog_detector()(np.ascontiguousarray(gray), upsample)
+    rects = hog_detector()(np.ascontiguousarray(gray), upsample)
     boxes = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
     return sorted(boxes, key=lambda b: -b[2] * b[3])
 

@@ -316,7 +316,7 @@ def sample_fingerprint(path: Path, row: dict[str, Any]) -> str:
     import hashlib
     import json
 
-    from mextk.io.video import list_frame_files
+    from mextk.io.frame_folder import list_frame_files
 
     try:
         if path.is_dir():

@@ -34,7 +34,8 @@ def params_hash(params: dict[str, Any]) -> str:
 FINGERPRINT = "_fingerprint"
 
 
-def _safe(sample_id: str) -> str:
+def safe_file_name(sample_id: str) -> str:
+    """A sample id as a file name: every run of characters other than letters, digits, ``.``, ``_``, ``-`` is ``__``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "__", str(sample_id))
 
 
@@ -61,11 +62,11 @@ class FeatureCache:
 
     def path(self, sample_id: str) -> Path:
         """The ``.npz`` file of a sample."""
-        return self.folder / f"{_safe(sample_id)}.npz"
+        return self.folder / f"{safe_file_name(sample_id)}.npz"
 
     def error_path(self, sample_id: str) -> Path:
         """The ``.error`` file of a sample."""
-        return self.folder / f"{_safe(sample_id)}.error"
+        return self.folder / f"{safe_file_name(sample_id)}.error"
 
     def has(self, sample_id: str, fingerprint: str | None = None) -> bool:
         """Whether the sample's features are stored (and, given a fingerprint, computed from that input)."""

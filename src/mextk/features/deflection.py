@@ -43,7 +43,7 @@ def normalise_landmarks(landmarks: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> from mextk.synth.face import ASTRONAUT_LANDMARKS as lm
+    >>> from mextk.faces.reference import ASTRONAUT_LANDMARKS as lm
     >>> a = normalise_landmarks(lm)
     >>> b = normalise_landmarks(lm * 2.5 + [40, -7])  # moved and scaled: the same
     >>> bool(np.allclose(a, b))

@@ -447,14 +447,3 @@ def lbp_top_reference(
         return flat
     total = flat.sum()
     return flat / total if total > 0 else flat
-
-
-def key_frame_volume(frames: np.ndarray, onset: int, apex: int, offset: int) -> np.ndarray:
-    """The onset, apex and offset frames as a 3-frame volume (CMED's temporal axis for LBP-TOP).
-
-    With ``time_length = 1`` the apex is the only centre frame, and its XT/YT
-    neighbours are the onset and offset frames.
-    """
-    if not 0 <= onset <= apex <= offset < len(frames):
-        raise ValueError(f"need 0 <= onset <= apex <= offset < {len(frames)}, got {onset}, {apex}, {offset}")
-    return np.stack([frames[onset], frames[apex], frames[offset]])

@@ -141,7 +141,7 @@ def read_clip_ref(path: str | os.PathLike[str]) -> ClipRef:
         One line naming the file: missing, not JSON, an unknown format, a missing field, or a
         recording that is missing or was replaced since the clip was made.
     """
-    from mextk.io.video import VideoError
+    from mextk.io.errors import VideoError
 
     path = Path(path)
     if not path.is_file():
@@ -223,7 +223,9 @@ def iter_clip_frames(
     """
     import cv2
 
-    from mextk.io.video import VideoError, read_windows, yuv_planes
+    from mextk.io.cfr import read_windows
+    from mextk.io.decode import yuv_planes
+    from mextk.io.errors import VideoError
 
     ref = read_clip_ref(path)
     stop = ref.n_frames if stop is None else min(stop, ref.n_frames)
@@ -256,7 +258,7 @@ def iter_shared_clip_frames(
     frame is decoded once and every clip that shows it gets its crop, cut as
     :func:`iter_clip_frames` cuts it (the same pixels).  Between the windows the
     decoder skips the frames that no other frame refers to
-    (:func:`mextk.io.video.read_windows`).
+    (:func:`mextk.io.cfr.read_windows`).
 
     Parameters
     ----------
@@ -274,7 +276,8 @@ def iter_shared_clip_frames(
     """
     import cv2
 
-    from mextk.io.video import read_windows, yuv_planes
+    from mextk.io.cfr import read_windows
+    from mextk.io.decode import yuv_planes
 
     refs = [read_clip_ref(p) for p, _, _ in windows]
     spans = []

@@ -155,8 +155,9 @@ def sample_path(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return p if p.is_absolute() else manifest_root(df) / p
 
 
-def _parse_int(value: object) -> tuple[int | None, str | None]:
-    """Return ``(int, None)``, ``(None, None)`` for empty, or ``(None, error)``."""
+def parse_frame_index(value: object) -> tuple[int | None, str | None]:
+    """A table cell as a frame index: ``(int, None)``, ``(None, None)`` for an empty cell, or ``(None, error)``
+    (``1.0`` is 1; ``1.5``, ``true`` and ``"x"`` are errors)."""
     if value is None or value is pd.NA:
         return None, None
     if isinstance(value, float) and np.isnan(value):
@@ -177,7 +178,8 @@ def _parse_int(value: object) -> tuple[int | None, str | None]:
     return int(number), None
 
 
-def _empty(value: object) -> bool:
+def is_empty_cell(value: object) -> bool:
+    """Whether a table cell holds nothing: ``None``, ``NA``, ``nan`` or only spaces."""
     if value is None or value is pd.NA:
         return True
     if isinstance(value, float) and np.isnan(value):
@@ -201,19 +203,19 @@ def coerce_manifest(df: pd.DataFrame) -> pd.DataFrame:
     problems = [ManifestProblem(src, c, "required column is missing") for c in REQUIRED_COLUMNS if c not in df.columns]
     for col in FRAME_COLUMNS if not problems else ():
         for i, v in enumerate(df[col]):
-            err = _parse_int(v)[1]
+            err = parse_frame_index(v)[1]
             if err:
                 problems.append(ManifestProblem(_where(df, i), col, err))
     if problems:
         raise ManifestError(problems, src)
     out = df.copy()
     for col in _STRING_COLUMNS:
-        out[col] = out[col].map(lambda v: "" if _empty(v) else str(v).strip()).astype(object)
+        out[col] = out[col].map(lambda v: "" if is_empty_cell(v) else str(v).strip()).astype(object)
     # one spelling per class: "Others" and "others" are one label everywhere downstream
     out["emotion"] = out["emotion"].map(label_key).astype(object)
     out["fps"] = pd.to_numeric(out["fps"], errors="coerce").astype(float)
     for col in FRAME_COLUMNS:
-        out[col] = pd.array([_parse_int(v)[0] for v in out[col]], dtype="Int64")
+        out[col] = pd.array([parse_frame_index(v)[0] for v in out[col]], dtype="Int64")
     ordered = list(COLUMNS) + [c for c in out.columns if c not in COLUMNS]
     out = out[ordered]
     out.attrs = dict(df.attrs)
@@ -273,9 +275,9 @@ def validate_manifest(
             problems.append(ManifestProblem(where, col, msg))
 
         for col in ("dataset", "subject", "sample_id", "path"):
-            if _empty(row[col]):
+            if is_empty_cell(row[col]):
                 add(col, "is empty")
-        sid = "" if _empty(row["sample_id"]) else str(row["sample_id"]).strip()
+        sid = "" if is_empty_cell(row["sample_id"]) else str(row["sample_id"]).strip()
         if sid:
             if sid in seen:
                 add("sample_id", f"duplicate sample_id {sid!r} (first at {_where(df, seen[sid])})")
@@ -293,12 +295,12 @@ def validate_manifest(
 
         frames: dict[str, int | None] = {}
         for col in FRAME_COLUMNS:
-            value, err = _parse_int(row[col])
+            value, err = parse_frame_index(row[col])
             if err:
                 add(col, f"{err}{label}")
             frames[col] = value
         n = frames["n_frames"]
-        if n is None and not _parse_int(row["n_frames"])[1]:
+        if n is None and not parse_frame_index(row["n_frames"])[1]:
             add("n_frames", f"is empty{label}")
         elif n is not None and n < 1:
             add("n_frames", f"must be >= 1, got {n}{label}")
@@ -316,7 +318,7 @@ def validate_manifest(
                 add(c2, f"{c1} {v1} is after {c2} {v2}{label}")
 
         if check_labels:
-            if not _empty(row["emotion"]):
+            if not is_empty_cell(row["emotion"]):
                 try:
                     canon = normalize_label(row["emotion"])
                 except LabelError as exc:
@@ -328,12 +330,12 @@ def validate_manifest(
                             f"label {row['emotion']!r} is excluded by task {tax.name} "
                             f"(classes: {', '.join(tax.classes)}){label}",
                         )
-        if not _empty(row["aus"]):
+        if not is_empty_cell(row["aus"]):
             tokens = str(row["aus"]).strip().split("+")
             bad = [t for t in tokens if not _AU_TOKEN.match(t.strip())]
             if bad:
                 add("aus", f"malformed action units {str(row['aus'])!r} (expected e.g. AU6+AU12){label}")
-        if check_files and not _empty(row["path"]):
+        if check_files and not is_empty_cell(row["path"]):
             p = sample_path(df, str(row["path"]).strip())
             if not p.exists():
                 add("path", f"file not found: {p}{label}")
@@ -344,7 +346,7 @@ def unlabelled_rows(df: pd.DataFrame) -> list[int]:
     """Positions of the rows whose ``emotion`` is empty (clips nobody has labelled yet)."""
     if "emotion" not in df.columns:
         return list(range(len(df)))
-    return [i for i, v in enumerate(df["emotion"]) if _empty(v)]
+    return [i for i, v in enumerate(df["emotion"]) if is_empty_cell(v)]
 
 
 def label_summary(df: pd.DataFrame) -> str:
@@ -481,13 +483,3 @@ def save_manifest(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         else:
             raise ValueError(f"{path}: manifest must be .csv or .parquet, got {suffix!r}")
     return path
-
-
-def __getattr__(name: str) -> object:
-    # ``mextk.io.manifest.load_cmed``: the CMED loader lives with the other dataset loaders
-    # (``mextk.datasets.cmed``); re-exported lazily here to avoid an import cycle.
-    if name == "load_cmed":
-        from mextk.datasets.cmed import load_cmed
-
-        return load_cmed
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

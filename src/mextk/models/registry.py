@@ -4,7 +4,7 @@ Each entry says how to build the model (``module:function``, imported only
 when the model is used, so ``mextk --help`` never loads torch), which cached
 feature it consumes (a kind of :mod:`mextk.features.batch` and its
 parameters), how that feature becomes the model's input
-(:mod:`mextk.datasets.inputs`), and its default training settings.
+(:mod:`mextk.models.inputs`), and its default training settings.
 
 Training defaults and where they come from:
 
@@ -30,7 +30,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from mextk.datasets.inputs import INPUT_TYPES
+from mextk.models.inputs import INPUT_TYPES
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ModelSpec:
     family : str
         ``"sklearn"`` (an estimator) or ``"torch"`` (an ``nn.Module``).
     input_type : str
-        One of :data:`mextk.datasets.inputs.INPUT_TYPES`.
+        One of :data:`mextk.models.inputs.INPUT_TYPES`.
     feature : str
         Feature kind it consumes (:data:`mextk.features.batch.KINDS`).
     feature_params : dict

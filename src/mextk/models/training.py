@@ -220,7 +220,7 @@ def fit_torch(
     build : callable
         Returns a fresh ``nn.Module`` (called after seeding, so initial weights are reproducible).
     inputs : sequence
-        Per-sample model inputs (:func:`mextk.datasets.inputs.to_model_input`).
+        Per-sample model inputs (:func:`mextk.models.inputs.to_model_input`).
     y : numpy.ndarray
         Integer labels in ``[0, n_classes)``.
     n_classes : int
@@ -245,8 +245,8 @@ def fit_torch(
     """
     import torch
 
-    from mextk.evaluate.metrics import uf1
     from mextk.models.imbalance import class_counts, make_loss, uniform_class_indices
+    from mextk.models.metrics import uf1
 
     y = np.asarray(y, dtype=np.int64)
     rng = np.random.default_rng(config.seed)

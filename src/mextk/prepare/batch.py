@@ -37,9 +37,9 @@ from typing import Any
 import pandas as pd
 
 from mextk.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from mextk.io.errors import VideoError
 from mextk.io.manifest import COLUMNS, save_manifest
 from mextk.io.tables import read_csv_text
-from mextk.io.video import VideoError
 from mextk.prepare.config import PrepareConfig
 from mextk.workers import worker_pool
 

@@ -60,10 +60,10 @@ class DlibHogDetector:
     name = "dlib-hog"
 
     def __init__(self) -> None:
-        from mextk.faces.landmarks import _hog_detector
+        from mextk.faces.landmarks import hog_detector
 
         # the process's one copy (about 0.5 s to build): each prepared recording built its own
-        self._detector = _hog_detector()
+        self._detector = hog_detector()
 
     def __call__(self, gray: np.ndarray, *, min_size: int = 24, max_size: int | None = None) -> np.ndarray:
         """Detect faces in a ``(H, W)`` ``uint8`` image."""

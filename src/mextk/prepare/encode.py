@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mextk.io.cfr import CfrReader
 from mextk.io.clipref import cut_yuv420
-from mextk.io.video import CfrReader, VideoWriter, yuv_planes
+from mextk.io.decode import yuv_planes
+from mextk.io.writer import VideoWriter
 from mextk.prepare.clips import Finished
 
 Box = tuple[int, int, int, int]
@@ -89,7 +91,7 @@ def render_clips(
     VideoError
         When the recording ends or breaks before a clip's last frame (the clips not finished are discarded).
     """
-    from mextk.io.video import VideoError
+    from mextk.io.errors import VideoError
 
     todo = sorted(clips, key=lambda c: c.start)
     if not todo:

@@ -33,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from mextk.io.video import CfrReader, VideoError, prefetch, yuv_planes
+from mextk.io.cfr import CfrReader
+from mextk.io.decode import prefetch, yuv_planes
+from mextk.io.errors import VideoError
 from mextk.prepare.algorithm1 import UserFrames
 from mextk.prepare.checks import black_bar_fraction, outside_fraction
 from mextk.prepare.clips import ClipBook

@@ -7,6 +7,6 @@ mextk names two tasks that the literature calls "spotting":
   ``mextk evaluate --task spotting`` (the ``spotting`` taxonomy of :mod:`mextk.labels`).
 * **interval spotting** (MEGC's task, this package): in a long video, find the
   intervals (onset, offset) of every micro- and macro-expression.  ``mextk spot``
-  runs a spotter over a long-video manifest (:mod:`mextk.spotting.intervals`) and
+  runs a spotter over a long-video manifest (:mod:`mextk.spotting.long_manifest`) and
   ``mextk spot-eval`` scores it the way MEGC does (:mod:`mextk.spotting.scoring`).
 """

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from mextk.intervals import moving_average, peak_frames, suppress
 from mextk.spotting.motion import (
     EXPRESSION_REGIONS,
     EYE_REGIONS,
@@ -141,7 +142,7 @@ class SpotterSettings:
         starts afresh at ``start``) or the error that stopped it (the others are unaffected).
         """
         from mextk.io.clipref import iter_shared_clip_frames
-        from mextk.io.video import VideoError
+        from mextk.io.errors import VideoError
 
         scales = self.frame_scales(fps)
         aligners = [FaceAligner(fps, self.motion) for _ in windows]
@@ -205,17 +206,15 @@ def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSet
 
     Each: ``onset``, ``apex``, ``offset``, ``type``, ``score`` (robust z) and ``motion_px``.
     """
-    from scipy.signal import find_peaks
-
     t_len = len(motion.motion)
     candidates: list[dict[str, Any]] = []
     for kind, k in settings.half_widths(motion.fps):
         if 2 * k not in motion.scales or t_len <= 2 * k:
             continue
-        s = _smooth(transient_score(motion, k, top_regions=settings.top_regions), settings.smooth * k)
+        s = moving_average(transient_score(motion, k, top_regions=settings.top_regions), settings.smooth * k)
         eyes = transient_score(motion, k, top_regions=1, regions=EYE_REGIONS)
         z = robust_z(s)
-        peaks, _ = find_peaks(np.nan_to_num(z, nan=-np.inf), height=settings.threshold, distance=k)
+        peaks = peak_frames(z, height=settings.threshold, distance=k)
         for p in peaks:
             if s[p] < settings.min_motion_px:
                 continue
@@ -242,32 +241,7 @@ def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSet
             for o in candidates
         )
     ]
-    candidates.sort(key=lambda c: -c["score"])
-    kept: list[dict[str, Any]] = []
-    for c in candidates:
-        if all(_covered(c, other) < settings.overlap for other in kept):
-            kept.append(c)
+    kept = suppress(candidates, settings.overlap)
     for c in kept:
         del c["k"]
-    return sorted(kept, key=lambda c: c["onset"])
-
-
-def _smooth(x: np.ndarray, width: float) -> np.ndarray:
-    """A centred moving average over ``width`` frames (rounded to an odd count; nan ignored, nan stays)."""
-    w = int(round(width)) // 2 * 2 + 1
-    if w <= 1:
-        return x
-    finite = np.isfinite(x)
-    kernel = np.ones(w)
-    sums = np.convolve(np.where(finite, x, 0.0), kernel, mode="same")
-    counts = np.convolve(finite.astype(float), kernel, mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(finite, sums / np.maximum(counts, 1), np.nan)
-
-
-def _covered(a: dict[str, Any], b: dict[str, Any]) -> float:
-    """Shared frames over the shorter interval's frames."""
-    inter = min(a["offset"], b["offset"]) - max(a["onset"], b["onset"]) + 1
-    if inter <= 0:
-        return 0.0
-    return inter / min(a["offset"] - a["onset"] + 1, b["offset"] - b["onset"] + 1)
+    return kept

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mextk.intervals import megc_threshold, moving_average, peak_frames, suppress
 from mextk.spotting.baseline import SpotterSettings
 from mextk.spotting.motion import EXPRESSION_REGIONS, EYE_REGIONS, REFERENCE, MotionSettings, aligned_faces
 
@@ -199,23 +200,15 @@ def smooth_scores(index: np.ndarray, scores: np.ndarray, n_frames: int, k: int) 
     full = np.full(n_frames, np.nan)
     if len(index):
         full = np.interp(np.arange(n_frames), index, scores, left=np.nan, right=np.nan)
-    filled = np.nan_to_num(full, nan=0.0)
-    counts = np.convolve(np.isfinite(full).astype(float), np.ones(2 * k + 1), mode="same")
-    sums = np.convolve(filled, np.ones(2 * k + 1), mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return moving_average(full, 2 * k + 1, fill=True)
 
 
 def peaks_to_intervals(smoothed: np.ndarray, k: int, kind: str, settings: LearnedSettings) -> list[dict[str, Any]]:
     """Proposals from one video's smoothed scores (see the module docstring)."""
-    from scipy.signal import find_peaks
-
-    finite = smoothed[np.isfinite(smoothed)]
-    if not len(finite):
+    height = megc_threshold(smoothed, settings.p, floor=settings.min_score)
+    if height is None:
         return []
-    mean, top = float(finite.mean()), float(finite.max())
-    height = max(mean + settings.p * (top - mean), settings.min_score)
-    peaks, _ = find_peaks(np.nan_to_num(smoothed, nan=-np.inf), height=height, distance=max(1, k))
+    peaks = peak_frames(smoothed, height=height, distance=k)
     n = len(smoothed)
     out = []
     for p in peaks:
@@ -230,21 +223,6 @@ def peaks_to_intervals(smoothed: np.ndarray, k: int, kind: str, settings: Learne
             }
         )
     return out
-
-
-def _nms(candidates: list[dict[str, Any]], overlap: float) -> list[dict[str, Any]]:
-    kept: list[dict[str, Any]] = []
-    for c in sorted(candidates, key=lambda c: -c["score"]):
-        ok = True
-        for o in kept:
-            inter = min(c["offset"], o["offset"]) - max(c["onset"], o["onset"]) + 1
-            shorter = min(c["offset"] - c["onset"], o["offset"] - o["onset"]) + 1
-            if inter > 0 and inter / shorter >= overlap:
-                ok = False
-                break
-        if ok:
-            kept.append(c)
-    return sorted(kept, key=lambda c: c["onset"])
 
 
 def _train(x: np.ndarray, y: np.ndarray, settings: LearnedSettings, size: int, seed: int) -> Any:
@@ -387,8 +365,6 @@ def _prepare_video(arrays: dict[str, np.ndarray], spans: dict[str, list], fps: f
 
 
 def _intervals(d: dict[str, Any], scores: dict[str, np.ndarray], fps: float, settings: LearnedSettings):
-    from scipy.signal import find_peaks
-
     ks = settings.ks(fps)
     candidates = []
     for kind in KINDS:
@@ -397,18 +373,16 @@ def _intervals(d: dict[str, Any], scores: dict[str, np.ndarray], fps: float, set
         if settings.model == "softnet":
             candidates += peaks_to_intervals(smoothed, k, kind, settings)
             continue
-        finite = smoothed[np.isfinite(smoothed)]
-        if not len(finite):
+        height = megc_threshold(smoothed, settings.p, floor=settings.min_score)
+        if height is None:
             continue
-        mean, top = float(finite.mean()), float(finite.max())
-        height = max(mean + settings.p * (top - mean), settings.min_score)
         filled = np.nan_to_num(smoothed, nan=0.0)
-        peaks, _ = find_peaks(np.nan_to_num(smoothed, nan=-np.inf), height=height, distance=max(1, k))
+        peaks = peak_frames(smoothed, height=height, distance=k)
         max_span = max(1, int(np.floor(0.5 * fps - 1e-9))) if kind == "micro" else None
         for p in peaks:
             lo, hi = run_interval(filled, int(p), max_span)
             candidates.append({"onset": lo, "apex": int(p), "offset": hi, "type": kind, "score": float(smoothed[p])})
-    return _nms(candidates, settings.overlap)
+    return suppress(candidates, settings.overlap)
 
 
 def spot_learned(
@@ -429,7 +403,7 @@ def spot_learned(
     """
     from rich.progress import Progress
 
-    from mextk.features.cache import _safe
+    from mextk.features.cache import safe_file_name
     from mextk.io.atomic import atomic_path
     from mextk.io.manifest import subject_keys
     from mextk.spotting.signals import load_features, video_key
@@ -456,7 +430,7 @@ def spot_learned(
     with Progress(disable=not progress) as bar:
         task = bar.add_task(f"learned spotter ({settings.model}), leave one subject out", total=len(people))
         for f, person in enumerate(people):
-            done = folds / f"{_safe(person)}.npz"
+            done = folds / f"{safe_file_name(person)}.npz"
             mine = [k for k, d in data.items() if d["person"] == person]
             if not done.exists():
                 train = [d for d in data.values() if d["person"] != person]

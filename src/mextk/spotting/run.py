@@ -2,7 +2,7 @@
 
 Output folder::
 
-    OUT/intervals.csv   a long-video manifest (:mod:`mextk.spotting.intervals`) of the spotted
+    OUT/intervals.csv   a long-video manifest (:mod:`mextk.spotting.long_manifest`) of the spotted
                         intervals, with ``score``; every processed video appears, one empty row
                         for a video where nothing was spotted
     OUT/spotter.json    the spotter and its full settings (a rerun with other settings is refused)
@@ -26,7 +26,7 @@ import pandas as pd
 
 from mextk.io.atomic import read_json, write_json_atomic
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
-from mextk.spotting.intervals import coerce_long, interval_rows, load_long_manifest, save_long_manifest, videos_of
+from mextk.spotting.long_manifest import coerce_long, interval_rows, load_long_manifest, save_long_manifest, videos_of
 from mextk.spotting.signals import compute_features, load_features, video_key
 
 SPOTTERS: dict[str, str] = {

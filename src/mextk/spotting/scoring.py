@@ -14,7 +14,7 @@ sequences", FG 2019, and the MEGC 2020-2023 challenge descriptions):
   higher score, then the earlier row), so a match never blocks a better one;
 * micro- and macro-expressions are scored apart: a spotted interval matches
   only ground truth of its own type (an interval given without a type is typed
-  by its duration when the manifest is read, :mod:`mextk.spotting.intervals`);
+  by its duration when the manifest is read, :mod:`mextk.spotting.long_manifest`);
 * TP, FP (spotted, unmatched) and FN (ground truth, unmatched) are summed over
   all videos, then precision ``TP / (TP + FP)``, recall ``TP / (TP + FN)`` and
   ``F1`` (0 where a denominator is 0), for micro, macro and both together
@@ -39,67 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mextk.intervals import match_intervals
 from mextk.io.manifest import ManifestError, ManifestProblem
-from mextk.spotting.intervals import TYPES, VIDEO_KEY
+from mextk.spotting.long_manifest import TYPES, VIDEO_KEY
 
 SCOPES: tuple[str, ...] = ("overall", *TYPES)
-
-
-def interval_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """IoU of two inclusive frame ranges.
-
-    Examples
-    --------
-    >>> interval_iou((0, 9), (5, 14))   # 5 shared frames of 15
-    0.3333333333333333
-    >>> interval_iou((0, 9), (0, 19))   # 10 of 20: exactly 0.5
-    0.5
-    """
-    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
-    if inter <= 0:
-        return 0.0
-    union = (a[1] - a[0] + 1) + (b[1] - b[0] + 1) - inter
-    return inter / union
-
-
-def match_intervals(
-    spotted: Sequence[tuple[int, int]],
-    truth: Sequence[tuple[int, int]],
-    *,
-    iou: float = 0.5,
-    scores: Sequence[float] | None = None,
-) -> list[tuple[int, int, float]]:
-    """One-to-one matches ``(spotted index, truth index, IoU)`` with IoU at least ``iou``, as many as exist.
-
-    A maximum matching over the pairs with IoU >= ``iou`` (MEGC's true positives are the spotted
-    intervals matched one-to-one to ground-truth intervals): the most matches; among matchings with
-    as many, the largest total IoU; then the higher-scored spotted intervals.  Solved as an
-    assignment problem (:func:`scipy.optimize.linear_sum_assignment`), so a match never blocks a
-    better set: a greedy pass by IoU can take one pair that leaves two others unmatched.
-
-    Examples
-    --------
-    >>> match_intervals([(0, 9), (1, 10)], [(0, 9)])   # two proposals on one interval: one TP
-    [(0, 0, 1.0)]
-    >>> [(i, j) for i, j, _ in match_intervals([(5, 19), (10, 23)], [(7, 22), (14, 25)])]  # greedy finds 1
-    [(0, 0), (1, 1)]
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    n, m = len(spotted), len(truth)
-    if n == 0 or m == 0:
-        return []
-    values = np.array([[interval_iou(s, t) for t in truth] for s in spotted], dtype=float)
-    valid = values >= iou - 1e-12
-    if not valid.any():
-        return []
-    score = np.zeros(n) if scores is None else np.asarray(scores, dtype=float)
-    ranked = np.argsort(np.argsort(score, kind="stable"), kind="stable") / max(n, 1)  # 0..1, higher score higher
-    # one more match outweighs any IoU total (each IoU <= 1 and at most min(n, m) of them), which outweighs scores
-    big = float(min(n, m) + 1)
-    weight = np.where(valid, big * big + big * values + ranked[:, None] / big, 0.0)
-    rows, cols = linear_sum_assignment(weight, maximize=True)
-    return sorted((int(i), int(j), float(values[i, j])) for i, j in zip(rows, cols, strict=True) if valid[i, j])
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
@@ -247,7 +191,7 @@ def spotting_scores(
     iou: float = 0.5,
     task: str | None = None,
 ) -> dict[str, Any]:
-    """Score spotted intervals against ground truth (both long-video manifests, :mod:`~mextk.spotting.intervals`).
+    """Score spotted intervals against ground truth (both long-video manifests, :mod:`~mextk.spotting.long_manifest`).
 
     Parameters
     ----------

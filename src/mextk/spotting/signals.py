@@ -31,7 +31,7 @@ def video_key(row: Any) -> str:
 
 def fingerprint(path: Path) -> str:
     """What a video's signals were computed from: its size (a file) or its frame list (a folder)."""
-    from mextk.io.video import list_frame_files
+    from mextk.io.frame_folder import list_frame_files
 
     if path.is_dir():
         files = list_frame_files(path)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from mextk.io.atomic import atomic_path, write_json_atomic
 from mextk.io.manifest import COLUMNS, coerce_manifest, save_manifest
-from mextk.io.video import write_video
+from mextk.io.writer import write_video
 from mextk.synth.face import AU_CODES, EMOTION_AUS, FaceRenderer, Subject, au_field, blink_field, make_subject
 
 #: CMED's class counts (Table II): the ``"cmed"`` class proportions.
@@ -129,7 +129,8 @@ def smooth_noise(rng: np.random.Generator, n: int, std: float, corr: float = 0.8
 
 
 @lru_cache(maxsize=16)
-def _subject(seed: int) -> Subject:
+def cached_subject(seed: int) -> Subject:
+    """:func:`make_subject`, kept for the last 16 seeds (a subject takes a while to make)."""
     return make_subject(seed)
 
 
@@ -151,7 +152,7 @@ def render_clip(spec: ClipSpec) -> RenderedClip:
         )
     if spec.size % 2 or spec.size < 32:
         raise ValueError(f"clip size must be even and >= 32, got {spec.size}")
-    subject = _subject(spec.subject_seed)
+    subject = cached_subject(spec.subject_seed)
     rng = np.random.default_rng(np.random.SeedSequence([spec.subject_seed, spec.seed, 0xC11]))
     ms = spec.fps / 1000.0  # frames per millisecond
     lead = int(rng.integers(max(2, round(160 * ms)), max(3, round(400 * ms)) + 1))

@@ -17,7 +17,7 @@ for any change: blinks (110-160 ms closures, about ``blinks_per_minute``, away
 from the expressions, as the datasets leave blinks unlabelled), head jitter
 and a slow drift of the head, lighting flicker, sensor noise and H.264
 compression.  The ground truth is a long-video manifest
-(:mod:`mextk.spotting.intervals`): one row per interval with its type,
+(:mod:`mextk.spotting.long_manifest`): one row per interval with its type,
 emotion and action units; the blinks go to the ``blinks`` column of the
 video's first row as ``+``-separated start frames.
 """
@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from mextk.io.atomic import read_json, write_json_atomic
-from mextk.io.video import write_video
-from mextk.synth.clips import _subject, expression_profile, smooth_noise
+from mextk.io.writer import write_video
+from mextk.synth.clips import cached_subject, expression_profile, smooth_noise
 from mextk.synth.face import AU_CODES, EMOTION_AUS, FaceRenderer, au_field, blink_field
 
 
@@ -137,7 +137,7 @@ def render_long_video(spec: LongVideoSpec) -> tuple[np.ndarray, list[dict[str, A
     fps = float(spec.fps)
     n_frames = int(round(spec.seconds * fps))
     rng = np.random.default_rng(np.random.SeedSequence([spec.subject_seed, spec.seed, 0x10C]))
-    subject = _subject(spec.subject_seed)
+    subject = cached_subject(spec.subject_seed)
 
     def frames_of(ms: float) -> int:
         return max(1, int(round(ms * fps / 1000.0)))
@@ -279,7 +279,7 @@ def synthesize_long_videos(
     """
     from rich.progress import Progress
 
-    from mextk.spotting.intervals import coerce_long, save_long_manifest
+    from mextk.spotting.long_manifest import coerce_long, save_long_manifest
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

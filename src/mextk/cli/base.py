@@ -60,8 +60,8 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process that 
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
+    from mextk.io.errors import VideoError
     from mextk.io.manifest import ManifestError
-    from mextk.io.video import VideoError
     from mextk.labels import LabelError
 
     return (ManifestError, LabelError, VideoError, OSError, ValueError, KeyError)

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server, for the test suite and ``benchmarks/annotate.py`` (like ``numpy.testing``).
+"""A throwaway PostgreSQL server and simulated labellers, for the test suite and ``benchmarks/annotate.py``.
 
 It uses Debian's ``postgresql`` package (``initdb``, ``pg_ctl``; ``.ci/run``
 installs it): a fresh cluster in a temporary folder, listening on a free port

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mextk.commandline import MextkGroup, fail, out_file, out_folder
+from mextk.cli.base import MextkGroup, fail, out_file, out_folder
 
 annotate_app = typer.Typer(
     name="annotate",
@@ -101,7 +101,7 @@ def users_add(
     """Add an account; the password is asked for (never given on the command line, where others could see it)."""
     password = _read_password(password_file)
     p = _project(project, db)
-    from mextk.annotate.engine import Refused
+    from mextk.annotate.rules import Refused
 
     try:
         user_id = p.add_user(name, role, password)
@@ -122,7 +122,7 @@ def users_list(
 
 
 def _set_active(name: str, project: Path, db: str | None, active: bool) -> None:
-    from mextk.annotate.engine import NotFound
+    from mextk.annotate.rules import NotFound
 
     try:
         _project(project, db).set_active(name, active)
@@ -141,7 +141,7 @@ def users_password(
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
     """Set a new password for an account; its open sessions end."""
-    from mextk.annotate.engine import NotFound, Refused
+    from mextk.annotate.rules import NotFound, Refused
 
     password = _read_password(password_file)
     try:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mextk.commandline import EXIT_PARTIAL, fail, out_folder
+from mextk.cli.base import EXIT_PARTIAL, fail, out_folder
 
 
 def spot(
@@ -77,7 +77,7 @@ def spot_eval(
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:
     """Score spotted intervals the way MEGC does: TP at IoU >= 0.5, F1 over all videos, micro / macro / overall."""
-    from mextk.spotting.intervals import load_long_manifest
+    from mextk.spotting.long_manifest import load_long_manifest
     from mextk.spotting.scoring import spotting_scores
 
     if not 0 < iou <= 1:
@@ -175,10 +175,3 @@ def analyze(
         typer.echo(f"failed: {rec}: {reason}", err=True)
     if res["failed"]:
         raise typer.Exit(EXIT_PARTIAL if res["results"] else 2)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the spotting and analysis commands to the ``mextk`` app."""
-    app.command("spot")(spot)
-    app.command("spot-eval")(spot_eval)
-    app.command("analyze")(analyze)

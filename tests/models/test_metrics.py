@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, recall_score
 
-from mextk.evaluate.metrics import accuracy, confusion_matrix, per_class_scores, score_predictions, uar, uf1
+from mextk.models.metrics import accuracy, confusion_matrix, per_class_scores, score_predictions, uar, uf1
 from tests.conftest import SHARED_REFERENCE, need_shared
 
 

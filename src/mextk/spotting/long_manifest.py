@@ -17,7 +17,7 @@ Columns (:data:`LONG_COLUMNS`):
 ``type``                   ``micro`` or ``macro`` (the sheets' spellings, e.g. CAS(ME)^2's
                            ``micro-expression`` or SAMM's ``Micro - 1/2``, are read too); an
                            interval without one is typed by its duration with DFME's rule
-                           (:func:`mextk.annotate.combine.expression_type`: under 500 ms onset
+                           (:func:`mextk.intervals.expression_type`: under 500 ms onset
                            to offset, or under 250 ms onset to apex, is micro)
 ``emotion``                optional: the class (ground truth) or the predicted class
 ``score``                  optional: a spotter's confidence
@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mextk.annotate.combine import expression_type
+from mextk.intervals import expression_type
 from mextk.io.atomic import atomic_path
-from mextk.io.manifest import ManifestError, ManifestProblem, _empty, _parse_int
+from mextk.io.manifest import ManifestError, ManifestProblem, is_empty_cell, parse_frame_index
 
 LONG_COLUMNS: tuple[str, ...] = (
     "dataset",
@@ -73,7 +73,7 @@ def expression_kind(text: object) -> str | None:
     >>> [expression_kind(t) for t in ("micro-expression", "Micro - 1/2", "ME", "Macro", "MaE", "")]
     ['micro', 'micro', 'micro', 'macro', 'macro', None]
     """
-    if _empty(text):
+    if is_empty_cell(text):
         return None
     key = re.sub(r"[^a-z]", "", str(text).lower())
     if key in ("me", "micro", "microexpression", "micro12") or key.startswith("micro"):
@@ -106,11 +106,11 @@ def coerce_long(df: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
         raise ManifestError(problems, src)
     out = df.copy()
     for col in _TEXT:
-        out[col] = out[col].map(lambda v: "" if _empty(v) else str(v).strip()).astype(object)
+        out[col] = out[col].map(lambda v: "" if is_empty_cell(v) else str(v).strip()).astype(object)
     frames: dict[str, list[int | None]] = {c: [] for c in _FRAMES}
     for col in _FRAMES:
         for i, v in enumerate(df[col]):
-            value, err = _parse_int(v)
+            value, err = parse_frame_index(v)
             if err:
                 problems.append(ManifestProblem(_where(src, i), col, err))
             frames[col].append(value)
@@ -197,11 +197,6 @@ def videos_of(df: pd.DataFrame) -> pd.DataFrame:
     """One row per video: dataset, subject, video_id, path, fps, n_frames (first-seen order)."""
     cols = ["dataset", "subject", "video_id", "path", "fps", "n_frames"]
     return df[cols].drop_duplicates(subset=list(VIDEO_KEY)).reset_index(drop=True)
-
-
-def intervals_of(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows that hold an interval (onset given)."""
-    return df[df["onset"].notna()].reset_index(drop=True)
 
 
 def interval_rows(video: dict[str, object], intervals: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mextk.cli import app
-from mextk.commandline import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL
+from mextk.cli.base import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL
 
 COMMANDS = ["demo", "synth", "validate", "stats", "score", "prepare", "features", "evaluate", "compare", "models",
             "datasets", "annotate", "tasks"]  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from mextk.commandline import EXIT_PARTIAL, MextkGroup, out_file
+from mextk.cli.base import EXIT_PARTIAL, MextkGroup, out_file
 
 datasets_app = typer.Typer(
     name="datasets",
@@ -29,7 +29,7 @@ datasets_app = typer.Typer(
 def list_() -> None:
     """Print each supported dataset with the sheet and the folder layout it expects."""
     from mextk.datasets.composite import composite_names
-    from mextk.datasets.official import describe_datasets
+    from mextk.datasets.specs import describe_datasets
 
     typer.echo("mextk datasets import NAME ROOT --out M.csv [--sheet FILE] [--layout PATTERN]\n")
     for row in describe_datasets():
@@ -107,7 +107,7 @@ def _import_long(name: str, root: Path, out: Path, sheet: list[Path] | None) -> 
     import os
 
     from mextk.datasets.longvideos import import_long_dataset
-    from mextk.spotting.intervals import save_long_manifest
+    from mextk.spotting.long_manifest import save_long_manifest
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,0 +1,369 @@
+"""Commands that learn and score: ``features``, ``evaluate``, ``train``, ``predict``, ``compare``, ``models``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mextk.cli.base import EXIT_PARTIAL, fail, out_folder
+from mextk.cli.options import RECOGNITION_TASK, TASK_HELP
+from mextk.cli.tables import metrics_table
+from mextk.features.kinds import ANALYSES, KIND_DEFAULTS
+
+_KIND_NAMES = ", ".join([*KIND_DEFAULTS, *ANALYSES])
+
+
+def features(
+    kind: Annotated[str, typer.Argument(help=f"One of {_KIND_NAMES} (each is described below).")],
+    manifests: Annotated[list[Path], typer.Argument(help="Manifest(s); deflection takes one per dataset.")],
+    out: Annotated[Path, typer.Option(help="Feature cache folder.")] = Path("features"),
+    jobs: Annotated[int, typer.Option(help="Worker processes (or CPUs of a local Ray with --executor ray).")] = 1,
+    executor: Annotated[
+        str, typer.Option(help="Where samples are computed: here, or as Ray tasks.", metavar="[local|ray]")
+    ] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Compute samples that failed before again.")] = False,
+    include_excluded: Annotated[
+        bool,
+        typer.Option(
+            "--include-excluded",
+            help="Also compute the clips that review decisions leave out (kept=false, rejected in review.csv).",
+        ),
+    ] = False,
+    exaggerate: Annotated[
+        Optional[float],
+        typer.Option(
+            help="deflection: arrow lengthening in the figure (default: from the data, the same for every panel, "
+            "so that the longest mean arrow spans a tenth of the face width; the legend gives the scale)."
+        ),
+    ] = None,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Change a parameter of the kind (repeatable; VALUE as JSON, e.g. radius=[1,1,2]).",
+        ),
+    ] = None,
+) -> None:
+    """Compute per-sample features into a resumable cache (a failed sample is reported and the rest go on).
+
+    Unlabelled clips are welcome: a clip without onset, apex and offset is taken as a whole (onset at its first
+    frame, offset at its last, and a stand-in apex drawn between them, as for No-ME clips).  The cache folder's
+    params.json records the parameters used.  The kinds and their parameters (--set KEY=VALUE) follow.
+    """
+    from mextk.features.batch import deflection_from_manifests, extract_features, parse_params
+
+    out_folder(out)
+    if kind in ANALYSES:
+        res = deflection_from_manifests(manifests, out, jobs=jobs, exaggerate=exaggerate)
+        typer.echo(
+            f"deflection of {res['samples']} samples ({res['skipped']} skipped) -> "
+            f"{out / 'deflection.csv'}, {res['figure']}"
+        )
+        return
+    if kind not in KIND_DEFAULTS:
+        fail(f"unknown feature kind {kind!r}; choose one of {_KIND_NAMES}")
+    if len(manifests) != 1:
+        fail(f"{kind} takes one manifest, got {len(manifests)}")
+    params = parse_params(set_ or [])
+    res = extract_features(
+        manifests[0],
+        kind,
+        out,
+        jobs=jobs,
+        retry_failed=retry_failed,
+        include_excluded=include_excluded,
+        params=params,
+        executor=executor,
+        ray_address=ray_address,
+    )
+    for msg in res["failed"].values():
+        typer.echo(f"failed: {msg}", err=True)
+    counts = f"{len(res['done'])} computed, {len(res['cached'])} cached, {len(res['failed'])} failed"
+    if res["excluded"]:
+        counts += f", {len(res['excluded'])} left out by review decisions"
+    typer.echo(f"{kind}: {counts} -> {res['folder']}")
+    if res["failed"]:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+# Options that evaluate and train share: defined once, so the two commands cannot drift apart.
+_ModelOpt = Annotated[Optional[str], typer.Option(help="Registered model (mextk models lists them).")]
+_TaskOpt = Annotated[str, typer.Option(help=TASK_HELP)]
+_SeedOpt = Annotated[int, typer.Option(help="Master seed.")]
+_InputOpt = Annotated[
+    str,
+    typer.Option(
+        "--input",
+        help="features (computed and cached) or precomputed (the manifest's path).",
+        metavar="[features|precomputed]",
+    ),
+]
+_FeaturesOpt = Annotated[
+    Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the output folder, shared by runs).")
+]
+_SetOpt = Annotated[
+    Optional[list[str]], typer.Option("--set", help="Feature parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+]
+_TrainOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...; a value without "
+        "'=' names training datasets (holdout) or split values (split), comma-separated.",
+        metavar="KEY=VALUE|NAMES",
+    ),
+]
+_OptionOpt = Annotated[
+    Optional[list[str]], typer.Option(help="Model option KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+]
+_WeightsOpt = Annotated[
+    Optional[str], typer.Option(help="Starting weights: a torchvision name (IMAGENET1K_V1) or a file.")
+]
+_SizeOpt = Annotated[
+    Optional[int], typer.Option(help="Input size in pixels (default: the model's, listed by mextk models).")
+]
+_EpochsOpt = Annotated[
+    Optional[int], typer.Option(help="Training epochs (default: the model's, listed by mextk models).")
+]
+_ResampleOpt = Annotated[
+    Optional[str], typer.Option(help="Class resampling (default: none).", metavar="[none|uniform]")
+]
+_LossOpt = Annotated[Optional[str], typer.Option(help="Loss (default: ce).", metavar="[ce|cb|focal|cb_focal]")]
+_ValOpt = Annotated[
+    Optional[float], typer.Option(help="Share of training subjects held out to pick the epoch (0: fixed).")
+]
+_JobsOpt = Annotated[int, typer.Option(help="Parallel folds (process, ray) and feature workers.")]
+_ExcludedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-excluded",
+        help="Also use the clips that review decisions leave out (kept=false, rejected in review.csv).",
+    ),
+]
+
+
+def evaluate(
+    manifest: Annotated[
+        Optional[Path], typer.Argument(help="Manifest of the samples (optional with --checkpoints).")
+    ] = None,
+    model: _ModelOpt = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="loso (one fold per person), kfold (subject-stratified), lodo (leave one dataset out), holdout "
+            "(--train DATASETS --test DATASETS) or split (--split-column COL --test VALUE [--train VALUE]).",
+            metavar="[loso|kfold|lodo|holdout|split]",
+        ),
+    ] = "loso",
+    test: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Test datasets (holdout) or split values (split); repeatable or comma-separated."),
+    ] = None,
+    split_column: Annotated[
+        Optional[str], typer.Option(help="Manifest column holding the split (protocol split; DFME: split).")
+    ] = None,
+    task: _TaskOpt = RECOGNITION_TASK,
+    out: Annotated[Path, typer.Option(help="Run folder (re-running resumes it).")] = Path("run"),
+    n_splits: Annotated[int, typer.Option(help="Folds of kfold.")] = 10,
+    seed: _SeedOpt = 0,
+    seeds: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Run the whole protocol once per seed (0-4 or 0,3,7), each in OUT/seed_<s>; report "
+            "mean, sd and the seed ensemble."
+        ),
+    ] = None,  # fmt: skip
+    input_: _InputOpt = "features",
+    features: _FeaturesOpt = None,
+    set_: _SetOpt = None,
+    train: _TrainOpt = None,
+    option: _OptionOpt = None,
+    weights: _WeightsOpt = None,
+    size: _SizeOpt = None,
+    epochs: _EpochsOpt = None,
+    resample: _ResampleOpt = None,
+    loss: _LossOpt = None,
+    val_subjects: _ValOpt = None,
+    executor: Annotated[str, typer.Option(help="Where folds run.", metavar="[local|process|ray]")] = "local",
+    jobs: _JobsOpt = 1,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URI to log the run to.")] = None,
+    checkpoints: Annotated[
+        Optional[Path], typer.Option(help="Score this run folder's saved fold models instead of training.")
+    ] = None,
+    include_excluded: _ExcludedOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
+) -> None:
+    """Train and score a model under a subject-independent protocol (LOSO, k-fold, LODO, holdout, split); resumable."""
+    out_folder(out)
+    if checkpoints is not None:
+        from mextk.evaluate.runner import score_checkpoints
+
+        metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
+    else:
+        from mextk.evaluate.runfolder import build_config
+        from mextk.evaluate.runner import evaluate_run
+
+        if manifest is None or model is None:
+            fail("evaluate needs a MANIFEST and --model (or --checkpoints RUN_DIR)")
+        config = build_config(
+            manifest=manifest, model=model, task=task, protocol=protocol, n_splits=n_splits, seed=seed, input=input_,
+            features_dir=features or out.resolve().parent / "features", set_=set_, train=train, option=option,
+            test=test, split_column=split_column, weights=weights, size=size, epochs=epochs, resample=resample,
+            loss=loss, val_subjects=val_subjects, include_excluded=include_excluded,
+        )  # fmt: skip
+        run_options = {"executor": executor, "jobs": jobs, "ray_address": ray_address, "mlflow_uri": mlflow}
+        if seeds is not None:
+            from mextk.evaluate.seeds import evaluate_seeds, parse_seeds
+
+            try:
+                seed_list = parse_seeds(seeds)
+            except ValueError as exc:
+                fail(str(exc))
+            summary = evaluate_seeds(config, out, seed_list, progress=not as_json, **run_options)
+            if as_json:
+                typer.echo((out / "metrics.json").read_text())
+                return
+            for key in ("acc", "uf1", "uar"):
+                m = summary["summary"][key]
+                ens = summary["ensemble"][key]
+                typer.echo(f"{key.upper():4s} {m['mean']:.3f} ± {m['sd']:.3f} over seeds {seeds} "
+                           f"(min {m['min']:.3f}, max {m['max']:.3f}); seed ensemble {ens:.3f}")  # fmt: skip
+            typer.echo(f"run folder: {out} (seed_<s>/ per seed, ensemble/, metrics.json)")
+            return
+        metrics = evaluate_run(config, out, progress=not as_json, **run_options)
+    if as_json:
+        typer.echo((out / "metrics.json").read_text())
+        return
+    from rich.console import Console
+
+    protocol_text = metrics.get("protocol_detail") or metrics["protocol"]
+    Console().print(metrics_table(metrics, f"{metrics['method']} ({metrics['variant']}), {protocol_text}"))
+    typer.echo(f"run folder: {out} (predictions.csv, metrics.json, confusion.png, table.md)")
+
+
+def train(
+    manifest: Annotated[Path, typer.Argument(help="Manifest of the training samples (every subject is used).")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (model.json, weights).")],
+    model: _ModelOpt = None,
+    task: _TaskOpt = RECOGNITION_TASK,
+    seed: _SeedOpt = 0,
+    input_: _InputOpt = "features",
+    features: _FeaturesOpt = None,
+    set_: _SetOpt = None,
+    train: _TrainOpt = None,
+    option: _OptionOpt = None,
+    weights: _WeightsOpt = None,
+    size: _SizeOpt = None,
+    epochs: _EpochsOpt = None,
+    resample: _ResampleOpt = None,
+    loss: _LossOpt = None,
+    val_subjects: _ValOpt = None,
+    jobs: _JobsOpt = 1,
+    include_excluded: _ExcludedOpt = False,
+) -> None:
+    """Train a final model on all subjects with the settings evaluate uses; writes a model folder for mextk predict."""
+    from mextk.evaluate.final import train_model
+    from mextk.evaluate.runfolder import build_config
+
+    if model is None:
+        fail("train needs --model (mextk models lists them)")
+    out_folder(out)
+    config = build_config(
+        manifest=manifest, model=model, task=task, seed=seed, input=input_,
+        features_dir=features or out.resolve().parent / "features", set_=set_, train=train, option=option,
+        weights=weights, size=size, epochs=epochs, resample=resample, loss=loss, val_subjects=val_subjects,
+        include_excluded=include_excluded,
+    )  # fmt: skip
+    res = train_model(config, out, jobs=jobs)
+    meta = res["meta"]
+    if res["cached"]:
+        typer.echo(f"{out}: already holds this model (same settings); nothing to do")
+        return
+    typer.echo(
+        f"trained {meta['model']} ({meta['task']}: {', '.join(meta['classes'])}) on {res['n_samples']} samples of "
+        f"{len(meta['trained_on'])} subjects ({res['skipped']} skipped, see {out / 'skipped.csv'}) -> {out}"
+    )
+
+
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder: mextk train's output or a fold of a run.")],
+    items: Annotated[list[Path], typer.Argument(help="A manifest (.csv/.parquet), or clip files and frame folders.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output folder: OUT/predictions.csv and the feature cache OUT/features. A path ending in .csv "
+            "is the predictions file itself, its cache beside it (NAME.features)."
+        ),
+    ] = Path("predictions"),
+    features: Annotated[Optional[Path], typer.Option(help="Feature cache (default: under --out, see there).")] = None,
+    jobs: Annotated[int, typer.Option(help="Feature workers.")] = 1,
+    include_excluded: _ExcludedOpt = False,
+) -> None:
+    """Class probabilities of a trained model for new clips (the model's own feature settings are used)."""
+    from mextk.cli.base import out_file
+    from mextk.evaluate.predict import predict_clips, prediction_outputs
+
+    csv, cache = prediction_outputs(out)
+    res = predict_clips(
+        model_dir, items, out_file(csv), features_dir=features or cache, include_excluded=include_excluded, jobs=jobs
+    )
+    out = csv
+    for sid, reason in res["failed"].items():
+        typer.echo(f"failed: {sid}: {reason}", err=True)
+    table = res["predictions"]
+    counts = ", ".join(f"{k} {v}" for k, v in table["predicted"].value_counts().sort_index().items())
+    typer.echo(f"{len(table)} clips predicted ({counts or 'none'}); {len(res['failed'])} failed -> {out}")
+    if res["failed"]:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders of mextk evaluate.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for compare.md / compare.csv.")] = None,
+) -> None:
+    """One table over several runs (CMED Table VI, DFME Tables VIII-XI)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mextk.evaluate.runner import compare_runs
+
+    if out is not None:
+        out_folder(out)
+    df = compare_runs(runs)
+    table = Table(title=f"{len(df)} runs", title_justify="left")
+    cols = ["Method", "Variant", "Protocol", "Settings", "UF1", "UAR", "Accuracy", "N"]
+    if any(not isinstance(v, str) for v in df["Seeds"]):  # some run has several seeds: say how many each has
+        cols.append("Seeds")
+    cols += [c for c in df.columns if c.startswith(("UF1 (", "UAR ("))]  # per dataset, when runs score several
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("Method", "Variant", "Protocol", "Settings") else "right")
+    for row in df.itertuples(index=False):
+        r = row._asdict()
+        table.add_row(*[f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols])
+    Console().print(table)
+    if out is not None:
+        from mextk.io.tables import write_table
+
+        write_table(df, out, "compare")
+        typer.echo(f"-> {out / 'compare.md'}, {out / 'compare.csv'}")
+
+
+def models() -> None:
+    """List the registered models, their inputs and training defaults."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mextk.models.registry import MODELS
+
+    table = Table(title="models (--model)", title_justify="left")
+    for col in ("name", "input", "feature", "training", "description"):
+        table.add_column(col)
+    for spec in MODELS.values():
+        params = ", ".join(f"{k}={v}" for k, v in spec.feature_params.items())
+        train = ", ".join(f"{k}={v}" for k, v in spec.training_settings().items())
+        table.add_row(spec.name, spec.input_type, f"{spec.feature} {params}".strip(), train, spec.description)
+    Console().print(table)
