@@ -211,7 +211,8 @@ def kernel_precisions(repeats: int = 3, epochs: int = 100) -> None:
 
 
 def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
-    from mextk.evaluate.runner import RunConfig, evaluate_run
+    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runner import evaluate_run
     from mextk.features.lbp_top import lbp_top
     from mextk.synth.clips import DEFAULT_CLASSES, ClipSpec, render_clip
 
@@ -260,7 +261,8 @@ def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
     cfg = RunConfig(manifest=str(tmp / "manifest.csv"), model="lbptop_svm", task="cmed7", input="precomputed")
     out = tmp / "run"
     if not full:  # time a sample of folds through the runner's own fold function, scale to all
-        from mextk.evaluate.runner import prepare_run, run_fold
+        from mextk.evaluate.fitting import run_fold
+        from mextk.evaluate.preparation import prepare_run
 
         prep = prepare_run(cfg, out, progress=False)
         n_folds = len(prep["folds"])
@@ -354,7 +356,9 @@ def same_training_check(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, fold
 
 
 def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
-    from mextk.evaluate.runner import RunConfig, fold_dir, prepare_run, run_folds
+    from mextk.evaluate.executors import run_folds
+    from mextk.evaluate.preparation import prepare_run
+    from mextk.evaluate.runfolder import RunConfig, fold_dir
     from mextk.models.metrics import uar, uf1
 
     x, y, subjects = _megc_like()
@@ -419,7 +423,9 @@ def _megc_like_manifest(tmp: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 
 
 def ststnet_seeds(full: bool, jobs: int, n_folds: int, precision: str = "fp32", n_seeds: int = 5) -> None:
-    from mextk.evaluate.runner import RunConfig, run_folds, start_run
+    from mextk.evaluate.executors import run_folds
+    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runner import start_run
     from mextk.evaluate.seeds import evaluate_seeds, seed_folder
 
     if precision == "bf16" and (why := _bf16_missing()):

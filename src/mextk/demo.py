@@ -87,7 +87,9 @@ def run_demo(
     from rich.console import Console
 
     from mextk.datasets.stats import compute_tables, imbalance_sentence
-    from mextk.evaluate.runner import RunConfig, compare_runs, evaluate_run
+    from mextk.evaluate.compare import compare_runs
+    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runner import evaluate_run
     from mextk.io.tables import write_table
     from mextk.synth.clips import SynthConfig, synthesize_dataset
 

@@ -13,9 +13,9 @@ pytest.importorskip("argon2")
 from sklearn.metrics import cohen_kappa_score  # noqa: E402
 
 from mextk.annotate.agreement import cohen_kappa  # noqa: E402
+from mextk.annotate.agreement_report import project_agreement  # noqa: E402
 from mextk.annotate.engine import AnnotationProject
 from mextk.annotate.export import export_project  # noqa: E402
-from mextk.annotate.report import project_agreement  # noqa: E402
 from mextk.annotate.rules import SegmentInput
 from tests.annotate.helpers import clips_manifest  # noqa: E402
 

@@ -167,7 +167,7 @@ def test_protocol_settings_make_a_cmed_variant_with_three_raters_at_stage_2():
 def test_the_report_of_a_dfme_round_matches_statsmodels_and_hand_sums(dfme):
     from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-    from mextk.annotate.report import project_agreement
+    from mextk.annotate.agreement_report import project_agreement
 
     p, ids, rows = dfme
     _round(p, ids, aus1="AU4+AU7", aus2="AU4", final="AU4+AU7", emotions=["anger"] * 4 + ["disgust"] * 3)
@@ -204,7 +204,7 @@ def test_the_report_as_text_json_figures_and_page(dfme, tmp_path):
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
-    from mextk.annotate.report import project_agreement
+    from mextk.annotate.agreement_report import project_agreement
     from mextk.annotate.server import create_app
     from mextk.cli import app
 

@@ -128,7 +128,7 @@ def test_train_again_with_the_same_settings_does_nothing_and_other_settings_are_
     other = runner.invoke(
         app, ["train", str(manifest), "--model", "motion_svm", "--task", "cmed6", "--out", str(trained)]
     )
-    assert other.exit_code == 2 and "other settings (task)" in other.output
+    assert other.exit_code == 2 and "other settings (differs in: task)" in other.output
 
 
 def test_a_model_whose_features_changed_since_is_refused_in_one_line(trained, held_out, tmp_path):

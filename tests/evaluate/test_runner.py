@@ -15,7 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mextk.cli import app
-from mextk.evaluate.runner import RunConfig, compare_runs, evaluate_run, score_checkpoints
+from mextk.evaluate.checkpoints import score_checkpoints
+from mextk.evaluate.compare import compare_runs
+from mextk.evaluate.runfolder import RunConfig
+from mextk.evaluate.runner import evaluate_run
 
 # Tiny settings per model: every model trains end to end under LOSO in seconds.
 TINY: dict[str, tuple[dict, dict]] = {
@@ -407,7 +410,8 @@ def test_two_datasets_sharing_a_subject_name_are_two_people_and_two_loso_folds(m
 def test_flow_augmentation_and_tta_run_under_loso_fall_back_from_the_kernel_and_refuse_rangeless_inputs(
     manifest, features, tmp_path
 ):
-    from mextk.evaluate.runner import fold_dir, predict_saved
+    from mextk.evaluate.fitting import predict_saved
+    from mextk.evaluate.runfolder import fold_dir
 
     out = tmp_path / "aug"
     res = CliRunner().invoke(

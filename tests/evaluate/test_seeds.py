@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from mextk.evaluate.runner import RunConfig
+from mextk.evaluate.runfolder import RunConfig
 from mextk.evaluate.seeds import evaluate_seeds, parse_seeds, seed_folder, spread
 
 
@@ -92,7 +92,7 @@ def test_compare_shows_mean_and_sd_for_a_multi_seed_run_and_marks_a_single_run(t
     from typer.testing import CliRunner
 
     from mextk.cli import app
-    from mextk.evaluate.runner import compare_runs
+    from mextk.evaluate.compare import compare_runs
 
     out, metrics = three_seeds
     table = compare_runs([out, seed_folder(out, 0)])

@@ -78,7 +78,7 @@ def test_confusion_matrix_counts_and_rows():
 
 
 def test_confusion_png(tmp_path):
-    from mextk.evaluate.report import plot_confusion
+    from mextk.evaluate.run_results import plot_confusion
 
     path = plot_confusion(["a", "b", "b"], ["a", "a", "b"], tmp_path / "cm.png", labels=["a", "b"], title="t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -90,7 +90,7 @@ def test_confusion_png(tmp_path):
 @pytest.mark.shared_data
 def test_reproduces_ststnet_published_uf1_uar():
     """STSTNet's own log of its MEGC-2019 LOSO run reports UF1 0.7209 and UAR 0.7250."""
-    from mextk.evaluate.report import score_file
+    from mextk.evaluate.run_results import score_file
 
     res = score_file(need_shared(SHARED_REFERENCE / "ststnet_megc2019_loso_predictions.csv"))
     assert res["n"] == 442

@@ -24,7 +24,7 @@ For each recording:
 
 Writes ``DIR/RECORDING/``: ``timeline.csv`` and ``timeline.json``,
 ``report.html`` (self-contained: plots and thumbnails inline,
-:mod:`mextk.analyze.report`), ``proposals.csv`` (``mextk annotate init
+:mod:`mextk.analyze.html_report`), ``proposals.csv`` (``mextk annotate init
 --clips DIR/prepared/manifest.csv --proposals DIR/RECORDING/proposals.csv``
 puts the events before labellers) and ``done.json`` (last; a finished
 recording is skipped when run again with the same settings).  The prepared
@@ -47,8 +47,9 @@ from typing import Any
 import pandas as pd
 
 from mextk.analyze.events import cut_all, event_name
-from mextk.analyze.report import person_name, pyplot, write_report
-from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
+from mextk.analyze.html_report import person_name, pyplot, write_report
+from mextk.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from mextk.io.runfolder import RunFolder
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 
 TIMELINE_COLUMNS = (
@@ -129,7 +130,8 @@ def analyze_recording(
     }
     folder = out / recording.stem
     done = folder / "done.json"
-    if done.exists() and read_json(done, what="analysis record").get("settings") == settings:
+    # a recording analysed with these settings is done; with other ones it is analysed again (its outputs replaced)
+    if RunFolder(folder, "done.json", what="analysis", key="settings").differences(settings) == []:
         timeline = pd.read_csv(folder / "timeline.csv", dtype={"person": str, "clip": str})
         return {"timeline": timeline, "folder": folder, "cached": True, "times": {}}
     times: dict[str, float] = {}

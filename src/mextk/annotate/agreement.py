@@ -11,7 +11,7 @@
 * :func:`keyframe_agreement` (raters' onset, apex and offset against the combined frame and each other).
 * :func:`rater_confusion` (each rater against the final label).
 
-The report of a project, read from its database, is :mod:`mextk.annotate.report`.
+The report of a project, read from its database, is :mod:`mextk.annotate.agreement_report`.
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ def _figure(figures: dict[str, bytes], name: str) -> str:
 
 
 def report_body(report: dict[str, Any], figures: dict[str, bytes] | None = None) -> str:
-    """The agreement report (see :mod:`mextk.annotate.report`) with its figures."""
+    """The agreement report (see :mod:`mextk.annotate.agreement_report`) with its figures."""
     figures = figures or {}
     parts = []
     classes = report["classes"]

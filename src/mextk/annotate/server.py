@@ -279,7 +279,7 @@ def create_app(
 
     @app.get("/api/admin/agreement")
     def agreement(user: Any = Depends(admin)) -> dict[str, Any]:  # noqa: B008
-        from mextk.annotate.report import jsonable, project_agreement
+        from mextk.annotate.agreement_report import jsonable, project_agreement
 
         return jsonable(project_agreement(project))
 
@@ -347,8 +347,8 @@ def create_app(
 
     @app.get("/report", response_class=HTMLResponse)
     def report_page(user: Any = Depends(admin), who: tuple[Any, str] = Depends(current)) -> str:  # noqa: B008
+        from mextk.annotate.agreement_report import project_agreement
         from mextk.annotate.figures import report_figures
-        from mextk.annotate.report import project_agreement
 
         report = project_agreement(project)
         body = pages.report_body(report, report_figures(report))

@@ -182,7 +182,7 @@ def agreement(
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
 ) -> None:
     """Agreement: Cohen's kappa (stage 1 vs 2), Fleiss' kappa, Krippendorff's alpha, AU and key-frame agreement."""
-    from mextk.annotate.report import jsonable, project_agreement, report_lines
+    from mextk.annotate.agreement_report import jsonable, project_agreement, report_lines
 
     report = project_agreement(_project(project, db), tolerance_ms=tolerance_ms)
     if plots is not None:

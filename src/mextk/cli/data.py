@@ -233,7 +233,7 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Score predictions pooled over folds: ACC, UF1, UAR, overall and per dataset."""
-    from mextk.evaluate.report import score_file
+    from mextk.evaluate.run_results import score_file
 
     result = score_file(predictions)
     if as_json:

@@ -200,7 +200,7 @@ def evaluate(
     """Train and score a model under a subject-independent protocol (LOSO, k-fold, LODO, holdout, split); resumable."""
     out_folder(out)
     if checkpoints is not None:
-        from mextk.evaluate.runner import score_checkpoints
+        from mextk.evaluate.checkpoints import score_checkpoints
 
         metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
     else:
@@ -329,7 +329,7 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
-    from mextk.evaluate.runner import compare_runs
+    from mextk.evaluate.compare import compare_runs
 
     if out is not None:
         out_folder(out)

@@ -15,7 +15,6 @@ says the model is there; with other settings, it refuses.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,9 @@ import pandas as pd
 from mextk.evaluate.fitting import fit_model, run_inputs
 from mextk.evaluate.modelfolder import save_model
 from mextk.evaluate.preparation import compute_inputs, select_samples
-from mextk.evaluate.runfolder import RunConfig, config_differences, fold_seed
+from mextk.evaluate.runfolder import RunConfig, fold_seed
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic
+from mextk.io.runfolder import RunFolder
 
 #: The "fold" number whose seed a final model uses (evaluation folds are numbered from 0).
 FINAL = 999_999
@@ -45,15 +45,10 @@ def train_model(
     """
     out = Path(out_dir)
     meta_path = out / "model.json"
-    wanted = json.loads(json.dumps(config.to_dict()))
-    if meta_path.exists():
-        meta = read_json(meta_path, what="model description")
-        if meta.get("config") == wanted:
-            return {"meta": meta, "n_samples": None, "skipped": None, "cached": True}
-        changed = config_differences(meta.get("config", {}), wanted)
-        raise FileExistsError(
-            f"{out}: holds a model trained with other settings ({', '.join(changed)}); use another --out"
-        )
+    # the model's description is its record, written last: the settings sit under "config"
+    if RunFolder(out, "model.json", what="model trained", key="config").claim(config.to_dict(), write=False):
+        return {"meta": read_json(meta_path, what="model description"), "n_samples": None, "skipped": None,
+                "cached": True}  # fmt: skip
     sel = select_samples(config, progress=progress)
     samples, failed = compute_inputs(config, sel["used"], sel["table"], jobs=jobs, progress=progress)
     skipped = sel["skipped"] + failed

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mextk.io.atomic import write_json_atomic
+from mextk.io.runfolder import RunFolder, settings_differences
 
 ID_TYPES = {"sample_id": str, "subject": str, "dataset": str}
 
@@ -114,28 +114,25 @@ def fold_seed(seed: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, fold, 0x5EED]).generate_state(1)[0])
 
 
-def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-
-
 def write_config(out: Path, config: RunConfig) -> None:
-    """Write ``config.json``, or check it against the run already in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.json"
-    if cfg_path.exists():
-        # through RunConfig, so that a setting added since the run was made counts at its default
-        old = RunConfig(**json.loads(cfg_path.read_text())).to_dict()
-        diff = config_differences(old, config.to_dict())
-        if diff and any((out / "folds").glob("*/done.json")):
-            raise FileExistsError(
-                f"{out} holds a run with other settings (differs in: {', '.join(diff)}); use another --out or delete it"
-            )
-        if diff:  # an attempt that finished no fold: nothing worth keeping, start again with these settings
-            for stale in ("samples.csv", "folds.json", "skipped.csv"):
-                (out / stale).unlink(missing_ok=True)
-            write_json_atomic(cfg_path, config.to_dict())
-    else:
-        write_json_atomic(cfg_path, config.to_dict())
+    """Write ``config.json``, or check it against the run already in ``out`` (:class:`mextk.io.runfolder.RunFolder`).
+
+    A run with other settings is refused once a fold is done; an attempt that finished no fold holds
+    nothing worth keeping, and starts again with the new settings.
+    """
+    folder = RunFolder(out, "config.json", what="run")
+    recorded = folder.recorded()
+    if recorded is None:
+        folder.write(config.to_dict())
+        return
+    # through RunConfig, so that a setting added since the run was made counts at its default
+    diff = settings_differences(RunConfig(**recorded).to_dict(), config.to_dict())
+    if diff and any((out / "folds").glob("*/done.json")):
+        raise folder.refusal(diff)
+    if diff:
+        for stale in ("samples.csv", "folds.json", "skipped.csv"):
+            (out / stale).unlink(missing_ok=True)
+        folder.write(config.to_dict())
 
 
 def read_run(out: Path) -> tuple[RunConfig, pd.DataFrame, list[list[str]]]:

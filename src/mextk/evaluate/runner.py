@@ -3,7 +3,7 @@
 The run is prepared (:mod:`mextk.evaluate.preparation`), its folds are fitted
 (:mod:`mextk.evaluate.fitting`) where the executor puts them
 (:mod:`mextk.evaluate.executors`), and the report is written
-(:mod:`mextk.evaluate.scoring`); the run folder's format is in
+(:mod:`mextk.evaluate.pooling`); the run folder's format is in
 :mod:`mextk.evaluate.runfolder`.  A killed run resumes with the same command.
 """
 
@@ -15,33 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from mextk.evaluate.executors import EXECUTORS, run_folds
-from mextk.evaluate.fitting import LazyInputs, predict_saved, run_fold
-from mextk.evaluate.preparation import check_fold_classes, prepare_run
-from mextk.evaluate.runfolder import METHOD_NAMES, RunConfig, describe_protocol, fold_dir, variant_name
-from mextk.evaluate.scoring import compare_runs, log_to_mlflow, score_checkpoints, write_report
-
-__all__ = [
-    "EXECUTORS",
-    "METHOD_NAMES",
-    "LazyInputs",
-    "RunConfig",
-    "check_fold_classes",
-    "compare_runs",
-    "check_executor",
-    "describe_protocol",
-    "evaluate_run",
-    "evaluate_runs",
-    "finish_run",
-    "fold_dir",
-    "predict_saved",
-    "prepare_run",
-    "run_fold",
-    "run_folds",
-    "score_checkpoints",
-    "start_run",
-    "variant_name",
-    "write_report",
-]
+from mextk.evaluate.mlflow_log import log_to_mlflow
+from mextk.evaluate.pooling import write_report
+from mextk.evaluate.preparation import prepare_run
+from mextk.evaluate.runfolder import RunConfig, fold_dir
 
 
 def evaluate_run(

@@ -11,8 +11,9 @@ Output folder::
 Region-motion signals go to a feature cache (``--features``, default
 ``OUT/features``), so a rerun resumes where it stopped and other thresholds
 cost nothing.  Spotters: ``motion``, the training-free baseline
-(:mod:`mextk.spotting.baseline`), and ``learned``, a per-frame apex-ness
-regressor trained leave-one-subject-out (:mod:`mextk.spotting.learned`).
+(:mod:`mextk.spotting.baseline`), and ``learned``, a per-frame expression
+score trained leave-one-subject-out (:mod:`mextk.spotting.learned`: boosted trees on
+region motion by default, SOFTNet on optical flow as an option).
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from typing import Any
 
 import pandas as pd
 
-from mextk.io.atomic import read_json, write_json_atomic
+from mextk.io.runfolder import RunFolder
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 from mextk.spotting.long_manifest import coerce_long, interval_rows, load_long_manifest, save_long_manifest, videos_of
 from mextk.spotting.signals import compute_features, load_features, video_key
 
 SPOTTERS: dict[str, str] = {
     "motion": "training-free: transient region motion, robust peaks, non-maximum suppression",
-    "learned": "per-frame apex-ness regressor on optical flow (SOFTNet-style), trained leave-one-subject-out",
+    "learned": "per-frame expression score trained leave-one-subject-out: boosted trees on region motion "
+    "(default) or SOFTNet on optical flow (model=softnet)",
 }
 
 
@@ -80,22 +82,6 @@ def default_settings(spotter: str) -> Any:
     raise ValueError(f"unknown spotter {spotter!r}; choose one of {', '.join(SPOTTERS)}")
 
 
-def _check_settings(out: Path, record: dict[str, Any]) -> None:
-    import json
-
-    record = json.loads(json.dumps(record))  # as it reads back (tuples become lists)
-    path = out / "spotter.json"
-    if path.exists():
-        old = read_json(path, what="spotter record")
-        if old != record:
-            changed = sorted(k for k in set(old) | set(record) if old.get(k) != record.get(k))
-            raise FileExistsError(
-                f"{out}: holds a spotting run with other settings ({', '.join(changed)}); "
-                "choose another --out or delete the folder"
-            )
-    write_json_atomic(path, record)
-
-
 def spot_manifest(
     manifest: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -124,7 +110,7 @@ def spot_manifest(
         "manifest": str(Path(manifest).resolve()),
         "seed": seed,
     }
-    _check_settings(out, record)
+    RunFolder(out, "spotter.json", what="spotting run").claim(record)
     feature_root = Path(features) if features is not None else out / "features"
     videos = videos_of(df)
     videos.attrs = dict(df.attrs)

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from mextk.evaluate.report import write_run_report
+from mextk.evaluate.run_results import write_run_report
 
 
 def test_run_folder_contract(tmp_path):
