@@ -45,7 +45,7 @@ def main() -> None:
 
     from mextk.analyze.chain import analyze_recording
     from mextk.evaluate.final import train_model
-    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runconfig import RunConfig
     from mextk.synth.call import CallConfig, make_call_recording
     from mextk.synth.clips import SynthConfig, synthesize_dataset
 

@@ -211,7 +211,7 @@ def kernel_precisions(repeats: int = 3, epochs: int = 100) -> None:
 
 
 def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
-    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runconfig import RunConfig
     from mextk.evaluate.runner import evaluate_run
     from mextk.features.lbp_top import lbp_top
     from mextk.synth.clips import DEFAULT_CLASSES, ClipSpec, render_clip
@@ -358,7 +358,7 @@ def same_training_check(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, fold
 def ststnet_loso(full: bool, jobs: int, n_folds: int) -> None:
     from mextk.evaluate.executors import run_folds
     from mextk.evaluate.preparation import prepare_run
-    from mextk.evaluate.runfolder import RunConfig, fold_dir
+    from mextk.evaluate.runconfig import RunConfig, fold_dir
     from mextk.models.metrics import uar, uf1
 
     x, y, subjects = _megc_like()
@@ -424,7 +424,7 @@ def _megc_like_manifest(tmp: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 
 def ststnet_seeds(full: bool, jobs: int, n_folds: int, precision: str = "fp32", n_seeds: int = 5) -> None:
     from mextk.evaluate.executors import run_folds
-    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runconfig import RunConfig
     from mextk.evaluate.runner import start_run
     from mextk.evaluate.seeds import evaluate_seeds, seed_folder
 

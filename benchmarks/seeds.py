@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from mextk.demo import DemoConfig, _demo_models
-    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runconfig import RunConfig
     from mextk.evaluate.seeds import evaluate_seeds, parse_seeds
     from mextk.synth.clips import SynthConfig, synthesize_dataset
 

@@ -88,7 +88,7 @@ def run_demo(
 
     from mextk.datasets.stats import compute_tables, imbalance_sentence
     from mextk.evaluate.compare import compare_runs
-    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runconfig import RunConfig
     from mextk.evaluate.runner import evaluate_run
     from mextk.io.tables import write_table
     from mextk.synth.clips import SynthConfig, synthesize_dataset

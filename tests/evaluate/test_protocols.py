@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from mextk.cli import app
 from mextk.evaluate.compare import compare_runs
 from mextk.evaluate.protocols import plan_folds
-from mextk.evaluate.runfolder import RunConfig
+from mextk.evaluate.runconfig import RunConfig
 from mextk.evaluate.runner import evaluate_run
 from mextk.evaluate.splits import LeakageError
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from mextk.cli import app
 from mextk.evaluate.checkpoints import score_checkpoints
 from mextk.evaluate.compare import compare_runs
-from mextk.evaluate.runfolder import RunConfig
+from mextk.evaluate.runconfig import RunConfig
 from mextk.evaluate.runner import evaluate_run
 
 # Tiny settings per model: every model trains end to end under LOSO in seconds.
@@ -411,7 +411,7 @@ def test_flow_augmentation_and_tta_run_under_loso_fall_back_from_the_kernel_and_
     manifest, features, tmp_path
 ):
     from mextk.evaluate.fitting import predict_saved
-    from mextk.evaluate.runfolder import fold_dir
+    from mextk.evaluate.runconfig import fold_dir
 
     out = tmp_path / "aug"
     res = CliRunner().invoke(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from mextk.evaluate.runfolder import RunConfig
+from mextk.evaluate.runconfig import RunConfig
 from mextk.evaluate.seeds import evaluate_seeds, parse_seeds, seed_folder, spread
 
 

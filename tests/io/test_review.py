@@ -67,7 +67,7 @@ def test_features_and_evaluate_skip_excluded_clips_and_say_why(reviewed, tmp_pat
     )
     assert res.exit_code == 0 and f"2 computed, {n - 2} cached" in res.output, res.output
 
-    from mextk.evaluate.runfolder import RunConfig
+    from mextk.evaluate.runconfig import RunConfig
     from mextk.evaluate.runner import evaluate_run
 
     cfg = RunConfig(manifest=str(manifest), model="lbptop_svm", task="cmed7", features_dir=str(tmp_path / "f"))

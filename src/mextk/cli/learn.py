@@ -204,7 +204,7 @@ def evaluate(
 
         metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
     else:
-        from mextk.evaluate.runfolder import build_config
+        from mextk.evaluate.runconfig import build_config
         from mextk.evaluate.runner import evaluate_run
 
         if manifest is None or model is None:
@@ -267,7 +267,7 @@ def train(
 ) -> None:
     """Train a final model on all subjects with the settings evaluate uses; writes a model folder for mextk predict."""
     from mextk.evaluate.final import train_model
-    from mextk.evaluate.runfolder import build_config
+    from mextk.evaluate.runconfig import build_config
 
     if model is None:
         fail("train needs --model (mextk models lists them)")

@@ -11,7 +11,7 @@ import numpy as np
 from mextk.evaluate.fitting import predict_saved, write_fold_predictions
 from mextk.evaluate.pooling import write_report
 from mextk.evaluate.preparation import prepare_run
-from mextk.evaluate.runfolder import (
+from mextk.evaluate.runconfig import (
     RunConfig,
     fold_dir,
     read_run,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from mextk.evaluate.runfolder import (
+from mextk.evaluate.runconfig import (
     PROTOCOL_NAMES,
 )
 from mextk.io.atomic import read_json

@@ -25,7 +25,7 @@ import pandas as pd
 from mextk.evaluate.fitting import fit_model, run_inputs
 from mextk.evaluate.modelfolder import save_model
 from mextk.evaluate.preparation import compute_inputs, select_samples
-from mextk.evaluate.runfolder import RunConfig, fold_seed
+from mextk.evaluate.runconfig import RunConfig, fold_seed
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic
 from mextk.io.runfolder import RunFolder
 

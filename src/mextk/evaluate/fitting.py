@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.evaluate.modelfolder import load_model, predict_with, save_model
-from mextk.evaluate.runfolder import RunConfig, fold_dir, fold_seed, read_run
+from mextk.evaluate.runconfig import RunConfig, fold_dir, fold_seed, read_run
 from mextk.io.atomic import atomic_path, write_json_atomic
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mextk.evaluate.runfolder import (
+from mextk.evaluate.runconfig import (
     RunConfig,
 )
 

@@ -13,7 +13,7 @@ it is unfinished) holds:
 ``feature``         ``{"kind": ..., "params": {...}}``: the feature kind and its exact
                     parameters, the kind's ``version`` included (``{"kind": "precomputed"}``
                     for a run on precomputed inputs)
-``config``          the full :class:`~mextk.evaluate.runfolder.RunConfig`
+``config``          the full :class:`~mextk.evaluate.runconfig.RunConfig`
 ``trained_on``      the persons (``DATASET/SUBJECT``) whose samples trained it
 
 Loading refuses, with one line saying why, a folder that would silently
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from mextk.evaluate.runfolder import RunConfig
+from mextk.evaluate.runconfig import RunConfig
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic
 
 FORMAT = 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from mextk.evaluate.runfolder import (
+from mextk.evaluate.runconfig import (
     ID_TYPES,
     METHOD_NAMES,
     RunConfig,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mextk.evaluate.protocols import PROTOCOLS, plan_folds
-from mextk.evaluate.runfolder import ID_TYPES, RunConfig, write_config
+from mextk.evaluate.runconfig import ID_TYPES, RunConfig, write_config
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic
 
 

@@ -4,7 +4,7 @@ The run is prepared (:mod:`mextk.evaluate.preparation`), its folds are fitted
 (:mod:`mextk.evaluate.fitting`) where the executor puts them
 (:mod:`mextk.evaluate.executors`), and the report is written
 (:mod:`mextk.evaluate.pooling`); the run folder's format is in
-:mod:`mextk.evaluate.runfolder`.  A killed run resumes with the same command.
+:mod:`mextk.evaluate.runconfig`.  A killed run resumes with the same command.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mextk.evaluate.executors import EXECUTORS, run_folds
 from mextk.evaluate.mlflow_log import log_to_mlflow
 from mextk.evaluate.pooling import write_report
 from mextk.evaluate.preparation import prepare_run
-from mextk.evaluate.runfolder import RunConfig, fold_dir
+from mextk.evaluate.runconfig import RunConfig, fold_dir
 
 
 def evaluate_run(

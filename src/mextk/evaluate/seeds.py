@@ -81,7 +81,7 @@ def _scores(metrics: dict[str, Any]) -> dict[str, float]:
 def combine_seeds(out: str | Path, seeds: Sequence[int]) -> dict[str, Any]:
     """Write ``OUT/metrics.json`` and ``OUT/ensemble/`` from finished seed runs (see the module docstring)."""
     from mextk.evaluate.run_results import write_run_report
-    from mextk.evaluate.runfolder import ID_TYPES
+    from mextk.evaluate.runconfig import ID_TYPES
 
     out = Path(out)
     runs = {s: read_json(seed_folder(out, s) / "metrics.json", what="seed run metrics") for s in seeds}
