@@ -42,7 +42,7 @@ def test_holdout_uses_only_the_named_datasets():
     assert train.tolist() == [0, 2] and test.tolist() == [1]  # indices into the kept rows a/1, b/1, a/2
     with pytest.raises(ValueError, match="dataset\\(s\\) d not in the manifest"):
         plan_folds(t, "holdout", train=["a"], test=["d"])
-    with pytest.raises(ValueError, match="both in --train and --test"):
+    with pytest.raises(ValueError, match="both in --train-datasets and --test"):
         plan_folds(t, "holdout", train=["a"], test=["a"])
 
 
@@ -114,7 +114,8 @@ def test_holdout_run_trains_on_one_dataset_and_tests_on_another(tmp_path):
         app,
         [
             "evaluate", str(m), "--model", "motion_svm", "--task", "megc3", "--input", "precomputed",
-            "--protocol", "holdout", "--train", "casme2", "--test", "samm", "--out", str(tmp_path / "h"), "--json",
+            "--protocol", "holdout", "--train-datasets", "casme2", "--test", "samm", "--out", str(tmp_path / "h"),
+            "--json",
         ],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
@@ -125,6 +126,19 @@ def test_holdout_run_trains_on_one_dataset_and_tests_on_another(tmp_path):
     assert len(skipped) == 24 and skipped["sample_id"].str.startswith("smic").all()
     done = json.loads((tmp_path / "h" / "folds" / "000" / "done.json").read_text())
     assert (done["n_train"], done["n_test"]) == (24, 24)
+
+
+def test_a_dataset_name_given_to_train_is_refused_with_a_pointer_to_train_datasets(tmp_path):
+    m = _vector_manifest(tmp_path, datasets=("casme2", "samm"))
+    res = CliRunner().invoke(
+        app,
+        [
+            "evaluate", str(m), "--model", "motion_svm", "--task", "megc3", "--input", "precomputed",
+            "--protocol", "holdout", "--train", "casme2", "--test", "samm", "--out", str(tmp_path / "h"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "--train casme2: a training setting is KEY=VALUE" in res.output
+    assert "--train-datasets" in res.output and not (tmp_path / "h" / "config.json").exists()
 
 
 def test_split_protocol_refuses_a_subject_on_both_sides(tmp_path):

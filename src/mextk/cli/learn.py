@@ -111,9 +111,8 @@ _SetOpt = Annotated[
 _TrainOpt = Annotated[
     Optional[list[str]],
     typer.Option(
-        help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...; a value without "
-        "'=' names training datasets (holdout) or split values (split), comma-separated.",
-        metavar="KEY=VALUE|NAMES",
+        help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...",
+        metavar="KEY=VALUE",
     ),
 ]
 _OptionOpt = Annotated[
@@ -154,13 +153,22 @@ def evaluate(
         str,
         typer.Option(
             help="loso (one fold per person), kfold (subject-stratified), lodo (leave one dataset out), holdout "
-            "(--train DATASETS --test DATASETS) or split (--split-column COL --test VALUE [--train VALUE]).",
+            "(--train-datasets DATASETS --test DATASETS) or split (--split-column COL --test VALUE "
+            "[--train-datasets VALUE]).",
             metavar="[loso|kfold|lodo|holdout|split]",
         ),
     ] = "loso",
     test: Annotated[
         Optional[list[str]],
         typer.Option(help="Test datasets (holdout) or split values (split); repeatable or comma-separated."),
+    ] = None,
+    train_datasets: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--train-datasets",
+            help="Training datasets (holdout) or split values (split; default: every other value); repeatable or "
+            "comma-separated.",
+        ),
     ] = None,
     split_column: Annotated[
         Optional[str], typer.Option(help="Manifest column holding the split (protocol split; DFME: split).")
@@ -212,8 +220,8 @@ def evaluate(
         config = build_config(
             manifest=manifest, model=model, task=task, protocol=protocol, n_splits=n_splits, seed=seed, input=input_,
             features_dir=features or out.resolve().parent / "features", set_=set_, train=train, option=option,
-            test=test, split_column=split_column, weights=weights, size=size, epochs=epochs, resample=resample,
-            loss=loss, val_subjects=val_subjects, include_excluded=include_excluded,
+            train_datasets=train_datasets, test=test, split_column=split_column, weights=weights, size=size,
+            epochs=epochs, resample=resample, loss=loss, val_subjects=val_subjects, include_excluded=include_excluded,
         )  # fmt: skip
         run_options = {"executor": executor, "jobs": jobs, "ray_address": ray_address, "mlflow_uri": mlflow}
         if seeds is not None:

@@ -120,11 +120,11 @@ def plan_folds(
     if protocol == "holdout":
         present = sorted(set(datasets), key=natural_key)
         if not train or not test:
-            raise ValueError("holdout needs --train DATASETS and --test DATASETS")
+            raise ValueError("holdout needs --train-datasets DATASETS and --test DATASETS")
         tr, te = _known(train, present, "dataset(s)"), _known(test, present, "dataset(s)")
         both = sorted(set(tr) & set(te))
         if both:
-            raise ValueError(f"dataset(s) {', '.join(both)} both in --train and --test")
+            raise ValueError(f"dataset(s) {', '.join(both)} both in --train-datasets and --test")
         return _one_fold(np.isin(datasets, tr), np.isin(datasets, te), f"{'+'.join(tr)} -> {'+'.join(te)}")
     if protocol == "split":
         if not split_column:
@@ -139,7 +139,7 @@ def plan_folds(
         tr = _known(train, present, f"value(s) of {split_column}:") if train else [v for v in present if v not in te]
         both = sorted(set(tr) & set(te))
         if both:
-            raise ValueError(f"value(s) {', '.join(both)} both in --train and --test")
+            raise ValueError(f"value(s) {', '.join(both)} both in --train-datasets and --test")
         return _one_fold(np.isin(values, tr), np.isin(values, te), f"{'+'.join(tr)} -> {'+'.join(te)}")
     raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
 

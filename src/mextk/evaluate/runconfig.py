@@ -181,6 +181,7 @@ def build_config(
     set_: list[str] | None = None,
     train: list[str] | None = None,
     option: list[str] | None = None,
+    train_datasets: list[str] | None = None,
     test: list[str] | None = None,
     split_column: str | None = None,
     weights: str | None = None,
@@ -193,9 +194,16 @@ def build_config(
 ) -> RunConfig:
     """A :class:`RunConfig` from command-line style options (the one place ``evaluate`` and ``train`` merge them).
 
-    ``set_`` are feature parameters ``KEY=VALUE``; ``train`` training settings ``KEY=VALUE`` or, without ``=``,
-    names of training datasets or split values; ``option`` model options; ``size`` the model's input size
-    parameter; ``epochs``, ``resample``, ``loss`` and ``val_subjects`` training settings.
+    ``set_`` are feature parameters ``KEY=VALUE``; ``train`` training settings ``KEY=VALUE``;
+    ``train_datasets`` and ``test`` the datasets (holdout) or split values (split) of each side; ``option``
+    model options; ``size`` the model's input size parameter; ``epochs``, ``resample``, ``loss`` and
+    ``val_subjects`` training settings.
+
+    Raises
+    ------
+    ValueError
+        A ``train`` item without ``=`` (a dataset name given where a setting is expected: one meaning per
+        option, so the message points at ``--train-datasets``).
     """
     from mextk.features.batch import parse_params
     from mextk.models.registry import get_model
@@ -206,8 +214,14 @@ def build_config(
         if spec.size_param is None:
             raise ValueError(f"{model} has no input size option")
         feature_params[spec.size_param] = size
-    settings = [t for t in train or [] if "=" in t]
-    train_on = [v.strip() for t in train or [] if "=" not in t for v in t.split(",") if v.strip()]
+    names = [t for t in train or [] if "=" not in t]
+    if names:
+        raise ValueError(
+            f"--train {names[0]}: a training setting is KEY=VALUE (epochs=30); name the training datasets or "
+            "split values with --train-datasets"
+        )
+    settings = list(train or [])
+    train_on = [v.strip() for t in train_datasets or [] for v in t.split(",") if v.strip()]
     test_on = [v.strip() for t in test or [] for v in t.split(",") if v.strip()]
     train_cfg = parse_params(settings)
     for key, value in (("epochs", epochs), ("resample", resample), ("loss", loss), ("val_subjects", val_subjects)):
