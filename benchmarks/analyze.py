@@ -72,7 +72,7 @@ def main() -> None:
         res = analyze_recording(call, model, out, jobs=args.jobs, progress=False)
         total = time.perf_counter() - t
         totals.append(total)
-        times = json.loads((res["folder"] / "done.json").read_text())["times"]
+        times = json.loads((res.folder / "done.json").read_text())["times"]
         print(f"mextk analyze, {args.seconds:.0f} s of 1280x720 25 fps, 4 people, --jobs {args.jobs} (run {run + 1}):")
         for stage, seconds in times.items():
             print(f"  {stage:12s} {seconds:7.1f} s  ({args.seconds / max(seconds, 1e-9):6.1f}x real time alone)")
@@ -83,8 +83,8 @@ def main() -> None:
             f"{len(totals)} runs: median {med:.1f} s ({args.seconds / med:.2f}x real time), range {lo:.1f}-{hi:.1f} s"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  events: {len(res['timeline'])}; peak memory {peak:.0f} MB")
-    print(f"  outputs in {res['folder']}")
+    print(f"  events: {len(res.timeline)}; peak memory {peak:.0f} MB")
+    print(f"  outputs in {res.folder}")
     fresh = []
     if args.fresh:
         # byte-compile mextk's modules first, as `pip install` does: an editable install under

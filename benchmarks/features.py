@@ -11,6 +11,7 @@ use a second thread); they vary by about 20% between runs on the project's
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,16 @@ from mextk.io.video import read_frames
 from mextk.io.writer import write_video
 from mextk.synth.clips import DEFAULT_CLASSES, ClipSpec, render_clip
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_json import save  # noqa: E402
+
+TABLES: list[dict] = []
+
+
+def _section(title: str) -> None:
+    print(title)
+    TABLES.append({"title": title, "columns": ["stage", "ms per sample", "frames/s"], "rows": []})
+
 
 def _time(label: str, fn, items, frames: int) -> None:  # type: ignore[no-untyped-def]
     t = time.perf_counter()
@@ -32,6 +43,7 @@ def _time(label: str, fn, items, frames: int) -> None:  # type: ignore[no-untype
         fn(item)
     dt = time.perf_counter() - t
     print(f"{label:58s} {1000 * dt / len(items):8.1f} ms/sample {frames / dt:9.1f} frames/s")
+    TABLES[-1]["rows"].append([label, f"{1000 * dt / len(items):.1f}", f"{frames / dt:.1f}"])
 
 
 def main() -> None:
@@ -58,7 +70,7 @@ def main() -> None:
     gray = [read_frames(r["path"], gray=True) for r in rows]
     image_landmarks(gray[0][0])  # load dlib's models outside the timings
 
-    print("stages (pure functions on decoded arrays)")
+    _section("stages (pure functions on decoded arrays)")
     _time("decode H.264 (PyAV, RGB)", lambda r: read_frames(r["path"]), rows, n)
     _time("landmarks: track through the clip (HOG + 68-point ERT)", track_landmarks, gray, n)
     onset_lm = [image_landmarks(g[c.onset]) for g, c in zip(gray, clips, strict=True)]
@@ -87,7 +99,8 @@ def main() -> None:
     _time("LBP-TOP, onset/apex/offset (5x5 blocks, u2)", lambda v: lbp_top(v, time_length=1), vols, 3 * len(vols))
     _time("LBP-TOP, whole clip (5x5 blocks, u2)", lambda g: lbp_top(g), gray, n)
 
-    print("\nbatch kinds end to end (decode + landmarks + the stage), per sample")
+    print()
+    _section("batch kinds end to end (decode + landmarks + the stage), per sample")
     for name, fn in (
         ("frames (16 adaptive, 112 px)", _frames),
         ("flow (aligned 128 -> 28)", _flow),
@@ -96,6 +109,8 @@ def main() -> None:
     ):
         kind = name.split()[0]
         _time(name, lambda r, fn=fn, kind=kind: fn(r["path"], r, KINDS[kind][1]), rows, n)
+    notes = f"{len(clips)} synthetic clips, {n} frames of 160x160 (H.264); single-core wall times."
+    print(f"\nwrote {save('features', TABLES, notes=notes)}")
 
 
 if __name__ == "__main__":

@@ -279,7 +279,7 @@ def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
         return
     t = time.perf_counter()
     metrics = evaluate_run(cfg, out, executor="process" if jobs > 1 else "local", jobs=jobs, progress=True)
-    print(f"   full LOSO run: {(time.perf_counter() - t) / 60:.1f} min (UF1 {metrics['uf1']:.4f})")
+    print(f"   full LOSO run: {(time.perf_counter() - t) / 60:.1f} min (UF1 {metrics.uf1:.4f})")
 
 
 def _megc_like(n_subjects: int = 68, n: int = 442, strength: float = 0.1):  # type: ignore[no-untyped-def]
@@ -460,9 +460,9 @@ def ststnet_seeds(full: bool, jobs: int, n_folds: int, precision: str = "fp32", 
     print(f"   {n_seeds} seeds cost {times[f'{n_seeds} seeds'] / times['1 seed']:.2f}x one seed (target: 15 min for 5)")
     if full:  # every fold is done: this scores each seed and combines them
         m = evaluate_seeds(cfg, tmp / "many", list(range(n_seeds)), progress=False)
-        u = m["summary"]["uf1"]
-        print(f"   UF1 per seed {', '.join(f'{v:.3f}' for v in u['values'])}: {u['mean']:.3f} ± {u['sd']:.3f}; "
-              f"seed ensemble {m['ensemble']['uf1']:.3f}")  # fmt: skip
+        u = m.summary["uf1"]
+        print(f"   UF1 per seed {', '.join(f'{v:.3f}' for v in u.values)}: {u.mean:.3f} ± {u.sd:.3f}; "
+              f"seed ensemble {m.ensemble['uf1']:.3f}")  # fmt: skip
 
 
 def main() -> None:

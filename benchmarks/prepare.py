@@ -182,8 +182,8 @@ def mextk_prepare(
         prepare_recordings([path], out + "_first", preset(preset_name, **settings), progress=False, console=quiet)
     t = time.perf_counter()
     result = prepare_recordings([path], out, preset(preset_name, **settings), progress=False, console=quiet)
-    if result["failed"]:
-        raise RuntimeError(result["failed"])
+    if result.failed:
+        raise RuntimeError(result.failed)
     import json
 
     summary = json.loads(next(Path(out).glob("*/summary.json")).read_text())

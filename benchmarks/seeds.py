@@ -67,11 +67,11 @@ def main() -> None:
         )
         took = time.perf_counter() - t
         for metric in ("uf1", "uar"):
-            s = m["summary"][metric]
-            values = ", ".join(f"{v:.3f}" for v in s["values"])
+            s = m.summary[metric]
+            values = ", ".join(f"{v:.3f}" for v in s.values)
             print(
-                f"  {model:11s} {metric.upper()} {s['mean']:.3f} ± {s['sd']:.3f} (range {s['min']:.3f}-{s['max']:.3f}; "
-                f"per seed {values}); seed ensemble {m['ensemble'][metric]:.3f}"
+                f"  {model:11s} {metric.upper()} {s.mean:.3f} ± {s.sd:.3f} (range {s.min:.3f}-{s.max:.3f}; "
+                f"per seed {values}); seed ensemble {m.ensemble[metric]:.3f}"
             )
         print(f"  {model:11s} {took:.0f} s for {len(seeds)} seeds")
 

@@ -57,7 +57,7 @@ def main() -> None:
                 folder / "long.csv", folder / spotter, spotter=spotter, features=folder / "features",
                 seed=3, progress=False,
             )  # fmt: skip
-            intervals = res["intervals"].copy()
+            intervals = res.intervals.copy()
             intervals["dataset"] = f"seed{seed}"
             spotted[spotter].append(intervals)
             f1 = spotting_scores(intervals, truth)["all"]["overall"]["f1"]

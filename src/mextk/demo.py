@@ -20,11 +20,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from mextk.labels import get_taxonomy
+
+if TYPE_CHECKING:
+    from mextk.evaluate.runner import EvaluationResult
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,31 @@ class DemoConfig:
     jobs: int = 2
 
 
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo wrote.
+
+    Attributes
+    ----------
+    out : Path
+        The demo's folder.
+    table : DataFrame
+        The comparison table (``compare.md``), one row per run.
+    runs : dict of str to EvaluationResult
+        Each run's scores, by run name (``lbptop_svm-cmed6``, ...).
+    """
+
+    out: Path
+    table: pd.DataFrame
+    runs: dict[str, EvaluationResult]
+
+
 #: (model, training overrides) the demo compares
 def _demo_models(config: DemoConfig) -> list[tuple[str, dict[str, Any]]]:
     return [("lbptop_svm", {}), ("dgcnn", {"epochs": config.dgcnn_epochs})]
 
 
-def run_demo(
-    out_dir: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, console: Any = None
-) -> dict[str, Any]:
+def run_demo(out_dir: str | os.PathLike[str], config: DemoConfig = DemoConfig(), *, console: Any = None) -> DemoResult:
     """Run the demo and return the comparison table and each run's metrics.
 
     Parameters
@@ -81,8 +101,8 @@ def run_demo(
 
     Returns
     -------
-    dict
-        ``{"table": DataFrame, "runs": {run_name: metrics}}``.
+    DemoResult
+        The comparison table and each run's scores.
     """
     from rich.console import Console
 
@@ -124,7 +144,7 @@ def run_demo(
     console.print(imbalance_sentence(tables.imbalance))
 
     console.rule("[bold]3-4. features and leave-one-subject-out evaluation")
-    runs: dict[str, Any] = {}
+    runs: dict[str, EvaluationResult] = {}
     folders = []
     for task in (tax.name, "spotting"):
         for model, train in _demo_models(config):
@@ -142,7 +162,7 @@ def run_demo(
             executor = "process" if config.jobs > 1 and model != "lbptop_svm" else "local"
             runs[name] = evaluate_run(run_cfg, out / "runs" / name, executor=executor, jobs=config.jobs)
             m = runs[name]
-            console.print(f"  UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f}  ACC {m['acc']:.4f}  ({m['n']} samples)")
+            console.print(f"  UF1 {m.uf1:.4f}  UAR {m.uar:.4f}  ACC {m.acc:.4f}  ({m.n} samples)")
             folders.append(out / "runs" / name)
 
     console.rule("[bold]5. comparison (CMED Table VI form)")
@@ -155,7 +175,7 @@ def run_demo(
         f"Runs: {out / 'runs'} (predictions.csv, metrics.json, confusion.png, table.md); "
         f"table: {out / 'compare.md'}; took {time.perf_counter() - t0:.1f} s"
     )
-    return {"table": table, "runs": runs}
+    return DemoResult(out=out, table=table, runs=runs)
 
 
 def print_table(console: Any, df: pd.DataFrame, title: str, *, floatfmt: str = ".2f") -> None:

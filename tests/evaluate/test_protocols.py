@@ -96,15 +96,16 @@ def _config(manifest, **kw):
 
 def test_lodo_run_scores_each_dataset_and_compare_shows_them(tmp_path):
     m = _vector_manifest(tmp_path)
-    metrics = evaluate_run(_config(m, protocol="lodo"), tmp_path / "lodo", progress=False)
+    result = evaluate_run(_config(m, protocol="lodo"), tmp_path / "lodo", progress=False)
     folds = json.loads((tmp_path / "lodo" / "folds.json").read_text())
     assert folds["names"] == ["casme2", "samm"]
     assert folds["test_subjects"][0] == [f"casme2/{s:02d}" for s in range(1, 5)]
-    assert set(metrics["per_dataset"]) == {"casme2", "samm"} and metrics["per_dataset"]["samm"]["n"] == 24
-    assert metrics["uf1"] > 0.9  # the classes are separable in every dataset
+    per_dataset = result.metrics["per_dataset"]
+    assert set(per_dataset) == {"casme2", "samm"} and per_dataset["samm"]["n"] == 24
+    assert result.uf1 > 0.9  # the classes are separable in every dataset
     table = compare_runs([tmp_path / "lodo"])
     assert table.loc[0, "Protocol"] == "LODO"
-    assert table.loc[0, "UF1 (casme2)"] == pytest.approx(metrics["per_dataset"]["casme2"]["uf1"])
+    assert table.loc[0, "UF1 (casme2)"] == pytest.approx(result.metrics["per_dataset"]["casme2"]["uf1"])
     assert "UAR (samm)" in table.columns
 
 
@@ -146,8 +147,8 @@ def test_split_protocol_refuses_a_subject_on_both_sides(tmp_path):
     m = _vector_manifest(
         tmp_path, datasets=("casme2",), split=lambda d, s: {0: "train", 1: "train", 2: "testA", 3: "train"}[s]
     )
-    metrics = evaluate_run(_config(m, protocol="split", split_column="split", test_on=["testA"]), tmp_path / "s")
-    assert metrics["n"] == 6 and metrics["protocol_detail"] == "Split split: rest -> testA"
+    result = evaluate_run(_config(m, protocol="split", split_column="split", test_on=["testA"]), tmp_path / "s")
+    assert result.n == 6 and result.metrics["protocol_detail"] == "Split split: rest -> testA"
     df = pd.read_csv(m, dtype=str)
     df.loc[df.index[-1], "split"] = "testA"  # one sample of subject 04 moves to the test part
     df.to_csv(tmp_path / "leaky.csv", index=False)
@@ -164,8 +165,8 @@ def test_a_failed_check_writes_no_config_so_the_corrected_rerun_starts(tmp_path)
     with pytest.raises(ValueError, match="needs at least 10 subjects, got 4"):
         evaluate_run(_config(m, protocol="kfold", n_splits=10), out, progress=False)
     assert not (out / "config.json").exists()
-    metrics = evaluate_run(_config(m, protocol="kfold", n_splits=2), out, progress=False)
-    assert metrics["n_folds"] == 2
+    result = evaluate_run(_config(m, protocol="kfold", n_splits=2), out, progress=False)
+    assert result.n_folds == 2
 
 
 def test_resume_refuses_folds_that_differ_from_the_finished_ones(tmp_path):

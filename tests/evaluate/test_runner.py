@@ -63,8 +63,11 @@ def _config(manifest, features, model, **kw):
 @pytest.mark.parametrize("model", list(TINY))
 def test_every_model_trains_and_is_scored_under_loso(manifest, features, tmp_path, model):
     out = tmp_path / model
-    metrics = evaluate_run(_config(manifest, features, model), out, progress=False)
-    assert {"acc", "uf1", "uar", "per_dataset", "per_class"} <= set(metrics)
+    result = evaluate_run(_config(manifest, features, model), out, progress=False)
+    assert {"acc", "uf1", "uar", "per_dataset", "per_class"} <= set(result.metrics)
+    written = json.loads((out / "metrics.json").read_text())  # the typed result is what the run folder holds
+    assert (result.out, result.model, result.uf1, result.n) == (out, model, written["uf1"], written["n"])
+    assert result.classes == tuple(written["classes"]) and result.resumed_folds == 0
     preds = pd.read_csv(out / "predictions.csv", dtype={"subject": str})
     probs = preds[[c for c in preds.columns if c.startswith("p_")]].to_numpy()
     assert list(preds.columns[:6]) == ["sample_id", "subject", "dataset", "fold", "y_true", "y_pred"]
@@ -96,12 +99,12 @@ def test_recognition_and_spotting_beat_chance_with_lbp_top(larger_dataset, featu
     spot = evaluate_run(
         _config(larger_dataset, features, "lbptop_svm", task="spotting"), tmp_path / "spot", progress=False
     )
-    assert rec["n"] == 72 and rec["variant"] == "6-Class"  # No-ME left out of the 6 emotions
-    assert spot["n"] == 84 and spot["variant"] == "ME vs No-ME"
-    assert rec["uf1"] > 0.5  # chance is 1/6
+    assert rec.n == 72 and rec.variant == "6-Class"  # No-ME left out of the 6 emotions
+    assert spot.n == 84 and spot.variant == "ME vs No-ME"
+    assert rec.uf1 > 0.5  # chance is 1/6
     # spotting, 72 ME against 12 No-ME: any predictor blind to the input has UAR 0.5; always answering "ME"
     # has UF1 (144/156 + 0) / 2 = 0.46
-    assert spot["uar"] > 0.5 and spot["uf1"] > 0.5
+    assert spot.uar > 0.5 and spot.uf1 > 0.5
 
 
 @pytest.mark.parametrize("protocol", ["loso", "kfold"])
@@ -212,7 +215,7 @@ def test_precomputed_flow_images_and_arrays(manifest, features, tmp_path):
     # .npy inputs are the cached arrays themselves: the same predictions as the feature path
     a = pd.read_csv(tmp_path / "npy" / "predictions.csv")
     b = pd.read_csv(tmp_path / "cache" / "predictions.csv")
-    assert computed["n"] == len(df) and (a["y_pred"].to_numpy() == b["y_pred"].to_numpy()).all()
+    assert computed.n == len(df) and (a["y_pred"].to_numpy() == b["y_pred"].to_numpy()).all()
     bad = df.assign(path=[str(tmp_path / "img" / "x.gif")] * len(df))
     bad.to_csv(tmp_path / "bad.csv", index=False)
     res = CliRunner().invoke(
@@ -225,12 +228,12 @@ def test_precomputed_flow_images_and_arrays(manifest, features, tmp_path):
 def test_saved_fold_models_score_without_training_and_runs_compare(manifest, features, tmp_path):
     first = evaluate_run(_config(manifest, features, "lbptop_svm"), tmp_path / "a", progress=False)
     rescored = score_checkpoints(tmp_path / "a", tmp_path / "b", progress=False)
-    assert (rescored["acc"], rescored["uf1"]) == (first["acc"], first["uf1"])
+    assert (rescored.acc, rescored.uf1) == (first.acc, first.uf1)
     res = CliRunner().invoke(
         app, ["evaluate", str(manifest), "--checkpoints", str(tmp_path / "a"), "--out", str(tmp_path / "c"), "--json"]
     )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["uar"] == first["uar"]
+    assert json.loads(res.stdout)["uar"] == first.uar
     table = compare_runs([tmp_path / "a", tmp_path / "c"])
     assert list(table["Method"]) == ["LBP-TOP", "LBP-TOP"] and table["UF1"].nunique() == 1
     res = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path)])
@@ -249,21 +252,21 @@ def test_process_and_ray_executors_match_local(manifest, features, tmp_path):
     proc = evaluate_run(cfg, tmp_path / "process", executor="process", jobs=2, progress=False)
     a = pd.read_csv(tmp_path / "local" / "predictions.csv")
     b = pd.read_csv(tmp_path / "process" / "predictions.csv")
-    assert (a["y_pred"] == b["y_pred"]).all() and proc["uf1"] == local["uf1"]
+    assert (a["y_pred"] == b["y_pred"]).all() and proc.uf1 == local.uf1
     pytest.importorskip("ray")
     ray_run = evaluate_run(cfg, tmp_path / "ray", executor="ray", jobs=2, progress=False)
     c = pd.read_csv(tmp_path / "ray" / "predictions.csv")
-    assert (a["y_pred"] == c["y_pred"]).all() and ray_run["uf1"] == local["uf1"]
+    assert (a["y_pred"] == c["y_pred"]).all() and ray_run.uf1 == local.uf1
 
 
 def test_mlflow_logging(manifest, features, tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a file store keeps the test serverless
     uri = (tmp_path / "mlruns").as_uri()
-    metrics = evaluate_run(_config(manifest, features, "lbptop_svm"), tmp_path / "run", mlflow_uri=uri, progress=False)
+    result = evaluate_run(_config(manifest, features, "lbptop_svm"), tmp_path / "run", mlflow_uri=uri, progress=False)
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["mextk"])
-    assert len(runs) == 1 and runs["metrics.uf1"][0] == pytest.approx(metrics["uf1"])
+    assert len(runs) == 1 and runs["metrics.uf1"][0] == pytest.approx(result.uf1)
     assert runs["params.model"][0] == "lbptop_svm"
 
 
@@ -302,8 +305,8 @@ def test_precomputed_graph_files(manifest, features, tmp_path):
     )
     from_files = evaluate_run(cfg, tmp_path / "files", progress=False)
     from_cache = evaluate_run(_config(manifest, features, "dgcnn"), tmp_path / "cache", progress=False)
-    assert from_files["n"] == from_cache["n"] == len(df)
-    assert (from_files["acc"], from_files["uf1"]) == (from_cache["acc"], from_cache["uf1"])
+    assert from_files.n == from_cache.n == len(df)
+    assert (from_files.acc, from_files.uf1) == (from_cache.acc, from_cache.uf1)
 
 
 def _subset(manifest: Path, tmp_path: Path, name: str, keep, **columns) -> Path:
@@ -376,12 +379,12 @@ def test_a_class_missing_from_a_folds_training_is_warned_about_and_recorded(mani
     rows = pd.read_csv(keep, dtype=str)
     assert set(rows.loc[rows["emotion"] == "fear", "subject"]) == {"s01"}
     with pytest.warns(UserWarning, match="1 of 4 folds train without a class"):
-        metrics = evaluate_run(_config(keep, features, "lbptop_svm", task="cmed7"), tmp_path / "r", progress=False)
-    assert len(metrics["class_warnings"]) == 1 and metrics["class_warnings"][0].startswith(
+        result = evaluate_run(_config(keep, features, "lbptop_svm", task="cmed7"), tmp_path / "r", progress=False)
+    assert len(result.metrics["class_warnings"]) == 1 and result.metrics["class_warnings"][0].startswith(
         "fold 0: training has no fear"
     )
     saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert saved["class_warnings"] == metrics["class_warnings"]
+    assert saved["class_warnings"] == result.metrics["class_warnings"]
 
 
 def test_two_datasets_sharing_a_subject_name_are_two_people_and_two_loso_folds(manifest, features, tmp_path):
@@ -452,4 +455,4 @@ def test_flow_augmentation_and_tta_run_under_loso_fall_back_from_the_kernel_and_
     with pytest.raises(ValueError, match=r"\.npy: augment_rotate needs the raw flow's u and v ranges"):
         evaluate_run(cfg, tmp_path / "rangeless", progress=False)
     flips = evaluate_run(replace(cfg, train={"epochs": 1, "augment_flip": 0.5}), tmp_path / "flips", progress=False)
-    assert flips["n"] == len(df)
+    assert flips.n == len(df)

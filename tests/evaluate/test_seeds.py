@@ -26,8 +26,8 @@ def test_seed_lists_and_ranges_parse_and_bad_ones_are_named():
 def test_spread_is_the_papers_mean_and_sample_sd():
     # issue 16's five STSTNet UF1s: mean 0.688, sd 0.016
     s = spread([0.7113, 0.6904, 0.6826, 0.6660, 0.6916])
-    assert s["mean"] == pytest.approx(0.68838) and s["sd"] == pytest.approx(0.016386, abs=1e-6)
-    assert s["min"] == 0.666 and s["max"] == 0.7113 and spread([0.5])["sd"] == 0.0
+    assert s.mean == pytest.approx(0.68838) and s.sd == pytest.approx(0.016386, abs=1e-6)
+    assert s.min == 0.666 and s.max == 0.7113 and spread([0.5]).sd == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,11 @@ def _uf1(df: pd.DataFrame) -> float:
 
 def test_three_seeds_make_three_runs_whose_uf1_spread_is_recomputed_from_their_predictions(three_seeds):
     out, metrics = three_seeds
-    assert metrics["seeds"] == [0, 1, 2]
+    assert metrics.seeds == (0, 1, 2)
     uf1 = [_uf1(pd.read_csv(seed_folder(out, s) / "predictions.csv")) for s in (0, 1, 2)]
-    assert metrics["summary"]["uf1"]["values"] == pytest.approx(uf1)
-    assert metrics["summary"]["uf1"]["mean"] == pytest.approx(np.mean(uf1))
-    assert metrics["summary"]["uf1"]["sd"] == pytest.approx(np.std(uf1, ddof=1))
+    assert metrics.summary["uf1"].values == pytest.approx(uf1)
+    assert metrics.summary["uf1"].mean == pytest.approx(np.mean(uf1))
+    assert metrics.summary["uf1"].sd == pytest.approx(np.std(uf1, ddof=1))
     assert json.loads((out / "metrics.json").read_text())["summary"]["uf1"]["sd"] == pytest.approx(np.std(uf1, ddof=1))
     probs = [pd.read_csv(seed_folder(out, s) / "predictions.csv").set_index("sample_id") for s in (0, 1, 2)]
     assert not np.allclose(
@@ -69,7 +69,7 @@ def test_the_seed_ensemble_averages_the_runs_probabilities_per_sample(three_seed
     want = np.mean([r.loc[ens.index, cols].to_numpy() for r in runs], axis=0)
     assert np.allclose(ens[cols].to_numpy(), want)
     assert (ens["y_pred"].to_numpy() == want.argmax(axis=1)).all()
-    assert metrics["ensemble"]["uf1"] == pytest.approx(_uf1(ens.reset_index()))
+    assert metrics.ensemble["uf1"] == pytest.approx(_uf1(ens.reset_index()))
 
 
 def test_evaluate_seeds_on_the_command_line_prints_mean_and_sd_and_refuses_a_bad_list(synth_dataset, tmp_path):
@@ -96,8 +96,8 @@ def test_compare_shows_mean_and_sd_for_a_multi_seed_run_and_marks_a_single_run(t
 
     out, metrics = three_seeds
     table = compare_runs([out, seed_folder(out, 0)])
-    s = metrics["summary"]["uf1"]
-    assert table["UF1"][0] == f"{s['mean']:.3f} ± {s['sd']:.3f}" and table["Seeds"][0] == 3
+    s = metrics.summary["uf1"]
+    assert table["UF1"][0] == f"{s.mean:.3f} ± {s.sd:.3f}" and table["Seeds"][0] == 3
     assert table["Seeds"][1] == "1 (single run)" and isinstance(table["UF1"][1], float)
     assert table["Method"][0] == table["Method"][1] == "STSTNet"
     result = CliRunner().invoke(app, ["compare", str(out), str(seed_folder(out, 0))], env={"COLUMNS": "300"})
@@ -143,7 +143,7 @@ def test_the_process_executor_spreads_every_seeds_folds_over_one_pool_and_matche
         a = pd.read_csv(seed_folder(out, s) / "predictions.csv").sort_values("sample_id")
         b = pd.read_csv(seed_folder(tmp_path / "run", s) / "predictions.csv").sort_values("sample_id")
         assert (a["y_pred"].to_numpy() == b["y_pred"].to_numpy()).all()
-    assert spread_run["summary"]["uf1"]["values"] == pytest.approx(local["summary"]["uf1"]["values"])
+    assert spread_run.summary["uf1"].values == pytest.approx(local.summary["uf1"].values)
 
 
 def test_the_ray_executor_runs_every_seeds_folds_and_matches_local(three_seeds, tmp_path):

@@ -75,8 +75,8 @@ def test_features_and_evaluate_skip_excluded_clips_and_say_why(reviewed, tmp_pat
     skipped = pd.read_csv(tmp_path / "run" / "skipped.csv")
     reasons = dict(zip(skipped["sample_id"], skipped["reason"], strict=True))
     assert reasons[ids[0]].startswith("flagged by prepare") and reasons[ids[2]].startswith("rejected in review.csv")
-    assert metrics["n"] == n - 2
+    assert metrics.n == n - 2
     from dataclasses import replace
 
     everything = evaluate_run(replace(cfg, include_excluded=True), tmp_path / "all", progress=False)
-    assert everything["n"] == n
+    assert everything.n == n

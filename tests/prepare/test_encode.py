@@ -16,7 +16,7 @@ def test_mp4_clips_equal_the_virtual_clips_up_to_compression(tmp_path):
     enc = prepare_recordings(
         [video], tmp_path / "mp4", preset("default", pose=False, clip_format="mp4"), progress=False
     )
-    a, b = virt["manifest"], enc["manifest"]
+    a, b = virt.manifest, enc.manifest
     cols = ["sample_id", "start_frame", "end_frame", "n_frames", "x", "y", "w", "h"]
     assert a[cols].equals(b[cols]) and len(a) == 1
     assert a["path"].iloc[0].endswith(".clip.json") and b["path"].iloc[0].endswith(".mp4")

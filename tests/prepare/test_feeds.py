@@ -46,7 +46,7 @@ def test_the_card_is_told_from_the_live_camera(card_call):
 
 def test_a_camera_off_ends_the_clip_at_the_card_and_the_feed_keeps_its_id(card_call):
     truth, result, _ = card_call
-    m = result["manifest"]
+    m = result.manifest
     ev = evaluate_against_truth(m, truth)
     assert ev["mixed"] == []  # no clip shows the card
     assert min(ev["recovered"].values()) >= 0.97
@@ -68,7 +68,7 @@ def test_a_lighting_change_in_place_keeps_the_feed(tmp_path):
     result = prepare_recordings(
         [tmp_path / "call.mp4"], tmp_path / "out", preset("default", pose=False), progress=False
     )
-    ev = evaluate_against_truth(result["manifest"], truth)
+    ev = evaluate_against_truth(result.manifest, truth)
     assert ev["tracks"]["p1"] == {1} and ev["tracks"]["p2"] == {2}
     assert min(ev["recovered"].values()) >= 0.97 and ev["mixed"] == []
 

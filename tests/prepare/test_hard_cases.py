@@ -88,7 +88,7 @@ def test_the_ground_truth_has_the_hard_moments(hard):
 
 def test_every_participant_is_covered_without_mixing_or_share_frames(hard):
     truth, results, _ = hard
-    ev = evaluate_against_truth(results["default"]["manifest"], truth)
+    ev = evaluate_against_truth(results["default"].manifest, truth)
     assert ev["mixed"] == []  # no clip shows two people or a camera-off card
     assert ev["in_share"] == 0
     for person, share in ev["recovered"].items():
@@ -97,13 +97,13 @@ def test_every_participant_is_covered_without_mixing_or_share_frames(hard):
 
 def test_clip_boundaries_are_within_half_a_second(hard):
     truth, results, _ = hard
-    ev = evaluate_against_truth(results["default"]["manifest"], truth)
+    ev = evaluate_against_truth(results["default"].manifest, truth)
     assert max(ev["start_err"]) <= 0.5 and max(ev["end_err"]) <= 0.5  # measured: 0.12 s and 0.16 s
 
 
 def test_one_track_per_participant_plus_at_most_one_per_rejoin(hard):
     truth, results, _ = hard
-    m = results["default"]["manifest"]
+    m = results["default"].manifest
     ev = evaluate_against_truth(m, truth)
     for p in truth["participants"]:
         rejoins = len(p["sessions"]) - 1
@@ -114,7 +114,7 @@ def test_one_track_per_participant_plus_at_most_one_per_rejoin(hard):
 
 def test_a_camera_off_card_ends_the_clip_and_the_feed_keeps_its_id(hard):
     _, results, _ = hard
-    m = results["default"]["manifest"]
+    m = results["default"].manifest
     rows = m.to_dict("records")
     # Kim's clips: none runs into the card (frames 175-299)
     kim = [r for r in rows if r["x"] > 480 and r["y"] > 270 and r["start_frame"] < 450]
@@ -124,7 +124,7 @@ def test_a_camera_off_card_ends_the_clip_and_the_feed_keeps_its_id(hard):
 
 def test_hard_frames_stay_in_the_clip_and_the_sidecar_says_how_they_were_found(hard):
     _, results, folder = hard
-    m = results["default"]["manifest"]
+    m = results["default"].manifest
     # Alex's first clip runs through the laugh (100-175) and the 45-degree turn (300-375)
     alex = m[(m["start_frame"] == 0) & (m["x"] < 480) & (m["y"] < 270)].iloc[0]
     assert alex["end_frame"] >= 700
@@ -139,8 +139,8 @@ def test_hard_frames_stay_in_the_clip_and_the_sidecar_says_how_they_were_found(h
 
 def test_the_default_beats_algorithm_1_on_every_measure(hard):
     truth, results, _ = hard
-    ours = evaluate_against_truth(results["default"]["manifest"], truth)
-    paper = evaluate_against_truth(results["cmed"]["manifest"], truth)
+    ours = evaluate_against_truth(results["default"].manifest, truth)
+    paper = evaluate_against_truth(results["cmed"].manifest, truth)
     assert min(ours["recovered"].values()) > min(paper["recovered"].values())
     assert len(ours["mixed"]) <= len(paper["mixed"]) and ours["in_share"] <= paper["in_share"]
     assert max(ours["start_err"] + ours["end_err"]) <= max(paper["start_err"] + paper["end_err"])

@@ -67,7 +67,7 @@ def gallery(tmp_path_factory):
         progress=False,
     )
     result = prepare_recordings([folder / "hard720.mp4"], folder / "out", preset("default"), progress=False)
-    return truth, result["manifest"]
+    return truth, result.manifest
 
 
 def test_the_gallery_has_its_hard_moments(gallery):

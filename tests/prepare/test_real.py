@@ -30,14 +30,13 @@ def real_gallery(tmp_path_factory):
     truth = compose_gallery(videos, folder / "gallery.mp4", cfg, progress=False)
     out = folder / "out"
     result = prepare_recordings([folder / "gallery.mp4"], out, preset("default"), progress=False)
-    result["folder"] = out
-    return truth, result
+    return truth, result, out
 
 
 def test_real_gallery_meets_the_acceptance_criteria(real_gallery):
-    truth, result = real_gallery
-    m = result["manifest"]
-    assert not result["failed"]
+    truth, result, _ = real_gallery
+    m = result.manifest
+    assert not result.failed
     ev = evaluate_against_truth(m, truth)
     assert ev["mixed"] == []  # every clip shows one real person
     for person, share in ev["recovered"].items():
@@ -48,8 +47,8 @@ def test_real_gallery_meets_the_acceptance_criteria(real_gallery):
 
 
 def test_real_faces_are_frontal_enough_and_kept(real_gallery):
-    _, result = real_gallery
-    m = result["manifest"]
+    _, result, _ = real_gallery
+    m = result.manifest
     assert (m["face_px"] > 60).all()
     assert m["kept"].mean() >= 0.5  # most real clips pass the automatic checks
 
@@ -59,7 +58,7 @@ def test_crowd_clip_gets_flags_and_does_not_crash(tmp_path):
     out = tmp_path / "out"
     # the clip lasts 4.2 s with people walking: allow short clips so that there is something to flag
     result = prepare_recordings([crowd], out, preset("default", min_duration=0.5, detect_width=1280), progress=False)
-    assert not result["failed"]
+    assert not result.failed
     m = pd.read_csv(out / "manifest.csv", keep_default_na=False)
     assert len(m) >= 1
     flags = set("+".join(m["flags"]).split("+")) - {""}
@@ -73,8 +72,8 @@ def test_tiny_gallery_faces_are_flagged(tmp_path):
     cfg = CallConfig(duration_s=8, width=480, height=270, seed=3, n_late=0, n_early_leave=0, screen_share=False)
     compose_gallery(videos, tmp_path / "tiny.mp4", cfg, progress=False)
     result = prepare_recordings([tmp_path / "tiny.mp4"], tmp_path / "out", preset("default"), progress=False)
-    m = result["manifest"]
-    assert not result["failed"] and len(m) >= 3
+    m = result.manifest
+    assert not result.failed and len(m) >= 3
     assert m["flags"].astype(str).str.contains("small_face").all()
     assert not m["kept"].any()
 
@@ -86,8 +85,8 @@ def test_every_feature_kind_runs_on_the_prepared_real_manifest(real_gallery, tmp
     from mextk.cli import app
     from mextk.features.kinds import KIND_DEFAULTS
 
-    _, result = real_gallery
-    manifest = result["folder"] / "manifest.csv"
+    _, _, out = real_gallery
+    manifest = out / "manifest.csv"
     n = len(pd.read_csv(manifest))
     for kind in KIND_DEFAULTS:
         # every clip, the flagged ones too (review decisions are tested in tests/io/test_review.py)

@@ -25,8 +25,8 @@ def prepared_call(synth_call, tmp_path_factory):
 @pytest.mark.slow
 def test_default_meets_the_acceptance_criteria_on_a_synthetic_call(prepared_call):
     out, result, truth = prepared_call
-    m = result["manifest"]
-    assert not result["failed"] and len(m) >= 4
+    m = result.manifest
+    assert not result.failed and len(m) >= 4
     ev = evaluate_against_truth(m, truth)
     assert ev["mixed"] == []  # no clip mixes two people
     for person, share in ev["recovered"].items():
@@ -85,7 +85,7 @@ def test_clips_show_the_person_of_their_tile(prepared_call):
     import cv2
 
     out, result, truth = prepared_call
-    row = result["manifest"].iloc[0]
+    row = result.manifest.iloc[0]
     t = int(row["start_frame"]) + 10
     rec = next(iter((out / "call").glob("summary.json")))
     recording = json.loads(rec.read_text())["recording"]
@@ -186,9 +186,9 @@ def test_bad_recordings_are_reported_and_the_others_finish(tmp_path):
     result = prepare_recordings(
         [good, bad, tmp_path / "missing.mp4"], out, preset("default", pose=False), progress=False
     )
-    assert result["done"] == ["good"]
-    assert set(result["failed"]) == {"bad", "missing"}
-    assert all("\n" not in msg and ("bad.mp4" in msg or "missing.mp4" in msg) for msg in result["failed"].values())
+    assert result.done == ["good"]
+    assert set(result.failed) == {"bad", "missing"}
+    assert all("\n" not in msg and ("bad.mp4" in msg or "missing.mp4" in msg) for msg in result.failed.values())
     assert len(_rows(out)) == 1
     lines = (out / "problems.txt").read_text().strip().splitlines()
     assert len(lines) == 2
@@ -222,7 +222,7 @@ def test_truncated_recording_keeps_the_clips_before_the_damage(tmp_path, suffix)
     other = write_video(tmp_path / "other.mp4", frames[:100], fps=25)
     out = tmp_path / "out"
     result = prepare_recordings([cut, other], out, preset("default", pose=False), progress=False)
-    assert sorted(result["done"]) == ["cut", "other"]  # the damaged one does not stop the other
+    assert sorted(result.done) == ["cut", "other"]  # the damaged one does not stop the other
     rows = _rows(out)
     cut_rows = rows[rows["source_recording"] == "cut"]
     assert len(cut_rows) == 1 and 100 < cut_rows["end_frame"].iloc[0] < 390
@@ -232,7 +232,7 @@ def test_truncated_recording_keeps_the_clips_before_the_damage(tmp_path, suffix)
     assert probe_video(out / cut_rows["path"].iloc[0]).n_frames == cut_rows["n_frames"].iloc[0]
     # the damage is said, not only recorded: in the clip's flags, in problems.txt, in the result
     assert "source_truncated" in cut_rows["flags"].iloc[0] and str(cut_rows["kept"].iloc[0]).lower() == "false"
-    assert list(result["truncated"]) == ["cut"] and "truncated" in result["truncated"]["cut"]
+    assert list(result.truncated) == ["cut"] and "truncated" in result.truncated["cut"]
     assert "cut" in (out / "problems.txt").read_text()
     res = CliRunner().invoke(app, ["prepare", str(cut), "--out", str(tmp_path / "o2"), "--no-pose"])
     assert res.exit_code == 1 and "damaged" in res.output and "truncated" in res.output
@@ -274,7 +274,7 @@ def test_resume_skips_finished_recordings_and_redoes_interrupted_ones(tmp_path):
     (out / "b" / "summary.json").unlink()
     (out / "b" / "clips" / ".t01_c001.x.part.mp4").write_bytes(b"half")
     result = prepare_recordings([a, b], out, cfg, progress=False)
-    assert result["skipped"] == ["a"] and result["done"] == ["b"]
+    assert result.skipped == ["a"] and result.done == ["b"]
     assert clip_a.stat().st_mtime_ns == mtime
     assert not list((out / "b" / "clips").glob(".*part*"))
     assert len(_rows(out)) == 2
@@ -307,12 +307,12 @@ def test_parallel_jobs_and_ray_give_the_same_manifest(tmp_path):
     r1 = prepare_recordings(vids, tmp_path / "o1", cfg, progress=False)
     r2 = prepare_recordings(vids, tmp_path / "o2", cfg, jobs=2, progress=False)
     cols = ["sample_id", "start_frame", "end_frame", "x", "y", "w", "h", "flags"]
-    pd.testing.assert_frame_equal(r1["manifest"][cols], r2["manifest"][cols])
+    pd.testing.assert_frame_equal(r1.manifest[cols], r2.manifest[cols])
     # Ray tasks (a local instance) give the same outputs, and a bad recording fails alone there too
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 64)
     r3 = prepare_recordings([*vids, tmp_path / "bad.mp4"], tmp_path / "o3", cfg, executor="ray", jobs=2, progress=False)
-    pd.testing.assert_frame_equal(r1["manifest"][cols], r3["manifest"][cols])
-    assert list(r3["failed"]) == ["bad"] and "bad.mp4" in r3["failed"]["bad"] and "Traceback" not in r3["failed"]["bad"]
+    pd.testing.assert_frame_equal(r1.manifest[cols], r3.manifest[cols])
+    assert list(r3.failed) == ["bad"] and "bad.mp4" in r3.failed["bad"] and "Traceback" not in r3.failed["bad"]
     for name in ("v0", "v1", "v2"):  # the clips themselves: the same frames of the same recording
         first = sorted(p.read_bytes() for p in (tmp_path / "o1" / name / "clips").glob("*.clip.json"))
         assert first and first == sorted(p.read_bytes() for p in (tmp_path / "o3" / name / "clips").glob("*.clip.json"))
@@ -354,7 +354,7 @@ def test_every_setting_is_an_option_and_reaches_the_config(tmp_path, monkeypatch
 
     def fake(inputs, out, config, **kw):  # the boundary: the splitting itself is tested elsewhere
         seen["config"] = config
-        return {"done": [], "skipped": [], "failed": {}, "truncated": {}, "manifest": pd.DataFrame({"kept": []})}
+        return mextk.prepare.batch.PrepareResult([], [], {}, {}, pd.DataFrame({"kept": []}))
 
     monkeypatch.setattr(mextk.prepare.batch, "prepare_recordings", fake)
     values = {"detect_width": "800", "min_face_frac": "0.1", "haar_scale_factor": "1.2", "haar_min_neighbors": "3",
@@ -381,7 +381,7 @@ def test_two_people_in_one_tile_are_flagged(tmp_path):
     cfg = CallConfig(duration_s=8, width=960, height=540, n_late=0, n_early_leave=0, screen_share=False, seed=1)
     compose_gallery(videos, tmp_path / "call.mp4", cfg, progress=False)
     result = prepare_recordings([tmp_path / "call.mp4"], tmp_path / "out", preset("default"), progress=False)
-    m = result["manifest"]
+    m = result.manifest
     flagged = m[m["flags"].astype(str).str.contains("multiple_faces")]
     assert len(flagged) == 1 and flagged["x"].iloc[0] < 480  # the siblings' tile (left)
     assert not m[m["x"] >= 480]["flags"].astype(str).str.contains("multiple_faces").any()
@@ -399,7 +399,7 @@ def test_a_face_hidden_most_of_the_time_is_flagged_covered(tmp_path):
 def test_cmed_fixed_crops_take_in_other_tiles_and_are_flagged(synth_call, tmp_path):
     path, _, _ = synth_call
     result = prepare_recordings([path], tmp_path / "out", preset("cmed", pose=False), progress=False)
-    m = result["manifest"]
+    m = result.manifest
     assert len(m) >= 1
     assert m["flags"].astype(str).str.contains("intrusion").all()  # 300x300 squares on 640x360 galleries
 
@@ -486,5 +486,5 @@ def test_a_still_image_beside_a_recording_fails_alone(tmp_path):
     image = tmp_path / "photo.jpg"
     cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
     result = prepare_recordings([video, image], tmp_path / "out", preset("default", pose=False), progress=False)
-    assert result["done"] == ["call"] and list(result["failed"]) == ["photo"]
-    assert "still image" in result["failed"]["photo"]
+    assert result.done == ["call"] and list(result.failed) == ["photo"]
+    assert "still image" in result.failed["photo"]

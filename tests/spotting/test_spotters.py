@@ -145,7 +145,7 @@ def test_softnet_model_trains_per_fold_on_flow_images_and_writes_valid_intervals
         assert sorted(k.split("|")[1] for k in saved.files) == ["macro", "micro"]
         # one score per used frame: every 2nd frame at 25 fps with rate_hz 12.5
         assert all(120 <= len(saved[k]) <= 200 for k in saved.files)
-    spotted = res["intervals"]
+    spotted = res.intervals
     assert set(spotted["video_id"]) == {f"L0{i}_v1" for i in range(1, 7)}
     ivs = spotted[spotted["onset"].notna()]
     assert ((ivs["offset"] - ivs["onset"]) == np.where(ivs["type"] == "micro", 10, 30)).all()  # 2k at 25 fps
@@ -161,7 +161,7 @@ def test_a_rerun_reuses_the_cached_signals_and_other_settings_are_refused(long_v
 
     monkeypatch.setattr(SpotterSettings, "compute_video", no_decoding)
     again = spot_manifest(long_videos, tmp_path / "run", progress=False)
-    pd.testing.assert_frame_equal(first["intervals"], again["intervals"])
+    pd.testing.assert_frame_equal(first.intervals, again.intervals)
     with pytest.raises(FileExistsError, match="other settings"):
         spot_manifest(long_videos, tmp_path / "run", settings=SpotterSettings(threshold=9.0), progress=False)
 

@@ -40,7 +40,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ import pandas as pd
 
 from mextk.analyze.events import cut_all, event_name
 from mextk.analyze.html_report import person_name, pyplot, write_report
-from mextk.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
 from mextk.io.runfolder import RunFolder
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 
@@ -82,6 +82,39 @@ def _quality(clips_root: Path, row: pd.Series, onset: int, offset: int) -> tuple
     return visible, float(score.mean()) if score.notna().any() else float("nan")
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """One recording's analysis, as written to ``DIR/RECORDING/``.
+
+    Attributes
+    ----------
+    folder : Path
+        The recording's folder (``timeline.csv``, ``timeline.json``, ``report.html``, ``proposals.csv``).
+    timeline : DataFrame
+        The events (:data:`TIMELINE_COLUMNS`), by person and time.
+    cached : bool
+        The recording had been analysed with the same settings; nothing was recomputed.
+    times : dict of str to float
+        Seconds per stage (:data:`STAGES`) of the run that wrote the folder.
+    failed_clips : dict of str to str
+        Clips whose motion could not be computed, with the reason.
+    """
+
+    folder: Path
+    timeline: pd.DataFrame
+    cached: bool
+    times: dict[str, float]
+    failed_clips: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AnalysisBatch:
+    """The analyses of several recordings: the finished ones by path, and those that failed, with the reason."""
+
+    results: dict[str, Analysis]
+    failed: dict[str, str]
+
+
 def analyze_recording(
     recording: str | os.PathLike[str],
     model_dir: str | os.PathLike[str],
@@ -93,7 +126,7 @@ def analyze_recording(
     jobs: int = 1,
     progress: bool = True,
     on_stage: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> Analysis:
     """Analyse one recording (see the module docstring); returns the timeline and the stage times.
 
     ``on_stage(name)`` is called as each stage (:data:`STAGES`) begins (the progress bar of
@@ -133,15 +166,17 @@ def analyze_recording(
     # a recording analysed with these settings is done; with other ones it is analysed again (its outputs replaced)
     if RunFolder(folder, "done.json", what="analysis", key="settings").differences(settings) == []:
         timeline = pd.read_csv(folder / "timeline.csv", dtype={"person": str, "clip": str})
-        return {"timeline": timeline, "folder": folder, "cached": True, "times": {}}
+        failed_clips = read_json(folder / "timeline.json", what="analysis timeline").get("failed_clips", {})
+        times = read_json(done, what="analysis record").get("times", {})
+        return Analysis(folder=folder, timeline=timeline, cached=True, times=times, failed_clips=failed_clips)
     times: dict[str, float] = {}
     stage("prepare")
     t0 = time.perf_counter()
     prepared = out / "prepared"
     res = prepare_recordings([recording], prepared, prepare, jobs=1, progress=progress)
-    if recording.stem in res["failed"]:
-        raise ValueError(f"{recording}: prepare failed: {res['failed'][recording.stem]}")
-    manifest = res["manifest"]
+    if recording.stem in res.failed:
+        raise ValueError(f"{recording}: prepare failed: {res.failed[recording.stem]}")
+    manifest = res.manifest
     clips = manifest[manifest["source_recording"] == recording.stem].copy()
     clips.attrs = dict(manifest.attrs)
     clips, _ = apply_review(clips, include_excluded=include_excluded)
@@ -218,7 +253,7 @@ def analyze_recording(
             jobs=jobs,
             progress=progress,
         )
-        preds = recognised["predictions"]
+        preds = recognised.table
     times["recognition"] = time.perf_counter() - t0
 
     by_id = preds.set_index("sample_id") if len(preds) else preds
@@ -295,7 +330,7 @@ def analyze_recording(
     times["report"] = time.perf_counter() - t0
     write_json_atomic(done, {"settings": settings, "times": times, "events": len(public)})
     shutil.rmtree(event_root, ignore_errors=True)
-    return {"timeline": public, "folder": folder, "cached": False, "times": times, "failed_clips": failed}
+    return Analysis(folder=folder, timeline=public, cached=False, times=times, failed_clips=failed)
 
 
 #: The stages of one recording, with their shares of its time (measured by ``benchmarks/analyze.py``), which the
@@ -311,7 +346,7 @@ def analyze_recordings(
     jobs: int = 1,
     progress: bool = True,
     **kwargs: Any,
-) -> dict[str, Any]:
+) -> AnalysisBatch:
     """Analyse each recording (one after another; ``jobs`` parallelises inside each); failures are collected.
 
     ``recordings_in`` are files or folders; a folder stands for every recording found in it
@@ -333,7 +368,7 @@ def analyze_recordings(
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)}: recording(s) not found")
     model_meta(model_dir)  # a typo in --model is named as such, not as a failure of every recording
-    results: dict[str, Any] = {}
+    results: dict[str, Analysis] = {}
     failed: dict[str, str] = {}
     given = [Path(r) for r in recordings_in]
     recordings = []
@@ -367,4 +402,4 @@ def analyze_recordings(
             except (OSError, ValueError) as exc:
                 failed[str(rec)] = " ".join(str(exc).split())
             bar.update(task, completed=n + 1)
-    return {"results": results, "failed": failed}
+    return AnalysisBatch(results=results, failed=failed)

@@ -210,7 +210,7 @@ def evaluate(
     if checkpoints is not None:
         from mextk.evaluate.checkpoints import score_checkpoints
 
-        metrics = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
+        result = score_checkpoints(checkpoints, out, manifest=manifest, progress=not as_json)
     else:
         from mextk.evaluate.runconfig import build_config
         from mextk.evaluate.runner import evaluate_run
@@ -231,25 +231,25 @@ def evaluate(
                 seed_list = parse_seeds(seeds)
             except ValueError as exc:
                 fail(str(exc))
-            summary = evaluate_seeds(config, out, seed_list, progress=not as_json, **run_options)
+            spread = evaluate_seeds(config, out, seed_list, progress=not as_json, **run_options)
             if as_json:
                 typer.echo((out / "metrics.json").read_text())
                 return
             for key in ("acc", "uf1", "uar"):
-                m = summary["summary"][key]
-                ens = summary["ensemble"][key]
-                typer.echo(f"{key.upper():4s} {m['mean']:.3f} ± {m['sd']:.3f} over seeds {seeds} "
-                           f"(min {m['min']:.3f}, max {m['max']:.3f}); seed ensemble {ens:.3f}")  # fmt: skip
+                m = spread.summary[key]
+                ens = spread.ensemble[key]
+                typer.echo(f"{key.upper():4s} {m.mean:.3f} ± {m.sd:.3f} over seeds {seeds} "
+                           f"(min {m.min:.3f}, max {m.max:.3f}); seed ensemble {ens:.3f}")  # fmt: skip
             typer.echo(f"run folder: {out} (seed_<s>/ per seed, ensemble/, metrics.json)")
             return
-        metrics = evaluate_run(config, out, progress=not as_json, **run_options)
+        result = evaluate_run(config, out, progress=not as_json, **run_options)
     if as_json:
         typer.echo((out / "metrics.json").read_text())
         return
     from rich.console import Console
 
-    protocol_text = metrics.get("protocol_detail") or metrics["protocol"]
-    Console().print(metrics_table(metrics, f"{metrics['method']} ({metrics['variant']}), {protocol_text}"))
+    protocol_text = result.metrics.get("protocol_detail") or result.protocol
+    Console().print(metrics_table(result.metrics, f"{result.method} ({result.variant}), {protocol_text}"))
     typer.echo(f"run folder: {out} (predictions.csv, metrics.json, confusion.png, table.md)")
 
 
@@ -286,14 +286,13 @@ def train(
         weights=weights, size=size, epochs=epochs, resample=resample, loss=loss, val_subjects=val_subjects,
         include_excluded=include_excluded,
     )  # fmt: skip
-    res = train_model(config, out, jobs=jobs)
-    meta = res["meta"]
-    if res["cached"]:
+    trained = train_model(config, out, jobs=jobs)
+    if trained.cached:
         typer.echo(f"{out}: already holds this model (same settings); nothing to do")
         return
     typer.echo(
-        f"trained {meta['model']} ({meta['task']}: {', '.join(meta['classes'])}) on {res['n_samples']} samples of "
-        f"{len(meta['trained_on'])} subjects ({res['skipped']} skipped, see {out / 'skipped.csv'}) -> {out}"
+        f"trained {trained.model} ({trained.task}: {', '.join(trained.classes)}) on {trained.n_samples} samples of "
+        f"{len(trained.trained_on)} subjects ({trained.skipped} skipped, see {out / 'skipped.csv'}) -> {out}"
     )
 
 
@@ -316,16 +315,15 @@ def predict(
     from mextk.evaluate.predict import predict_clips, prediction_outputs
 
     csv, cache = prediction_outputs(out)
-    res = predict_clips(
+    predicted = predict_clips(
         model_dir, items, out_file(csv), features_dir=features or cache, include_excluded=include_excluded, jobs=jobs
     )
-    out = csv
-    for sid, reason in res["failed"].items():
+    for sid, reason in predicted.failed.items():
         typer.echo(f"failed: {sid}: {reason}", err=True)
-    table = res["predictions"]
+    table = predicted.table
     counts = ", ".join(f"{k} {v}" for k, v in table["predicted"].value_counts().sort_index().items())
-    typer.echo(f"{len(table)} clips predicted ({counts or 'none'}); {len(res['failed'])} failed -> {out}")
-    if res["failed"]:
+    typer.echo(f"{len(table)} clips predicted ({counts or 'none'}); {len(predicted.failed)} failed -> {csv}")
+    if predicted.failed:
         raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -117,14 +117,14 @@ def prepare(
         executor=executor,
         ray_address=ray_address,
     )
-    m = result["manifest"]
+    m = result.manifest
     kept = int(m["kept"].sum()) if len(m) else 0
     typer.echo(
-        f"{len(result['done'])} recording(s) done, {len(result['skipped'])} already done, "
-        f"{len(result['failed'])} failed; {len(m)} clips ({kept} kept, {len(m) - kept} flagged) "
+        f"{len(result.done)} recording(s) done, {len(result.skipped)} already done, "
+        f"{len(result.failed)} failed; {len(m)} clips ({kept} kept, {len(m) - kept} flagged) "
         f"-> {out / 'manifest.csv'}"
     )
-    if result["failed"] or result["truncated"]:
+    if result.failed or result.truncated:
         raise typer.Exit(EXIT_PARTIAL)
 
 

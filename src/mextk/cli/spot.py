@@ -43,13 +43,13 @@ def spot(
     result = spot_manifest(
         manifest, out_folder(out), spotter=spotter, settings=settings, features=features, jobs=jobs, seed=seed
     )
-    df = result["intervals"]
+    df = result.intervals
     n = int(df["onset"].notna().sum())
     videos = len(df.drop_duplicates(["dataset", "video_id"]))
-    for video, reason in result["failed"].items():
+    for video, reason in result.failed.items():
         typer.echo(f"failed: {video}: {reason}", err=True)
-    typer.echo(f"{n} intervals in {videos} videos ({len(result['failed'])} failed) -> {out / 'intervals.csv'}")
-    if result["failed"]:
+    typer.echo(f"{n} intervals in {videos} videos ({len(result.failed)} failed) -> {out / 'intervals.csv'}")
+    if result.failed:
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -161,17 +161,17 @@ def analyze(
         fail(f"analyze spots with the training-free 'motion' spotter (got {spotter!r}): the learned one trains "
              "leave-one-subject-out on labelled long videos, which a new recording does not have")  # fmt: skip
     settings = with_settings(default_settings("motion"), parse_params(set_ or []))
-    res = analyze_recordings(
+    batch = analyze_recordings(
         recordings, model, out_folder(out), spotter=settings, include_excluded=include_excluded, jobs=jobs
     )
-    for rec, r in res["results"].items():
-        t = r["timeline"]
-        note = " (done before)" if r["cached"] else ""
+    for rec, r in batch.results.items():
+        t = r.timeline
+        note = " (done before)" if r.cached else ""
         people = t["person"].nunique() if len(t) else 0
-        typer.echo(f"{rec}: {len(t)} event(s) of {people} person(s){note} -> {r['folder'] / 'report.html'}")
-        for clip, reason in (r.get("failed_clips") or {}).items():  # the others' events are kept
+        typer.echo(f"{rec}: {len(t)} event(s) of {people} person(s){note} -> {r.folder / 'report.html'}")
+        for clip, reason in r.failed_clips.items():  # the others' events are kept
             typer.echo(f"{rec}: clip {clip.split('/', 1)[-1]} not analysed: {reason}", err=True)
-    for rec, reason in res["failed"].items():
+    for rec, reason in batch.failed.items():
         typer.echo(f"failed: {rec}: {reason}", err=True)
-    if res["failed"]:
-        raise typer.Exit(EXIT_PARTIAL if res["results"] else 2)
+    if batch.failed:
+        raise typer.Exit(EXIT_PARTIAL if batch.results else 2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -16,6 +15,7 @@ from mextk.evaluate.runconfig import (
     fold_dir,
     read_run,
 )
+from mextk.evaluate.runner import EvaluationResult
 from mextk.io.atomic import atomic_path, write_json_atomic
 
 
@@ -25,7 +25,7 @@ def score_checkpoints(
     *,
     manifest: str | os.PathLike[str] | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> EvaluationResult:
     """Score a run's saved per-fold models without training.
 
     Each sample is predicted by the model of the fold whose test subjects
@@ -34,6 +34,11 @@ def score_checkpoints(
     ``manifest``, inputs are recomputed (or read, for precomputed runs) for
     that manifest's samples, and samples whose subject no fold tested are
     listed in ``skipped.csv`` rather than scored by a model that saw them.
+
+    Returns
+    -------
+    EvaluationResult
+        The scores of the new run folder ``out_dir``.
     """
     import shutil
 
@@ -70,4 +75,5 @@ def score_checkpoints(
         folder.mkdir(parents=True, exist_ok=True)
         write_fold_predictions(folder, samples.iloc[idx], k, probs)
         write_json_atomic(folder / "done.json", {"fold": k, "scored_from": str(fold_dir(src, k))})
-    return write_report(out, tax.classes, config)
+    metrics = write_report(out, tax.classes, config)
+    return EvaluationResult.from_metrics(out, metrics, skipped=len(skipped))

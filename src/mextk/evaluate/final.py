@@ -16,6 +16,8 @@ says the model is there; with other settings, it refuses.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +35,72 @@ from mextk.io.runfolder import RunFolder
 FINAL = 999_999
 
 
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model folder that :func:`train_model` wrote, or found already trained with the same settings.
+
+    Attributes
+    ----------
+    out : Path
+        The model folder.
+    model, task : str
+        The registered model and the taxonomy.
+    classes : tuple of str
+        The class order of its probabilities.
+    trained_on : tuple of str
+        The subjects it was trained on.
+    n_samples, skipped : int or None
+        Training samples, and samples left out (``skipped.csv``); None when the model was found trained.
+    cached : bool
+        The model was there already (nothing was trained).
+    meta : Mapping
+        The whole ``model.json`` (feature settings, the run's settings, mextk's version).
+    """
+
+    out: Path
+    model: str
+    task: str
+    classes: tuple[str, ...]
+    trained_on: tuple[str, ...]
+    n_samples: int | None
+    skipped: int | None
+    cached: bool
+    meta: Mapping[str, Any]
+
+    @classmethod
+    def from_meta(
+        cls, out: Path, meta: Mapping[str, Any], *, n_samples: int | None, skipped: int | None, cached: bool
+    ) -> TrainedModel:
+        """The result for a model folder whose ``model.json`` holds ``meta``."""
+        return cls(
+            out=out,
+            model=str(meta["model"]),
+            task=str(meta["task"]),
+            classes=tuple(meta["classes"]),
+            trained_on=tuple(meta["trained_on"]),
+            n_samples=n_samples,
+            skipped=skipped,
+            cached=cached,
+            meta=dict(meta),
+        )
+
+
 def train_model(
     config: RunConfig, out_dir: str | os.PathLike[str], *, jobs: int = 1, progress: bool = True
-) -> dict[str, Any]:
+) -> TrainedModel:
     """Train ``config.model`` on every usable sample of ``config.manifest`` and write a model folder.
 
     Returns
     -------
-    dict
-        ``meta`` (``model.json``), ``n_samples``, ``skipped`` (count) and ``cached`` (the model was there).
+    TrainedModel
+        The model folder's description, the sample counts, and whether it was found trained.
     """
     out = Path(out_dir)
     meta_path = out / "model.json"
     # the model's description is its record, written last: the settings sit under "config"
     if RunFolder(out, "model.json", what="model trained", key="config").claim(config.to_dict(), write=False):
-        return {"meta": read_json(meta_path, what="model description"), "n_samples": None, "skipped": None,
-                "cached": True}  # fmt: skip
+        meta = read_json(meta_path, what="model description")
+        return TrainedModel.from_meta(out, meta, n_samples=None, skipped=None, cached=True)
     sel = select_samples(config, progress=progress)
     samples, failed = compute_inputs(config, sel["used"], sel["table"], jobs=jobs, progress=progress)
     skipped = sel["skipped"] + failed
@@ -63,7 +115,7 @@ def train_model(
     model, history = _fit_all(config, samples, y, progress=progress)
     write_json_atomic(out / "history.json", history)
     meta = save_model(out, model, config, trained_on=sorted(set(samples["subject"])))
-    return {"meta": meta, "n_samples": len(samples), "skipped": len(skipped), "cached": False}
+    return TrainedModel.from_meta(out, meta, n_samples=len(samples), skipped=len(skipped), cached=False)
 
 
 def _fit_all(config: RunConfig, samples: pd.DataFrame, y: np.ndarray, *, progress: bool) -> tuple[Any, dict]:

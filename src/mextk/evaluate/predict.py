@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,6 +90,29 @@ def _relative(path: str, base: Path) -> str:
         return str(path)
 
 
+@dataclass(frozen=True)
+class Predictions:
+    """What :func:`predict_clips` wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The predictions file.
+    table : DataFrame
+        Its rows: ``sample_id``, ``dataset``, ``subject``, ``path``, ``predicted`` and one ``p_<class>`` column
+        per class.
+    failed : dict of str to str
+        Clips that could not be read or featurised, with the reason.
+    excluded : dict of str to str
+        Clips that a review decision left out, with the decision.
+    """
+
+    path: Path
+    table: pd.DataFrame
+    failed: dict[str, str]
+    excluded: dict[str, str]
+
+
 def predict_clips(
     model_dir: str | os.PathLike[str],
     items: Sequence[str | os.PathLike[str]],
@@ -99,13 +122,13 @@ def predict_clips(
     include_excluded: bool = False,
     jobs: int = 1,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> Predictions:
     """Predict every clip of ``items`` (one manifest, or clips) with a model folder; write ``out_csv``.
 
     Returns
     -------
-    dict
-        ``predictions`` (the written table), ``failed`` ({sample_id: reason}), ``excluded`` (by review).
+    Predictions
+        The written table, the clips that failed and those a review decision left out.
     """
     from mextk.io.manifest import load_manifest
     from mextk.io.review import apply_review
@@ -159,4 +182,4 @@ def predict_clips(
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
-    return {"predictions": table, "failed": failed, "excluded": excluded}
+    return Predictions(path=out_csv, table=table, failed=failed, excluded=excluded)

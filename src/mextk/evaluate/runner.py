@@ -10,7 +10,8 @@ The run is prepared (:mod:`mextk.evaluate.preparation`), its folds are fitted
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,74 @@ from mextk.evaluate.mlflow_log import log_to_mlflow
 from mextk.evaluate.pooling import write_report
 from mextk.evaluate.preparation import prepare_run
 from mextk.evaluate.runconfig import RunConfig, fold_dir
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """One evaluation run's scores, as written to its run folder's ``metrics.json``.
+
+    Attributes
+    ----------
+    out : Path
+        The run folder.
+    method, variant : str
+        The table row's method (``LBP-TOP``) and variant (``6-Class``).
+    model, task, protocol : str
+        The registered model, the taxonomy and the protocol (``loso``, ``lodo``, ...).
+    classes : tuple of str
+        The class order of the predictions' ``p_*`` columns.
+    uf1, uar, acc : float
+        Unweighted F1, unweighted average recall and accuracy over every fold's predictions at once.
+    n : int
+        Samples scored.
+    n_folds : int
+        Folds whose predictions were pooled.
+    resumed_folds : int
+        Folds found done (a resumed run); 0 for a run from scratch.
+    skipped : int
+        Samples left out before training (listed in ``skipped.csv``).
+    metrics : Mapping
+        The whole ``metrics.json``: per class, per dataset, the protocol's description and class warnings.
+    """
+
+    out: Path
+    method: str
+    variant: str
+    model: str
+    task: str
+    protocol: str
+    classes: tuple[str, ...]
+    uf1: float
+    uar: float
+    acc: float
+    n: int
+    n_folds: int
+    resumed_folds: int
+    skipped: int
+    metrics: Mapping[str, Any]
+
+    @classmethod
+    def from_metrics(
+        cls, out: str | os.PathLike[str], metrics: Mapping[str, Any], *, resumed_folds: int = 0, skipped: int = 0
+    ) -> EvaluationResult:
+        """The result of a run folder whose ``metrics.json`` holds ``metrics``."""
+        return cls(
+            out=Path(out),
+            method=str(metrics["method"]),
+            variant=str(metrics["variant"]),
+            model=str(metrics["model"]),
+            task=str(metrics["task"]),
+            protocol=str(metrics["protocol"]),
+            classes=tuple(metrics["classes"]),
+            uf1=float(metrics["uf1"]),
+            uar=float(metrics["uar"]),
+            acc=float(metrics["acc"]),
+            n=int(metrics["n"]),
+            n_folds=int(metrics["n_folds"]),
+            resumed_folds=resumed_folds,
+            skipped=skipped,
+            metrics=dict(metrics),
+        )
 
 
 def evaluate_run(
@@ -30,7 +99,7 @@ def evaluate_run(
     ray_address: str | None = None,
     mlflow_uri: str | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> EvaluationResult:
     """Run (or resume) an evaluation and write the run folder.
 
     Parameters
@@ -52,8 +121,8 @@ def evaluate_run(
 
     Returns
     -------
-    dict
-        The metrics (``metrics.json``), plus ``"resumed_folds"`` (folds found done) and ``"skipped"`` (count).
+    EvaluationResult
+        The scores (``metrics.json``), with the folds found done and the samples skipped.
     """
     options = {"executor": executor, "jobs": jobs, "ray_address": ray_address, "mlflow_uri": mlflow_uri}
     return evaluate_runs([(config, Path(out_dir))], progress=progress, **options)[0]
@@ -67,12 +136,12 @@ def evaluate_runs(
     ray_address: str | None = None,
     mlflow_uri: str | None = None,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[EvaluationResult]:
     """Run (or resume) several runs, their unfinished (run folder, fold) pairs spread over one executor.
 
     Each run folder is prepared first, then every pair goes to the same pool (``process`` and ``ray`` keep
     ``jobs`` workers busy across runs), then each run is scored.  The arguments are those of
-    :func:`evaluate_run`; returns each run's metrics, in order.
+    :func:`evaluate_run`; returns each run's result, in order.
     """
     check_executor(executor)
     preps = [start_run(config, Path(out), jobs=jobs, progress=progress) for config, out in runs]
@@ -102,17 +171,18 @@ def start_run(config: RunConfig, out: Path, *, jobs: int = 1, progress: bool = T
     return {**prep, "n_folds": n_folds, "todo": todo}
 
 
-def finish_run(config: RunConfig, out: Path, prep: dict[str, Any], *, mlflow_uri: str | None = None) -> dict[str, Any]:
+def finish_run(
+    config: RunConfig, out: Path, prep: dict[str, Any], *, mlflow_uri: str | None = None
+) -> EvaluationResult:
     """Score a run folder whose folds are all done: the report, ``metrics.json``, and MLflow when asked.
 
-    ``prep`` is :func:`start_run`'s dict; the returned metrics add ``"resumed_folds"`` and ``"skipped"``.
+    ``prep`` is :func:`start_run`'s dict (it says which folds were found done and which samples were skipped).
     """
     metrics = write_report(out, prep["classes"], config)
-    metrics["resumed_folds"] = prep["n_folds"] - len(prep["todo"])
-    metrics["skipped"] = len(prep["skipped"])
     if mlflow_uri:
         log_to_mlflow(out, config, metrics, mlflow_uri)
-    return metrics
+    resumed = prep["n_folds"] - len(prep["todo"])
+    return EvaluationResult.from_metrics(out, metrics, resumed_folds=resumed, skipped=len(prep["skipped"]))
 
 
 def _warn_about_classes(lines: list[str], n_folds: int, *, progress: bool) -> None:

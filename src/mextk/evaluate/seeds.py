@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +58,66 @@ def seed_folder(out: str | Path, seed: int) -> Path:
     return Path(out) / f"seed_{seed}"
 
 
-def spread(values: Sequence[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation (``ddof=1``; 0 for one value), min, max and the values."""
+@dataclass(frozen=True)
+class Spread:
+    """One metric over seeds: mean, sample standard deviation (``ddof=1``; 0 for one seed), min, max, values."""
+
+    mean: float
+    sd: float
+    min: float
+    max: float
+    values: tuple[float, ...]
+
+
+def spread(values: Sequence[float]) -> Spread:
+    """The :class:`Spread` of ``values``."""
     v = np.asarray(values, dtype=float)
-    return {
-        "mean": float(v.mean()),
-        "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "values": [float(x) for x in v],
-    }
+    return Spread(
+        mean=float(v.mean()),
+        sd=float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+        min=float(v.min()),
+        max=float(v.max()),
+        values=tuple(float(x) for x in v),
+    )
+
+
+@dataclass(frozen=True)
+class SeedsResult:
+    """A repeated run's figures, as written to ``OUT/metrics.json`` (see the module docstring).
+
+    Attributes
+    ----------
+    out : Path
+        The folder holding ``seed_<s>/``, ``ensemble/`` and ``metrics.json``.
+    seeds : tuple of int
+        The seeds, in order.
+    per_seed : dict
+        Each seed's ACC, UF1 and UAR, overall (``uf1``) and per dataset (``CASME2/uf1``), by seed.
+    summary : dict of str to Spread
+        Each of those metrics over the seeds.
+    ensemble : dict of str to float
+        The seed ensemble's metrics, with the same keys.
+    method, variant : str
+        The table row's method and variant.
+    classes : tuple of str
+        The class order.
+    """
+
+    out: Path
+    seeds: tuple[int, ...]
+    per_seed: dict[str, dict[str, float]]
+    summary: dict[str, Spread]
+    ensemble: dict[str, float]
+    method: str
+    variant: str
+    classes: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``metrics.json`` record."""
+        record = asdict(self)
+        record.pop("out")
+        record["summary"] = {k: {**asdict(v), "values": list(v.values)} for k, v in self.summary.items()}
+        return {**record, "seeds": list(self.seeds), "classes": list(self.classes)}
 
 
 def _scores(metrics: dict[str, Any]) -> dict[str, float]:
@@ -78,7 +128,7 @@ def _scores(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def combine_seeds(out: str | Path, seeds: Sequence[int]) -> dict[str, Any]:
+def combine_seeds(out: str | Path, seeds: Sequence[int]) -> SeedsResult:
     """Write ``OUT/metrics.json`` and ``OUT/ensemble/`` from finished seed runs (see the module docstring)."""
     from mextk.evaluate.run_results import write_run_report
     from mextk.evaluate.runconfig import ID_TYPES
@@ -106,20 +156,21 @@ def combine_seeds(out: str | Path, seeds: Sequence[int]) -> dict[str, Any]:
         out / "ensemble", ensemble, classes=first["classes"], method=first.get("method", ""),
         variant=first.get("variant", ""), extra={"seeds": list(seeds), "kind": "seed ensemble"},
     )  # fmt: skip
-    metrics = {
-        "seeds": list(seeds),
-        "per_seed": per_seed,
-        "summary": summary,
-        "ensemble": _scores(ens),
-        "method": first.get("method"),
-        "variant": first.get("variant"),
-        "classes": first.get("classes"),
-    }
-    write_json_atomic(out / "metrics.json", metrics)
-    return metrics
+    result = SeedsResult(
+        out=out,
+        seeds=tuple(seeds),
+        per_seed=per_seed,
+        summary=summary,
+        ensemble=_scores(ens),
+        method=str(first.get("method", "")),
+        variant=str(first.get("variant", "")),
+        classes=tuple(first["classes"]),
+    )
+    write_json_atomic(out / "metrics.json", result.to_json())
+    return result
 
 
-def evaluate_seeds(config: Any, out: str | Path, seeds: Sequence[int], **options: Any) -> dict[str, Any]:
+def evaluate_seeds(config: Any, out: str | Path, seeds: Sequence[int], **options: Any) -> SeedsResult:
     """Run the protocol once per seed, then :func:`combine_seeds`; resumable (seed, fold) pair by pair.
 
     Every seed's folder is prepared first (features are computed once: the

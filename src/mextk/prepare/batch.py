@@ -31,6 +31,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,31 @@ def assemble(
     return manifest
 
 
+@dataclass(frozen=True)
+class PrepareResult:
+    """What :func:`prepare_recordings` did.
+
+    Attributes
+    ----------
+    done : list of str
+        Recordings (by name) split in this run.
+    skipped : list of str
+        Recordings found done with the same settings (not split again).
+    failed : dict of str to str
+        Recordings that could not be split, with the reason (``problems.txt``).
+    truncated : dict of str to str
+        Recordings whose video ended early, with the message; their clips are kept.
+    manifest : DataFrame
+        The manifest of every recording's clips in the output folder (``manifest.csv``).
+    """
+
+    done: list[str]
+    skipped: list[str]
+    failed: dict[str, str]
+    truncated: dict[str, str]
+    manifest: pd.DataFrame
+
+
 def prepare_recordings(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -261,7 +287,7 @@ def prepare_recordings(
     console: Any = None,
     executor: str | None = None,
     ray_address: str | None = None,
-) -> dict[str, Any]:
+) -> PrepareResult:
     """Split every recording into clips; build the manifest and review table.
 
     Parameters
@@ -293,9 +319,8 @@ def prepare_recordings(
 
     Returns
     -------
-    dict
-        ``{"done": [...], "skipped": [...], "failed": {name: error}, "truncated": {name: message},
-        "manifest": DataFrame}``.
+    PrepareResult
+        The recordings split now, found done and failed, and the manifest of every clip.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -406,7 +431,7 @@ def prepare_recordings(
         known = set(zip(manifest["source_recording"], manifest["track_id"].astype(int), strict=True))
         for key in sorted(set(subject_map) - known):
             console.print(f"[yellow]subject map[/]: no clip of recording {key[0]} track {key[1]}", highlight=False)
-    return {"done": done, "skipped": skipped, "failed": failed, "truncated": truncated, "manifest": manifest}
+    return PrepareResult(done=done, skipped=skipped, failed=failed, truncated=truncated, manifest=manifest)
 
 
 def _run_on_ray(

@@ -19,7 +19,7 @@ region motion by default, SOFTNet on optical flow as an option).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,25 @@ def default_settings(spotter: str) -> Any:
     raise ValueError(f"unknown spotter {spotter!r}; choose one of {', '.join(SPOTTERS)}")
 
 
+@dataclass(frozen=True)
+class SpotResult:
+    """What :func:`spot_manifest` wrote.
+
+    Attributes
+    ----------
+    out : Path
+        The run folder (``intervals.csv``, ``spotter.json``, ``failed.csv`` when a video failed).
+    intervals : DataFrame
+        The spotted intervals, a long-video manifest with a ``score`` per interval (``intervals.csv``).
+    failed : dict of str to str
+        Videos that could not be read, by video key, with the reason.
+    """
+
+    out: Path
+    intervals: pd.DataFrame
+    failed: dict[str, str]
+
+
 def spot_manifest(
     manifest: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -92,13 +111,13 @@ def spot_manifest(
     jobs: int = 1,
     seed: int = 0,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> SpotResult:
     """Spot intervals in every video of a long-video manifest (see the module docstring).
 
     Returns
     -------
-    dict
-        ``intervals`` (the written manifest), ``failed`` ({video: reason}), ``out``.
+    SpotResult
+        The written intervals, and the videos that failed.
     """
     df = load_long_manifest(manifest)
     settings = settings if settings is not None else default_settings(spotter)
@@ -139,4 +158,4 @@ def spot_manifest(
             pd.DataFrame({"video": list(failed), "reason": list(failed.values())}).to_csv(tmp, index=False)
     else:
         failed_path.unlink(missing_ok=True)
-    return {"intervals": result, "failed": failed, "out": out}
+    return SpotResult(out=out, intervals=result, failed=failed)
