@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_json import save  # noqa: E402
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -77,6 +80,7 @@ def main() -> None:
         for stage, seconds in times.items():
             print(f"  {stage:12s} {seconds:7.1f} s  ({args.seconds / max(seconds, 1e-9):6.1f}x real time alone)")
         print(f"  {'total':12s} {total:7.1f} s  -> real-time factor {args.seconds / total:.2f}x")
+        last_times = times
     if len(totals) > 1:
         med, lo, hi = statistics.median(totals), min(totals), max(totals)
         print(
@@ -108,6 +112,29 @@ def main() -> None:
         med = statistics.median(fresh)
         print(f"{len(fresh)} fresh processes: median {med:.1f} s ({args.seconds / med:.2f}x), range "
               f"{min(fresh):.1f}-{max(fresh):.1f} s")  # fmt: skip
+    stages = [[stage, f"{sec:.1f}", f"{args.seconds / max(sec, 1e-9):.1f}x"] for stage, sec in last_times.items()]
+    med = statistics.median(totals)
+    runs = [
+        [
+            "in this process",
+            len(totals),
+            f"{med:.1f}",
+            f"{min(totals):.1f}-{max(totals):.1f}",
+            f"{args.seconds / med:.2f}x",
+        ]
+    ]
+    if fresh:
+        med = statistics.median(fresh)
+        runs.append(["a fresh `mextk analyze` process", len(fresh), f"{med:.1f}", f"{min(fresh):.1f}-{max(fresh):.1f}",
+                     f"{args.seconds / med:.2f}x"])  # fmt: skip
+    tables = [
+        {"title": "Real-time factor (recording length over analysis time)",
+         "columns": ["run", "runs", "median s", "range s", "real-time factor"], "rows": runs},
+        {"title": "Stages of the last run", "columns": ["stage", "seconds", "real time alone"], "rows": stages},
+    ]  # fmt: skip
+    notes = (f"A synthetic {args.seconds:.0f} s 1280x720 25 fps call of 4 people, --jobs {args.jobs}; "
+             f"{len(res.timeline)} events; peak memory {peak:.0f} MB.")  # fmt: skip
+    print(f"wrote {save('analyze', tables, notes=notes)}")
 
 
 if __name__ == "__main__":

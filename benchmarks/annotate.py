@@ -47,6 +47,12 @@ from tests.annotate.scaffolding import (  # noqa: E402
     throwaway_postgres,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_json import save  # noqa: E402
+
+#: One row per database, for benchmarks/results/annotate.json.
+ROWS: list[list] = []
+
 
 def _manifest(tmp: Path, items: int) -> Path:
     df = synthesize_dataset(tmp / "clips", SynthConfig(n_subjects=4, clips_per_subject=3, size=96, seed=5),
@@ -134,6 +140,15 @@ def run(kind: str, tmp: Path, manifest: Path, seconds: float, labellers: int, ad
                          if not problems else "; ".join(problems)))  # fmt: skip
     verdict = _restores(kind, backup, folder, db, address)
     print(f"  backup taken half way {verdict}")
+    pct = {
+        k: (f"{np.percentile(v, 50):.1f}", f"{np.percentile(v, 99):.1f}") if len(v) else ("", "")
+        for k, v in lat.items()
+    }
+    ROWS.append([
+        kind, labellers, f"{result['requests'] / wall:.1f}", len(result["acknowledged"]),
+        *pct.get("frame", ("", "")), *pct.get("submit", ("", "")), len(result["errors"]),
+        "yes" if not problems else "; ".join(problems), verdict,
+    ])  # fmt: skip
     return alive and not problems and not result["errors"] and verdict.endswith("consistent")
 
 
@@ -153,6 +168,11 @@ def main() -> None:
         with throwaway_postgres() as address:
             ok &= run("postgresql", tmp, manifest, args.seconds, args.labellers, address)
     shutil.rmtree(tmp, ignore_errors=True)
+    columns = ["database", "labellers", "requests/s", "answers acknowledged", "frame p50 ms", "frame p99 ms",
+               "submit p50 ms", "submit p99 ms", "errors", "no label lost or doubled", "backup half way"]  # fmt: skip
+    notes = f"{args.items} DFME items, {args.seconds:g} s of simulated labelling, server on 127.0.0.1."
+    table = {"title": "Labelling server under load", "columns": columns, "rows": ROWS}
+    print(f"wrote {save('annotate', [table], notes=notes)}")
     sys.exit(0 if ok else 1)
 
 

@@ -16,9 +16,13 @@ seed by seed.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_json import save  # noqa: E402
 
 
 def main() -> None:
@@ -48,6 +52,7 @@ def main() -> None:
         f"task {demo.task}, chance UF1 about {1 / 6:.2f}), seeds {args.seeds}, {args.jobs} worker(s):"
     )
     wanted = {m for m in args.models.split(",") if m}
+    rows: list[list] = []
     for model, train in [*_demo_models(demo), ("ststnet", {"precision": args.precision})]:
         if wanted and model not in wanted:
             continue
@@ -74,6 +79,14 @@ def main() -> None:
                 f"per seed {values}); seed ensemble {m.ensemble[metric]:.3f}"
             )
         print(f"  {model:11s} {took:.0f} s for {len(seeds)} seeds")
+        u = m.summary["uf1"]
+        rows.append([model, f"{u.mean:.3f} ± {u.sd:.3f}", f"{u.min:.3f}-{u.max:.3f}", f"{m.ensemble['uf1']:.3f}",
+                     f"{m.summary['uar'].mean:.3f}", f"{took:.0f}"])  # fmt: skip
+    columns = ["model", "UF1 mean ± sd", "UF1 range", "seed-ensemble UF1", "UAR mean", "seconds"]
+    title = f"LOSO on the demo's synthetic data, seeds {args.seeds}"
+    notes = (f"{demo.n_subjects} subjects x {demo.clips_per_subject} clips, task {demo.task} (chance UF1 about "
+             f"{1 / 6:.2f}), {args.jobs} worker(s), STSTNet arithmetic {args.precision}.")  # fmt: skip
+    print(f"wrote {save('seeds', [{'title': title, 'columns': columns, 'rows': rows}], notes=notes)}")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def main() -> None:
             ]
         )
     t0 = time.perf_counter()
-    truth = make_call_recording(tmp / "call.mp4", CallConfig(duration_s=10, seed=0), progress=False)
+    call = CallConfig(duration_s=10, seed=0, min_event_gap_s=2.0)
+    truth = make_call_recording(tmp / "call.mp4", call, progress=False)
     dt = time.perf_counter() - t0
     print(
         f"call 960x540, 4 people: {truth['n_frames'] / dt:.1f} fps rendered+encoded "

@@ -177,6 +177,54 @@ def test_one_recognition_task_default_for_evaluate_and_train_and_stats_says_why_
     assert "cmed6" in help_text and "No-ME" in help_text
 
 
+def test_each_key_value_option_of_evaluate_reaches_only_its_own_part_of_the_settings(tmp_path, monkeypatch):
+    import mextk.evaluate.runner
+
+    seen = {}
+
+    def capture(config, out, **options):  # the boundary: the run itself is tested in tests/evaluate
+        seen["config"], seen["options"] = config, options
+        raise SystemExit(0)
+
+    monkeypatch.setattr(mextk.evaluate.runner, "evaluate_run", capture)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("sample_id\n")
+    args = ["evaluate", str(manifest), "--model", "dgcnn", "--out", str(tmp_path / "run"), "--feature", "k=6",
+            "--train", "epochs=7", "--model-option", "dropout=0.3", "--jobs", "2"]  # fmt: skip
+    CliRunner().invoke(app, args)
+    config = seen["config"]
+    assert config.feature_params == {"k": 6} and config.train == {"epochs": 7}
+    assert config.model_options == {"dropout": 0.3}
+    assert seen["options"]["executor"] == "process"  # with --jobs 2, as prepare's default
+    # the old catch-all name is gone: one meaning per option
+    res = CliRunner().invoke(app, [*args[:6], "--set", "k=6"])
+    assert res.exit_code == 2 and "--set" in res.output
+
+
+@pytest.mark.parametrize(
+    "command, config, fields",
+    [
+        ("demo", "mextk.demo:DemoConfig", {"subjects": "n_subjects", "clips_per_subject": "clips_per_subject",
+                                           "size": "size", "task": "task", "dgcnn_epochs": "dgcnn_epochs",
+                                           "seed": "seed", "jobs": "jobs"}),
+        ("synth", "mextk.synth.clips:SynthConfig", {"subjects": "n_subjects", "clips_per_subject": "clips_per_subject",
+                                                    "size": "size", "fps": "fps", "crf": "crf",
+                                                    "seed": "seed", "proportions": "proportions"}),
+    ],
+)  # fmt: skip
+def test_command_defaults_are_their_config_dataclass_defaults(command, config, fields):
+    """The CLI states its defaults literally (so that --help imports nothing heavy); they must equal the API's."""
+    import dataclasses
+    import importlib
+
+    import typer
+
+    module, name = config.split(":")
+    defaults = {f.name: f.default for f in dataclasses.fields(getattr(importlib.import_module(module), name))}
+    params = {p.name: p.default for p in typer.main.get_command(app).commands[command].params}
+    assert {option: params[option] for option in fields} == {option: defaults[f] for option, f in fields.items()}
+
+
 def test_prepare_help_shows_the_common_settings_and_help_all_every_one_grouped():
     runner = CliRunner()
     short = runner.invoke(app, ["prepare", "--help"], env={"COLUMNS": "100"})

@@ -81,7 +81,7 @@ def test_deflection_command_writes_table_and_figure(small_dataset, tmp_path):
     both = pd.read_csv(tmp_path / "d2" / "deflection.csv")
     assert set(both["dataset"]) == {str(pd.read_csv(manifest)["dataset"][0]), "second"}
     res = CliRunner().invoke(
-        app, ["features", "frames", str(manifest), "--out", str(tmp_path / "f"), "--set", "sizes=3"]
+        app, ["features", "frames", str(manifest), "--out", str(tmp_path / "f"), "--feature", "sizes=3"]
     )
     assert res.exit_code == 2 and "unknown parameter" in res.output
 

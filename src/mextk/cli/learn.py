@@ -39,20 +39,13 @@ def features(
             "so that the longest mean arrow spans a tenth of the face width; the legend gives the scale)."
         ),
     ] = None,
-    set_: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="Change a parameter of the kind (repeatable; VALUE as JSON, e.g. radius=[1,1,2]).",
-        ),
-    ] = None,
+    feature: _FeatureOpt = None,
 ) -> None:
     """Compute per-sample features into a resumable cache (a failed sample is reported and the rest go on).
 
     Unlabelled clips are welcome: a clip without onset, apex and offset is taken as a whole (onset at its first
     frame, offset at its last, and a stand-in apex drawn between them, as for No-ME clips).  The cache folder's
-    params.json records the parameters used.  The kinds and their parameters (--set KEY=VALUE) follow.
+    params.json records the parameters used.  The kinds and their parameters (--feature KEY=VALUE) follow.
     """
     from mextk.features.batch import deflection_from_manifests, extract_features, parse_params
 
@@ -68,7 +61,7 @@ def features(
         fail(f"unknown feature kind {kind!r}; choose one of {_KIND_NAMES}")
     if len(manifests) != 1:
         fail(f"{kind} takes one manifest, got {len(manifests)}")
-    params = parse_params(set_ or [])
+    params = parse_params(feature or [])
     res = extract_features(
         manifests[0],
         kind,
@@ -105,18 +98,28 @@ _InputOpt = Annotated[
 _FeaturesOpt = Annotated[
     Optional[Path], typer.Option(help="Feature cache (default: 'features' beside the output folder, shared by runs).")
 ]
-_SetOpt = Annotated[
-    Optional[list[str]], typer.Option("--set", help="Feature parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE")
-]
+#: The three KEY=VALUE options say what they change: the input's features, the training, or the network.
+_FEATURE_HELP = (
+    "Feature parameter KEY=VALUE of the input's kind (repeatable; VALUE as JSON, e.g. radius=[1,1,2]); "
+    "mextk features --help lists each kind's parameters.  Changes the features (a new cache entry)."
+)
+_FeatureOpt = Annotated[Optional[list[str]], typer.Option("--feature", help=_FEATURE_HELP, metavar="KEY=VALUE")]
 _TrainOpt = Annotated[
     Optional[list[str]],
     typer.Option(
-        help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ...",
+        help="Training setting KEY=VALUE (repeatable): epochs, batch_size, optimizer, lr, ... (each model's "
+        "defaults: mextk models).  Changes how the network is fitted, not its inputs or its shape.",
         metavar="KEY=VALUE",
     ),
 ]
-_OptionOpt = Annotated[
-    Optional[list[str]], typer.Option(help="Model option KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+_ModelOptionOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--model-option",
+        help="Model constructor option KEY=VALUE (repeatable): a keyword of the model's builder, e.g. dropout=0.3 "
+        "or k=20 for dgcnn.  Changes the network itself.",
+        metavar="KEY=VALUE",
+    ),
 ]
 _WeightsOpt = Annotated[
     Optional[str], typer.Option(help="Starting weights: a torchvision name (IMAGENET1K_V1) or a file.")
@@ -186,16 +189,22 @@ def evaluate(
     ] = None,  # fmt: skip
     input_: _InputOpt = "features",
     features: _FeaturesOpt = None,
-    set_: _SetOpt = None,
+    feature: _FeatureOpt = None,
     train: _TrainOpt = None,
-    option: _OptionOpt = None,
+    model_option: _ModelOptionOpt = None,
     weights: _WeightsOpt = None,
     size: _SizeOpt = None,
     epochs: _EpochsOpt = None,
     resample: _ResampleOpt = None,
     loss: _LossOpt = None,
     val_subjects: _ValOpt = None,
-    executor: Annotated[str, typer.Option(help="Where folds run.", metavar="[local|process|ray]")] = "local",
+    executor: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Where folds run (default: process with --jobs > 1, else local, as in prepare).",
+            metavar="[local|process|ray]",
+        ),
+    ] = None,
     jobs: _JobsOpt = 1,
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URI to log the run to.")] = None,
@@ -219,10 +228,12 @@ def evaluate(
             fail("evaluate needs a MANIFEST and --model (or --checkpoints RUN_DIR)")
         config = build_config(
             manifest=manifest, model=model, task=task, protocol=protocol, n_splits=n_splits, seed=seed, input=input_,
-            features_dir=features or out.resolve().parent / "features", set_=set_, train=train, option=option,
-            train_datasets=train_datasets, test=test, split_column=split_column, weights=weights, size=size,
+            features_dir=features or out.resolve().parent / "features", feature=feature, train=train,
+            model_option=model_option, train_datasets=train_datasets, test=test, split_column=split_column,
+            weights=weights, size=size,
             epochs=epochs, resample=resample, loss=loss, val_subjects=val_subjects, include_excluded=include_excluded,
         )  # fmt: skip
+        executor = executor or ("process" if jobs > 1 else "local")
         run_options = {"executor": executor, "jobs": jobs, "ray_address": ray_address, "mlflow_uri": mlflow}
         if seeds is not None:
             from mextk.evaluate.seeds import evaluate_seeds, parse_seeds
@@ -261,9 +272,9 @@ def train(
     seed: _SeedOpt = 0,
     input_: _InputOpt = "features",
     features: _FeaturesOpt = None,
-    set_: _SetOpt = None,
+    feature: _FeatureOpt = None,
     train: _TrainOpt = None,
-    option: _OptionOpt = None,
+    model_option: _ModelOptionOpt = None,
     weights: _WeightsOpt = None,
     size: _SizeOpt = None,
     epochs: _EpochsOpt = None,
@@ -282,8 +293,9 @@ def train(
     out_folder(out)
     config = build_config(
         manifest=manifest, model=model, task=task, seed=seed, input=input_,
-        features_dir=features or out.resolve().parent / "features", set_=set_, train=train, option=option,
-        weights=weights, size=size, epochs=epochs, resample=resample, loss=loss, val_subjects=val_subjects,
+        features_dir=features or out.resolve().parent / "features", feature=feature, train=train,
+        model_option=model_option, weights=weights, size=size, epochs=epochs, resample=resample, loss=loss,
+        val_subjects=val_subjects,
         include_excluded=include_excluded,
     )  # fmt: skip
     trained = train_model(config, out, jobs=jobs)

@@ -178,9 +178,9 @@ def build_config(
     seed: int = 0,
     input: str = "features",
     features_dir: str | Path,
-    set_: list[str] | None = None,
+    feature: list[str] | None = None,
     train: list[str] | None = None,
-    option: list[str] | None = None,
+    model_option: list[str] | None = None,
     train_datasets: list[str] | None = None,
     test: list[str] | None = None,
     split_column: str | None = None,
@@ -194,9 +194,9 @@ def build_config(
 ) -> RunConfig:
     """A :class:`RunConfig` from command-line style options (the one place ``evaluate`` and ``train`` merge them).
 
-    ``set_`` are feature parameters ``KEY=VALUE``; ``train`` training settings ``KEY=VALUE``;
-    ``train_datasets`` and ``test`` the datasets (holdout) or split values (split) of each side; ``option``
-    model options; ``size`` the model's input size parameter; ``epochs``, ``resample``, ``loss`` and
+    ``feature`` are feature parameters ``KEY=VALUE``; ``train`` training settings ``KEY=VALUE``;
+    ``train_datasets`` and ``test`` the datasets (holdout) or split values (split) of each side; ``model_option``
+    the model builder's options; ``size`` the model's input size parameter; ``epochs``, ``resample``, ``loss`` and
     ``val_subjects`` training settings.
 
     Raises
@@ -209,7 +209,7 @@ def build_config(
     from mextk.models.registry import get_model
 
     spec = get_model(model)
-    feature_params = parse_params(set_ or [])
+    feature_params = parse_params(feature or [])
     if size is not None:
         if spec.size_param is None:
             raise ValueError(f"{model} has no input size option")
@@ -227,7 +227,7 @@ def build_config(
     for key, value in (("epochs", epochs), ("resample", resample), ("loss", loss), ("val_subjects", val_subjects)):
         if value is not None:
             train_cfg[key] = value
-    options = parse_params(option or [])
+    options = parse_params(model_option or [])
     if weights is not None:
         options["weights"] = weights
     return RunConfig(

@@ -7,7 +7,7 @@ the batch goes on; an interrupted batch resumes with the samples not yet done;
 ``index.csv`` lists every sample's status.
 
 Kinds (parameters and defaults in :data:`mextk.features.kinds.KIND_DEFAULTS`, listed by
-``mextk features --help``; ``--set KEY=VALUE`` changes one):
+``mextk features --help``; ``--feature KEY=VALUE`` changes one):
 
 ``landmarks``   68 landmarks on every frame (:func:`mextk.faces.landmarks.track_landmarks`),
                 arrays ``landmarks (T, 68, 2)`` and ``found (T,)``; long clips are read in

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: kind -> default parameters (``--set KEY=VALUE`` changes one; any change starts a new cache folder)
+#: kind -> default parameters (``--feature KEY=VALUE`` changes one; any change starts a new cache folder)
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "landmarks": {"redetect_every": 10, "version": 2},
     "frames": {
