@@ -51,6 +51,11 @@ import pandas as pd
 import torch
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_json import save  # noqa: E402
+
+#: Tables of the parts that ran, for benchmarks/results/models.json (merged with the other parts' earlier runs).
+TABLES: list[dict] = []
 
 
 def _median_ms(fn, repeats: int = 20) -> float:  # type: ignore[no-untyped-def]
@@ -81,6 +86,12 @@ def inference_latency() -> None:
     print(
         f"   VGG-16 apex (224 px): {t_vgg:8.2f} ms   DGCNN (126-node graph): {t_dg:6.2f} ms   ratio {t_vgg / t_dg:.0f}x"
     )
+    rows = [
+        ["VGG-16 apex (224 px image)", f"{t_vgg:.2f}", f"{t_vgg / t_dg:.0f}x"],
+        ["DGCNN (126-node graph)", f"{t_dg:.2f}", "1x"],
+    ]
+    TABLES.append({"title": "1. Inference latency per sample (batch 1, CPU, median of 20)",
+                   "columns": ["model", "ms per sample", "ratio"], "rows": rows})  # fmt: skip
 
 
 def training_per_fold(n_train: int = 10776) -> None:
@@ -91,7 +102,11 @@ def training_per_fold(n_train: int = 10776) -> None:
     from mextk.models.training import collate, forward
 
     g = np.random.default_rng(0)
-    print(f"\n2. training time per fold at default sizes (scaled to {n_train} training samples x default epochs)")
+    title = f"2. Training time per fold at default sizes (scaled to {n_train} training samples x default epochs)"
+    print("\n" + title)
+    rows: list[list] = []
+    TABLES.append({"title": title, "columns": ["model", "input", "ms per training sample", "samples x epochs",
+                                               "hours per fold"], "rows": rows})  # fmt: skip
     for name, spec in MODELS.items():
         if spec.family != "torch":
             continue
@@ -141,6 +156,7 @@ def training_per_fold(n_train: int = 10776) -> None:
             f"   {name:11s} {shape:15s} {1000 * per_sample:9.2f} ms per training sample; "
             f"fold of {n} samples x {epochs} epochs: {fold_s / 3600:8.2f} h"
         )
+        rows.append([name, shape, f"{1000 * per_sample:.2f}", f"{n} x {epochs}", f"{fold_s / 3600:.2f}"])
     # the PyTorch step above, against the fused kernel that mextk trains STSTNet with (same full batch)
     from mextk.models.fused import fit_ststnet, kernel
     from mextk.models.training import TrainConfig
@@ -157,6 +173,9 @@ def training_per_fold(n_train: int = 10776) -> None:
         print(
             f"   {'ststnet':11s} {'fused kernel':15s} {1000 * per_sample:9.2f} ms per training sample; "
             f"fold of 442 samples x 800 epochs: {per_sample * 442 * 800 / 3600:8.2f} h"
+        )
+        rows.append(
+            ["ststnet", "fused kernel", f"{1000 * per_sample:.2f}", "442 x 800", f"{per_sample * 442 * 800 / 3600:.2f}"]
         )
 
 
@@ -489,6 +508,8 @@ def main() -> None:
         if args.only in (None, key):
             fn()
             sys.stdout.flush()
+    if TABLES:  # parts 3-6 print their figures only
+        print(f"wrote {save('models', TABLES, merge=True)}")
 
 
 if __name__ == "__main__":

@@ -39,13 +39,26 @@ def machine() -> str:
     return f"{cpu}, {cores} cores{memory}, {platform.system()}, Python {platform.python_version()}"
 
 
-def save(name: str, tables: list[dict], *, notes: str = "") -> Path:
-    """Write ``RESULTS/name.json``: ``tables`` is a list of ``{"title", "columns", "rows"}``."""
+def save(name: str, tables: list[dict], *, notes: str = "", merge: bool = False) -> Path:
+    """Write ``RESULTS/name.json``: ``tables`` is a list of ``{"title", "columns", "rows"}``.
+
+    With ``merge`` (a script whose parts run separately, ``--only N``), the file's other tables are kept: each
+    table then carries its own ``date`` and ``command``, which the documentation prints under it.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
+    command = "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if merge:
+        tables = [{**t, "date": now, "command": command} for t in tables]
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            titles = {t["title"] for t in tables}
+            kept = [t for t in json.loads(path.read_text())["tables"] if t["title"] not in titles]
+            tables = kept + tables
     payload = {
         "benchmark": name,
-        "command": "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
+        "date": now,
         "machine": machine(),
         "notes": notes,
         "tables": tables,

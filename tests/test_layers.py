@@ -63,3 +63,37 @@ def test_the_documentation_site_builds_strictly():
         out = subprocess.run(["mkdocs", "build", "--strict", "--site-dir", site], cwd=ROOT, capture_output=True,
                              text=True, timeout=600, env=env)  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_every_benchmark_writes_its_figures_as_json_for_the_documentation():
+    """Benchmark tables in the docs are rendered from benchmarks/results/*.json, never typed by hand."""
+    scripts = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if p.name != "results_json.py")
+    if not scripts:
+        pytest.skip("needs the source checkout's benchmarks/")
+    silent = [p.name for p in scripts if "from results_json import save" not in p.read_text()]
+    assert not silent, f"these benchmarks print figures that the documentation cannot render: {silent}"
+
+
+def test_the_benchmark_page_renders_each_results_file_with_its_date_machine_and_command(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    if spec is None or not (ROOT / "docs" / "hooks.py").exists():
+        pytest.skip("needs the source checkout's docs/hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    payload = {
+        "benchmark": "demo",
+        "command": "python benchmarks/demo.py",
+        "date": "2026-12-07 16:00 UTC",
+        "machine": "a CPU, 2 cores",
+        "notes": "",
+        "tables": [{"title": "speed", "columns": ["what", "fps"], "rows": [["decode", "1590.4"], ["a|b", "1"]]}],
+    }
+    text = hooks.render(json.loads(json.dumps(payload)))
+    assert "`python benchmarks/demo.py`, 2026-12-07 16:00 UTC, on a CPU, 2 cores." in text
+    assert "| what | fps |\n|---|---|\n| decode | 1590.4 |\n| a\\|b | 1 |" in text
+    page = hooks.on_page_markdown("# Benchmarks\n\n<!-- benchmarks -->\n")
+    for results in (ROOT / "benchmarks" / "results").glob("*.json"):
+        assert f"## {json.loads(results.read_text())['benchmark']}" in page
