@@ -140,9 +140,10 @@ def test_no_test_subject_reaches_training(manifest, features, tmp_path, protocol
 
 
 def test_a_killed_run_resumes_and_gives_identical_metrics(manifest, features, tmp_path):
+    # 20 epochs: each fold still takes seconds, so the kill lands between folds
     args = [
         "evaluate", str(manifest), "--model", "dgcnn", "--task", "cmed7", "--features", str(features),
-        "--train", "epochs=40", "--json",
+        "--train", "epochs=20", "--json",
     ]  # fmt: skip
     whole = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
@@ -172,7 +173,7 @@ def test_a_killed_run_resumes_and_gives_identical_metrics(manifest, features, tm
     b = json.loads((out / "metrics.json").read_text())
     assert (a["acc"], a["uf1"], a["uar"], a["per_class"]) == (b["acc"], b["uf1"], b["uar"], b["per_class"])
     # the same command with other settings is refused rather than mixed into the run
-    changed = [("epochs=41" if a == "epochs=40" else a) for a in args]
+    changed = [("epochs=21" if a == "epochs=20" else a) for a in args]
     other = CliRunner().invoke(app, [*changed, "--out", str(out)])
     assert other.exit_code == 2 and "other settings" in other.output
 
