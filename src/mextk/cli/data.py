@@ -30,7 +30,13 @@ def demo(
         ),
     ] = 150,
     seed: Annotated[int, typer.Option(help="Master seed.")] = 0,
-    jobs: Annotated[int, typer.Option(help="Worker processes (synthesis, features, folds).")] = 2,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (synthesis, features, folds).  2 by default: the demo is sized for a 2-core "
+            "machine (the other commands default to 1)."
+        ),
+    ] = 2,
 ) -> None:
     """Run the whole path on embedded synthetic data: synthesise, tabulate, extract features, and evaluate
     LBP-TOP + SVM and the DGCNN under LOSO for recognition and spotting."""
