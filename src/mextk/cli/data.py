@@ -82,6 +82,14 @@ def synth(
         typer.Option(help="Also render this many long videos with micro- and macro-expressions (OUT/long/long.csv)."),
     ] = 0,
     long_seconds: Annotated[float, typer.Option(help="Length of each long video, seconds.")] = 20.0,
+    render_into: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            help="Render micro- and macro-expressions into this real video instead (repeatable): OUT/<video>.mp4 "
+            "and OUT/long.csv, the intervals for mextk spot-eval (--seed draws them).",
+            metavar="VIDEO",
+        ),
+    ] = None,
 ) -> None:
     """Generate synthetic micro-expression clips (+ manifest), group-call recordings (+ ground truth) and long
     videos with known micro- and macro-expression intervals (+ a long-video manifest, for mextk spot)."""
@@ -89,6 +97,17 @@ def synth(
     from mextk.synth.clips import SynthConfig, synthesize_dataset
 
     out_folder(out)
+    if render_into:
+        from mextk.synth.render_into import RenderSettings, render_into_videos
+
+        missing = [str(v) for v in render_into if not v.exists()]
+        if missing:
+            fail(f"{', '.join(missing)}: video not found")
+        manifest = render_into_videos(render_into, out, RenderSettings(seed=seed))
+        spotted = manifest[manifest["onset"].notna()]
+        typer.echo(f"{len(spotted)} expressions ({int((spotted['type'] == 'micro').sum())} micro) rendered into "
+                   f"{len(render_into)} video(s) -> {out / 'long.csv'}")  # fmt: skip
+        return
     if "=" in proportions:
         try:
             props: str | dict[str, float] = {
