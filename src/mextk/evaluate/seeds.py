@@ -114,10 +114,9 @@ class SeedsResult:
 
     def to_json(self) -> dict[str, Any]:
         """The ``metrics.json`` record."""
-        record = asdict(self)
+        record = asdict(self)  # the spreads become dicts; tuples are written as JSON lists
         record.pop("out")
-        record["summary"] = {k: {**asdict(v), "values": list(v.values)} for k, v in self.summary.items()}
-        return {**record, "seeds": list(self.seeds), "classes": list(self.classes)}
+        return record
 
 
 def _scores(metrics: dict[str, Any]) -> dict[str, float]:

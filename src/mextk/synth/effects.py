@@ -175,18 +175,10 @@ def _head_only(img: np.ndarray, moved: np.ndarray, place: FacePlace) -> np.ndarr
 
 def _expression(img: np.ndarray, effect: Effect, strength: float) -> np.ndarray:
     """``img`` with ``effect``'s action units moved to ``strength`` of their apex (unchanged without a face)."""
-    from mextk.faces.landmarks import image_landmarks
-    from mextk.synth.face import EMOTION_AUS, au_field, face_frame, warp_image
+    from mextk.synth.face import EMOTION_AUS, move_action_units
 
-    gray = np.clip(img.mean(axis=2), 0, 255).astype(np.uint8)
-    lm = image_landmarks(gray)
-    if lm is None:
-        return img
-    iod = face_frame(lm)[3]
-    field = au_field(lm, {au: 1.0 for au in EMOTION_AUS[effect.emotion]})
-    peak = float(np.max(np.hypot(field[:, 0], field[:, 1])))
-    disp = field / max(peak, 1e-9) * (strength * effect.amount * iod)
-    return warp_image(img, lm, disp, 0.18 * iod)[0]
+    moved = move_action_units(img, EMOTION_AUS[effect.emotion], strength * effect.amount)
+    return img if moved is None else moved
 
 
 def apply_effects(

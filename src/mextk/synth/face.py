@@ -207,6 +207,27 @@ def warp_image(
     return out, moved
 
 
+def move_action_units(image: np.ndarray, aus: tuple[str, ...] | list[str], amount_iod: float) -> np.ndarray | None:
+    """A real face image with action units moved: the most moving landmark moves ``amount_iod`` eye distances.
+
+    dlib's 68 landmarks of ``image`` (RGB, any numeric type), the action units' landmark displacements
+    (:func:`au_field`, each at weight 1) scaled to that amount, and a radial-basis warp of the image
+    (:func:`warp_image`, width 0.18 inter-ocular distances).  Returns the warped image as ``float32``, or None
+    where no face is found.
+    """
+    from mextk.faces.landmarks import image_landmarks
+
+    gray = np.clip(np.asarray(image, np.float32).mean(axis=2), 0, 255).astype(np.uint8)
+    lm = image_landmarks(gray)
+    if lm is None:
+        return None
+    iod = face_frame(lm)[3]
+    field = au_field(lm, {au: 1.0 for au in aus})
+    peak = float(np.max(np.hypot(field[:, 0], field[:, 1])))
+    disp = field / max(peak, 1e-9) * (amount_iod * iod)
+    return warp_image(np.asarray(image, np.float32), lm, disp, 0.18 * iod)[0]
+
+
 @dataclass(frozen=True)
 class Subject:
     """A synthetic identity.

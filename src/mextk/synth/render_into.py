@@ -130,36 +130,33 @@ def strength(t: int, onset: int, apex: int, offset: int) -> float:
 
 
 def render_frame(rgb: np.ndarray, aus: Sequence[str], amount_iod: float) -> np.ndarray | None:
-    """``rgb`` with ``aus`` moved so that the most moving landmark moves ``amount_iod`` eye distances.
+    """``rgb`` (``uint8``) with ``aus`` moved so that the most moving landmark moves ``amount_iod`` eye distances.
 
-    Returns None where no face is found (the caller keeps the frame as it is).
+    Returns None where no face is found (the caller keeps the frame as it is);
+    :func:`mextk.synth.face.move_action_units` does the work.
     """
-    from mextk.faces.landmarks import image_landmarks
-    from mextk.synth.face import au_field, face_frame, warp_image
+    from mextk.synth.face import move_action_units
 
-    gray = np.clip(rgb.mean(axis=2), 0, 255).astype(np.uint8)
-    lm = image_landmarks(gray)
-    if lm is None:
-        return None
-    iod = face_frame(lm)[3]
-    field = au_field(lm, {au: 1.0 for au in aus})
-    peak = float(np.max(np.hypot(field[:, 0], field[:, 1])))
-    disp = field / max(peak, 1e-9) * (amount_iod * iod)
-    out = warp_image(rgb.astype(np.float32), lm, disp, 0.18 * iod)[0]
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    out = move_action_units(rgb, tuple(aus), amount_iod)
+    return None if out is None else np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def render_into(
-    video: str | os.PathLike[str], out_path: str | os.PathLike[str], settings: RenderSettings, rng: np.random.Generator
-) -> tuple[float, int, list[dict]]:
-    """Write ``video`` with expressions planned by :func:`plan_expressions` rendered in, to ``out_path`` (H.264).
+    video: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    settings: RenderSettings,
+    rng: np.random.Generator,
+    *,
+    fps: float,
+) -> tuple[int, list[dict]]:
+    """Write ``video`` (at ``fps``) with expressions planned by :func:`plan_expressions` rendered in, to
+    ``out_path`` (H.264).
 
-    Returns the frame rate, the frame count and the expressions, each with ``frames_without_face``.
+    Returns the frame count and the expressions, each with ``frames_without_face``.
     """
-    from mextk.io.video import probe_video, read_frames
+    from mextk.io.video import read_frames
     from mextk.io.writer import write_video
 
-    fps = float(probe_video(video).fps)
     frames = read_frames(video)
     expressions = plan_expressions(len(frames), fps, settings, rng)
     for e in expressions:
@@ -175,7 +172,7 @@ def render_into(
                 frames[t] = done
         e["frames_without_face"] = lost
     write_video(out_path, frames, fps=fps)
-    return fps, len(frames), expressions
+    return len(frames), expressions
 
 
 def render_into_videos(
@@ -199,14 +196,14 @@ def render_into_videos(
     stems = [p.stem for p in paths]
     if len(set(stems)) != len(stems):
         raise ValueError(f"--render-into: two videos share a name ({', '.join(stems)}); their outputs would collide")
-    for p in paths:  # every input is read before anything is written
-        probe_video(p)
+    rates = {p: float(probe_video(p).fps) for p in paths}  # every input is read before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for index, path in enumerate(track(paths, description="render into", disable=not progress)):
         rng = np.random.default_rng([settings.seed, index])
-        fps, n, planned = render_into(path, out / f"{path.stem}.mp4", settings, rng)
+        fps = rates[path]
+        n, planned = render_into(path, out / f"{path.stem}.mp4", settings, rng, fps=fps)
         base = {"dataset": "rendered", "subject": path.stem, "video_id": path.stem, "path": f"{path.stem}.mp4",
                 "fps": fps, "n_frames": n}  # fmt: skip
         if not planned:
