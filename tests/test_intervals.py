@@ -12,6 +12,7 @@ from mextk.intervals import (
     megc_threshold,
     moving_average,
     peak_frames,
+    separate,
     shared_of_shorter,
     suppress,
 )
@@ -48,6 +49,27 @@ def test_suppress_at_overlap_zero_drops_only_candidates_that_share_a_frame():
     c = [{"onset": 0, "offset": 9, "score": 1.0}, {"onset": 10, "offset": 19, "score": 2.0}]
     assert len(suppress(c, 0.0)) == 2  # touching, no shared frame
     assert len(suppress([*c, {"onset": 9, "offset": 12, "score": 0.5}], 0.0)) == 2
+
+
+def test_separate_cuts_weaker_intervals_back_to_frames_no_stronger_one_holds():
+    c = [
+        {"onset": 10, "apex": 15, "offset": 20, "score": 3.0},
+        {"onset": 2, "apex": 6, "offset": 13, "score": 2.0},  # cut to 2-11: 12-13 are the strongest one's
+        {"onset": 18, "apex": 24, "offset": 30, "score": 1.0},  # cut to 21-30
+        {"onset": 12, "apex": 13, "offset": 14, "score": 5.0},  # strongest: the first keeps 15-20
+    ]
+    kept = separate(c)
+    assert [(k["onset"], k["offset"]) for k in kept] == [(2, 11), (12, 14), (15, 20), (21, 30)]
+    spans = [range(k["onset"], k["offset"] + 1) for k in kept]
+    assert sum(len(s) for s in spans) == len(set().union(*spans))  # no frame in two intervals
+
+
+def test_separate_drops_an_interval_whose_apex_a_stronger_one_holds_or_that_keeps_too_few_frames():
+    strong = {"onset": 10, "apex": 15, "offset": 20, "score": 3.0}
+    inside = {"onset": 5, "apex": 12, "offset": 14, "score": 1.0}  # its apex is in the stronger interval
+    sliver = {"onset": 19, "apex": 22, "offset": 22, "score": 1.0}  # keeps 21-22: two frames
+    assert separate([strong, inside, sliver]) == [strong]
+    assert len(separate([strong, sliver], min_frames=2)) == 2
 
 
 def test_moving_average_leaves_missing_values_out_and_fills_them_only_when_asked():

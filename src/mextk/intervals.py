@@ -5,7 +5,7 @@ An interval is an inclusive frame range ``(onset, offset)``: ``(10, 19)`` is ten
 
 * :func:`interval_iou` and :func:`shared_of_shorter`: how much two intervals overlap;
 * :func:`match_intervals`: MEGC's one-to-one matching of spotted to true intervals;
-* :func:`suppress`: greedy non-maximum suppression of scored candidates;
+* :func:`suppress`: greedy non-maximum suppression of scored candidates; :func:`separate`: no overlaps at all;
 * :func:`moving_average`: centred smoothing that ignores missing values;
 * :func:`megc_threshold` and :func:`peak_frames`: MEGC's peak threshold and the peaks above a height;
 * :func:`expression_type`: DFME's rule for a micro- or a macro-expression.
@@ -109,6 +109,33 @@ def suppress(candidates: Sequence[dict[str, Any]], overlap: float) -> list[dict[
         span = (c["onset"], c["offset"])
         if all(not 0 < shared_of_shorter(span, (o["onset"], o["offset"])) >= overlap for o in kept):
             kept.append(c)
+    return sorted(kept, key=lambda c: c["onset"])
+
+
+def separate(intervals: Sequence[dict[str, Any]], *, min_frames: int = 3) -> list[dict[str, Any]]:
+    """Intervals that never overlap: by falling ``score``, each one is cut back to the frames that no stronger
+    one holds, on the side of its ``apex``; one whose apex a stronger one holds, or that keeps fewer than
+    ``min_frames`` frames, is dropped.  The kept ones (copies) come back by onset.
+
+    Examples
+    --------
+    >>> c = [{"onset": 0, "apex": 3, "offset": 9, "score": 1.0}, {"onset": 6, "apex": 10, "offset": 14, "score": 2.0}]
+    >>> [(k["onset"], k["offset"]) for k in separate(c)]
+    [(0, 5), (6, 14)]
+    """
+    kept: list[dict[str, Any]] = []
+    for c in sorted(intervals, key=lambda c: -c["score"]):
+        c = dict(c)
+        for o in kept:
+            if o["onset"] <= c["apex"] <= o["offset"]:
+                break
+            if o["offset"] < c["apex"]:
+                c["onset"] = max(c["onset"], o["offset"] + 1)
+            else:
+                c["offset"] = min(c["offset"], o["onset"] - 1)
+        else:
+            if c["offset"] - c["onset"] + 1 >= min_frames:
+                kept.append(c)
     return sorted(kept, key=lambda c: c["onset"])
 
 

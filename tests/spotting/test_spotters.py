@@ -84,6 +84,9 @@ def test_training_free_spotter_finds_intervals_far_above_a_random_baseline(long_
     assert scores["overall"]["f1"] >= README_F1["motion"] - 0.05, scores
     assert baseline == pytest.approx(README_F1["random"], abs=0.005)
     assert scores["micro"]["tp"] >= 3 and scores["macro"]["tp"] >= 5
+    for _, own in spotted[spotted["onset"].notna()].groupby("video_id"):  # the events of a video never overlap
+        own = own.sort_values("onset")
+        assert (own["onset"].to_numpy()[1:] > own["offset"].to_numpy()[:-1]).all()
 
 
 def test_learned_spotter_trained_leave_one_subject_out_beats_a_random_baseline(

@@ -52,8 +52,17 @@ candidate yields to one at a smaller scale whose apex lies inside it and whose
 motion is at least ``finer`` (half) of its own: the smallest scale that
 explains an event fits it best.  The rest are ranked by their z score, and one
 whose shorter interval shares at least ``overlap`` (half) of its frames with a
-better one is dropped (non-maximum suppression).  An interval's type is its
-scale's.
+better one is dropped (non-maximum suppression); what still overlaps a better
+one is cut back to its own frames (:func:`mextk.intervals.separate`), so the
+events of one video never overlap.  An interval's type is its scale's.
+
+The ends are the window ``[p - k, p + k]`` of the scale that explains the
+event best.  Ends measured from the signal were tried and lost on the
+synthetic tuning sets (seeds 3-5, pooled F1 0.667 with the window): the
+frames where the transient score stays above 10-50% of its peak gave
+0.11-0.44 (the subtraction of ``M_2k`` narrows it to the event's middle);
+where ``min(M_k(t), M_k(t + k))`` does, 0.27-0.61; the mean of those ends and
+the window's, 0.50-0.655.
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from mextk.intervals import moving_average, peak_frames, suppress
+from mextk.intervals import moving_average, peak_frames, separate, suppress
 from mextk.spotting.motion import (
     EXPRESSION_REGIONS,
     EYE_REGIONS,
@@ -321,7 +330,7 @@ def spot_intervals(motion: MotionSignals, settings: SpotterSettings = SpotterSet
             for o in candidates
         )
     ]
-    kept = suppress(candidates, settings.overlap)
+    kept = separate(suppress(candidates, settings.overlap))
     for c in kept:
         del c["k"]
     return kept
