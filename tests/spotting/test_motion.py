@@ -23,7 +23,7 @@ def faces_with_a_step(shift_px: float, at: int, n: int = 40, region: str = "brow
 
 def test_a_region_that_moves_two_crop_pixels_measures_about_two_at_every_scale_spanning_the_step():
     faces = faces_with_a_step(2.0, at=20)
-    sig = region_motion(faces, [3, 10], settings=MotionSettings(anchor_every_s=0.2), fps=25.0)
+    sig = region_motion(faces, [3, 10], settings=MotionSettings(anchor_every_s=0.2, rigid="nose"), fps=25.0)
     names = list(REGIONS)
     brow, lip = names.index("brow_left"), names.index("nose_lip")
     for i, k in enumerate(sig.scales):
@@ -33,6 +33,28 @@ def test_a_region_that_moves_two_crop_pixels_measures_about_two_at_every_scale_s
         assert np.nanmax(sig.motion[k:20, i, brow]) < 0.3  # both before it
         assert np.nanmax(sig.motion[k:, i, lip]) < 0.3  # a region that did not move
         assert np.isnan(sig.motion[:k, i]).all()  # no frame k before
+
+
+@pytest.mark.parametrize("rigid", ["similarity", "affine"])
+def test_a_rotation_and_zoom_of_the_whole_face_is_taken_out_but_a_brow_step_is_kept(rigid):
+    base = faces_with_a_step(0.0, at=0, n=1)[0]
+    # the whole face turns by 1.5 degrees and grows by 2% about a point off its centre, in 10 frames:
+    # at the brows' corners that moves the content by about 1.5-2 crop pixels
+    frames = [
+        cv2.warpAffine(base, cv2.getRotationMatrix2D((40.0, 50.0), 0.15 * t, 1 + 0.002 * t), (96, 96),
+                       borderMode=cv2.BORDER_REFLECT)
+        for t in range(11)
+    ]  # fmt: skip
+    frames += [frames[-1]] * 10
+    names = list(REGIONS)
+    nose = region_motion(frames, [10], settings=MotionSettings(anchor_every_s=0.2, rigid="nose"), fps=25.0)
+    fitted = region_motion(frames, [10], settings=MotionSettings(anchor_every_s=0.2, rigid=rigid), fps=25.0)
+    brows = [names.index("brow_left"), names.index("brow_right")]
+    assert np.nanmax(nose.motion[10, 0, brows]) > 1.0  # a translation alone leaves the turn in the brows
+    assert np.nanmax(fitted.motion[10:, 0]) < 0.3  # the fitted head motion takes it out everywhere
+    step = region_motion(faces_with_a_step(2.0, at=20), [3], settings=MotionSettings(anchor_every_s=0.2, rigid=rigid),
+                         fps=25.0)  # fmt: skip
+    assert np.all(step.motion[20:23, 0, names.index("brow_left")] > 1.2)  # a local step is not absorbed
 
 
 def test_a_frame_without_a_face_breaks_the_chain_so_no_motion_spans_the_gap():

@@ -51,7 +51,7 @@ def test_the_discount_silences_a_mouth_transient_in_speech_but_not_a_brow_one():
     mouth = 1.5 * np.sin(2 * np.pi * 4.0 * t / FPS) + _bump(250, 60, 3.0)
     brow = _noise(250, 2) + _bump(250, 160, 3.0)
     sig = _signals({"mouth_left": mouth, "mouth_right": mouth * 0.9, "brow_left": brow, "brow_right": brow * 0.9})
-    plain = SpotterSettings(macro_k_s=())
+    plain = SpotterSettings(macro_k_s=(), speech_discount=0.0)
     discounted = SpotterSettings(macro_k_s=(), speech_discount=1.5)
     found = [e["apex"] for e in spot_intervals(sig, plain)]
     kept = [e["apex"] for e in spot_intervals(sig, discounted)]

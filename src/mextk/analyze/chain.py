@@ -51,6 +51,7 @@ from mextk.analyze.html_report import person_name, pyplot, write_report
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
 from mextk.io.runfolder import RunFolder
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
+from mextk.spotting.calibration import resolve
 
 TIMELINE_COLUMNS = (
     "person",
@@ -153,6 +154,7 @@ def analyze_recording(
     # other core.  In a thread beside prepare or region motion it saved nothing: loading holds the
     # interpreter, and every later stage keeps both cores busy (three fresh runs each, 2026-11-29)
     _, meta = load_model(model_dir)
+    calibration = resolve(spotter)  # one made with other spotter settings is refused before any work
     settings = {
         "model_dir": str(Path(model_dir).resolve()),
         "model": meta["model"],
@@ -204,7 +206,7 @@ def analyze_recording(
         if key in failed:
             continue
         sig = spotter.signals(load_features(feature_root, key, spotter, float(row["fps"])))
-        for iv in spot_intervals(sig, spotter):
+        for iv in spot_intervals(sig, spotter, calibration):
             events.append({"row": row, **iv})
     times["spotting"] = time.perf_counter() - t0
 

@@ -65,6 +65,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(annotate_app, name="annotate")
 app.command("spot")(spot.spot)
 app.command("spot-eval")(spot.spot_eval)
+app.command("spot-calibrate")(spot.spot_calibrate)
 app.command("analyze")(spot.analyze)
 
 

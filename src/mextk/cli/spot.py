@@ -28,18 +28,31 @@ def spot(
     features: Annotated[Optional[Path], typer.Option(help="Feature cache folder (default: OUT/features).")] = None,
     jobs: Annotated[int, typer.Option(help="Videos processed in parallel.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed (the learned spotter's training).")] = 0,
+    false_alarms_per_minute: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Calm-face false alarms a minute that the thresholds are calibrated to, per type (default 1; "
+            "lower: quieter, fewer expressions found)."
+        ),
+    ] = None,
+    calibration: Annotated[
+        Optional[str],
+        typer.Option(
+            help="'packaged' (mextk's calm reference footage, the default), a file from 'mextk spot-calibrate', "
+            "or '' for the z threshold alone."
+        ),
+    ] = None,
 ) -> None:
     """Find the intervals of micro- and macro-expressions in long videos (MEGC's interval spotting).
 
     Writes OUT/intervals.csv (a long-video manifest with a score per interval; score it with 'mextk spot-eval').
     A video that cannot be read is listed in OUT/failed.csv and the rest go on.
     """
-    from mextk.features.batch import parse_params
-    from mextk.spotting.run import SPOTTERS, default_settings, spot_manifest, with_settings
+    from mextk.spotting.run import SPOTTERS, spot_manifest
 
     if spotter not in SPOTTERS:
         fail(f"unknown spotter {spotter!r}; choose one of {', '.join(SPOTTERS)}")
-    settings = with_settings(default_settings(spotter), parse_params(set_ or []))
+    settings = spotter_settings(spotter, set_, false_alarms_per_minute, calibration)
     result = spot_manifest(
         manifest, out_folder(out), spotter=spotter, settings=settings, features=features, jobs=jobs, seed=seed
     )
@@ -51,6 +64,56 @@ def spot(
     typer.echo(f"{n} intervals in {videos} videos ({len(result.failed)} failed) -> {out / 'intervals.csv'}")
     if result.failed:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def spotter_settings(
+    spotter: str, set_: list[str] | None, false_alarms_per_minute: float | None, calibration: str | None
+) -> Any:
+    """The spotter's settings: its defaults, ``--set`` changes, then the calibration options where given."""
+    from mextk.features.batch import parse_params
+    from mextk.spotting.run import default_settings, with_settings
+
+    changes = parse_params(set_ or [])
+    if spotter != "motion" and (false_alarms_per_minute is not None or calibration is not None):
+        fail(f"--false-alarms-per-minute and --calibration calibrate the 'motion' spotter, not {spotter!r}")
+    if false_alarms_per_minute is not None:
+        if false_alarms_per_minute < 0:
+            fail(f"--false-alarms-per-minute must be at least 0, got {false_alarms_per_minute}")
+        changes["false_alarms_per_minute"] = false_alarms_per_minute
+    if calibration is not None:
+        changes["calibration"] = calibration
+    return with_settings(default_settings(spotter), changes)
+
+
+def spot_calibrate(
+    manifest: Annotated[Path, typer.Argument(help="Long-video manifest of calm footage (no expression in it).")],
+    out: Annotated[Path, typer.Option(help="Calibration file to write (JSON).")] = Path("calibration.json"),
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Change a spotter setting (repeatable; motion.crop=112)."),
+    ] = None,
+    floor: Annotated[
+        float, typer.Option(help="The z threshold candidates are listed at (the lowest calibrated).")
+    ] = 1.0,
+    features: Annotated[
+        Optional[Path], typer.Option(help="Feature cache folder (default: OUT.candidates/features).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Videos processed in parallel.")] = 1,
+) -> None:
+    """Calibrate the training-free spotter on calm footage: every event there is a false alarm.
+
+    Writes OUT, for 'mextk spot --calibration OUT' and 'mextk analyze --calibration OUT' with the same --set
+    changes, and OUT.candidates/ (the candidates it was made from).
+    """
+    from mextk.spotting.run import calibrate_manifest
+
+    settings = spotter_settings("motion", set_, None, None)
+    cal = calibrate_manifest(manifest, out, settings=settings, floor=floor, features=features, jobs=jobs)
+    counts = ", ".join(f"{len(v)} {k}" for k, v in cal.scores.items())
+    typer.echo(f"{cal.minutes:.2f} minutes of calm footage, candidates at z >= {floor:g}: {counts} -> {out}")
+    for per_minute in (0.5, 1.0, 2.0, 5.0):
+        t = ", ".join(f"{k} {cal.threshold(per_minute, k):.2f}" for k in cal.scores)
+        typer.echo(f"  thresholds for {per_minute:g} a minute: {t}")
 
 
 def _rows(block: dict[str, Any], name: str) -> list[list[str]]:
@@ -146,6 +209,20 @@ def analyze(
         int,
         typer.Option(help="Worker processes; the clips of a recording are spread over them, each decoding it once."),
     ] = 1,
+    false_alarms_per_minute: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Calm-face false alarms a minute that the thresholds are calibrated to, per type (default 1; "
+            "lower: quieter, fewer expressions found)."
+        ),
+    ] = None,
+    calibration: Annotated[
+        Optional[str],
+        typer.Option(
+            help="'packaged' (mextk's calm reference footage, the default), a file from 'mextk spot-calibrate', "
+            "or '' for the z threshold alone."
+        ),
+    ] = None,
 ) -> None:
     """Analyse new recordings: prepare, spot intervals, recognise them, and write a per-person timeline, an HTML
     report and proposals for mextk annotate."""
@@ -154,13 +231,11 @@ def analyze(
 
         start_server()
     from mextk.analyze.chain import analyze_recordings
-    from mextk.features.batch import parse_params
-    from mextk.spotting.run import default_settings, with_settings
 
     if spotter != "motion":
         fail(f"analyze spots with the training-free 'motion' spotter (got {spotter!r}): the learned one trains "
              "leave-one-subject-out on labelled long videos, which a new recording does not have")  # fmt: skip
-    settings = with_settings(default_settings("motion"), parse_params(set_ or []))
+    settings = spotter_settings("motion", set_, false_alarms_per_minute, calibration)
     batch = analyze_recordings(
         recordings, model, out_folder(out), spotter=settings, include_excluded=include_excluded, jobs=jobs
     )

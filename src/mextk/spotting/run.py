@@ -18,7 +18,9 @@ region motion by default, SOFTNet on optical flow as an option).
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import pandas as pd
 
 from mextk.io.runfolder import RunFolder
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
+from mextk.spotting.calibration import resolve
 from mextk.spotting.long_manifest import coerce_long, interval_rows, load_long_manifest, save_long_manifest, videos_of
 from mextk.spotting.signals import compute_features, load_features, video_key
 
@@ -45,7 +48,9 @@ def _coerce(value: Any, current: Any) -> Any:
     if isinstance(current, float):
         return float(value)
     if isinstance(current, tuple):
-        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        items = value if isinstance(value, (list, tuple)) else [v for v in str(value).split(",") if v.strip()]
+        if current and all(isinstance(v, str) for v in current):
+            return tuple(str(v).strip() for v in items)
         return tuple(float(v) for v in items)
     return value
 
@@ -129,6 +134,8 @@ def spot_manifest(
         "manifest": str(Path(manifest).resolve()),
         "seed": seed,
     }
+    # a calibration made with other settings is refused before any work
+    calibration = resolve(settings) if spotter == "motion" else None
     RunFolder(out, "spotter.json", what="spotting run").claim(record)
     feature_root = Path(features) if features is not None else out / "features"
     videos = videos_of(df)
@@ -140,7 +147,7 @@ def spot_manifest(
         found = {}
         for _, r in ok.iterrows():
             arrays = load_features(feature_root, video_key(r), settings, float(r["fps"]))
-            found[video_key(r)] = spot_intervals(settings.signals(arrays), settings)
+            found[video_key(r)] = spot_intervals(settings.signals(arrays), settings, calibration)
     else:
         from mextk.spotting.learned import spot_learned
 
@@ -159,3 +166,40 @@ def spot_manifest(
     else:
         failed_path.unlink(missing_ok=True)
     return SpotResult(out=out, intervals=result, failed=failed)
+
+
+def calibrate_manifest(
+    manifest: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    settings: SpotterSettings | None = None,
+    floor: float = 1.0,
+    features: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+) -> Any:
+    """Calibrate the training-free spotter on the calm videos of a long-video manifest (``mextk spot-calibrate``).
+
+    Every video is taken as calm (any interval rows are ignored): the spotter, with ``settings`` but its
+    threshold lowered to ``floor`` and no calibration, lists its candidates, written as a run folder beside
+    ``out`` (``OUT.candidates/``); the calibration (:mod:`mextk.spotting.calibration`) is written to ``out``
+    (JSON) and returned.
+    """
+    from mextk.spotting.calibration import calibrate
+
+    settings = settings if settings is not None else SpotterSettings()
+    low = replace(settings, threshold=floor, calibration="")
+    out = Path(out)
+    run_dir = out.with_name(out.name + ".candidates")
+    record = RunFolder(run_dir, "spotter.json", what="spotting run").recorded()
+    if record is not None and record.get("settings") != json.loads(json.dumps(asdict(low), default=list)):
+        shutil.rmtree(run_dir)  # the candidates of other settings: this calibration's own intermediate
+    res = spot_manifest(manifest, run_dir, spotter="motion", settings=low, features=features, jobs=jobs,
+                        progress=progress)  # fmt: skip
+    videos = videos_of(load_long_manifest(manifest))
+    done = videos[[video_key(r) not in res.failed for _, r in videos.iterrows()]]
+    if done.empty:
+        raise ValueError(f"{manifest}: no video could be read, so nothing was calibrated")
+    cal = calibrate(res.intervals, done, settings, floor=floor)
+    cal.save(out)
+    return cal
