@@ -40,7 +40,12 @@ def test_analyze_writes_the_timeline_report_and_proposals(analysed):
     assert json.loads((folder / "timeline.json").read_text())["events"][0]["person"] == timeline["person"].iloc[0]
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") == timeline["person"].nunique() or page.count("data:image/png") >= 1
-    assert "data:image/jpeg;base64," in page  # onset | apex thumbnails
+    # each event's looping view (or, where dlib finds no face on its first frame, its onset and apex)
+    assert any(f"data:image/{kind};base64," in page for kind in ("webp", "gif", "jpeg"))
+    for _, own in timeline.groupby("clip"):  # the events of one person's clip never overlap
+        own = own.sort_values("start_frame")
+        assert (own["start_frame"].to_numpy()[1:] > own["end_frame"].to_numpy()[:-1]).all()
+    assert "Full record: timeline.json" in page and "<th>model_dir</th>" not in page  # one settings line
     assert "http://" not in page and "https://" not in page and "<script" not in page  # self-contained
     for person in timeline["person"].unique():
         assert f"<h2>{person}</h2>" in page

@@ -72,9 +72,13 @@ def test_analyze_on_real_people_writes_a_self_contained_report_with_every_person
     manifest = pd.read_csv(out / "prepared" / "manifest.csv")
     assert manifest["track_id"].nunique() == 4  # one track per real person
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "data:image/jpeg;base64," in page  # onset | apex thumbnails of real faces
+    assert "data:image/webp;base64," in page or "data:image/gif;base64," in page  # looping views of real faces
     for person in people:
         assert f"<h2>{person}</h2>" in page
+    assert str(out) not in page and str(out.parent) not in page  # no path: the report can be sent as it is
+    assert "trained only on mextk's synthetic data" in page  # the test's model is the demo's kind
+    assert "calibrated to at most 1 false micro-expression a minute" in page
+    assert page.count("lower face weak") == manifest["track_id"].nunique()  # each person's blind or weak time
     assert set(timeline["person"]) <= set(people)
 
 

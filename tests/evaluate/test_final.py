@@ -44,6 +44,7 @@ def trained(manifest, tmp_path_factory) -> Path:
     args = ["train", str(manifest), "--model", "motion_svm", "--task", "cmed7", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "datasets: synth (28 samples)" in result.output and "mean nothing on real faces" in result.output
     return out
 
 
@@ -55,6 +56,7 @@ def test_train_writes_a_model_folder_with_config_classes_feature_parameters_and_
     assert meta["classes"] == ["anger", "disgust", "fear", "sadness", "happiness", "surprise", "no_me"]
     assert meta["feature"]["kind"] == "motion" and meta["feature"]["params"]["version"] == 2
     assert len(meta["trained_on"]) == 4  # every subject trains the final model
+    assert meta["datasets"] == {"synth": 28} and meta["synthetic_only"] is True  # mextk synth's clips
     assert meta["config"]["manifest"] == str(manifest.resolve())
     assert (trained / "model.joblib").exists() and len(pd.read_csv(trained / "samples.csv")) == 28
 

@@ -77,6 +77,20 @@ def test_calibrate_counts_every_calm_video_minutes_even_without_candidates(tmp_p
         load_calibration(tmp_path / "bad.json")
 
 
+def test_the_held_out_rate_judges_each_person_by_the_threshold_the_others_set():
+    videos = pd.DataFrame({"dataset": "d", "subject": ["A", "B"], "video_id": ["a", "b"], "fps": 25.0,
+                           "n_frames": 1500})  # fmt: skip
+    cands = pd.DataFrame({"dataset": "d", "video_id": ["a", "b"], "onset": [1, 1], "type": "micro",
+                          "score": [5.0, 3.0]})  # fmt: skip
+    cal = calibrate(cands, videos, SpotterSettings(), floor=1.0)
+    # 1 a minute: each person's one minute allows the other's one candidate, so both count: 2 in 2 minutes
+    assert cal.held_out["1"][0] == pytest.approx(1.0)
+    # 0.5 a minute: one minute allows none; A (5.0) passes B's threshold (just above 3), B (3.0) not A's (above 5)
+    assert cal.held_out["0.5"][0] == pytest.approx(0.5)
+    lo, hi = cal.held_out["0.5"][1:]
+    assert lo < 0.5 < hi
+
+
 @pytest.fixture(scope="module")
 def calm_and_cal(tmp_path_factory):
     """Synthetic long videos taken as calm footage, calibrated with mextk spot-calibrate (seed 12)."""

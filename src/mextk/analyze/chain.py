@@ -51,7 +51,8 @@ from mextk.analyze.html_report import person_name, pyplot, write_report
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
 from mextk.io.runfolder import RunFolder
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
-from mextk.spotting.calibration import resolve
+from mextk.spotting.calibration import calibration_note, resolve
+from mextk.spotting.coverage import add_coverage, spot_coverage
 
 TIMELINE_COLUMNS = (
     "person",
@@ -67,6 +68,7 @@ TIMELINE_COLUMNS = (
     "class",
     "probability",
     "spot_score",
+    "calm_per_min",
     "face_visible",
     "detector_score",
 )
@@ -201,6 +203,7 @@ def analyze_recording(
     stage("spotting")
     t0 = time.perf_counter()
     events = []
+    coverage: dict[str, dict[str, float]] = {}
     for _, row in clips.iterrows():
         key = f"analyze/{row['sample_id']}"
         if key in failed:
@@ -208,6 +211,7 @@ def analyze_recording(
         sig = spotter.signals(load_features(feature_root, key, spotter, float(row["fps"])))
         for iv in spot_intervals(sig, spotter, calibration):
             events.append({"row": row, **iv})
+        add_coverage(coverage.setdefault(person_name(row), {}), spot_coverage(sig, spotter))
     times["spotting"] = time.perf_counter() - t0
 
     stage("recognition")
@@ -285,15 +289,17 @@ def analyze_recording(
                 "class": cls,
                 "probability": round(prob, 4),
                 "spot_score": round(float(e["score"]), 3),
+                "calm_per_min": round(float(e.get("calm_per_min", float("nan"))), 4),
                 "face_visible": round(visible, 3),
                 "detector_score": round(det, 3),
                 "_onset": e["onset"],
                 "_apex": e["apex"],
                 "_offset": e["offset"],
                 "_frames": str(e["frames"]),
+                "_fps": fps,
             }
         )
-    table = pd.DataFrame(timeline, columns=[*TIMELINE_COLUMNS, "_onset", "_apex", "_offset", "_frames"])
+    table = pd.DataFrame(timeline, columns=[*TIMELINE_COLUMNS, "_onset", "_apex", "_offset", "_frames", "_fps"])
     table = table.sort_values(["person", "start_frame"], kind="stable").reset_index(drop=True)
     public = table[list(TIMELINE_COLUMNS)]
     with atomic_path(folder / "timeline.csv") as tmp:
@@ -306,6 +312,7 @@ def analyze_recording(
             "people": sorted(set(public["person"])) if len(public) else [],
             "events": json.loads(public.to_json(orient="records")),
             "failed_clips": failed,
+            "coverage": coverage,
             "settings": settings,
         },
     )
@@ -327,7 +334,16 @@ def analyze_recording(
 
     write_text_atomic(
         folder / "report.html",
-        write_report(recording.name, table, clips, classes=classes, settings=settings),
+        write_report(
+            recording.name,
+            table,
+            clips,
+            classes=classes,
+            settings=settings,
+            model=meta,
+            calibration=calibration_note(spotter, calibration),
+            coverage=coverage,
+        ),
     )
     times["report"] = time.perf_counter() - t0
     write_json_atomic(done, {"settings": settings, "times": times, "events": len(public)})

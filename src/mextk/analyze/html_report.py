@@ -3,9 +3,13 @@
 Per person: a timeline plot (each event a bar from its start to its end at the
 height of its class probability, coloured by class, micro-expressions solid
 and macro-expressions hatched; below it, the share of frames where prepare saw
-the face), then a table of the events, each with a thumbnail of its onset frame
-beside its apex frame.  Above: the counts per class and per person, and the
-settings used.  Nothing is loaded from elsewhere, so the file can be mailed
+the face) and the share of their time the spotter was blind or weak, then a
+table of the events, strongest first, each with how often calm faces give one
+as strong and a looping view with the movement magnified and the moved regions
+outlined (:mod:`mextk.analyze.event_view`).  Above: a banner when the model was
+trained on synthetic data only, the spotter's calibrated false-alarm rate, and
+the counts per class and per person; below, the settings in one line (the full
+record is ``timeline.json``).  Nothing is loaded from elsewhere, so the file can be mailed
 or archived as it is; it holds face thumbnails, so it is as private as the
 recording.
 """
@@ -20,11 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mextk.analyze.event_view import event_view
+
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:.9em}
-th{background:#f4f4f4}img.thumb{height:72px}.note{color:#666;font-size:.9em}
+th{background:#f4f4f4}img.thumb{height:72px}img.loop{height:128px}.note{color:#666;font-size:.9em}
+.banner{background:#fff3cd;border:1px solid #e0b84c;padding:.6em 1em;margin:1em 0}
 """
 
 
@@ -109,8 +116,17 @@ def write_report(
     *,
     classes: list[str],
     settings: dict[str, Any],
+    model: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
+    coverage: dict[str, dict[str, float]] | None = None,
 ) -> str:
-    """The report's HTML text (``timeline`` as built by :mod:`mextk.analyze.chain`, with its ``_`` columns)."""
+    """The report's HTML text (``timeline`` as built by :mod:`mextk.analyze.chain`, with its ``_`` columns).
+
+    ``model`` is the recognition model's ``model.json``, ``calibration`` what
+    :func:`mextk.spotting.calibration.calibration_note` says about the thresholds, ``coverage`` each person's
+    seconds on camera, without a face, and with a weak lower face (:mod:`mextk.spotting.coverage`).  The settings
+    appear as one line; the full record is ``timeline.json`` beside the report.  No path appears in it.
+    """
     esc = html.escape
     duration = float(clips["end_time"].max()) if len(clips) else 0.0
     people = sorted({*timeline["person"], *(_people(clips))})
@@ -118,9 +134,11 @@ def write_report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>mextk analyze: {esc(recording)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Micro-expression analysis of {esc(recording)}</h1>",
+        *_banner(model or {}),
         f"<p class='note'>{len(timeline)} event(s) of {len(people)} person(s) over {duration:.1f} s; "
         "events are candidates from a spotter and a model: a labeller's check (mextk annotate, proposals.csv) "
         "decides.</p>",
+        f"<p>{esc(_spotter_statement(calibration))}</p>",
         "<h2>Counts per class</h2>",
         _counts_table(timeline, classes, people),
     ]
@@ -128,29 +146,109 @@ def write_report(
         ev = timeline[timeline["person"] == person]
         own = clips[[p == person for p in _people(clips)]]
         parts.append(f"<h2>{esc(person)}</h2>")
+        if coverage and person in coverage:
+            parts.append(f"<p class='note'>{esc(_coverage_line(coverage[person]))}</p>")
         parts.append(
             f"<img alt='timeline of {esc(person)}' src='{_timeline_plot(person, ev, own, classes, duration)}'>"
         )
         if ev.empty:
             parts.append("<p class='note'>no event spotted</p>")
             continue
-        rows = ["<table><tr><th>start (s)</th><th>end (s)</th><th>type</th><th>class</th><th>probability</th>"
-                "<th>face visible</th><th>onset | apex</th></tr>"]  # fmt: skip
-        for _, e in ev.iterrows():
-            src = _thumb(_key_frames(e), 0, int(e["_apex"]) - int(e["_onset"]))
-            img = f"<img class='thumb' alt='onset and apex' src='{src}'>" if src else ""
+        minutes = float(calibration["minutes"]) if calibration else 0.0
+        head = ("strength (z)", "on calm faces", "start (s)", "end (s)", "type", "class", "probability",
+                "face visible", "as recorded | movement x4")  # fmt: skip
+        rows = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+        for _, e in ev.sort_values("spot_score", ascending=False, kind="stable").iterrows():
+            apex = int(e["_apex"]) - int(e["_onset"])
+            src = event_view(str(e["_frames"]), apex, float(e.get("_fps", 25.0)))
+            if src:
+                img = f"<img class='loop' alt='the event, as recorded and magnified' src='{src}'>"
+            else:  # no face found on the event's first frame: its onset and apex as they are
+                src = _thumb(_key_frames(e), 0, apex)
+                img = f"<img class='thumb' alt='onset and apex' src='{src}'>" if src else ""
             rows.append(
-                f"<tr><td>{e['start_time']:.2f}</td><td>{e['end_time']:.2f}</td><td>{esc(e['type'])}</td>"
+                f"<tr><td>{e['spot_score']:.1f}</td><td>{esc(_calm_rate(e.get('calm_per_min'), minutes))}</td>"
+                f"<td>{e['start_time']:.2f}</td><td>{e['end_time']:.2f}</td><td>{esc(e['type'])}</td>"
                 f"<td>{esc(str(e['class']))}</td><td>{e['probability']:.2f}</td><td>{e['face_visible']:.2f}</td>"
                 f"<td>{img}</td></tr>"
             )
         rows.append("</table>")
         parts.append("".join(rows))
-    parts.append("<h2>Settings</h2><table>")
-    for key, value in _flatten(settings).items():
-        parts.append(f"<tr><th>{esc(key)}</th><td>{esc(str(value))}</td></tr>")
-    parts.append("</table></body></html>")
+    parts.append(f"<h2>Settings</h2><p class='note'>{esc(settings_line(settings, model or {}))}</p>")
+    parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _banner(model: dict[str, Any]) -> list[str]:
+    """A warning above everything when the recognition model was trained on mextk's synthetic data only."""
+    datasets = model.get("datasets")
+    if model.get("synthetic_only"):
+        names = ", ".join(f"{k} ({v} samples)" for k, v in datasets.items())
+        return [f"<div class='banner'><b>The recognition model was trained only on mextk's synthetic data</b> "
+                f"({html.escape(names)}): its classes mean nothing on real faces. Read each event as a movement to "
+                "check, not as an emotion.</div>"]  # fmt: skip
+    if not datasets:
+        return ["<div class='banner'>The model folder does not record what it was trained on (it predates that "
+                "record): its classes may mean nothing on real faces.</div>"]  # fmt: skip
+    return []
+
+
+def _spotter_statement(calibration: dict[str, Any] | None) -> str:
+    """How far to trust the events: the calibrated false-alarm rate, or that there is none."""
+    if calibration is None:
+        return ("The spotter's thresholds are not calibrated to calm faces (a robust z within each video): expect "
+                "events on talking faces that express nothing.")  # fmt: skip
+    types = " and ".join(f"{t}-expression" for t in calibration["types"]) or "no type"
+    text = (f"The spotter is calibrated to at most {calibration['per_minute']:g} false {types} a minute on "
+            f"{calibration['minutes']:.1f} minutes of calm real faces ({calibration['videos']} videos, "
+            f"{calibration['source']}).")  # fmt: skip
+    held = calibration.get("held_out")
+    if held:
+        text += (f" Judged one person left out at a time, that rule gave {held[0]:.1f} a minute (95% interval "
+                 f"{held[1]:.1f} to {held[2]:.1f}).")  # fmt: skip
+    if "macro" not in calibration["types"]:
+        text += " Macro-expressions keep the plain z threshold (more false alarms on talking faces)."
+    return text
+
+
+def _calm_rate(per_minute: Any, minutes: float) -> str:
+    """An event's strength as how often calm faces gave one as strong."""
+    try:
+        r = float(per_minute)
+    except (TypeError, ValueError):
+        return ""
+    if not np.isfinite(r):
+        return ""
+    if r <= 0:
+        return f"none in {minutes:.1f} min"
+    return f"once every {1 / r:.1f} min"
+
+
+def _coverage_line(c: dict[str, float]) -> str:
+    total = max(float(c.get("seconds", 0.0)), 1e-9)
+    no_face, weak = float(c.get("no_face", 0.0)), float(c.get("lower_face_weak", 0.0))
+    return (f"Of {total:.1f} s on camera: no face found {no_face:.1f} s ({100 * no_face / total:.0f}%, blind); lower "
+            f"face weak {weak:.1f} s ({100 * weak / total:.0f}%: the mouth busy, mostly speaking, so only the brows "
+            "and glabella count).")  # fmt: skip
+
+
+def settings_line(settings: dict[str, Any], model: dict[str, Any]) -> str:
+    """The settings as one short line (no path); the full record is ``timeline.json``."""
+    sp = settings.get("spotter", {})
+    motion = sp.get("motion", {})
+    source = sp.get("calibration")
+    if source:
+        own = "mextk's calm reference" if source == "packaged" else "own calm footage"
+        calibrated = f"calibrated to {sp.get('false_alarms_per_minute')} a minute ({own})"
+    else:
+        calibrated = "not calibrated"
+    parts = [
+        f"spotter: z >= {sp.get('threshold')}, {calibrated}, speech discount {sp.get('speech_discount')}, "
+        f"head motion {motion.get('rigid')}",
+        f"model: {model.get('model', settings.get('model'))} ({model.get('task', settings.get('task'))})",
+        "all of prepare's review flags analysed" if settings.get("include_excluded") else "prepare's review applied",
+    ]
+    return "; ".join(parts) + ". Full record: timeline.json beside this report."
 
 
 def person_name(row: pd.Series) -> str:
@@ -173,13 +271,3 @@ def _counts_table(timeline: pd.DataFrame, classes: list[str], people: list[str])
         cells = "".join(f"<td>{int(counts.get(c, 0))}</td>" for c in classes)
         rows.append(f"<tr><th>{esc(person)}</th>{cells}<td>{len(ev)}</td></tr>")
     return "".join(rows) + "</table>"
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

@@ -306,6 +306,9 @@ def train(
         f"trained {trained.model} ({trained.task}: {', '.join(trained.classes)}) on {trained.n_samples} samples of "
         f"{len(trained.trained_on)} subjects ({trained.skipped} skipped, see {out / 'skipped.csv'}) -> {out}"
     )
+    typer.echo("datasets: " + ", ".join(f"{name} ({n} samples)" for name, n in trained.datasets.items()))
+    if trained.synthetic_only:
+        typer.echo("note: trained on mextk's synthetic data only: its classes mean nothing on real faces", err=True)
 
 
 def predict(

@@ -113,7 +113,9 @@ def spot_calibrate(
     typer.echo(f"{cal.minutes:.2f} minutes of calm footage, candidates at z >= {floor:g}: {counts} -> {out}")
     for per_minute in (0.5, 1.0, 2.0, 5.0):
         t = ", ".join(f"{k} {cal.threshold(per_minute, k):.2f}" for k in cal.scores)
-        typer.echo(f"  thresholds for {per_minute:g} a minute: {t}")
+        honest = cal.held_out.get(f"{per_minute:g}")
+        held = f"; one person left out at a time: {honest[0]:.1f} micro a minute ({honest[1]:.1f}-{honest[2]:.1f})"
+        typer.echo(f"  thresholds for {per_minute:g} a minute: {t}{held if honest else ''}")
 
 
 def _rows(block: dict[str, Any], name: str) -> list[list[str]]:

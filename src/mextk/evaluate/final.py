@@ -49,6 +49,10 @@ class TrainedModel:
         The class order of its probabilities.
     trained_on : tuple of str
         The subjects it was trained on.
+    datasets : dict of str to int
+        Its training samples per dataset (empty for a model folder written before mextk recorded them).
+    synthetic_only : bool
+        Every training dataset is one of mextk's synthetic ones: its classes mean nothing on real faces.
     n_samples, skipped : int or None
         Training samples, and samples left out (``skipped.csv``); None when the model was found trained.
     cached : bool
@@ -62,6 +66,8 @@ class TrainedModel:
     task: str
     classes: tuple[str, ...]
     trained_on: tuple[str, ...]
+    datasets: dict[str, int]
+    synthetic_only: bool
     n_samples: int | None
     skipped: int | None
     cached: bool
@@ -78,6 +84,8 @@ class TrainedModel:
             task=str(meta["task"]),
             classes=tuple(meta["classes"]),
             trained_on=tuple(meta["trained_on"]),
+            datasets=dict(meta.get("datasets", {})),
+            synthetic_only=bool(meta.get("synthetic_only", False)),
             n_samples=n_samples,
             skipped=skipped,
             cached=cached,
@@ -114,7 +122,13 @@ def train_model(
         raise ValueError(f"{config.manifest}: the samples hold one class only; a classifier needs two or more")
     model, history = _fit_all(config, samples, y, progress=progress)
     write_json_atomic(out / "history.json", history)
-    meta = save_model(out, model, config, trained_on=sorted(set(samples["subject"])))
+    meta = save_model(
+        out,
+        model,
+        config,
+        trained_on=sorted(set(samples["subject"])),
+        datasets=samples["dataset"].value_counts().to_dict(),
+    )
     return TrainedModel.from_meta(out, meta, n_samples=len(samples), skipped=len(skipped), cached=False)
 
 

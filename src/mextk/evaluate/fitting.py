@@ -166,7 +166,13 @@ def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callb
         subjects=samples["subject"].to_numpy(),
         epoch_callback=epoch_callback,
     )
-    meta = save_model(folder, model, config, trained_on=sorted(set(samples["subject"].iloc[train_idx])))
+    meta = save_model(
+        folder,
+        model,
+        config,
+        trained_on=sorted(set(samples["subject"].iloc[train_idx])),
+        datasets=samples["dataset"].iloc[train_idx].value_counts().to_dict(),
+    )
     probs = predict_with(model, meta, [inputs[i] for i in test_idx])
     write_fold_predictions(folder, samples.iloc[test_idx], fold, probs)
     write_json_atomic(folder / "history.json", history)

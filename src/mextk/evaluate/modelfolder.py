@@ -24,7 +24,7 @@ unknown model, or classes that the task no longer has.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,25 @@ def feature_record(config: RunConfig) -> dict[str, Any]:
     }
 
 
-def save_model(folder: str | Path, model: Any, config: RunConfig, *, trained_on: Sequence[str]) -> dict[str, Any]:
-    """Write a model folder (weights, then ``model.json``); returns the ``model.json`` contents."""
+#: The dataset names that mextk's own generators write (``mextk synth``: clips, long videos, expressions rendered
+#: into real faces).
+SYNTHETIC_DATASETS: tuple[str, ...] = ("synth", "synth-long", "rendered")
+
+
+def save_model(
+    folder: str | Path,
+    model: Any,
+    config: RunConfig,
+    *,
+    trained_on: Sequence[str],
+    datasets: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Write a model folder (weights, then ``model.json``); returns the ``model.json`` contents.
+
+    ``trained_on`` are the subjects it was fitted on, ``datasets`` its training samples per dataset (``model.json``
+    keeps both, and whether every dataset is one of mextk's synthetic ones, :data:`SYNTHETIC_DATASETS`: such a
+    model's classes mean nothing on real faces, which ``mextk analyze``'s report says).
+    """
     from mextk import __version__
     from mextk.labels import get_taxonomy
     from mextk.models.registry import get_model
@@ -81,6 +98,8 @@ def save_model(folder: str | Path, model: Any, config: RunConfig, *, trained_on:
         "feature": feature_record(config),
         "config": config.to_dict(),
         "trained_on": list(trained_on),
+        "datasets": {str(k): int(v) for k, v in sorted((datasets or {}).items())},
+        "synthetic_only": bool(datasets) and all(str(k) in SYNTHETIC_DATASETS for k in datasets),
     }
     write_json_atomic(folder / "model.json", meta)
     return meta

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mextk.spotting.false_alarms import calibrate_threshold, video_minutes
+from mextk.spotting.false_alarms import calibrate_threshold, leave_one_clip_out, poisson_rate, video_minutes
 
 #: The spotter settings that a calibration does not depend on.
 FREE_SETTINGS = ("threshold", "false_alarms_per_minute", "calibrated_types", "calibration")
@@ -68,6 +68,10 @@ class Calibration:
         :func:`calibrated_settings` of the spotter that listed them.
     footage : tuple of str
         What the footage was (video ids, never paths).
+    held_out : dict of str to list of float
+        The honest rate of the rule, by requested rate (``"1"``: 1 a minute): each person's footage judged by
+        the threshold that the others' set, micro-expressions a minute pooled, with its 95% exact interval
+        (``[rate, lower, upper]``); empty where the footage has fewer than two people.
     """
 
     scores: dict[str, tuple[float, ...]]
@@ -75,6 +79,7 @@ class Calibration:
     floor: float
     settings: dict[str, Any]
     footage: tuple[str, ...] = field(default_factory=tuple)
+    held_out: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.minutes > 0:
@@ -115,6 +120,7 @@ class Calibration:
             "minutes": self.minutes,
             "floor": self.floor,
             "footage": list(self.footage),
+            "held_out": self.held_out,
             "settings": self.settings,
             "scores": {k: [float(s) for s in sorted(v, reverse=True)] for k, v in self.scores.items()},
         }
@@ -127,6 +133,7 @@ class Calibration:
             floor=float(data["floor"]),
             settings=dict(data["settings"]),
             footage=tuple(data.get("footage", ())),
+            held_out={str(k): [float(x) for x in v] for k, v in data.get("held_out", {}).items()},
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -174,18 +181,51 @@ def calibrate(candidates: pd.DataFrame, videos: pd.DataFrame, settings: Any, *, 
         The spotter's intervals (``type``, ``score``; rows without an onset are videos without any), found at
         threshold ``floor`` with ``settings``.
     videos : DataFrame
-        Every calm video looked at (``dataset``, ``video_id``, ``fps``, ``n_frames``), with or without
-        candidates: their minutes add up.
+        Every calm video looked at (``dataset``, ``video_id``, ``fps``, ``n_frames``, and ``subject``), with or
+        without candidates: their minutes add up.  With two or more subjects, the rule's honest rate is measured
+        leaving one subject (all of their videos) out, for 0.5, 1, 2 and 5 micro-expressions a minute
+        (:attr:`Calibration.held_out`).
     """
     events = candidates[candidates["onset"].notna()] if len(candidates) else candidates
     scores: dict[str, Sequence[float]] = {
         kind: tuple(float(s) for s in events[events["type"] == kind]["score"]) if len(events) else () for kind in TYPES
     }
     ids = tuple(sorted(str(v) for v in videos["video_id"].unique()))
+    held_out: dict[str, list[float]] = {}
+    if "subject" in videos and videos["subject"].nunique() >= 2:
+        subject = {str(v): str(s) for v, s in zip(videos["video_id"], videos["subject"], strict=True)}
+        minutes: dict[str, float] = {}
+        for (_, v), m in video_minutes(videos).items():
+            minutes[subject[str(v)]] = minutes.get(subject[str(v)], 0.0) + float(m)
+        grouped = events[events["video_id"].astype(str).isin(list(subject))] if len(events) else events
+        grouped = grouped.assign(video_id=grouped["video_id"].astype(str).map(subject)) if len(grouped) else grouped
+        for per_minute in (0.5, 1.0, 2.0, 5.0):
+            if len(grouped):
+                table = leave_one_clip_out(grouped, minutes, per_minute)
+                rate = table.attrs["rate"]
+            else:
+                rate = poisson_rate(0, sum(minutes.values()))
+            held_out[f"{per_minute:g}"] = [float(x) for x in rate]
     return Calibration(
         scores={k: tuple(v) for k, v in scores.items()},
         minutes=float(video_minutes(videos).sum()),
         floor=float(floor),
         settings=calibrated_settings(settings),
         footage=ids,
+        held_out=held_out,
     )
+
+
+def calibration_note(settings: Any, calibration: Calibration | None) -> dict[str, Any] | None:
+    """What a report states about the thresholds: the stated rate, the calm footage, and the held-out rate."""
+    if calibration is None:
+        return None
+    rate = float(settings.false_alarms_per_minute)
+    return {
+        "per_minute": rate,
+        "types": list(settings.calibrated_types),
+        "minutes": calibration.minutes,
+        "videos": len(calibration.footage),
+        "held_out": calibration.held_out.get(f"{rate:g}"),
+        "source": "mextk's calm reference footage" if settings.calibration == "packaged" else "your calm footage",
+    }
