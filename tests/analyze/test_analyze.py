@@ -201,6 +201,54 @@ def test_a_folder_stands_for_every_recording_in_it(analysed, synth_call, model, 
     assert events == len(timeline) > 0 and people == timeline["person"].nunique() > 0
 
 
+@pytest.fixture(scope="module")
+def learned_spotter(tmp_path_factory):
+    """A learned spotter trained by mextk spot on three people's synthetic long videos (seed 4)."""
+    from mextk.synth.long import synthesize_long_videos
+
+    out = tmp_path_factory.mktemp("learned")
+    synthesize_long_videos(out / "set", n_subjects=3, seconds=16, fps=25, size=128, seed=4, progress=False)
+    args = ["spot", str(out / "set" / "long.csv"), "--spotter", "learned", "--out", str(out / "run")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out / "run" / "model"
+
+
+def test_analyze_with_a_learned_spotter_names_it_and_keeps_events_apart(synth_call, model, learned_spotter, tmp_path):
+    path = synth_call[0]
+    out = tmp_path / "analysis"
+    args = ["analyze", str(path), "--model", str(model), "--out", str(out), "--include-excluded",
+            "--spotter", "learned", "--spotter-model", str(learned_spotter)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    folder = out / path.stem
+    record = json.loads((folder / "timeline.json").read_text())["settings"]
+    assert record["spotter"] is None and record["spotter_model"]["datasets"] == {"synth-long": 3}
+    page = (folder / "report.html").read_text()
+    assert "spotter: learned, trained on 3 people (synth-long), not calibrated" in page
+    assert "not calibrated to calm faces" in page
+    timeline = pd.read_csv(folder / "timeline.csv")
+    for _, own in timeline.groupby("clip"):
+        own = own.sort_values("start_frame")
+        assert (own["start_frame"].to_numpy()[1:] > own["end_frame"].to_numpy()[:-1]).all()
+
+
+@pytest.mark.parametrize("case", ["learned without a model", "not a spotter model", "model without learned"])
+def test_a_learned_spotter_asked_for_wrongly_is_one_line_exit_2(synth_call, model, tmp_path, case):
+    args = ["analyze", str(synth_call[0]), "--model", str(model), "--out", str(tmp_path / "out")]
+    if case == "learned without a model":
+        args += ["--spotter", "learned"]
+    elif case == "not a spotter model":
+        args += ["--spotter", "learned", "--spotter-model", str(model)]  # a recognition model folder
+    else:
+        args += ["--spotter-model", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    errors = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and ("spotter" in errors[0])
+    assert not (tmp_path / "out" / synth_call[0].stem / "report.html").exists()
+
+
 @pytest.mark.parametrize("case", ["jpeg", "missing", "model typo", "empty folder"])
 def test_bad_input_to_analyze_is_one_line_exit_2_and_writes_nothing(synth_call, model, tmp_path, case):
     import cv2

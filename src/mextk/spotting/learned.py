@@ -43,6 +43,7 @@ of the shorter one keep the higher score.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -306,9 +307,9 @@ def run_interval(smoothed: np.ndarray, peak: int, max_span: int | None) -> tuple
     return int(lo), int(hi)
 
 
-def _fit_predict_boosting(
-    train: list[dict[str, Any]], test: list[dict[str, Any]], settings: LearnedSettings, seed: int
-) -> list[dict[str, np.ndarray]]:
+def _fit_boosting(train: list[dict[str, Any]], settings: LearnedSettings, seed: int) -> Any:
+    """The boosted trees fitted on ``train``'s frames (every expression frame, and ``negatives_per_positive``
+    times as many others drawn with ``seed``)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     x = np.concatenate([d["x"] for d in train])
@@ -319,12 +320,20 @@ def _fit_predict_boosting(
     keep = np.sort(np.concatenate([pos, rng.choice(neg, n_neg, replace=False)]))
     model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
     model.fit(x[keep], y[keep])
-    out = []
-    for d in test:
-        proba = np.zeros((len(d["x"]), 3))
-        proba[:, model.classes_] = model.predict_proba(d["x"])
-        out.append({"micro": proba[:, 1], "macro": proba[:, 2]})
-    return out
+    return model
+
+
+def _boosting_scores(model: Any, d: dict[str, Any]) -> dict[str, np.ndarray]:
+    proba = np.zeros((len(d["x"]), 3))
+    proba[:, model.classes_] = model.predict_proba(d["x"])
+    return {"micro": proba[:, 1], "macro": proba[:, 2]}
+
+
+def _fit_predict_boosting(
+    train: list[dict[str, Any]], test: list[dict[str, Any]], settings: LearnedSettings, seed: int
+) -> list[dict[str, np.ndarray]]:
+    model = _fit_boosting(train, settings, seed)
+    return [_boosting_scores(model, d) for d in test]
 
 
 def _fit_predict_softnet(
@@ -443,4 +452,67 @@ def spot_learned(
                 for k in mine:
                     scores[k] = {kind: saved[f"{k}|{kind}"] for kind in KINDS}
             bar.advance(task)
+    if settings.model == "boosting":
+        datasets = videos.groupby("dataset").size().to_dict()
+        save_spotter_model(Path(out) / "model", _fit_boosting(list(data.values()), settings, seed * 1000 + len(people)),
+                           settings, people=people, datasets=datasets)  # fmt: skip
     return {key: _intervals(d, scores[key], d["fps"], settings) for key, d in data.items()}
+
+
+#: The files of a saved learned spotter (``mextk spot --spotter learned`` writes ``OUT/model/``).
+SPOTTER_MODEL = ("spotter.joblib", "spotter.json")
+
+
+def save_spotter_model(
+    folder: str | os.PathLike[str], model: Any, settings: LearnedSettings, *, people: list[str],
+    datasets: dict[str, int],
+) -> Path:  # fmt: skip
+    """Write a learned spotter fitted on every labelled video (weights first, then its description)."""
+    import joblib
+
+    from mextk import __version__
+    from mextk.io.atomic import atomic_path, write_json_atomic
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / SPOTTER_MODEL[0]) as tmp:
+        joblib.dump(model, tmp)
+    write_json_atomic(folder / SPOTTER_MODEL[1], {
+        "spotter": "learned", "mextk_version": __version__, "settings": json.loads(json.dumps(asdict(settings))),
+        "trained_on": list(people), "datasets": {str(k): int(v) for k, v in sorted(datasets.items())},
+    })  # fmt: skip
+    return folder
+
+
+def load_spotter_model(folder: str | os.PathLike[str]) -> tuple[Any, LearnedSettings, dict[str, Any]]:
+    """A learned spotter saved by ``mextk spot --spotter learned`` (its ``OUT/model/``): the fitted trees, their
+    settings and the description; a folder that is not one is a one-line error."""
+    import joblib
+
+    from mextk.io.atomic import read_json
+    from mextk.spotting.run import with_settings
+
+    folder = Path(folder)
+    missing = [name for name in SPOTTER_MODEL if not (folder / name).is_file()]
+    if missing:
+        raise ValueError(f"{folder}: not a learned spotter (no {', '.join(missing)}; 'mextk spot --spotter learned "
+                         "--out DIR' writes one to DIR/model)")  # fmt: skip
+    meta = read_json(folder / SPOTTER_MODEL[1], what="learned spotter")
+    settings = with_settings(LearnedSettings(), _dotted(meta.get("settings", {})))
+    return joblib.load(folder / SPOTTER_MODEL[0]), settings, meta
+
+
+def _dotted(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in settings.items():
+        if isinstance(v, dict):
+            out.update(_dotted(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def spot_with_model(model: Any, settings: LearnedSettings, arrays: dict[str, np.ndarray], fps: float):
+    """Intervals in one video's cached features (``settings.compute_video``) from a saved learned spotter."""
+    d = _prepare_video(arrays, {kind: [] for kind in KINDS}, fps, settings)
+    return _intervals(d, _boosting_scores(model, d), fps, settings)
