@@ -167,7 +167,8 @@ def real_footage(folder: Path) -> list[dict]:
     import pandas as pd
 
     from mextk.spotting.false_alarms import calibrate_threshold, false_alarm_rates, leave_one_clip_out, video_minutes
-    from mextk.spotting.run import default_settings, spot_manifest, with_settings
+    from mextk.spotting.run import default_settings, spot_manifest
+    from mextk.spotting.settings import with_settings
 
     manifest, conditions = _real_manifest(folder)
     videos = pd.read_csv(manifest)
@@ -256,8 +257,9 @@ def rendered_recall(folder: Path, videos, conditions: dict[str, str]) -> dict:  
     """Expressions rendered into the calm clips, their derived versions and the child (mextk synth --render-into):
     recall, precision and F1 at IoU >= 0.5 per spotter setting."""
     from mextk.spotting.long_manifest import load_long_manifest
-    from mextk.spotting.run import default_settings, spot_manifest, with_settings
+    from mextk.spotting.run import default_settings, spot_manifest
     from mextk.spotting.scoring import spotting_scores
+    from mextk.spotting.settings import with_settings
     from mextk.synth.render_into import RenderSettings, render_into_videos
 
     chosen = [row.path for row in videos.itertuples() if conditions[row.video_id] != "expressive"]

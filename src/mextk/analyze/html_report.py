@@ -183,7 +183,7 @@ def _banner(model: dict[str, Any]) -> list[str]:
     """A warning above everything when the recognition model was trained on mextk's synthetic data only."""
     datasets = model.get("datasets")
     if model.get("synthetic_only"):
-        names = ", ".join(f"{k} ({v} samples)" for k, v in datasets.items())
+        names = ", ".join(f"{k}: {v} samples" for k, v in datasets.items())
         return [f"<div class='banner'><b>The recognition model was trained only on mextk's synthetic data</b> "
                 f"({html.escape(names)}): its classes mean nothing on real faces. Read each event as a movement to "
                 "check, not as an emotion.</div>"]  # fmt: skip

@@ -71,7 +71,8 @@ def spotter_settings(
 ) -> Any:
     """The spotter's settings: its defaults, ``--set`` changes, then the calibration options where given."""
     from mextk.features.batch import parse_params
-    from mextk.spotting.run import default_settings, with_settings
+    from mextk.spotting.run import default_settings
+    from mextk.spotting.settings import with_settings
 
     changes = parse_params(set_ or [])
     if spotter != "motion" and (false_alarms_per_minute is not None or calibration is not None):

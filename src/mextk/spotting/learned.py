@@ -490,7 +490,7 @@ def load_spotter_model(folder: str | os.PathLike[str]) -> tuple[Any, LearnedSett
     import joblib
 
     from mextk.io.atomic import read_json
-    from mextk.spotting.run import with_settings
+    from mextk.spotting.settings import with_settings
 
     folder = Path(folder)
     missing = [name for name in SPOTTER_MODEL if not (folder / name).is_file()]
