@@ -203,11 +203,11 @@ def test_a_folder_stands_for_every_recording_in_it(analysed, synth_call, model, 
 
 @pytest.fixture(scope="module")
 def learned_spotter(tmp_path_factory):
-    """A learned spotter trained by mextk spot on three people's synthetic long videos (seed 4)."""
+    """A learned spotter trained by mextk spot on two people's synthetic long videos (seed 4)."""
     from mextk.synth.long import synthesize_long_videos
 
     out = tmp_path_factory.mktemp("learned")
-    synthesize_long_videos(out / "set", n_subjects=3, seconds=16, fps=25, size=128, seed=4, progress=False)
+    synthesize_long_videos(out / "set", n_subjects=2, seconds=16, fps=25, size=128, seed=4, progress=False)
     args = ["spot", str(out / "set" / "long.csv"), "--spotter", "learned", "--out", str(out / "run")]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -223,9 +223,9 @@ def test_analyze_with_a_learned_spotter_names_it_and_keeps_events_apart(synth_ca
     assert result.exit_code == 0, result.output
     folder = out / path.stem
     record = json.loads((folder / "timeline.json").read_text())["settings"]
-    assert record["spotter"] is None and record["spotter_model"]["datasets"] == {"synth-long": 3}
+    assert record["spotter"] is None and record["spotter_model"]["datasets"] == {"synth-long": 2}
     page = (folder / "report.html").read_text()
-    assert "spotter: learned, trained on 3 people (synth-long), not calibrated" in page
+    assert "spotter: learned, trained on 2 people (synth-long), not calibrated" in page
     assert "not calibrated to calm faces" in page
     timeline = pd.read_csv(folder / "timeline.csv")
     for _, own in timeline.groupby("clip"):
