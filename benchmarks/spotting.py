@@ -166,7 +166,7 @@ def real_footage(folder: Path) -> list[dict]:
     """The real-footage part (see the module docstring); returns its tables."""
     import pandas as pd
 
-    from mextk.spotting.false_alarms import calibrate_threshold, false_alarm_rates, leave_one_clip_out, video_minutes
+    from mextk.spotting.false_alarms import calibrate_threshold, false_alarm_rates, leave_one_group_out, video_minutes
     from mextk.spotting.run import default_settings, spot_manifest
     from mextk.spotting.settings import with_settings
 
@@ -205,18 +205,12 @@ def real_footage(folder: Path) -> list[dict]:
                                features=folder / "features", progress=False).intervals  # fmt: skip
     candidates = candidates[candidates["onset"].notna()]
     source = {str(v): str(v).split("__")[0] for v in calm["video_id"]}
-    minutes: dict[str, float] = {}
-    for (_, v), m in video_minutes(calm).items():
-        minutes[source[str(v)]] = minutes.get(source[str(v)], 0.0) + float(m)
-    grouped = candidates[candidates["video_id"].isin(list(source))].assign(
-        video_id=lambda d: d["video_id"].astype(str).map(source)
-    )
-    loo = leave_one_clip_out(grouped, minutes, per_minute=1.0)
+    loo = leave_one_group_out(candidates, calm, source, per_minute=1.0)
     rate, lo, hi = loo.attrs["rate"]
     print(f"  calibrated to 1 micro a minute, leaving one calm clip (with its derived versions) out: {rate:.1f} a "
           f"minute ({lo:.1f}-{hi:.1f}); thresholds " + ", ".join(f"{t:.1f}" for t in loo["threshold"]))  # fmt: skip
     micro = candidates[candidates["type"] == "micro"]
-    t_all = calibrate_threshold(micro[micro["video_id"].isin(list(source))]["score"], sum(minutes.values()), 1.0)
+    t_all = calibrate_threshold(micro[micro["video_id"].isin(list(source))]["score"], loo["minutes"].sum(), 1.0)
     for row in expressive:
         mine = micro[micro["video_id"] == row[0]]
         row.append(int((mine["score"] >= t_all).sum()))

@@ -10,6 +10,7 @@ from mextk.spotting.false_alarms import (
     calibrate_threshold,
     false_alarm_rates,
     leave_one_clip_out,
+    leave_one_group_out,
     poisson_rate,
     video_minutes,
 )
@@ -83,3 +84,16 @@ def test_leave_one_clip_out_judges_each_clip_by_the_others_threshold():
     assert table.attrs["rate"] == poisson_rate(1, 3.0)
     with pytest.raises(ValueError, match="at least two"):
         leave_one_clip_out(candidates, {"a": 1.0}, per_minute=1.0)
+
+
+def test_leave_one_group_out_leaves_a_clip_and_its_derived_versions_out_together():
+    videos = pd.DataFrame({"dataset": "d", "video_id": ["a", "a__head", "b"], "fps": 25.0, "n_frames": 1500})
+    cands = pd.DataFrame({"video_id": ["a", "a__head", "b"], "type": "micro", "score": [5.0, 5.0, 3.0]})
+    groups = {"a": "a", "a__head": "a", "b": "b"}
+    table = leave_one_group_out(cands, videos, groups, per_minute=0.5)
+    # group a (2 minutes) judged by b's threshold (1 minute at 0.5: none allowed, so just above 3.0): both pass;
+    # b (1 minute) judged by a's (2 minutes: one allowed, the next 5.0 sets it just above 5.0): 3.0 does not
+    assert dict(zip(table["video_id"], table["events"], strict=True)) == {"a": 2, "b": 0}
+    assert dict(zip(table["video_id"], table["minutes"], strict=True)) == {"a": 2.0, "b": 1.0}
+    empty = leave_one_group_out(cands.iloc[:0], videos, groups, per_minute=0.5)
+    assert empty["events"].sum() == 0 and empty.attrs["rate"][0] == 0.0

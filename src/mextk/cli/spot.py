@@ -14,6 +14,22 @@ import typer
 
 from mextk.cli.base import EXIT_PARTIAL, fail, out_folder
 
+#: The calibration options of ``spot`` and ``analyze`` (the values' defaults are the spotter settings').
+FalseAlarmsOption = Annotated[
+    Optional[float],
+    typer.Option(
+        help="Calm-face false alarms a minute that the calibrated thresholds allow (default 1; micro-expressions "
+        "unless --set calibrated_types=micro,macro; lower: quieter, fewer expressions found)."
+    ),
+]
+CalibrationOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="'packaged' (mextk's calm reference footage, the default), a file from 'mextk spot-calibrate', "
+        "or '' for the z threshold alone."
+    ),
+]
+
 
 def spot(
     manifest: Annotated[Path, typer.Argument(help="Long-video manifest (one row per interval or video).")],
@@ -28,20 +44,8 @@ def spot(
     features: Annotated[Optional[Path], typer.Option(help="Feature cache folder (default: OUT/features).")] = None,
     jobs: Annotated[int, typer.Option(help="Videos processed in parallel.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed (the learned spotter's training).")] = 0,
-    false_alarms_per_minute: Annotated[
-        Optional[float],
-        typer.Option(
-            help="Calm-face false alarms a minute that the thresholds are calibrated to, per type (default 1; "
-            "lower: quieter, fewer expressions found)."
-        ),
-    ] = None,
-    calibration: Annotated[
-        Optional[str],
-        typer.Option(
-            help="'packaged' (mextk's calm reference footage, the default), a file from 'mextk spot-calibrate', "
-            "or '' for the z threshold alone."
-        ),
-    ] = None,
+    false_alarms_per_minute: FalseAlarmsOption = None,
+    calibration: CalibrationOption = None,
 ) -> None:
     """Find the intervals of micro- and macro-expressions in long videos (MEGC's interval spotting).
 
@@ -221,20 +225,8 @@ def analyze(
         int,
         typer.Option(help="Worker processes; the clips of a recording are spread over them, each decoding it once."),
     ] = 1,
-    false_alarms_per_minute: Annotated[
-        Optional[float],
-        typer.Option(
-            help="Calm-face false alarms a minute that the thresholds are calibrated to, per type (default 1; "
-            "lower: quieter, fewer expressions found)."
-        ),
-    ] = None,
-    calibration: Annotated[
-        Optional[str],
-        typer.Option(
-            help="'packaged' (mextk's calm reference footage, the default), a file from 'mextk spot-calibrate', "
-            "or '' for the z threshold alone."
-        ),
-    ] = None,
+    false_alarms_per_minute: FalseAlarmsOption = None,
+    calibration: CalibrationOption = None,
 ) -> None:
     """Analyse new recordings: prepare, spot intervals, recognise them, and write a per-person timeline, an HTML
     report and proposals for mextk annotate."""

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mextk.spotting.false_alarms import calibrate_threshold, leave_one_clip_out, poisson_rate, video_minutes
+from mextk.spotting.false_alarms import calibrate_threshold, leave_one_group_out, video_minutes
 
 #: The spotter settings that a calibration does not depend on.
 FREE_SETTINGS = ("threshold", "false_alarms_per_minute", "calibrated_types", "calibration")
@@ -194,17 +194,8 @@ def calibrate(candidates: pd.DataFrame, videos: pd.DataFrame, settings: Any, *, 
     held_out: dict[str, list[float]] = {}
     if "subject" in videos and videos["subject"].nunique() >= 2:
         subject = {str(v): str(s) for v, s in zip(videos["video_id"], videos["subject"], strict=True)}
-        minutes: dict[str, float] = {}
-        for (_, v), m in video_minutes(videos).items():
-            minutes[subject[str(v)]] = minutes.get(subject[str(v)], 0.0) + float(m)
-        grouped = events[events["video_id"].astype(str).isin(list(subject))] if len(events) else events
-        grouped = grouped.assign(video_id=grouped["video_id"].astype(str).map(subject)) if len(grouped) else grouped
         for per_minute in (0.5, 1.0, 2.0, 5.0):
-            if len(grouped):
-                table = leave_one_clip_out(grouped, minutes, per_minute)
-                rate = table.attrs["rate"]
-            else:
-                rate = poisson_rate(0, sum(minutes.values()))
+            rate = leave_one_group_out(events, videos, subject, per_minute).attrs["rate"]
             held_out[f"{per_minute:g}"] = [float(x) for x in rate]
     return Calibration(
         scores={k: tuple(v) for k, v in scores.items()},

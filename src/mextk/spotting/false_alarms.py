@@ -12,7 +12,8 @@ threshold is never judged on the footage that set it:
   the rates pooled per condition (speaking, head moving, ...) and over all videos.
 * :func:`calibrate_threshold` and :func:`leave_one_clip_out`: the least score threshold that keeps the
   candidates on calibration footage at or under a rate per minute, and the honest rate of that rule, each
-  clip judged by the threshold that the other clips set.
+  clip judged by the threshold that the other clips set (:func:`leave_one_group_out`: each person's clips,
+  or a clip with its derived versions, left out together).
 
 Candidates and thresholds.  A spotter run at a low threshold lists every candidate with its score; keeping
 those at or above ``t`` stands for the spotter run at ``t``.  This holds for the training-free spotter
@@ -205,3 +206,30 @@ def leave_one_clip_out(
     table = pd.DataFrame(rows)
     table.attrs["rate"] = poisson_rate(int(table["events"].sum()), float(table["minutes"].sum()))
     return table
+
+
+def leave_one_group_out(
+    candidates: pd.DataFrame,
+    videos: pd.DataFrame,
+    groups: Mapping[str, str],
+    per_minute: float,
+    *,
+    score: str = "score",
+    kind: str = "micro",
+) -> pd.DataFrame:
+    """:func:`leave_one_clip_out` with each group's videos left out together: a person's, or a clip and the
+    versions derived from it, which would otherwise help set the threshold that judges them.
+
+    ``groups`` maps every ``video_id`` of ``videos`` to its group; the minutes of a group's videos add up, and the
+    table's ``video_id`` column names the groups.  Candidates of videos outside ``groups`` are not counted.
+    """
+    minutes: dict[str, float] = {}
+    for (_, video), mins in video_minutes(videos).items():
+        group = groups[str(video)]
+        minutes[group] = minutes.get(group, 0.0) + float(mins)
+    if len(candidates):
+        mine = candidates[candidates["video_id"].astype(str).isin(list(groups))]
+        grouped = mine.assign(video_id=mine["video_id"].astype(str).map(groups))
+    else:
+        grouped = pd.DataFrame({"video_id": [], "type": [], score: []})
+    return leave_one_clip_out(grouped, minutes, per_minute, score=score, kind=kind)
