@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # each of the run's workers (``-n 2`` on 2 cores) gets one core's worth of threads: OpenMP's and BLAS's
+    # thread pools sized to the machine spin against the other worker (a boosted-tree fit took 167 s beside
+    # it, 22 s alone).  Set before numpy, torch or scikit-learn load them; subprocesses inherit it.
+    for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
 
 import numpy as np
 import pytest

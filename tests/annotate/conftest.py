@@ -61,8 +61,9 @@ def served(synth_dataset, tmp_path):
 
 
 #: Chromium's switches for the browser tests (no sandbox as root, nothing fetched from outside).
+#: ``--disable-dev-shm-usage``: a container's /dev/shm (64 MB under Docker) is too small for several renderers.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
 
 
 @pytest.fixture
