@@ -14,6 +14,8 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 playwright_api = pytest.importorskip("playwright.sync_api")
+#: a browser test that hangs (a renderer that stopped answering) fails after 5 minutes, not the run's 20
+pytestmark = pytest.mark.timeout(300)
 if shutil.which("chromium") is None:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 

@@ -11,10 +11,12 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("playwright.sync_api")
+#: a browser test that hangs (a renderer that stopped answering) fails after 5 minutes, not the run's 20
+pytestmark = pytest.mark.timeout(300)
 if shutil.which("chromium") is None:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-from mextk.annotate.engine import AnnotationProject
+from mextk.annotate.engine import AnnotationProject  # noqa: E402
 from tests.annotate.helpers import BAR_ROWS, BAR_STEP, bar_row, clips_manifest, numbered_clip  # noqa: E402
 from tests.annotate.test_browser import _at_frame, _segments, _serving, _shown, _sign_in, _until  # noqa: E402
 
