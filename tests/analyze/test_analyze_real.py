@@ -78,7 +78,8 @@ def test_analyze_on_real_people_writes_a_self_contained_report_with_every_person
     assert str(out) not in page and str(out.parent) not in page  # no path: the report can be sent as it is
     assert "trained only on mextk's synthetic data" in page  # the test's model is the demo's kind
     assert "calibrated to at most 1 false micro-expression a minute" in page
-    assert page.count("lower face weak") == manifest["track_id"].nunique()  # each person's blind or weak time
+    n = manifest["track_id"].nunique()  # each person's blind or weak time: speaking, turned, another face near
+    assert page.count("lower face weak") == page.count("head turned 30° or more") == page.count("another face") == n
     assert set(timeline["person"]) <= set(people)
 
 

@@ -170,3 +170,22 @@ def test_five_point_eye_corners_on_human_annotated_images():
         iod = np.hypot(*(truth[45] - truth[36]))
         err = np.hypot(*(five[:4] - truth[list(FIVE_IN_68[:4])]).T).mean() / iod
         assert err < 0.09, (name, err)  # measured: 0.074, 0.066, 0.017 (the 68-point model: 0.058, 0.029, 0.013)
+
+
+def test_the_tracker_counts_another_face_beside_the_tracked_one():
+    from mextk.faces.landmarks import LandmarkTracker
+    from mextk.synth.clips import ClipSpec, render_clip
+
+    one = (
+        render_clip(ClipSpec(subject_seed=3, seed=2, emotion="surprise", size=160, noise_std=1.0))
+        .frames[0]
+        .mean(axis=2)
+    )
+    two = (
+        render_clip(ClipSpec(subject_seed=5, seed=4, emotion="happiness", size=160, noise_std=1.0))
+        .frames[0]
+        .mean(axis=2)
+    )
+    alone, tracker = LandmarkTracker(points=5), LandmarkTracker(points=5)
+    assert alone.update(one.astype(np.uint8)) is not None and alone.others == 0
+    assert tracker.update(np.hstack([one, two]).astype(np.uint8)) is not None and tracker.others == 1

@@ -234,12 +234,17 @@ def analyze_recording(
         if learned is None:
             sig = spotter.signals(arrays)
             found = spot_intervals(sig, spotter, calibration)
-            covered = spot_coverage(sig, spotter)
+            covered = spot_coverage(sig, spotter, yaw=arrays.get("yaw"), crowded=arrays.get("crowded"))
         else:
             from mextk.spotting.learned import spot_with_model
 
             found = spot_with_model(learned[0], learned[1], arrays, float(row["fps"]))
-            covered = spot_coverage(SpotterSettings.signals(arrays), replace(learned[1].regions(), speech_discount=0.0))
+            covered = spot_coverage(
+                SpotterSettings.signals(arrays),
+                replace(learned[1].regions(), speech_discount=0.0),
+                yaw=arrays.get("yaw"),
+                crowded=arrays.get("crowded"),
+            )
         events += [{"row": row, **iv} for iv in found]
         add_coverage(coverage.setdefault(person_name(row), {}), covered)
     times["spotting"] = time.perf_counter() - t0

@@ -226,10 +226,19 @@ def _calm_rate(per_minute: Any, minutes: float) -> str:
 
 def _coverage_line(c: dict[str, float]) -> str:
     total = max(float(c.get("seconds", 0.0)), 1e-9)
-    no_face, weak = float(c.get("no_face", 0.0)), float(c.get("lower_face_weak", 0.0))
-    return (f"Of {total:.1f} s on camera: no face found {no_face:.1f} s ({100 * no_face / total:.0f}%, blind); lower "
-            f"face weak {weak:.1f} s ({100 * weak / total:.0f}%: the mouth busy, mostly speaking, so only the brows "
-            "and glabella count).")  # fmt: skip
+
+    def part(key: str, what: str) -> str:
+        v = float(c.get(key, 0.0))
+        return f"{what} {v:.1f} s ({100 * v / total:.0f}%"
+
+    line = (f"Of {total:.1f} s on camera: {part('no_face', 'no face found')}, blind); "
+            f"{part('lower_face_weak', 'lower face weak')}: the mouth busy, mostly speaking, so only the brows and "
+            "glabella count)")  # fmt: skip
+    if "head_turned" in c:
+        line += f"; {part('head_turned', 'head turned 30° or more')}, weak)"
+    if "other_faces" in c:
+        line += f"; {part('other_faces', 'another face near')}, weak)"
+    return line + "."
 
 
 def settings_line(settings: dict[str, Any], model: dict[str, Any]) -> str:

@@ -30,6 +30,17 @@ def shape_predictor(points: int):  # type: ignore[no-untyped-def]
 #: Where the 5-point model's points sit in the 68-point scheme: the right eye's outer and inner corners
 #: (68-point 45, 42), the left eye's outer and inner corners (36, 39), the base of the nose (near 33).
 FIVE_IN_68: tuple[int, ...] = (45, 42, 36, 39, 33)
+#: A detector box overlapping the tracked face's by less than this (intersection over union) is another face.
+OTHER_FACE_IOU = 0.3
+
+
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
 
 
 @lru_cache(maxsize=1)
@@ -162,6 +173,11 @@ class LandmarkTracker:
     ``points`` picks dlib's 68-point model or its 5-point one (:func:`landmarks_5`: the eye
     corners and the nose, several times faster in a busy pipeline); the box follows the
     mean of whichever points are fitted.
+
+    ``others`` is the number of other faces that the last detection saw beside the tracked one (over the
+    whole frame, or inside the widened box of a confirmation), boxes overlapping the tracked one by less than
+    :data:`OTHER_FACE_IOU`; it holds until the next detection.  A crop with someone behind or beside the
+    person is where a spotter may measure the wrong face's movement.
     """
 
     def __init__(
@@ -186,6 +202,10 @@ class LandmarkTracker:
         self._det_box: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._det_centre = np.zeros(2)
         self._since = 0
+        self.others = 0
+
+    def _count_others(self, boxes: list[tuple[int, int, int, int]]) -> None:
+        self.others = sum(1 for b in boxes[1:] if box_iou(b, boxes[0]) < OTHER_FACE_IOU)
 
     def update(self, gray: np.ndarray) -> np.ndarray | None:
         """The ``(points, 2)`` landmarks on this ``(H, W)`` ``uint8`` frame, or ``None`` when no face is found."""
@@ -205,12 +225,14 @@ class LandmarkTracker:
                 up = self.upsample if self.upsample is not None else int(bw < CONFIRM_FULL_SCALE_PX)
                 near = detect_faces_hog(gray[y0 : min(h, y + bh + m), x0 : min(w, x + bw + m)], upsample=up)
                 box = (near[0][0] + x0, near[0][1] + y0, near[0][2], near[0][3]) if near else None
+                self._count_others(near)
                 self._box = box
                 if box is None:
                     return None  # lost on this frame; look over the whole frame from the next one
                 confirmed, self._since = True, 0
         else:
             faces = detect_faces_hog(gray, upsample=self.upsample)
+            self._count_others(faces)
             if not faces:
                 return None
             box = faces[0]

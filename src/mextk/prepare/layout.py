@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mextk.faces.landmarks import box_iou as iou
+
 Box = tuple[int, int, int, int]  # x, y, w, h
 
 
@@ -218,17 +220,6 @@ def _to_source(box: Box, scale: float, width: float, height: float) -> Box:
     x1 = min(int(width), int(np.floor((x + bw - pad) * scale)))
     y1 = min(int(height), int(np.floor((y + bh - pad) * scale)))
     return (x0, y0, max(0, x1 - x0) // 2 * 2, max(0, y1 - y0) // 2 * 2)
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def same_slot(a: Box, b: Box) -> bool:

@@ -90,8 +90,6 @@ from mextk.spotting.motion import (
     MotionSettings,
     MotionSignals,
     RegionMotion,
-    aligned_faces,
-    region_motion,
 )
 
 #: The regions that speech moves (the upper lip, the mouth corners): discounted during articulation.
@@ -202,19 +200,26 @@ class SpotterSettings:
 
     def feature_params(self, fps: float) -> dict[str, Any]:
         """What the per-video features depend on at ``fps``."""
-        return {"scales": self.frame_scales(fps), **asdict(self.motion)}
+        # "arrays": what each video's cache holds (yaw and crowded were added later: older caches are redone)
+        return {"scales": self.frame_scales(fps), **asdict(self.motion), "arrays": "motion,face,yaw,crowded"}
 
     def compute_video(self, path: str | os.PathLike[str], fps: float) -> dict[str, np.ndarray]:
-        """Decode one video (file or frame folder) and measure its region motion, as arrays to cache."""
+        """Decode one video (file or frame folder) and measure its region motion, as arrays to cache.
+
+        The arrays: ``motion`` and ``face`` (:class:`MotionSignals`), ``scales``, ``fps``, and per frame the
+        head's ``yaw`` (degrees) and ``crowded`` (another face near it) of :class:`FaceAligner`.
+        """
         from mextk.io.video import iter_frames
 
         scales = self.frame_scales(fps)
-        sig = region_motion(
-            aligned_faces(iter_frames(path, gray=True), fps, self.motion), scales, settings=self.motion, fps=fps
-        )
+        aligner = FaceAligner(fps, self.motion)
+        state = RegionMotion(scales, self.motion, fps)
+        for frame in iter_frames(path, gray=True):
+            state.push(aligner.push(frame))
+        sig = state.result()
         if not sig.face.any():
             raise ValueError(f"{path}: no face found in any of its {len(sig.face)} frames")
-        return {"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)}
+        return _arrays(sig, scales, fps, aligner)
 
     def compute_clips(self, windows: list[tuple[str, int, int]], fps: float) -> list[dict[str, np.ndarray] | Exception]:
         """:meth:`compute_video` for frames ``[start, stop)`` of several virtual clips of one recording,
@@ -232,18 +237,31 @@ class SpotterSettings:
         for i, _, frame in iter_shared_clip_frames(windows, gray=True):
             states[i].push(aligners[i].push(frame))
         out: list[dict[str, np.ndarray] | Exception] = []
-        for (path, start, stop), state in zip(windows, states, strict=True):
+        for (path, start, stop), state, aligner in zip(windows, states, aligners, strict=True):
             sig = state.result()
             if len(sig.face) < stop - start:
                 out.append(VideoError(f"{path}: its recording ends at clip frame {start + len(sig.face)} of {stop}"))
             else:
-                out.append({"motion": sig.motion, "face": sig.face, "scales": np.array(scales), "fps": np.array(fps)})
+                out.append(_arrays(sig, scales, fps, aligner))
         return out
 
     @staticmethod
     def signals(arrays: dict[str, np.ndarray]) -> MotionSignals:
         """The cached arrays of :meth:`compute_video` as :class:`MotionSignals`."""
         return MotionSignals([int(k) for k in arrays["scales"]], arrays["motion"], arrays["face"], float(arrays["fps"]))
+
+
+def _arrays(sig: MotionSignals, scales: list[int], fps: float, aligner: FaceAligner) -> dict[str, np.ndarray]:
+    """What :meth:`SpotterSettings.compute_video` caches for one video."""
+    n = len(sig.face)
+    return {
+        "motion": sig.motion,
+        "face": sig.face,
+        "scales": np.array(scales),
+        "fps": np.array(fps),
+        "yaw": np.asarray(aligner.yaw[:n], dtype=np.float32),
+        "crowded": np.asarray(aligner.crowded[:n], dtype=bool),
+    }
 
 
 def speech_level(motion: MotionSignals, k: int, window_s: float) -> np.ndarray:

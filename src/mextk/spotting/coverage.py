@@ -8,10 +8,16 @@ motion it was run on (:class:`mextk.spotting.motion.MotionSignals`):
 * ``lower_face_weak``: frames with a face where the speech discount lowers the lower face's transient scores by
   at least :data:`WEAK_PX` crop pixels (``speech_discount`` x :func:`mextk.spotting.baseline.speech_level` at the
   micro scale): the mouth is busy, mostly speaking, so a small movement of the mouth, the cheeks or the upper
-  lip cannot count there, while the brows and glabella still can.
+  lip cannot count there, while the brows and glabella still can;
+* ``head_turned``: frames with a face turned by :data:`mextk.faces.pose.TURNED_DEG` (30 degrees) or more
+  (:func:`mextk.faces.pose.head_yaw`, read every ``landmark_every_s``): the far half of the face is
+  foreshortened and partly hidden, so its movements are under-measured: weak;
+* ``other_faces``: frames where the face detector saw another face near the tracked one (in the crop the
+  spotter looks at, or beside it): the alignment may follow, or the regions take in, the wrong person: weak.
 
-A camera's head-turn angle and other faces in the crop are not measured here (the region motion does not keep
-them); the share of frames without a face covers the largest turns.
+The last two need the per-frame ``yaw`` and ``crowded`` that :meth:`mextk.spotting.baseline.SpotterSettings.
+compute_video` stores; without them (``None``) they are left out of the result.  The shares overlap (a
+speaking, turned face counts in both).
 """
 
 from __future__ import annotations
@@ -25,8 +31,12 @@ import numpy as np
 WEAK_PX = 1.0
 
 
-def spot_coverage(motion: Any, settings: Any) -> dict[str, float]:
-    """``seconds``, ``no_face`` and ``lower_face_weak`` (seconds) of one video (see the module docstring)."""
+def spot_coverage(
+    motion: Any, settings: Any, *, yaw: np.ndarray | None = None, crowded: np.ndarray | None = None
+) -> dict[str, float]:
+    """``seconds``, ``no_face``, ``lower_face_weak``, and with ``yaw`` and ``crowded`` (per frame)
+    ``head_turned`` and ``other_faces``, in seconds, of one video (see the module docstring)."""
+    from mextk.faces.pose import TURNED_DEG
     from mextk.spotting.baseline import speech_level
 
     face = np.asarray(motion.face, dtype=bool)
@@ -36,11 +46,19 @@ def spot_coverage(motion: Any, settings: Any) -> dict[str, float]:
         k = settings.half_widths(fps)[0][1]
         if k in motion.scales:
             weak = settings.speech_discount * speech_level(motion, k, settings.speech_window_s) >= WEAK_PX
-    return {
+    out = {
         "seconds": len(face) / fps,
         "no_face": float((~face).sum()) / fps,
         "lower_face_weak": float((weak & face).sum()) / fps,
     }
+    if yaw is not None:
+        with np.errstate(invalid="ignore"):
+            turned = np.abs(np.asarray(yaw, dtype=np.float64)[: len(face)]) >= TURNED_DEG
+        out["head_turned"] = float((turned & face[: len(turned)]).sum()) / fps
+    if crowded is not None:
+        others = np.asarray(crowded, dtype=bool)[: len(face)]
+        out["other_faces"] = float((others & face[: len(others)]).sum()) / fps
+    return out
 
 
 def add_coverage(total: dict[str, float], part: dict[str, float]) -> dict[str, float]:

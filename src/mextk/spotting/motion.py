@@ -17,10 +17,10 @@ For each frame ``t`` and each temporal scale ``k`` (frames), the motion
    presets' own finest level is a quarter of a large image, too coarse for the
    fraction of a pixel a micro-expression moves) from an *anchor* (an earlier aligned frame, renewed every
    ``anchor_every_s`` seconds) to each aligned frame.  The head's own residual
-   motion is subtracted: by default an affine motion fitted robustly to the
-   face above the mouth (``rigid="affine"``, :class:`AffineFit`), else the
-   median flow of the nose bridge, which no facial muscle moves.  Each region is cut into four quarters and each
-   quarter's mean flow vector is its displacement from the anchor; adding the
+   motion is subtracted: by default a similarity (shift, turn, zoom) fitted robustly to the
+   face above the mouth (``rigid="similarity"``, :class:`AffineFit`; ``"affine"`` fits a full affine), or the
+   median flow of the nose bridge (``"nose"``), which no facial muscle moves.  Each region is cut into four
+   quarters and each quarter's mean flow vector is its displacement from the anchor; adding the
    displacement of the anchor itself (measured the same way from the anchor
    before it) gives every quarter a *position* per frame.  One flow per frame
    thus serves every temporal scale: the motion of a quarter between frames
@@ -293,7 +293,13 @@ def _cell_means(f: np.ndarray, cells: np.ndarray) -> np.ndarray:
 
 
 class FaceAligner:
-    """Aligns a stream of frames one at a time (the state of :func:`aligned_faces`, for callers that push frames)."""
+    """Aligns a stream of frames one at a time (the state of :func:`aligned_faces`, for callers that push frames).
+
+    Beside each aligned face it keeps, per frame pushed, what a report needs to say where spotting was weak:
+    ``yaw``, the head's turn in degrees (:func:`mextk.faces.pose.head_yaw` of the last landmarks, ``nan``
+    without a face), and ``crowded``, whether the last detection saw another face near this one
+    (:attr:`mextk.faces.landmarks.LandmarkTracker.others`).
+    """
 
     def __init__(self, fps: float, settings: MotionSettings = MotionSettings()) -> None:
         from mextk.faces.landmarks import LandmarkTracker
@@ -310,16 +316,22 @@ class FaceAligner:
         self._params: np.ndarray | None = None
         self._last_fit = -(10**9)
         self._t = 0
+        self._yaw = math.nan
+        self.yaw: list[float] = []
+        self.crowded: list[bool] = []
 
     def push(self, frame: np.ndarray) -> np.ndarray | None:
         """The next frame's aligned ``crop`` x ``crop`` grayscale face, or ``None`` where there is none."""
         import cv2
+
+        from mextk.faces.pose import head_yaw
 
         t, self._t = self._t, self._t + 1
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if t % self._every == 0 or self._params is None:
             lm = self._tracker.update(gray)
             if lm is not None:
+                self._yaw = head_yaw(lm)
                 target = eye_transform(lm, self.settings.crop)
                 if self._params is None or t - self._last_fit > self._hold:
                     self._params = target
@@ -330,7 +342,11 @@ class FaceAligner:
                     self._params = self._params + alpha * step
                 self._last_fit = t
         if self._params is None or t - self._last_fit > self._hold:
+            self.yaw.append(math.nan)
+            self.crowded.append(False)
             return None
+        self.yaw.append(self._yaw)
+        self.crowded.append(self._tracker.others > 0)
         crop = self.settings.crop
         return cv2.warpAffine(gray, _affine(self._params, crop), (crop, crop), flags=cv2.INTER_LINEAR)
 
