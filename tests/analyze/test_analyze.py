@@ -215,12 +215,22 @@ def learned_spotter(tmp_path_factory):
 
 
 def test_analyze_with_a_learned_spotter_names_it_and_keeps_events_apart(synth_call, model, learned_spotter, tmp_path):
+    import shutil
+
+    import joblib
+
     path = synth_call[0]
     out = tmp_path / "analysis"
+    spotter = shutil.copytree(learned_spotter, tmp_path / "spotter")
     args = ["analyze", str(path), "--model", str(model), "--out", str(out), "--include-excluded",
-            "--spotter", "learned", "--spotter-model", str(learned_spotter)]  # fmt: skip
+            "--spotter", "learned", "--spotter-model", str(spotter)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "(done before)" in runner.invoke(app, args).output
+    # a spotter saved again into the same folder (other bytes) is a new analysis, not the cached one
+    joblib.dump(joblib.load(spotter / "spotter.joblib"), spotter / "spotter.joblib", compress=3)
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "(done before)" not in again.output, again.output
     folder = out / path.stem
     record = json.loads((folder / "timeline.json").read_text())["settings"]
     assert record["spotter"] is None and record["spotter_model"]["datasets"] == {"synth-long": 2}

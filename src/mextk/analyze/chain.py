@@ -50,7 +50,7 @@ from mextk.analyze.event_view import event_view
 from mextk.analyze.events import cut_all, event_name
 from mextk.analyze.html_report import person_name, pyplot, write_report
 from mextk.io.atomic import atomic_path, read_json, write_json_atomic, write_text_atomic
-from mextk.io.runfolder import RunFolder
+from mextk.io.runfolder import RunFolder, fingerprint_files
 from mextk.spotting.baseline import SpotterSettings, spot_intervals
 from mextk.spotting.calibration import calibration_note, resolve
 from mextk.spotting.coverage import add_coverage, spot_coverage
@@ -164,15 +164,18 @@ def analyze_recording(
     _, meta = load_model(model_dir)
     learned = None
     if spotter_model is not None:
-        from mextk.spotting.learned import load_spotter_model
+        from mextk.spotting.learned import SPOTTER_MODEL, load_spotter_model
 
         learned = load_spotter_model(spotter_model)
         calibration = None
     else:
         calibration = resolve(spotter)  # one made with other spotter settings is refused before any work
     features_of = learned[1] if learned is not None else spotter
+    # the weights' fingerprints: a model retrained into the same folder is a new analysis, not a cached one
+    weights = Path(model_dir) / ("model.joblib" if meta["family"] == "sklearn" else "model.pt")
     settings = {
         "model_dir": str(Path(model_dir).resolve()),
+        "model_weights": fingerprint_files([weights]),
         "model": meta["model"],
         "task": meta["task"],
         "spotter": json.loads(json.dumps(asdict(spotter))) if learned is None else None,
@@ -180,6 +183,7 @@ def analyze_recording(
         if learned is None
         else {
             "folder": str(Path(spotter_model).resolve()),
+            "weights": fingerprint_files([Path(spotter_model) / SPOTTER_MODEL[0]]),
             "trained_on": learned[2].get("trained_on", []),
             "datasets": learned[2].get("datasets", {}),
             "settings": learned[2].get("settings", {}),
