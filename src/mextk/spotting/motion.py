@@ -180,12 +180,20 @@ class MotionSignals:
     face : numpy.ndarray
         ``(T,)`` boolean: the face was aligned on this frame.
     fps : float
+    positions : numpy.ndarray or None
+        ``(T, 4 * len(REGIONS), 2)`` each region quarter's position (crop pixels, the head's own motion taken
+        out; region by region, four quarters each), ``nan`` without a face; positions are comparable within one
+        stretch of faces only.  ``None`` where not kept.
+    segments : numpy.ndarray or None
+        ``(T,)`` the stretch of faces each frame belongs to (-1: no face).
     """
 
     scales: list[int]
     motion: np.ndarray
     face: np.ndarray
     fps: float
+    positions: np.ndarray | None = None
+    segments: np.ndarray | None = None
 
 
 def eye_transform(landmarks: np.ndarray, crop: int) -> np.ndarray:
@@ -432,7 +440,8 @@ class RegionMotion:
                 length = np.hypot(step[..., 0], step[..., 1]).reshape(t_len - k, n_regions, 4).max(axis=2)
                 same = (seg[k:] == seg[:-k]) & (seg[k:] >= 0)
                 motion[k:, i] = np.where(same[:, None], length, np.nan)
-        return MotionSignals(self.scales, motion, seg >= 0, self.fps)
+        positions = np.stack(self._positions).astype(np.float32) if t_len else np.zeros((0, len(self._cells), 2))
+        return MotionSignals(self.scales, motion, seg >= 0, self.fps, positions, seg)
 
 
 def region_motion(
