@@ -19,7 +19,7 @@ from mextk.synth.long import synthesize_long_videos
 runner = CliRunner()
 
 #: The README's figures for this set (seed 7, overall F1 at IoU 0.5): the spotters and randomly placed intervals.
-README_F1 = {"motion": 0.750, "learned": 0.889, "random": 0.118}
+README_F1 = {"motion": 0.738, "learned": 0.889, "random": 0.118}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_training_free_spotter_finds_intervals_far_above_a_random_baseline(long_
     scores = spotting_scores(spotted, truth)["all"]
     baseline = random_baseline_f1(truth)
     print(f"motion spotter {scores['overall']['f1']:.3f}, random intervals {baseline:.3f}")
-    # the spotting guide's figure for this set is 0.750 (random intervals 0.118); a margin of 0.05 for other platforms
+    # the spotting guide's figure for this set is 0.738 (random intervals 0.118); a margin of 0.05 for other platforms
     assert scores["overall"]["f1"] >= README_F1["motion"] - 0.05, scores
     assert baseline == pytest.approx(README_F1["random"], abs=0.005)
     assert scores["micro"]["tp"] >= 3 and scores["macro"]["tp"] >= 5
@@ -222,8 +222,8 @@ def test_measured_ends_fit_the_true_intervals_closer_than_the_scales_window(long
     truth = load_long_manifest(long_videos)
     fits = {}
     for ends in ("measured", "window"):
-        res = spot_manifest(long_videos, tmp_path / ends, settings=replace(SpotterSettings(), ends=ends, calibration=""),
-                            features=shared_features, progress=False)  # fmt: skip
+        settings = replace(SpotterSettings(), ends=ends, calibration="")  # a calibration holds for one choice
+        res = spot_manifest(long_videos, tmp_path / ends, settings=settings, features=shared_features, progress=False)
         fits[ends] = _matched_iou(res.intervals, truth)
     print({k: (len(v), round(float(np.mean(v)), 3)) for k, v in fits.items()})
     assert len(fits["measured"]) >= len(fits["window"])  # no match lost
