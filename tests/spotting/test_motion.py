@@ -123,3 +123,20 @@ def test_cell_means_are_the_mean_flow_over_each_cell():
     y0, y1, x0, x1 = cells.T.astype(float)
     assert np.allclose(got[:, 0], (x0 + x1 - 1) / 2) and np.allclose(got[:, 1], (y0 + y1 - 1))
     assert got.shape == (4 * len(REGIONS), 2)
+
+
+def test_a_two_frame_jump_of_the_whole_face_is_taken_out_and_a_brief_local_movement_is_kept():
+    from mextk.spotting.motion import REGIONS, despike
+
+    rng = np.random.default_rng(3)
+    n = 4 * len(REGIONS)
+    pos = rng.normal(0, 0.1, (30, n, 2))
+    pos[10:12] += 9.0  # every quarter jumps for frames 10-11 (a failed measurement)
+    pos[20:22, :4] += 3.0  # one region's four quarters move for two frames (a local movement)
+    pos[25:, :, 0] += np.linspace(0, 6, 5)[:, None]  # the head turns steadily at the end
+    seg = np.zeros(30, int)
+    seg[:3] = -1  # no face at first
+    out = despike(pos, seg, 1.0)
+    assert np.abs(out[10:12]).max() < 1.0  # the jump is gone
+    assert np.array_equal(out[20:22], pos[20:22]) and np.array_equal(out[25:], pos[25:])  # the rest untouched
+    assert np.array_equal(despike(pos, seg, 0.0), pos)  # spike_px 0 keeps every frame

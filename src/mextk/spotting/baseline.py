@@ -47,7 +47,8 @@ Measured (``benchmarks/spotting.py`` and the session notes of 2026-12-07; these 
 the calm clips, so their rate there is not held out: the benchmark's leave-one-clip-out rate is): on mextk's calm
 reference clips the defaults before (no speech discount, nose-bridge shift, z 3.5) gave 24 micro-expressions a
 minute; the speech discount with the similarity fit, 1.7; calibrated, at most 1 by construction (1.7 when each
-clip is judged by the threshold the others set).  Macro-expressions a minute there: 1.7 before, 9.5 with the
+clip is judged by the threshold the others set; 1.1 once brief whole-face jumps are taken out,
+``MotionSettings.spike_px``).  Macro-expressions a minute there: 1.7 before, 9.5 with the
 micro-scale discount alone, 2.2 with ``speech_explains``.  Pooled F1 on the synthetic long videos, held-out
 seeds 7, 11, 12, 13: 0.708 before, 0.686 now (tuning seeds 3-5: 0.667 before, 0.757 now).
 

@@ -133,6 +133,11 @@ class MotionSettings:
         Where the affine motion is fitted, as ``(x0, y0, x1, y1)`` fractions of the crop: by default the face
         above the mouth, which speech and the jaw leave alone (an expression there is an outlier of the
         robust fit).
+    spike_px : float
+        A frame whose face quarters jump, by their median, more than this many crop pixels from their running
+        median over 5 frames is a failed measurement, replaced by that median (:func:`despike`); 0 keeps every
+        frame.  On a real talking head (``talking_head_d9``) one such frame moved
+        every region 10-15 px (two frames) and was the report's strongest "expression".
     """
 
     crop: int = 96
@@ -147,6 +152,7 @@ class MotionSettings:
     confirm_margin: float = 0.5
     anchor_every_s: float = 1.0
     rigid: str = "similarity"
+    spike_px: float = 1.0
     rigid_area: tuple[float, float, float, float] = (0.1, 0.05, 0.9, 0.62)
 
     def __post_init__(self) -> None:
@@ -432,7 +438,7 @@ class RegionMotion:
         motion = np.full((t_len, len(self.scales), n_regions), np.nan, np.float32)
         seg = np.asarray(self._segments, dtype=np.int64)
         if t_len:
-            pos = np.stack(self._positions)  # (T, quarters, 2)
+            pos = despike(np.stack(self._positions), seg, self.settings.spike_px)  # (T, quarters, 2)
             for i, k in enumerate(self.scales):
                 if k >= t_len:
                     continue
@@ -440,8 +446,47 @@ class RegionMotion:
                 length = np.hypot(step[..., 0], step[..., 1]).reshape(t_len - k, n_regions, 4).max(axis=2)
                 same = (seg[k:] == seg[:-k]) & (seg[k:] >= 0)
                 motion[k:, i] = np.where(same[:, None], length, np.nan)
-        positions = np.stack(self._positions).astype(np.float32) if t_len else np.zeros((0, len(self._cells), 2))
+        positions = pos.astype(np.float32) if t_len else np.zeros((0, len(self._cells), 2), np.float32)
         return MotionSignals(self.scales, motion, seg >= 0, self.fps, positions, seg)
+
+
+def despike(positions: np.ndarray, segments: np.ndarray, px: float) -> np.ndarray:
+    """Positions with brief jumps of the whole face (one or two frames) replaced by their running median.
+
+    Each quarter's track is compared with its running median over 5 frames (within one stretch of faces).  A
+    frame where the quarters sit, by their median, more than ``px`` crop pixels from it is a measurement that
+    failed there (a motion-blurred or duplicated frame, a landmark fit thrown by a blink): every region then seems
+    to move and come straight back, which the transient score takes for the sharpest of expressions.  Its
+    positions become the running median's.  No facial movement moves most of the face's quarters for a frame
+    or two only (a micro-expression lasts at least 0.2 s and moves a few regions), and a running median keeps
+    a ramp or a step as it is, so every expression is kept.  ``px`` 0 leaves the positions as they are.
+
+    Examples
+    --------
+    >>> pos = np.zeros((9, 3, 2)); pos[3:5] = 8.0  # every quarter jumps on frames 3 and 4 only
+    >>> despike(pos, np.zeros(9, int), 1.0)[:, 0, 0].tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    >>> step = np.zeros((9, 3, 2)); step[4:] = 2.0  # the face steps by 2 px and stays there: kept
+    >>> bool((despike(step, np.zeros(9, int), 1.0) == step).all())
+    True
+    """
+    from scipy.ndimage import median_filter
+
+    out = np.array(positions, dtype=np.float64, copy=True)
+    if px <= 0 or len(out) < 5:
+        return out
+    seg = np.asarray(segments)
+    for s in np.unique(seg[seg >= 0]):
+        idx = np.flatnonzero(seg == s)
+        if len(idx) < 5:
+            continue
+        track = out[idx]
+        smooth = median_filter(track, size=(5, 1, 1), mode="nearest")
+        with np.errstate(invalid="ignore"):
+            off = np.nanmedian(np.hypot(*(track - smooth).transpose(2, 0, 1)), axis=1)
+        bad = off > px
+        out[idx[bad]] = smooth[bad]
+    return out
 
 
 def region_motion(
