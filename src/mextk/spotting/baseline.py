@@ -214,14 +214,15 @@ class SpotterSettings:
 
     def feature_params(self, fps: float) -> dict[str, Any]:
         """What the per-video features depend on at ``fps``."""
-        # "arrays": what each video's cache holds (yaw and crowded were added later: older caches are redone)
+        # "arrays": what each video's cache holds (yaw, crowded and positions came later: older caches are redone)
         return {"scales": self.frame_scales(fps), **asdict(self.motion), "arrays": "motion,face,yaw,crowded,positions"}
 
     def compute_video(self, path: str | os.PathLike[str], fps: float) -> dict[str, np.ndarray]:
         """Decode one video (file or frame folder) and measure its region motion, as arrays to cache.
 
-        The arrays: ``motion`` and ``face`` (:class:`MotionSignals`), ``scales``, ``fps``, and per frame the
-        head's ``yaw`` (degrees) and ``crowded`` (another face near it) of :class:`FaceAligner`.
+        The arrays: ``motion``, ``face``, ``positions`` and ``segments`` (:class:`MotionSignals`), ``scales``,
+        ``fps``, and per frame the head's ``yaw`` (degrees) and ``crowded`` (another face near it) of
+        :class:`FaceAligner`.
         """
         from mextk.io.video import iter_frames
 
