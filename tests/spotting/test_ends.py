@@ -38,11 +38,12 @@ def test_a_held_expression_keeps_the_windows_offset():
 
 def test_frames_of_another_stretch_of_faces_are_not_compared():
     track = np.zeros(T)
-    track[:15] = 50.0  # a former stretch far away: comparable positions must not reach back into it
-    track[28:31] = [1.0, 2.0, 3.0]
-    track[31:36] = [3.0, 2.0, 1.0, 0.3, 0.0]
+    track[:15] = 50.0  # a former stretch, within the search (apex - 2k = 9), far away: it must not count
+    track[19:22] = [1.0, 2.0, 3.0]
+    track[22:27] = [3.0, 2.0, 1.0, 0.5, 0.0]
     segments = np.where(np.arange(T) < 15, 0, 1)
-    assert measured_ends(_signals(track, segments), 30, 12) == (27, 35)
+    assert measured_ends(_signals(track, segments), 21, 6) == (18, 26)
+    assert measured_ends(_signals(track), 21, 6)[0] == 14  # as one stretch, the old frames would set the onset
 
 
 def test_without_positions_the_scales_window_is_kept():
