@@ -146,7 +146,7 @@ def analyze_recording(
         from mextk.workers import start_server
 
         start_server()
-    from mextk.evaluate.modelfolder import load_model
+    from mextk.evaluate.modelfolder import load_model, weights_path
     from mextk.evaluate.predict import predict_clips
     from mextk.io.review import apply_review
     from mextk.prepare.batch import prepare_recordings
@@ -172,10 +172,9 @@ def analyze_recording(
         calibration = resolve(spotter)  # one made with other spotter settings is refused before any work
     features_of = learned[1] if learned is not None else spotter
     # the weights' fingerprints: a model retrained into the same folder is a new analysis, not a cached one
-    weights = Path(model_dir) / ("model.joblib" if meta["family"] == "sklearn" else "model.pt")
     settings = {
         "model_dir": str(Path(model_dir).resolve()),
-        "model_weights": fingerprint_files([weights]),
+        "model_weights": fingerprint_files([weights_path(model_dir, meta)]),
         "model": meta["model"],
         "task": meta["task"],
         "spotter": json.loads(json.dumps(asdict(spotter))) if learned is None else None,
@@ -235,20 +234,16 @@ def analyze_recording(
         if key in failed:
             continue
         arrays = load_features(feature_root, key, features_of, float(row["fps"]))
+        sig = SpotterSettings.signals(arrays)
         if learned is None:
-            sig = spotter.signals(arrays)
             found = spot_intervals(sig, spotter, calibration)
-            covered = spot_coverage(sig, spotter, yaw=arrays.get("yaw"), crowded=arrays.get("crowded"))
+            weak_by = spotter
         else:
             from mextk.spotting.learned import spot_with_model
 
             found = spot_with_model(learned[0], learned[1], arrays, float(row["fps"]))
-            covered = spot_coverage(
-                SpotterSettings.signals(arrays),
-                replace(learned[1].regions(), speech_discount=0.0),
-                yaw=arrays.get("yaw"),
-                crowded=arrays.get("crowded"),
-            )
+            weak_by = replace(learned[1].regions(), speech_discount=0.0)
+        covered = spot_coverage(sig, weak_by, yaw=arrays.get("yaw"), crowded=arrays.get("crowded"))
         events += [{"row": row, **iv} for iv in found]
         add_coverage(coverage.setdefault(person_name(row), {}), covered)
     times["spotting"] = time.perf_counter() - t0

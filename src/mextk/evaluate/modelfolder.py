@@ -167,11 +167,16 @@ def model_meta(folder: str | Path, *, config: RunConfig | None = None) -> dict[s
     return meta
 
 
+def weights_path(folder: str | Path, meta: dict[str, Any]) -> Path:
+    """Where a model folder keeps its weights: ``model.joblib`` (scikit-learn) or ``model.pt`` (torch)."""
+    return Path(folder) / ("model.joblib" if meta["family"] == "sklearn" else "model.pt")
+
+
 def load_model(folder: str | Path, *, config: RunConfig | None = None) -> tuple[Any, dict[str, Any]]:
     """A model folder's model (in eval mode) and ``model.json``, after :func:`check_model` (:func:`model_meta`)."""
     folder = Path(folder)
     meta = model_meta(folder, config=config)
-    path = folder / ("model.joblib" if meta["family"] == "sklearn" else "model.pt")
+    path = weights_path(folder, meta)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the model's weights are missing")
     try:

@@ -46,18 +46,17 @@ def spot_coverage(
         k = settings.half_widths(fps)[0][1]
         if k in motion.scales:
             weak = settings.speech_discount * speech_level(motion, k, settings.speech_window_s) >= WEAK_PX
-    out = {
-        "seconds": len(face) / fps,
-        "no_face": float((~face).sum()) / fps,
-        "lower_face_weak": float((weak & face).sum()) / fps,
-    }
+
+    def seconds(mask: np.ndarray) -> float:
+        """Seconds of the frames with a face where ``mask`` holds."""
+        return float((np.asarray(mask, dtype=bool) & face).sum()) / fps
+
+    out = {"seconds": len(face) / fps, "no_face": float((~face).sum()) / fps, "lower_face_weak": seconds(weak)}
     if yaw is not None:
         with np.errstate(invalid="ignore"):
-            turned = np.abs(np.asarray(yaw, dtype=np.float64)[: len(face)]) >= TURNED_DEG
-        out["head_turned"] = float((turned & face[: len(turned)]).sum()) / fps
+            out["head_turned"] = seconds(np.abs(np.asarray(yaw, dtype=np.float64)) >= TURNED_DEG)
     if crowded is not None:
-        others = np.asarray(crowded, dtype=bool)[: len(face)]
-        out["other_faces"] = float((others & face[: len(others)]).sum()) / fps
+        out["other_faces"] = seconds(crowded)
     return out
 
 

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mextk.faces.pose import head_yaw
+
 #: Regions as (x0, y0, x1, y1) fractions of the aligned crop (eye centres at (0.3, 0.38) and (0.7, 0.38)).
 REGIONS: dict[str, tuple[float, float, float, float]] = {
     "brow_left": (0.12, 0.1, 0.42, 0.27),
@@ -337,8 +339,6 @@ class FaceAligner:
     def push(self, frame: np.ndarray) -> np.ndarray | None:
         """The next frame's aligned ``crop`` x ``crop`` grayscale face, or ``None`` where there is none."""
         import cv2
-
-        from mextk.faces.pose import head_yaw
 
         t, self._t = self._t, self._t + 1
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
