@@ -29,7 +29,9 @@ In one run:
 
 6. the fused STSTNet kernel's two arithmetics side by side: microseconds per
    sample and epoch in float32 and in bfloat16 (Intel AMX), on one thread and
-   on all, 436 inputs, runs alternated and repeated (the median of 3).
+   on all, 436 inputs, runs alternated and repeated (the median of 3);
+7. the fused kernel with flip and shift augmentation (drawn per sample and epoch) against without, 436
+   inputs, runs alternated and repeated (the median of 5).
 
 Part 5 trains STSTNet with the fused kernel's bfloat16 convolutions (``--train precision=bf16``,
 opt-in in mextk; Intel AMX) where this machine has them, and says so; ``--precision fp32`` times
@@ -227,6 +229,45 @@ def kernel_precisions(repeats: int = 3, epochs: int = 100) -> None:
             f"({f32 / b16:.2f}x; runs {', '.join(f'{v:.1f}' for v in times['fp32'])} / "
             f"{', '.join(f'{v:.1f}' for v in times['bf16'])})"
         )
+
+
+def kernel_augmentation(repeats: int = 5, epochs: int = 100) -> None:
+    """Part 7: the fused kernel with flip and shift augmentation against without (same inputs and seed)."""
+    import statistics
+
+    from mextk.models.flownets import ststnet
+    from mextk.models.fused import fit_ststnet, kernel
+    from mextk.models.training import TrainConfig
+
+    print("\n7. fused STSTNet kernel with flow augmentation (flip 0.5, shift 2 px) against without: 436 inputs")
+    if kernel() is None:
+        print("   no fused kernel here (no C compiler)")
+        return
+    g = np.random.default_rng(0)
+    items = [torch.from_numpy(g.random((3, 28, 28), dtype=np.float32)) for _ in range(436)]
+    y = g.integers(0, 3, 436)
+    variants = {"plain": {}, "augmented": {"augment_flip": 0.5, "augment_shift": 2}}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):  # alternated, so that the machine's drift touches both alike
+        for name, change in variants.items():
+            cfg = TrainConfig(epochs=epochs, batch_size=0, optimizer="adam", lr=5e-5, lr_step=0, device="cpu", **change)
+            t = time.perf_counter()
+            _, history = fit_ststnet(
+                lambda: ststnet(num_classes=3), items, y, n_classes=3, input_type="flow", config=cfg
+            )
+            assert history["trainer"] == "kernel"
+            times[name].append((time.perf_counter() - t) / epochs / len(items) * 1e6)
+    plain, aug = statistics.median(times["plain"]), statistics.median(times["augmented"])
+    print(
+        f"   {torch.get_num_threads()} thread(s): {plain:.1f} us plain, {aug:.1f} us augmented per sample and epoch: "
+        f"the augmented kernel keeps {plain / aug:.0%} of the speed "
+        f"(runs {', '.join(f'{v:.1f}' for v in times['plain'])} / {', '.join(f'{v:.1f}' for v in times['augmented'])})"
+    )
+    TABLES.append({
+        "title": "7. Fused STSTNet kernel with flip + shift augmentation (436 inputs, median of 5)",
+        "columns": ["threads", "us per sample-epoch, plain", "augmented", "speed kept"],
+        "rows": [[torch.get_num_threads(), f"{plain:.1f}", f"{aug:.1f}", f"{plain / aug:.0%}"]],
+    })  # fmt: skip
 
 
 def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
@@ -488,7 +529,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="run the full LOSO runs (hours)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the runner")
-    parser.add_argument("--only", choices=["1", "2", "3", "4", "5", "6"], help="run one part")
+    parser.add_argument("--only", choices=["1", "2", "3", "4", "5", "6", "7"], help="run one part")
     parser.add_argument("--folds", type=int, default=8, help="STSTNet folds timed without --full (part 4)")
     parser.add_argument(
         "--precision", choices=["fp32", "bf16"], default="bf16",
@@ -503,6 +544,7 @@ def main() -> None:
         "4": lambda: ststnet_loso(args.full, args.jobs, args.folds),
         "5": lambda: ststnet_seeds(args.full, args.jobs, args.folds, args.precision),
         "6": kernel_precisions,
+        "7": kernel_augmentation,
     }
     for key, fn in parts.items():
         if args.only in (None, key):

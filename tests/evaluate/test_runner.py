@@ -411,7 +411,7 @@ def test_two_datasets_sharing_a_subject_name_are_two_people_and_two_loso_folds(m
     assert preds.groupby("fold")["subject"].nunique().eq(1).all() and preds["subject"].nunique() == 4
 
 
-def test_flow_augmentation_and_tta_run_under_loso_fall_back_from_the_kernel_and_refuse_rangeless_inputs(
+def test_flow_augmentation_and_tta_run_under_loso_rotation_leaves_the_kernel_and_rangeless_inputs_are_refused(
     manifest, features, tmp_path
 ):
     from mextk.evaluate.fitting import predict_saved
@@ -428,7 +428,7 @@ def test_flow_augmentation_and_tta_run_under_loso_fall_back_from_the_kernel_and_
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     history = json.loads((fold_dir(out, 0) / "history.json").read_text())
-    assert history["trainer"] == "torch" and "flow augmentation" in history["kernel_unused"]
+    assert history["trainer"] == "torch" and "rotation" in history["kernel_unused"]
     assert history["augment"] == {"flip": 0.5, "shift": 2, "rotate": 10.0, "flow_values": "minmax"}
     config = RunConfig(**json.loads((out / "config.json").read_text()))
     assert config.train["tta"] is True
@@ -457,3 +457,7 @@ def test_flow_augmentation_and_tta_run_under_loso_fall_back_from_the_kernel_and_
         evaluate_run(cfg, tmp_path / "rangeless", progress=False)
     flips = evaluate_run(replace(cfg, train={"epochs": 1, "augment_flip": 0.5}), tmp_path / "flips", progress=False)
     assert flips.n == len(df)
+    from mextk.models.fused import kernel
+
+    if kernel() is not None:  # flips (and shifts) stay in the fused kernel
+        assert json.loads((fold_dir(tmp_path / "flips", 0) / "history.json").read_text())["trainer"] == "kernel"

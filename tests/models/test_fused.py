@@ -74,6 +74,38 @@ def test_kernel_matches_autograd(settings: dict, threads: int) -> None:
     assert _max_rel_diff(build().state_dict(), ref.state_dict()) > 1e-3
 
 
+@pytest.mark.parametrize(
+    ("augment", "flow_values"),
+    [
+        ({"augment_flip": 0.5, "augment_shift": 2}, "minmax"),
+        ({"augment_flip": 1.0}, "raw"),
+        ({"augment_shift": 3}, "minmax"),
+    ],
+)
+@pytest.mark.usefixtures("compiled")
+def test_augmented_kernel_matches_the_torch_loop_with_the_same_draws(augment: dict, flow_values: str) -> None:
+    """Flips (u negated: -u, or 1 - u on min-max inputs) and shifts drawn per sample and epoch from the seed
+    train the same weights in the kernel as in the PyTorch loop, which augments with FlowAugment itself."""
+    x, y = _data(20)
+    cfg = TrainConfig(epochs=5, batch_size=0, optimizer="adam", lr=1e-3, lr_step=0, device="cpu", seed=3,
+                      flow_values=flow_values, **augment)  # fmt: skip
+
+    def build() -> torch.nn.Module:
+        return ststnet(num_classes=3, dropout=0.0)
+
+    fast, h_fast = fused.fit_ststnet(build, x, y, n_classes=3, input_type="flow", config=cfg, threads=2)
+    ref, h_ref = fit_torch(build, x, y, n_classes=3, input_type="flow", config=cfg)
+    plain, _ = fused.fit_ststnet(
+        build, x, y, n_classes=3, input_type="flow", config=TrainConfig(**{**cfg.to_dict(), "augment_flip": 0.0,
+                                                                           "augment_shift": 0}), threads=2
+    )  # fmt: skip
+    assert h_fast["trainer"] == "kernel" and h_fast["augment"] == h_ref["augment"]
+    np.testing.assert_allclose(h_fast["loss"], h_ref["loss"], rtol=1e-5)
+    assert _max_rel_diff(fast.state_dict(), ref.state_dict()) < 1e-4
+    # the augmentation changed the training: the match is not that of two unaugmented runs
+    assert _max_rel_diff(plain.state_dict(), ref.state_dict()) > 1e-3
+
+
 def _bf16(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.bfloat16).to(torch.float32)
 
@@ -243,8 +275,8 @@ def test_learns_a_separable_problem() -> None:
         ({"kernel": "torch"}, 3, "asked for"),
         ({"loss": "focal"}, 3, "focal"),
         ({"resample": "uniform"}, 3, "resampling"),
-        ({"augment_flip": 0.5}, 3, "flow augmentation"),
-        ({"augment_shift": 1}, 3, "flow augmentation"),
+        ({"augment_rotate": 5.0, "flow_values": "raw"}, 3, "rotation"),
+        ({"augment_shift": 30}, 3, "28 px"),
         ({}, 4, "inputs of shape"),
     ],
 )

@@ -683,6 +683,52 @@ static void opt_step(param_t *q, const float *g, int optimizer, double lr, doubl
     }
 }
 
+/* One epoch's augmented inputs (aug: per sample dx, dy, flip), written in idx's order into out, whose
+ * zero borders are set once by the caller: out[i][j] = in[clip(i - dy)][clip(j - dx)], then mirrored,
+ * j -> 27 - j, with u negated (1 - u where flip_minmax): mextk.models.augment's shift_flow then flip_flow,
+ * said as an index map.  Where packed is not NULL, each sample is packed for the bfloat16 kernel too. */
+typedef struct {
+    const float *img;
+    const int32_t *idx;
+    const int8_t *aug;
+    int flip_minmax;
+    float *out;
+    uint16_t *packed;
+} aug_t;
+
+int ststnet_pack_bf16(const float *img, const int32_t *idx, int n, uint16_t *out);
+
+static void augment_block(void *arg, int t, int lo, int hi, int thread) {
+    (void)t, (void)thread;
+    aug_t *c = arg;
+    for (int s = lo; s < hi; s++) {
+        const float *x = c->img + (size_t)c->idx[s] * PADDED * ROW;
+        float *o = c->out + (size_t)s * PADDED * ROW;
+        int dx = c->aug[3 * s], dy = c->aug[3 * s + 1], flip = c->aug[3 * s + 2];
+        int col[IN]; /* the source column of each output column, padding included */
+        for (int j = 0; j < IN; j++) {
+            int jj = (flip ? IN - 1 - j : j) - dx;
+            col[j] = 3 * ((jj < 0 ? 0 : jj > IN - 1 ? IN - 1 : jj) + 2);
+        }
+        float a = flip ? (c->flip_minmax ? 1.0f : 0.0f) : 0.0f, m = flip ? -1.0f : 1.0f; /* u -> a + m u */
+        for (int i = 0; i < IN; i++) {
+            int si = i - dy < 0 ? 0 : i - dy > IN - 1 ? IN - 1 : i - dy;
+            const float *src = x + (si + 2) * ROW;
+            float *dst = o + (i + 2) * ROW + 6;
+            for (int j = 0; j < IN; j++) {
+                const float *p = src + col[j];
+                dst[3 * j] = a + m * p[0];
+                dst[3 * j + 1] = p[1];
+                dst[3 * j + 2] = p[2];
+            }
+        }
+        if (c->packed) {
+            int32_t self = s;
+            ststnet_pack_bf16(c->out, &self, 1, c->packed + (size_t)s * PK);
+        }
+    }
+}
+
 /* Train one fold for epochs [start_epoch, start_epoch + n_epochs).  Returns 0, or -1 when memory runs out.
  *
  * img          all inputs, (n_all, 32, 32, 3) float32: the (28, 28, 3) inputs padded by 2
@@ -694,12 +740,17 @@ static void opt_step(param_t *q, const float *g, int optimizer, double lr, doubl
  * run_mean, run_var  in/out BN running statistics (16 each)
  * optimizer    0 Adam, 1 SGD with momentum; lr_step/lr_gamma: StepLR (0: constant)
  * losses       out, (n_epochs) mean training loss of each epoch
+ * aug          NULL, or (n_epochs, n, 3) int8: per epoch and training sample its shift (dx right, dy down,
+ *              in pixels, the edge replicated) and whether it is then mirrored (u negated: -u, or 1 - u
+ *              where flip_minmax, the min-max normalised input); the augmented inputs are built before
+ *              each epoch (see augment_block)
  */
 static int train(const float *img, const int32_t *idx, int n, const int32_t *y, const float *class_w,
                  int n_classes, float *params, float *mom, float *vel, float *run_mean, float *run_var,
                  int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
                  double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
-                 double bn_momentum, uint64_t seed, int n_threads, float *losses, const uint16_t *packed) {
+                 double bn_momentum, uint64_t seed, int n_threads, float *losses, uint16_t *packed,
+                 const int8_t *aug, int flip_minmax) {
     int nt = n_threads < 1 ? 1 : n_threads > NCH ? NCH : n_threads;
     if (n_classes < 1 || n_classes > 64 || n < 2) return -2;
     size_t nfc = (size_t)n_classes * NF;
@@ -721,7 +772,12 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
     double *hbn = malloc(sizeof(double) * NCH * 2 * NC), *hloss = malloc(sizeof(double) * NCH);
     int ok = z && rsel && gsel && stats && gconv && grad && hacc && hbn && hloss && fwt;
     ok = ok && (packed ? dscr != NULL : gbuf && sel);
+    /* augmented epochs: the samples rebuilt in order before each (and packed again for bfloat16) */
+    float *aimg = aug ? calloc((size_t)n * PADDED * ROW, sizeof(float)) : NULL; /* borders stay 0 */
+    int32_t *iota = aug ? malloc(sizeof(int32_t) * (size_t)n) : NULL;
+    ok = ok && (!aug || (aimg && iota));
     if (!ok) {
+        free(aimg); free(iota);
         free(dscr);
         free(z); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
         free(grad); free(hacc); free(hbn); free(hloss); free(fwt);
@@ -739,7 +795,17 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
 #ifdef MEXTK_PROFILE
     double prof[4] = {0}, t0 = now();
 #endif
+    const float *img0 = img;
+    const int32_t *idx0 = idx;
+    if (aug) {
+        for (int s = 0; s < n; s++) iota[s] = s;
+        img = aimg, idx = iota;
+    }
     for (int epoch = start_epoch; epoch < start_epoch + n_epochs; epoch++) {
+        if (aug) { /* this epoch's inputs; the bfloat16 kernel's packed copy is rewritten from them */
+            aug_t a = {img0, idx0, aug + (size_t)(epoch - start_epoch) * n * 3, flip_minmax, aimg, packed};
+            parallel(nt, n, augment_block, &a);
+        }
         float sgn[NC] __attribute__((aligned(64)));
         for (int c = 0; c < NC; c++) sgn[c] = P_g[c] < 0 ? -1.0f : 1.0f;
         memset(stats, 0, sizeof(double) * NCH * 2 * NC);
@@ -843,7 +909,7 @@ static int train(const float *img, const int32_t *idx, int n, const int32_t *y, 
             1e3 * prof[1] / n_epochs, 1e3 * prof[2] / n_epochs, 1e3 * prof[3] / n_epochs);
 #endif
     free(z); free(dscr); free(rsel); free(sel); free(gsel); free(gbuf); free(stats); free(gconv);
-    free(grad); free(hacc); free(hbn); free(hloss); free(fwt);
+    free(grad); free(hacc); free(hbn); free(hloss); free(fwt); free(aimg); free(iota);
     return 0;
 }
 
@@ -854,7 +920,7 @@ int ststnet_train(const float *img, const int32_t *idx, int n, const int32_t *y,
                   double bn_momentum, uint64_t seed, int n_threads, float *losses) {
     return train(img, idx, n, y, class_w, n_classes, params, mom, vel, run_mean, run_var, start_epoch, n_epochs,
                  optimizer, lr, b1, b2, eps, wd, momentum, lr_step, lr_gamma, dropout, bn_eps, bn_momentum, seed,
-                 n_threads, losses, NULL);
+                 n_threads, losses, NULL, NULL, 0);
 }
 
 /* Whether ststnet_train_bf16 can run here: 1; 0 where this build has no AMX-BF16 (the CPU or the
@@ -877,5 +943,20 @@ int ststnet_train_bf16(const float *img, const int32_t *idx, int n, const int32_
     if (ststnet_bf16_available() != 1) return -3;
     return train(img, idx, n, y, class_w, n_classes, params, mom, vel, run_mean, run_var, start_epoch, n_epochs,
                  optimizer, lr, b1, b2, eps, wd, momentum, lr_step, lr_gamma, dropout, bn_eps, bn_momentum, seed,
-                 n_threads, losses, packed);
+                 n_threads, losses, (uint16_t *)packed, NULL, 0);
+}
+
+/* ststnet_train with flow augmentation (see train's aug).  With packed (n x PK, rewritten here before each
+ * epoch from that epoch's inputs) it trains as ststnet_train_bf16, and returns -3 where AMX is not available. */
+int ststnet_train_aug(const float *img, const int32_t *idx, int n, const int32_t *y, const float *class_w,
+                      int n_classes, float *params, float *mom, float *vel, float *run_mean, float *run_var,
+                      int start_epoch, int n_epochs, int optimizer, double lr, double b1, double b2, double eps,
+                      double wd, double momentum, int lr_step, double lr_gamma, double dropout, double bn_eps,
+                      double bn_momentum, uint64_t seed, int n_threads, float *losses, uint16_t *packed,
+                      const int8_t *aug, int flip_minmax) {
+    if (packed && ststnet_bf16_available() != 1) return -3;
+    if (!aug) return -2;
+    return train(img, idx, n, y, class_w, n_classes, params, mom, vel, run_mean, run_var, start_epoch, n_epochs,
+                 optimizer, lr, b1, b2, eps, wd, momentum, lr_step, lr_gamma, dropout, bn_eps, bn_momentum, seed,
+                 n_threads, losses, packed, aug, flip_minmax);
 }

@@ -172,20 +172,35 @@ class FlowAugment:
                     "features folder to recompute); use augment_rotate=0, or flow_values='raw' for raw flow"
                 )
 
-    def __call__(self, x: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray:
-        """One random augmentation of sample ``index``'s input ``x`` (``(H, W, C)``, channels last)."""
-        if self.rotate:
-            angle = float(rng.uniform(-self.rotate, self.rotate))
+    def draw(self, k: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The random choices for ``k`` samples, in one call per kind (what one training batch needs).
+
+        Returns ``angle`` (degrees), ``dx``, ``dy`` (pixels) and ``flip`` (bool), each of length ``k``; a kind
+        that is off draws nothing from ``rng``.  The PyTorch loop and the fused STSTNet kernel
+        (:mod:`mextk.models.fused`) both draw a batch this way, so the same seed augments alike in both.
+        """
+        angle = rng.uniform(-self.rotate, self.rotate, k) if self.rotate else np.zeros(k)
+        dxy = rng.integers(-self.shift, self.shift + 1, size=(k, 2)) if self.shift else np.zeros((k, 2), int)
+        flip = rng.random(k) < self.flip if self.flip else np.zeros(k, bool)
+        return {"angle": angle, "dx": dxy[:, 0], "dy": dxy[:, 1], "flip": flip}
+
+    def apply(self, x: np.ndarray, index: int, angle: float, dx: int, dy: int, flip: bool) -> np.ndarray:
+        """Sample ``index``'s input ``x`` (``(H, W, C)``, channels last) rotated, then shifted, then mirrored."""
+        if angle:
             if self.normalised:
-                x = rotate_minmax_flow(x, angle, ratio=self.ratios[index])  # type: ignore[index]
+                x = rotate_minmax_flow(x, float(angle), ratio=self.ratios[index])  # type: ignore[index]
             else:
-                x = rotate_flow(x, angle, normalised=False)
-        if self.shift:
-            dx, dy = (int(d) for d in rng.integers(-self.shift, self.shift + 1, size=2))
-            x = shift_flow(x, dx, dy)
-        if self.flip and rng.random() < self.flip:
+                x = rotate_flow(x, float(angle), normalised=False)
+        if dx or dy:
+            x = shift_flow(x, int(dx), int(dy))
+        if flip:
             x = flip_flow(x, normalised=self.normalised)
         return x
+
+    def __call__(self, x: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray:
+        """One random augmentation of sample ``index``'s input ``x`` (``(H, W, C)``, channels last)."""
+        d = self.draw(1, rng)
+        return self.apply(x, index, d["angle"][0], d["dx"][0], d["dy"][0], d["flip"][0])
 
 
 def on_tensor(fn: Callable[..., np.ndarray], x: Any, *args: Any, **kwargs: Any) -> Any:

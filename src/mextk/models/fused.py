@@ -15,8 +15,14 @@ The kernel is compiled on first use with the machine's C compiler
 ``~/.cache/mextk``), keyed by the source, the flags and the CPU, like
 ``torch.compile`` does.  Without a compiler, or for settings it does not
 cover (mini-batches, class resampling, focal loss, an inner validation split,
-a GPU), training falls back to the PyTorch loop; ``--train kernel=torch``
+flow rotation, a GPU), training falls back to the PyTorch loop; ``--train kernel=torch``
 asks for that loop.
+
+**Flow augmentation.**  Flips (``u`` negated) and integer shifts (edges replicated) are index maps of a
+28 x 28 input: the kernel builds each epoch's augmented inputs itself, in parallel, from draws made in
+Python exactly as :func:`~mextk.models.training.fit_torch` makes them for a full batch (the run's seed),
+so both train the same weights (``tests/models/test_fused.py``).  It kept 87-89% of the unaugmented speed
+here (``benchmarks/models.py --only 7``).  Rotation interpolates and stays with the PyTorch loop.
 
 Results match the PyTorch loop up to float rounding order and the dropout
 random numbers (a counter-based hash of seed, epoch, sample and unit rather
@@ -57,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from mextk.models.training import TrainConfig
+from mextk.models.training import TrainConfig, augment_record
 
 SOURCE = Path(__file__).with_name("_ststnet.c")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fPIC", "-shared", "-pthread", "-fno-predictive-commoning")
@@ -112,6 +118,8 @@ def kernel() -> ctypes.CDLL | None:
     lib.ststnet_train.restype = ctypes.c_int
     lib.ststnet_train_bf16.argtypes = [*_ARGTYPES, _u16]
     lib.ststnet_train_bf16.restype = ctypes.c_int
+    lib.ststnet_train_aug.argtypes = [*_ARGTYPES, _u16, ctypes.POINTER(ctypes.c_int8), ctypes.c_int]
+    lib.ststnet_train_aug.restype = ctypes.c_int
     lib.ststnet_pack_bf16.argtypes = [_f, _i, ctypes.c_int, _u16]
     lib.ststnet_pack_bf16.restype = ctypes.c_int
     lib.ststnet_packed_size.restype = ctypes.c_int
@@ -161,8 +169,10 @@ def unsupported(config: TrainConfig, n_classes: int) -> str | None:
         return f"loss {config.loss!r}"
     if config.val_subjects > 0:
         return "an inner validation split"
-    if config.augments:
-        return "flow augmentation (the kernel trains on its inputs as given, full batch)"
+    if config.augment_rotate:
+        return "flow rotation (the kernel mirrors and shifts; a rotation interpolates)"
+    if config.augment_shift > 27:
+        return f"shifts of {config.augment_shift} px (the inputs are 28 px wide)"
     if n_classes > 64:
         return "more than 64 classes"
     from mextk.models.training import resolve_device
@@ -245,6 +255,37 @@ def _ptr(a: np.ndarray, kind: Any) -> Any:
     return a.ctypes.data_as(kind)
 
 
+def _augment_draws(
+    config: TrainConfig, n: int, uv_ratios: Sequence[float | None] | None, names: Sequence[str] | None
+) -> Callable[[], np.ndarray] | None:
+    """Per call, one epoch's ``(n, 3)`` int8 (dx, dy, flip) for the kernel; ``None`` without augmentation.
+
+    The draws are :func:`~mextk.models.training.fit_torch`'s for a full batch: its sample order
+    (``rng.permutation`` of the run's seed, drawn every epoch) and one
+    :meth:`~mextk.models.augment.FlowAugment.draw` per epoch from the augmentation's own stream, the ``j``-th
+    draw going to the ``j``-th sample of that order.  So the same seed augments each sample alike in both.
+    """
+    if not config.augments:
+        return None
+    from mextk.models.augment import FlowAugment
+
+    augment = FlowAugment(
+        flip=config.augment_flip, shift=config.augment_shift, normalised=config.flow_values == "minmax",
+        ratios=uv_ratios, names=names,
+    )  # fmt: skip
+    order_rng = np.random.default_rng(config.seed)
+    aug_rng = np.random.default_rng([config.seed, 7])
+
+    def one_epoch() -> np.ndarray:
+        order = order_rng.permutation(n)
+        d = augment.draw(n, aug_rng)
+        out = np.zeros((n, 3), dtype=np.int8)
+        out[order] = np.stack([d["dx"], d["dy"], d["flip"]], axis=1).astype(np.int8)
+        return out
+
+    return one_epoch
+
+
 def fit_ststnet(
     build: Callable[[], Any],
     inputs: Sequence[Any],
@@ -321,9 +362,13 @@ def fit_ststnet(
             extra["precision"] = "bf16"
         else:
             extra["precision_unused"] = why
+    epoch_draws = _augment_draws(config, len(y), uv_ratios, names)
+    if epoch_draws is not None:
+        extra["augment"] = augment_record(config)
     done = 0
     while done < config.epochs:
         step = min(CHUNK, config.epochs - done)
+        aug = None if epoch_draws is None else np.stack([epoch_draws() for _ in range(step)])
         args = [
             _ptr(img, _f), _ptr(idx, _i), len(y), _ptr(y, _i), _ptr(cw, _f), n_classes,
             _ptr(flat, _f), _ptr(mom, _f), _ptr(vel, _f), _ptr(rm, _f), _ptr(rv, _f),
@@ -331,7 +376,11 @@ def fit_ststnet(
             config.lr_step, config.lr_gamma, dropout, bn.eps, bn.momentum, seed, nt,
             _ptr(losses[done:], _f),
         ]  # fmt: skip
-        if packed is None:
+        if aug is not None:
+            packed_ptr = None if packed is None else _ptr(packed, _u16)
+            flip_minmax = int(config.flow_values == "minmax")
+            rc = lib.ststnet_train_aug(*args, packed_ptr, _ptr(aug, ctypes.POINTER(ctypes.c_int8)), flip_minmax)
+        elif packed is None:
             rc = lib.ststnet_train(*args)
         else:
             rc = lib.ststnet_train_bf16(*args, _ptr(packed, _u16))

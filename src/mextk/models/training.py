@@ -69,7 +69,8 @@ class TrainConfig:
     augment_shift : int
         Flow inputs only: largest translation in pixels (0: off).
     augment_rotate : float
-        Flow inputs only: largest rotation in degrees, the vectors rotated with the image (0: off).
+        Flow inputs only: largest rotation in degrees, the vectors rotated with the image (0: off).  The fused
+        STSTNet kernel mirrors and shifts inputs itself; a rotation sends training to the PyTorch loop.
     flow_values : {"minmax", "raw"}
         How the flow inputs' ``u`` and ``v`` are scaled: ``"minmax"``, per sample and channel to [0, 1]
         (mextk's STSTNet and OFF-ApexNet inputs, and MEGC's), or ``"raw"`` pixel displacements.  Flips and
@@ -200,6 +201,12 @@ def inner_validation_split(
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
+def augment_record(config: TrainConfig) -> dict[str, Any]:
+    """What a training history says of its flow augmentation."""
+    return {"flip": config.augment_flip, "shift": config.augment_shift, "rotate": config.augment_rotate,
+            "flow_values": config.flow_values}  # fmt: skip
+
+
 def fit_torch(
     build: Callable[[], Any],
     inputs: Sequence[Any],
@@ -263,7 +270,12 @@ def fit_torch(
         aug_rng = np.random.default_rng([config.seed, 7])  # its own stream: the others are as without it
 
         def batch_of(idx: np.ndarray) -> Any:
-            return collate([on_tensor(augment, inputs[i], int(i), aug_rng) for i in idx], input_type)
+            d = augment.draw(len(idx), aug_rng)  # one draw per batch, as the fused STSTNet kernel does
+            return collate(
+                [on_tensor(augment.apply, inputs[i], int(i), d["angle"][j], d["dx"][j], d["dy"][j], d["flip"][j])
+                 for j, i in enumerate(idx)],
+                input_type,
+            )  # fmt: skip
     else:
 
         def batch_of(idx: np.ndarray) -> Any:
@@ -290,8 +302,7 @@ def fit_torch(
     bs = config.batch_size or n
     history: dict[str, Any] = {"loss": [], "val_uf1": [], "trainer": "torch"}
     if augment is not None:
-        history["augment"] = {"flip": config.augment_flip, "shift": config.augment_shift,
-                              "rotate": config.augment_rotate, "flow_values": config.flow_values}  # fmt: skip
+        history["augment"] = augment_record(config)
     best: tuple[float, int, Any] | None = None
     full_batch = None
     if bs >= n and config.resample == "none" and augment is None:  # the same full batch every epoch: collate once
