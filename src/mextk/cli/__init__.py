@@ -2,7 +2,7 @@
 
 One module per command group: :mod:`~mextk.cli.data` (demo, synth, validate, stats, score, tasks),
 :mod:`~mextk.cli.prepare`, :mod:`~mextk.cli.learn` (features, evaluate, train, predict, compare,
-models), :mod:`~mextk.cli.spot` (spot, spot-eval, analyze), :mod:`~mextk.cli.datasets` and
+ensemble, models), :mod:`~mextk.cli.spot` (spot, spot-eval, analyze), :mod:`~mextk.cli.datasets` and
 :mod:`~mextk.cli.annotate`; what they share is in :mod:`~mextk.cli.base` (errors, exit codes, the
 help's rendering), :mod:`~mextk.cli.options` and :mod:`~mextk.cli.tables`.  This module only
 builds the app from them.
@@ -57,7 +57,7 @@ for command in (data.demo, data.synth, data.validate, data.stats, data.score):
     app.command()(command)
 app.command("prepare")(prepare_command())
 app.command(epilog=describe_kinds())(learn.features)
-for command in (learn.evaluate, learn.train, learn.predict, learn.compare, learn.models):
+for command in (learn.evaluate, learn.train, learn.predict, learn.compare, learn.ensemble, learn.models):
     app.command()(command)
 app.command("cmed-manifest", hidden=True)(data.cmed_manifest)
 app.command()(data.tasks)

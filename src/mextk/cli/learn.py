@@ -373,6 +373,27 @@ def compare(
         typer.echo(f"-> {out / 'compare.md'}, {out / 'compare.csv'}")
 
 
+def ensemble(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run folders of mextk evaluate (a --seeds folder counts as its seeds).")
+    ],
+    out: Annotated[Path, typer.Option(help="Run folder for the ensemble (mextk compare reads it).")],
+) -> None:
+    """Average the class probabilities of runs with the same protocol and folds (models and seeds)."""
+    from mextk.evaluate.ensemble import ensemble_runs
+
+    out_folder(out)
+    try:
+        metrics = ensemble_runs(runs, out)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    leaky = " (LEAKY: a member selected on its test folds)" if metrics.get("leaky") else ""
+    typer.echo(
+        f"ensemble of {len(runs)} runs: UF1 {metrics['uf1']:.4f}, UAR {metrics['uar']:.4f}, "
+        f"accuracy {metrics['acc']:.4f} on {metrics['n']} samples{leaky} -> {out}"
+    )
+
+
 def models() -> None:
     """List the registered models, their inputs and training defaults."""
     from rich.console import Console
