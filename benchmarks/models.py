@@ -13,8 +13,9 @@ In one run:
 3. the wall time of leave-one-subject-out LBP-TOP + SVM at CMED's scale
    (74 subjects, 10,924 samples with CMED Table V's subject/class counts;
    histograms are LBP-TOP of synthetic clips plus noise, precomputed like a
-   reused feature cache); without ``--full`` a sample of folds is timed and
-   scaled to 74;
+   reused feature cache), with LIBLINEAR's dual solver (before) and mextk's
+   primal one (after), and how many test predictions they share; without
+   ``--full`` a sample of folds is timed and scaled to 74;
 4. leave-one-subject-out STSTNet on 442 inputs of 28x28x3 from 68 subjects
    (800 epochs, Adam, learning rate 5e-5, full batch): a plain PyTorch loop,
    one fold after another, against mextk's runner (folds in worker processes,
@@ -318,28 +319,49 @@ def cmed_scale_lbp_svm(full: bool, jobs: int) -> None:
         }
     )
     manifest.to_csv(tmp / "manifest.csv", index=False)
-    cfg = RunConfig(manifest=str(tmp / "manifest.csv"), model="lbptop_svm", task="cmed7", input="precomputed")
-    out = tmp / "run"
+    solvers = ("liblinear", "primal")  # before (LinearSVC's dual coordinate descent) and after (mextk's primal Newton)
+    cfgs = {
+        solver: RunConfig(manifest=str(tmp / "manifest.csv"), model="lbptop_svm", task="cmed7", input="precomputed",
+                          model_options={"solver": solver})
+        for solver in solvers
+    }  # fmt: skip
+    rows = []
     if not full:  # time a sample of folds through the runner's own fold function, scale to all
         from mextk.evaluate.fitting import run_fold
         from mextk.evaluate.preparation import prepare_run
+        from mextk.evaluate.runconfig import fold_dir
 
-        prep = prepare_run(cfg, out, progress=False)
-        n_folds = len(prep["folds"])
-        sample = [0, n_folds // 3, 2 * n_folds // 3]
-        t = time.perf_counter()
-        for k in sample:
-            run_fold(str(out), k)
-        per_fold = (time.perf_counter() - t) / len(sample)
-        print(
-            f"   {per_fold:.1f} s per fold (mean of folds {sample}); {n_folds} folds serially: "
-            f"{per_fold * n_folds / 60:.1f} min, with --executor process --jobs {jobs}: about "
-            f"{per_fold * n_folds / jobs / 60:.1f} min (run with --full to time the whole run)"
-        )
+        preds = {}
+        for solver, cfg in cfgs.items():
+            out = tmp / f"run_{solver}"
+            prep = prepare_run(cfg, out, progress=False)
+            n_folds = len(prep["folds"])
+            sample = [0, n_folds // 3, 2 * n_folds // 3]
+            t = time.perf_counter()
+            for k in sample:
+                run_fold(str(out), k)
+            per_fold = (time.perf_counter() - t) / len(sample)
+            preds[solver] = pd.concat([pd.read_csv(fold_dir(out, k) / "predictions.csv") for k in sample])
+            print(
+                f"   {solver}: {per_fold:.1f} s per fold (mean of folds {sample}); {n_folds} folds serially: "
+                f"{per_fold * n_folds / 60:.1f} min, with --executor process --jobs {jobs}: about "
+                f"{per_fold * n_folds / jobs / 60:.1f} min"
+            )
+            rows.append([solver, f"{per_fold:.1f}", f"{per_fold * n_folds / jobs / 60:.1f}"])
+        a, b = (preds[s].set_index("sample_id").sort_index() for s in solvers)
+        same = float((a["y_pred"] == b["y_pred"]).mean())
+        print(f"   the same predicted class for {same:.2%} of the {len(a)} test samples of those folds")
+        TABLES.append({
+            "title": f"3. LOSO LBP-TOP + SVM at CMED's scale ({len(sample)} folds timed, scaled to all)",
+            "columns": ["solver", "s per fold", f"min for the run, --jobs {jobs}"], "rows": rows,
+            "notes": f"same predicted class for {same:.2%} of {len(a)} test samples",
+        })  # fmt: skip
         return
-    t = time.perf_counter()
-    metrics = evaluate_run(cfg, out, executor="process" if jobs > 1 else "local", jobs=jobs, progress=True)
-    print(f"   full LOSO run: {(time.perf_counter() - t) / 60:.1f} min (UF1 {metrics.uf1:.4f})")
+    for solver, cfg in cfgs.items():
+        t = time.perf_counter()
+        metrics = evaluate_run(cfg, tmp / f"run_{solver}", executor="process" if jobs > 1 else "local", jobs=jobs,
+                               progress=True)  # fmt: skip
+        print(f"   {solver}: full LOSO run {(time.perf_counter() - t) / 60:.1f} min (UF1 {metrics.uf1:.4f})")
 
 
 def _megc_like(n_subjects: int = 68, n: int = 442, strength: float = 0.1):  # type: ignore[no-untyped-def]

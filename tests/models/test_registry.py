@@ -32,7 +32,7 @@ def _tiny_batch(input_type: str):
 
 def test_every_issue_model_is_registered():
     assert set(MODELS) == {
-        "lbptop_svm", "motion_svm", "vgg16_apex", "dgcnn", "r3d", "p3d", "d3d", "i3d", "ststnet", "offapexnet"
+        "lbptop_svm", "motion_svm", "vgg16_apex", "dgcnn", "r3d", "p3d", "d3d", "i3d", "ststnet", "offapexnet", "htnet"
     }  # fmt: skip
 
 
