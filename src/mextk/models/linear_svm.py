@@ -29,17 +29,21 @@ the Newton step, and a backtracking line search, with all classes at once, so
 each step is a few ``(n, d) x (d, k)`` products that BLAS runs at the memory's
 speed, in the samples' own precision (float32 for mextk's features).  It stops
 when each class's gradient norm is below ``tol`` times its norm at ``w = 0``
-(0.01 by default, LIBLINEAR's own primal solver's default).
+(0.01 by default: the default of LIBLINEAR's own primal solver, which also
+multiplies it by the smaller side's share of the samples, so it stops later).
 
 Checked (``tests/models/test_linear_svm.py``): the weights equal ``LinearSVC``'s
 run to ``tol=1e-10`` (to 1e-6 of their size), with and without class weights, for
 several classes and for two.  Measured on one CMED-scale LOSO fold (9,532
-LBP-TOP histograms of 4,425 bins, 7 classes, one core, 2026-12-08): 19 s
-(5 Newton steps, 187 gradient steps) against 144 s for ``LinearSVC``'s dual
-solver at its default ``tol=1e-3``, and the same predicted class for all 1,392
-test samples; at ``tol=1e-4`` it took 113 s, with weights within 0.0007 of
-LIBLINEAR's (their largest is 0.04: LIBLINEAR's dual solution is itself that
-far from the optimum).
+LBP-TOP histograms of 4,425 bins, 7 classes, one core, 2026-12-08): 17-19 s
+(5-6 Newton steps, 190-230 gradient steps) against 144 s for ``LinearSVC``'s dual
+solver at mextk's former ``tol=1e-3``, with the same predicted class for all 1,392
+test samples.  Neither solution is exact: started from another point (the
+solution on a quarter of the samples), the primal solver stops at predictions that
+differ for 1 to 3 of those 1,392 samples; at ``tol=1e-4`` it took 113 s, with
+weights within 0.0007 of LIBLINEAR's (their largest is 0.04).  A low-rank
+preconditioner (the top 64 or 256 directions of ``X'X``) took 3-4 times as many
+gradient steps, and was dropped.
 """
 
 from __future__ import annotations
@@ -52,9 +56,19 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 
+def _xv(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``x @ v`` in ``x``'s precision (a float64 ``v`` would make numpy copy ``x`` to float64 first)."""
+    return x @ np.ascontiguousarray(v, dtype=x.dtype)
+
+
+def _xtv(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``x.T @ v`` in ``x``'s precision, as ``(v.T @ x).T`` (the faster order for few columns)."""
+    return (np.ascontiguousarray(v.T, dtype=x.dtype) @ x).T
+
+
 def _objective(w: np.ndarray, x: np.ndarray, sy: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per class: the objective and the margins' slack ``1 - y (x w)`` (``w``: ``(d, k)``)."""
-    slack = 1.0 - sy * (x @ w.astype(x.dtype))
+    slack = 1.0 - sy * _xv(x, w)
     hinge = np.maximum(slack, 0.0)
     return 0.5 * (w * w).sum(axis=0) + (c * hinge * hinge).sum(axis=0), slack
 
@@ -67,6 +81,7 @@ def fit_squared_hinge_ovr(
     tol: float = 1e-2,
     max_newton: int = 100,
     max_cg: int = 500,
+    w0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, bool, int]:
     """Minimise ``0.5 |w_k|^2 + sum_i c_ik max(0, 1 - sy_ik x_i w_k)^2`` for every column ``k``.
 
@@ -90,22 +105,26 @@ def fit_squared_hinge_ovr(
     """
     n, d = x.shape
     k = sy.shape[1]
-    sq = (x.astype(np.float64) ** 2) if x.dtype != np.float64 else x * x  # for the diagonal preconditioner
+    sq = x * x  # for the diagonal preconditioner
     w = np.zeros((d, k))
     f, slack = _objective(w, x, sy, c)
     active = slack > 0
+    g0 = np.linalg.norm(w - 2.0 * _xtv(x, c * sy * np.where(active, slack, 0.0)), axis=0)  # the scale of "solved"
+    if w0 is not None:
+        w = np.array(w0, dtype=np.float64)
+        f, slack = _objective(w, x, sy, c)
+        active = slack > 0
 
     def gradient(w: np.ndarray, active: np.ndarray, slack: np.ndarray) -> np.ndarray:
-        return w - 2.0 * (x.T @ (c * sy * np.where(active, slack, 0.0)).astype(x.dtype))
+        return w - 2.0 * _xtv(x, c * sy * np.where(active, slack, 0.0))
 
     grad = gradient(w, active, slack)
-    g0 = np.linalg.norm(grad, axis=0)
     todo = np.linalg.norm(grad, axis=0) > tol * g0
     it = cg_steps = 0
     while todo.any() and it < max_newton:
         it += 1
         dc = np.where(active, c, 0.0)
-        diag = 1.0 + 2.0 * (sq.T @ dc)  # the Hessian's diagonal, per class: the preconditioner
+        diag = 1.0 + 2.0 * _xtv(sq, dc)  # the Hessian's diagonal, per class: the preconditioner
         # preconditioned conjugate gradients for H s = -g, every unfinished class at once (H = I + 2 X_A' C_A X_A)
         s = np.zeros((d, k))
         r = -grad * todo
@@ -119,7 +138,7 @@ def fit_squared_hinge_ovr(
             if not running.any():
                 break
             cg_steps += 1
-            hp = p + 2.0 * (x.T @ (dc * (x @ p.astype(x.dtype))).astype(x.dtype))
+            hp = p + 2.0 * _xtv(x, dc * _xv(x, p))
             php = (p * hp).sum(axis=0)
             step = np.where(running & (php > 0), rz / np.where(php > 0, php, 1.0), 0.0)
             s += step * p
