@@ -461,3 +461,41 @@ def test_flow_augmentation_and_tta_run_under_loso_rotation_leaves_the_kernel_and
 
     if kernel() is not None:  # flips (and shifts) stay in the fused kernel
         assert json.loads((fold_dir(tmp_path / "flips", 0) / "history.json").read_text())["trainer"] == "kernel"
+
+
+def test_select_on_test_picks_each_folds_best_epoch_on_its_test_subjects_and_marks_the_run_leaky(
+    manifest, features, tmp_path
+):
+    """HTNet's published protocol, on request only: the kept epoch is the one whose model scored best on the fold's
+    own test samples, so the fold's saved predictions score exactly the best of the recorded per-epoch scores."""
+    from sklearn.metrics import f1_score
+
+    from mextk.evaluate.runconfig import fold_dir
+    from mextk.models.training import TrainConfig
+
+    out = tmp_path / "leaky"
+    res = CliRunner().invoke(
+        app,
+        [
+            "evaluate", str(manifest), "--model", "ststnet", "--task", "cmed7", "--features", str(features),
+            "--epochs", "5", "--train", "lr=0.01", "--select-on-test", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "leaky" in res.output
+    assert json.loads((out / "metrics.json").read_text())["leaky"] is True
+    history = json.loads((fold_dir(out, 0) / "history.json").read_text())
+    assert history["trainer"] == "torch" and "test fold" in history["kernel_unused"]
+    scores = history["val_uf1"]
+    assert len(scores) == 5 and history["chosen_epoch"] == int(np.argmax(scores)) + 1
+    preds = pd.read_csv(fold_dir(out, 0) / "predictions.csv")
+    present = sorted(set(preds["y_true"]))  # UF1 over the classes the fold holds, as the papers count it
+    expected = f1_score(preds["y_true"], preds["y_pred"], labels=present, average="macro")
+    assert max(scores) == pytest.approx(expected)
+    assert "LEAKY" in compare_runs([out])["Protocol"].iloc[0]
+    with pytest.raises(ValueError, match="val_subjects"):
+        TrainConfig(select_on_test=True, val_subjects=0.2)
+    svm = RunConfig(manifest=str(manifest), model="motion_svm", task="cmed7", features_dir=str(features),
+                    train={"select_on_test": True})  # fmt: skip
+    with pytest.raises(ValueError, match="trains no epochs"):
+        evaluate_run(svm, tmp_path / "svm", progress=False)

@@ -198,6 +198,14 @@ def evaluate(
     resample: _ResampleOpt = None,
     loss: _LossOpt = None,
     val_subjects: _ValOpt = None,
+    select_on_test: Annotated[
+        bool,
+        typer.Option(
+            "--select-on-test",
+            help="LEAKY: keep each fold's epoch that scores best on its own test subjects (HTNet's published "
+            "protocol), to set its kind of figure beside the honest one; the run is marked leaky.",
+        ),
+    ] = False,
     executor: Annotated[
         Optional[str],
         typer.Option(
@@ -226,6 +234,13 @@ def evaluate(
 
         if manifest is None or model is None:
             fail("evaluate needs a MANIFEST and --model (or --checkpoints RUN_DIR)")
+        if select_on_test:
+            train = [*(train or []), "select_on_test=true"]
+            typer.echo(
+                "warning: --select-on-test picks each fold's epoch on its test subjects: the figure is leaky "
+                "(as HTNet's published one) and the run is marked so",
+                err=True,
+            )
         config = build_config(
             manifest=manifest, model=model, task=task, protocol=protocol, n_splits=n_splits, seed=seed, input=input_,
             features_dir=features or out.resolve().parent / "features", feature=feature, train=train,

@@ -22,7 +22,8 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     as ``mean ± sd`` over its seeds, and ``Seeds`` says how many (``1 (single run)`` otherwise: one
     run's figure, which says less).  A run's imbalance and sampling settings
     appear when they differ from the defaults, so rows of an ablation can be
-    told apart.  When a run scores several datasets, ``UF1 (NAME)`` and
+    told apart.  A leaky run (``--select-on-test``, or an ensemble with such a member) says so in its
+    ``Protocol``.  When a run scores several datasets, ``UF1 (NAME)`` and
     ``UAR (NAME)`` columns give each dataset's scores (empty for runs without it).
     """
     rows = []
@@ -57,7 +58,8 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
             {
                 "Method": m.get("method", d.name),
                 "Variant": m.get("variant", ""),
-                "Protocol": m.get("protocol_detail") or PROTOCOL_NAMES.get(m.get("protocol"), m.get("protocol", "")),
+                "Protocol": (m.get("protocol_detail") or PROTOCOL_NAMES.get(m.get("protocol"), m.get("protocol", "")))
+                + (" (LEAKY: epoch chosen on the test fold)" if m.get("leaky") else ""),
                 "Settings": ", ".join(settings),
                 "UF1": m["uf1"],
                 "UAR": m["uar"],

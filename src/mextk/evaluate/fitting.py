@@ -88,10 +88,12 @@ def fit_model(
     seed: int,
     subjects: np.ndarray,
     epoch_callback: Any = None,
+    test_idx: np.ndarray | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit ``config.model`` on the samples ``train_idx`` of ``inputs``; returns the model and its history.
 
     A scikit-learn model whose training holds one class only becomes ``{"constant": k}`` (it predicts that class).
+    ``test_idx``, the fold's test samples, is looked at only with the leaky training setting ``select_on_test``.
     """
     from mextk.labels import get_taxonomy
     from mextk.models.registry import get_model
@@ -101,6 +103,8 @@ def fit_model(
     n_classes = get_taxonomy(config.task).n_classes
     history: dict[str, Any] = {}
     if spec.family == "sklearn":
+        if config.train.get("select_on_test"):
+            raise ValueError(f"select_on_test picks a training epoch; {config.model} trains no epochs")
         X = np.stack([inputs[i] for i in train_idx])
         train_classes = np.unique(y[train_idx])
         if len(train_classes) == 1:  # nothing to learn: predict the only class seen
@@ -120,6 +124,11 @@ def fit_model(
         return model, history
     train_cfg = TrainConfig.from_dict({**spec.train, **config.train, "seed": seed})
     train_cfg.check_input_type(spec.input_type, config.model)
+    chooser: dict[str, Any] = {}
+    if train_cfg.select_on_test:  # leaky by request: the fold's test samples pick the epoch
+        if test_idx is None or not len(test_idx):
+            raise ValueError("select_on_test needs a test fold: it applies to mextk evaluate, not to a final model")
+        chooser = {"test_inputs": [inputs[i] for i in test_idx], "test_y": y[test_idx]}
     preload = isinstance(inputs, LazyInputs) and inputs._cache is not None
     flow_meta: dict[str, Any] = {}
     if train_cfg.augment_rotate and isinstance(inputs, LazyInputs):  # what rotating normalised flow needs
@@ -137,6 +146,7 @@ def fit_model(
         subjects=subjects[train_idx],
         progress=epoch_callback,
         **flow_meta,
+        **chooser,
     )
 
 
@@ -165,6 +175,7 @@ def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callb
         seed=fold_seed(config.seed, fold),
         subjects=samples["subject"].to_numpy(),
         epoch_callback=epoch_callback,
+        test_idx=test_idx,
     )
     meta = save_model(
         folder,

@@ -45,6 +45,7 @@ def write_report(out: Path, classes: Sequence[str], config: RunConfig) -> dict[s
             "model": config.model,
             "task": config.task,
             "n_folds": int(preds["fold"].nunique()),
+            "leaky": bool(config.train.get("select_on_test", False)),
             "class_warnings": (
                 json.loads((out / "folds.json").read_text()).get("class_warnings", [])
                 if (out / "folds.json").exists()

@@ -169,6 +169,8 @@ def unsupported(config: TrainConfig, n_classes: int) -> str | None:
         return f"loss {config.loss!r}"
     if config.val_subjects > 0:
         return "an inner validation split"
+    if config.select_on_test:
+        return "picking the epoch on the test fold (select_on_test)"
     if config.augment_rotate:
         return "flow rotation (the kernel mirrors and shifts; a rotation interpolates)"
     if config.augment_shift > 27:
@@ -299,6 +301,8 @@ def fit_ststnet(
     threads: int | None = None,
     uv_ratios: Sequence[float | None] | None = None,
     names: Sequence[str] | None = None,
+    test_inputs: Sequence[Any] | None = None,
+    test_y: np.ndarray | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train an STSTNet like :func:`~mextk.models.training.fit_torch`, with the fused kernel when it applies.
 
@@ -332,6 +336,8 @@ def fit_ststnet(
             progress=progress,
             uv_ratios=uv_ratios,
             names=names,
+            test_inputs=test_inputs,
+            test_y=test_y,
         )
         history["kernel_unused"] = reason or "the kernel could not be compiled"
         history["precision"] = "fp32"

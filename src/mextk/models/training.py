@@ -51,6 +51,10 @@ class TrainConfig:
         Class-balanced loss beta and focal exponent.
     val_subjects : float
         Share of training subjects held out to pick the epoch; 0 trains a fixed number of epochs.
+    select_on_test : bool
+        **Leaky, off by default**: keep the epoch whose model scores best (UF1) on the *test fold*, as
+        HTNet's published code does.  It reproduces that kind of figure so that it can be set beside the
+        honest one; runs made with it are marked ``leaky`` in ``metrics.json`` and in ``mextk compare``.
     seed : int
         Seed of initialisation, shuffling, resampling and dropout.
     device : str
@@ -96,6 +100,7 @@ class TrainConfig:
     cb_beta: float = 0.9999
     focal_gamma: float = 2.0
     val_subjects: float = 0.0
+    select_on_test: bool = False
     seed: int = 0
     device: str = "auto"
     kernel: str = "auto"
@@ -123,6 +128,8 @@ class TrainConfig:
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if not 0 <= self.val_subjects < 1:
             raise ValueError(f"val_subjects must lie in [0, 1), got {self.val_subjects}")
+        if self.select_on_test and self.val_subjects > 0:
+            raise ValueError("select_on_test picks the epoch on the test fold; it cannot be combined with val_subjects")
         if not 0 <= self.augment_flip <= 1:
             raise ValueError(f"augment_flip is a probability in [0, 1], got {self.augment_flip}")
         if self.augment_shift < 0 or self.augment_rotate < 0:
@@ -219,6 +226,8 @@ def fit_torch(
     progress: Callable[[int, int, float], None] | None = None,
     uv_ratios: Sequence[float | None] | None = None,
     names: Sequence[str] | None = None,
+    test_inputs: Sequence[Any] | None = None,
+    test_y: np.ndarray | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train a fresh model from ``build()`` on ``inputs`` (model inputs, one per sample) and labels ``y``.
 
@@ -243,6 +252,8 @@ def fit_torch(
     uv_ratios, names : sequence, optional
         Per sample, the raw flow's v/u range ratio (:func:`mextk.models.augment.uv_ratio`) and its file:
         what ``augment_rotate`` needs on min-max normalised flow inputs, and what its errors name.
+    test_inputs, test_y : optional
+        The test fold, seen only with ``config.select_on_test`` (leaky: the epoch is picked on it).
 
     Returns
     -------
@@ -288,6 +299,12 @@ def fit_torch(
         if subjects is None:
             raise ValueError("val_subjects needs the training samples' subjects")
         train_idx, val_idx = inner_validation_split(np.asarray(subjects).astype(str), y, config.val_subjects, rng)
+    if config.select_on_test:
+        if test_inputs is None or test_y is None or not len(test_y):
+            raise ValueError("select_on_test needs the test fold's samples (mextk evaluate --select-on-test)")
+        chooser_inputs, chooser_y = list(test_inputs), np.asarray(test_y, dtype=np.int64)
+    else:
+        chooser_inputs, chooser_y = [inputs[i] for i in val_idx], y[val_idx]
     model = build().to(device)
     loss_fn = make_loss(
         config.loss, class_counts(y[train_idx], n_classes), beta=config.cb_beta, gamma=config.focal_gamma
@@ -333,12 +350,12 @@ def fit_torch(
         if sched is not None:
             sched.step()
         history["loss"].append(total / max(seen, 1))
-        if len(val_idx):
+        if len(chooser_y):
             probs = predict_torch(
-                model, [inputs[i] for i in val_idx], input_type=input_type, batch_size=bs,
+                model, chooser_inputs, input_type=input_type, batch_size=bs,
                 tta=config.tta, flow_values=config.flow_values,
             )  # fmt: skip
-            score = uf1(y[val_idx], probs.argmax(axis=1))
+            score = uf1(chooser_y, probs.argmax(axis=1))
             history["val_uf1"].append(score)
             if best is None or score > best[0]:
                 best = (score, epoch, copy.deepcopy(model.state_dict()))
