@@ -32,6 +32,8 @@ def render(payload: dict[str, Any]) -> str:
         lines += ["", f"**{table['title']}**", "", "| " + " | ".join(map(_cell, table["columns"])) + " |"]
         lines.append("|" + "---|" * len(table["columns"]))
         lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in table["rows"]]
+        if table.get("notes"):
+            lines += ["", table["notes"]]
         if "date" in table:  # a table measured by its own run of the script (see benchmarks/results_json.py)
             lines += ["", f"`{table['command']}`, {table['date']}."]
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
 from mextk.models.baselines import lbptop_svm
-from mextk.models.linear_svm import PrimalLinearSVC
+from mextk.models.linear_svm import PrimalLinearSVC, bf16_matmul_available
 
 
 def _data(n: int = 500, d: int = 60, k: int = 5, seed: int = 0):
@@ -31,7 +31,7 @@ def test_the_weights_are_liblinears_optimum_with_its_intercept_and_class_weight_
     plain C), and of both sides in a two-class problem; its intercept is a regularised weight on a constant 1."""
     x, y = _data(k=k)
     ref = LinearSVC(C=C, class_weight=class_weight, tol=1e-10, max_iter=1_000_000).fit(x, y)
-    ours = PrimalLinearSVC(C=C, class_weight=class_weight, tol=1e-8).fit(x, y)
+    ours = PrimalLinearSVC(C=C, class_weight=class_weight, tol=1e-8, hessian="fp32").fit(x, y)
     scale = np.abs(ref.coef_).max()
     assert ours.converged_
     assert np.abs(ours.coef_ - ref.coef_).max() < 1e-6 * scale
@@ -42,9 +42,23 @@ def test_the_weights_are_liblinears_optimum_with_its_intercept_and_class_weight_
 
 def test_float32_samples_give_the_float64_solution_to_float32_precision():
     x, y = _data(k=4)
-    a = PrimalLinearSVC(C=0.1, class_weight="balanced", tol=1e-6).fit(x, y)
-    b = PrimalLinearSVC(C=0.1, class_weight="balanced", tol=1e-6).fit(x.astype(np.float32), y)
+    a = PrimalLinearSVC(C=0.1, class_weight="balanced", tol=1e-6, hessian="fp32").fit(x, y)
+    b = PrimalLinearSVC(C=0.1, class_weight="balanced", tol=1e-6, hessian="fp32").fit(x.astype(np.float32), y)
     assert np.abs(a.coef_ - b.coef_).max() < 1e-4 * np.abs(a.coef_).max()
+
+
+@pytest.mark.skipif(not bf16_matmul_available(), reason="this CPU has no bfloat16 matrix unit (Intel AMX)")
+def test_bfloat16_hessian_products_change_the_path_not_the_optimum():
+    """Only the Newton directions are rounded; the gradient that decides convergence is exact, so the solver still
+    reaches LIBLINEAR's optimum (run to tol 1e-10), in a few more steps at most."""
+    x, y = _data(k=5)
+    ref = LinearSVC(C=0.1, class_weight="balanced", tol=1e-10, max_iter=1_000_000).fit(x, y)
+    ours = PrimalLinearSVC(C=0.1, class_weight="balanced", tol=1e-8, hessian="bf16").fit(x, y)
+    assert ours.hessian_ == "bf16" and ours.converged_
+    assert np.abs(ours.coef_ - ref.coef_).max() < 1e-5 * np.abs(ref.coef_).max()
+    assert PrimalLinearSVC().fit(x, y).hessian_ == "bf16"  # what "auto" picks on such a CPU
+    with pytest.raises(ValueError, match="hessian must be"):
+        PrimalLinearSVC(hessian="fp8").fit(x, y)
 
 
 def test_a_run_out_of_newton_steps_warns_as_liblinear_does():

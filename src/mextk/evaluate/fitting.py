@@ -153,12 +153,21 @@ def fit_model(
 def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callback: Any = None) -> int:
     """Train fold ``fold`` of a prepared run and write its folder (a model folder; ``done.json`` last).
 
-    Safe to call in another process or on another machine that sees ``out_dir``.
+    Safe to call in another process or on another machine that sees ``out_dir``.  ``threads`` bounds both
+    PyTorch's threads and the BLAS/OpenMP pools of NumPy and scikit-learn (two workers of two BLAS threads each
+    on two cores made a CMED-scale LBP-TOP + SVM LOSO run take 15.3 instead of 11.9 minutes).
     """
     if threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            return _run_fold(out_dir, fold, epoch_callback=epoch_callback)
+    return _run_fold(out_dir, fold, epoch_callback=epoch_callback)
+
+
+def _run_fold(out_dir: str, fold: int, *, epoch_callback: Any = None) -> int:
     out = Path(out_dir)
     config, samples, folds = read_run(out)
     test_mask = samples["subject"].isin(folds[fold]).to_numpy()

@@ -3,7 +3,7 @@
 LIBLINEAR (scikit-learn's ``LinearSVC``) stores a dense feature matrix as one
 ``{index, value}`` record per entry and solves the one-vs-rest problems one
 after another: on CMED's scale (10,924 LBP-TOP histograms of 4,425 bins, 7
-classes) that is about a minute per LOSO fold on one core.  The problem
+classes) a LOSO fold took 118 s on one core, 73 minutes for the run on two.  The problem
 itself is small for dense linear algebra: :class:`PrimalLinearSVC` solves
 exactly LIBLINEAR's problem (``LinearSVC``'s default ``loss="squared_hinge"``,
 ``penalty="l2"``),
@@ -26,24 +26,33 @@ converges finds the same weights.  This one is Newton's method with the
 generalised Hessian ``I + 2 X_A^T diag(C_A) X_A`` (``A``: the samples inside
 the margin), conjugate gradients preconditioned by that Hessian's diagonal for
 the Newton step, and a backtracking line search, with all classes at once, so
-each step is a few ``(n, d) x (d, k)`` products that BLAS runs at the memory's
-speed, in the samples' own precision (float32 for mextk's features).  It stops
-when each class's gradient norm is below ``tol`` times its norm at ``w = 0``
-(0.01 by default: the default of LIBLINEAR's own primal solver, which also
-multiplies it by the smaller side's share of the samples, so it stops later).
+each step is a few ``(n, d) x (d, k)`` products.  Inside conjugate gradients
+the Hessian-vector products may run in bfloat16 (``hessian="bf16"``, the default
+where the CPU has Intel AMX, :func:`bf16_matmul_available`): that changes the
+Newton direction only, while the objective, the gradient and so the stopping
+test stay in the samples' precision (float32 for mextk's features).  It stops
+when each class's gradient norm is below ``tol`` times its norm at ``w = 0``.
 
 Checked (``tests/models/test_linear_svm.py``): the weights equal ``LinearSVC``'s
-run to ``tol=1e-10`` (to 1e-6 of their size), with and without class weights, for
-several classes and for two.  Measured on one CMED-scale LOSO fold (9,532
-LBP-TOP histograms of 4,425 bins, 7 classes, one core, 2026-12-08): 17-19 s
-(5-6 Newton steps, 190-230 gradient steps) against 144 s for ``LinearSVC``'s dual
-solver at mextk's former ``tol=1e-3``, with the same predicted class for all 1,392
-test samples.  Neither solution is exact: started from another point (the
-solution on a quarter of the samples), the primal solver stops at predictions that
-differ for 1 to 3 of those 1,392 samples; at ``tol=1e-4`` it took 113 s, with
-weights within 0.0007 of LIBLINEAR's (their largest is 0.04).  A low-rank
-preconditioner (the top 64 or 256 directions of ``X'X``) took 3-4 times as many
-gradient steps, and was dropped.
+run to ``tol=1e-10`` (to 1e-6 of their size; 1e-5 with bfloat16 products), with and
+without class weights, for several classes and for two.
+
+Measured (2026-12-08, one core per fold, CMED-scale LOSO folds of 9,532 LBP-TOP
+histograms of 4,425 bins and 7 classes; ``benchmarks/models.py`` part 3):
+
+* ``tol`` 1e-3 (the default), bfloat16 products: 13.0 s per fold in all (features
+  read, scaled, fitted, predicted) against 117.9 s with ``LinearSVC``'s dual
+  solver at ``tol=1e-3``, and the same predicted class for all 1,459 test
+  samples of the three folds timed;
+* ``tol`` 1e-2 is about three times faster, but not converged enough to be
+  trusted: started elsewhere, the solver then stops at predictions that differ
+  for 1-3 of 1,392 test samples, and on the demo's small LOSO (72 samples) its
+  UF1 was 0.733 where the optimum (reached at 1e-3, 1e-4, 1e-6, and by LIBLINEAR
+  at 1e-8) gives 0.748;
+* float32 products instead of bfloat16: 2.7 times slower at 1e-2 (17.9 against
+  6.7 s for the solver alone);
+* a low-rank preconditioner (the top 64 or 256 directions of ``X'X``) took 3-4
+  times as many gradient steps, and was dropped.
 """
 
 from __future__ import annotations
@@ -66,6 +75,35 @@ def _xtv(x: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (np.ascontiguousarray(v.T, dtype=x.dtype) @ x).T
 
 
+def _hessian_product(x: np.ndarray, precision: str) -> Any:
+    """``(dc, p) -> x.T @ (dc * (x @ p))`` in float32/64 (``x``'s type) or bfloat16 products (torch, AMX)."""
+    if precision == "fp32":
+        return lambda dc, p: _xtv(x, dc * _xv(x, p))
+    if precision != "bf16":
+        raise ValueError(f"hessian must be 'fp32' or 'bf16', got {precision!r}")
+    import torch
+
+    xb = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(torch.bfloat16)
+    xtb = xb.T.contiguous()  # both orders row-major: each product is then the fast (n, d) x (d, k) shape
+
+    def product(dc: np.ndarray, p: np.ndarray) -> np.ndarray:
+        z = (xb @ torch.from_numpy(np.ascontiguousarray(p, dtype=np.float32)).to(torch.bfloat16)).float().numpy()
+        u = torch.from_numpy(np.ascontiguousarray(dc * z, dtype=np.float32)).to(torch.bfloat16)
+        return (xtb @ u).float().numpy().astype(np.float64)
+
+    return product
+
+
+def bf16_matmul_available() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX tiles), per torch."""
+    try:
+        import torch
+
+        return bool(torch.cpu._is_amx_tile_supported())
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+
+
 def _objective(w: np.ndarray, x: np.ndarray, sy: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per class: the objective and the margins' slack ``1 - y (x w)`` (``w``: ``(d, k)``)."""
     slack = 1.0 - sy * _xv(x, w)
@@ -81,7 +119,7 @@ def fit_squared_hinge_ovr(
     tol: float = 1e-2,
     max_newton: int = 100,
     max_cg: int = 500,
-    w0: np.ndarray | None = None,
+    hessian: str = "fp32",
 ) -> tuple[np.ndarray, int, bool, int]:
     """Minimise ``0.5 |w_k|^2 + sum_i c_ik max(0, 1 - sy_ik x_i w_k)^2`` for every column ``k``.
 
@@ -96,6 +134,10 @@ def fit_squared_hinge_ovr(
         ``(n, k)`` per-sample penalties.
     tol : float
         Stop a class when its gradient norm is at most ``tol`` times its norm at ``w = 0``.
+    hessian : {"fp32", "bf16"}
+        Arithmetic of the Hessian-vector products inside conjugate gradients: ``"bf16"`` rounds ``x`` and the
+        vectors to bfloat16 and sums in float32 (Intel AMX), which only changes the Newton *direction*; the
+        objective, the gradient and so the stopping test stay in ``x``'s precision.
 
     Returns
     -------
@@ -106,19 +148,16 @@ def fit_squared_hinge_ovr(
     n, d = x.shape
     k = sy.shape[1]
     sq = x * x  # for the diagonal preconditioner
+    hv = _hessian_product(x, hessian)
     w = np.zeros((d, k))
     f, slack = _objective(w, x, sy, c)
     active = slack > 0
-    g0 = np.linalg.norm(w - 2.0 * _xtv(x, c * sy * np.where(active, slack, 0.0)), axis=0)  # the scale of "solved"
-    if w0 is not None:
-        w = np.array(w0, dtype=np.float64)
-        f, slack = _objective(w, x, sy, c)
-        active = slack > 0
 
     def gradient(w: np.ndarray, active: np.ndarray, slack: np.ndarray) -> np.ndarray:
         return w - 2.0 * _xtv(x, c * sy * np.where(active, slack, 0.0))
 
     grad = gradient(w, active, slack)
+    g0 = np.linalg.norm(grad, axis=0)  # the scale of "solved"
     todo = np.linalg.norm(grad, axis=0) > tol * g0
     it = cg_steps = 0
     while todo.any() and it < max_newton:
@@ -138,7 +177,7 @@ def fit_squared_hinge_ovr(
             if not running.any():
                 break
             cg_steps += 1
-            hp = p + 2.0 * _xtv(x, dc * _xv(x, p))
+            hp = p + 2.0 * hv(dc, p)
             php = (p * hp).sum(axis=0)
             step = np.where(running & (php > 0), rz / np.where(php > 0, php, 1.0), 0.0)
             s += step * p
@@ -183,9 +222,12 @@ class PrimalLinearSVC(ClassifierMixin, BaseEstimator):
     intercept_scaling : float
         That constant.
     tol : float
-        Relative gradient norm at which a class's problem counts as solved (0.01: LIBLINEAR's primal default).
+        Relative gradient norm at which a class's problem counts as solved (see the module docstring).
     max_iter : int
         Newton iterations at most.
+    hessian : {"auto", "fp32", "bf16"}
+        Arithmetic of the Hessian-vector products (:func:`fit_squared_hinge_ovr`); ``"auto"``: bfloat16
+        where the CPU multiplies it in hardware (:func:`bf16_matmul_available`), else the samples' own.
 
     Attributes
     ----------
@@ -201,8 +243,9 @@ class PrimalLinearSVC(ClassifierMixin, BaseEstimator):
         class_weight: Any = None,
         fit_intercept: bool = True,
         intercept_scaling: float = 1.0,
-        tol: float = 1e-2,
+        tol: float = 1e-3,
         max_iter: int = 100,
+        hessian: str = "auto",
     ) -> None:
         self.C = C
         self.class_weight = class_weight
@@ -210,6 +253,7 @@ class PrimalLinearSVC(ClassifierMixin, BaseEstimator):
         self.intercept_scaling = intercept_scaling
         self.tol = tol
         self.max_iter = max_iter
+        self.hessian = hessian
 
     def fit(self, X: Any, y: Any) -> PrimalLinearSVC:
         """Fit one problem per class (one in all for two classes, as LIBLINEAR does)."""
@@ -234,8 +278,14 @@ class PrimalLinearSVC(ClassifierMixin, BaseEstimator):
             own = yi[:, None] == np.arange(k)[None, :]
             sy = np.where(own, 1.0, -1.0)
             c = np.where(own, self.C * weights[None, :], self.C)
+        if self.hessian not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"hessian must be 'auto', 'fp32' or 'bf16', got {self.hessian!r}")
+        hessian = self.hessian
+        if hessian == "auto":
+            hessian = "bf16" if bf16_matmul_available() else "fp32"
+        self.hessian_ = hessian
         w, self.n_iter_, self.converged_, self.n_cg_ = fit_squared_hinge_ovr(
-            X, sy, c, tol=self.tol, max_newton=self.max_iter
+            X, sy, c, tol=self.tol, max_newton=self.max_iter, hessian=hessian
         )
         if not self.converged_:
             warnings.warn(
