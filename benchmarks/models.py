@@ -190,40 +190,44 @@ def _bf16_missing() -> str | None:
     return "no fused kernel (no C compiler)" if lib is None else bf16_unavailable(lib)
 
 
-def kernel_precisions(repeats: int = 3, epochs: int = 100) -> None:
-    """Part 6: the fused kernel in float32 against bfloat16 (same inputs, settings and seed)."""
-    import statistics
+def _kernel_times(variants: dict[str, dict], *, repeats: int, epochs: int, threads: int) -> dict[str, list[float]]:
+    """Microseconds per sample and epoch of the fused STSTNet kernel for each training-settings variant.
 
+    436 random 28x28x3 inputs, full batch, Adam; the variants' runs alternate, so that the machine's drift
+    touches them alike.  Each run must have trained in the kernel.
+    """
     from mextk.models.flownets import ststnet
     from mextk.models.fused import fit_ststnet
     from mextk.models.training import TrainConfig
+
+    g = np.random.default_rng(0)
+    items = [torch.from_numpy(g.random((3, 28, 28), dtype=np.float32)) for _ in range(436)]
+    y = g.integers(0, 3, 436)
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for name, change in variants.items():
+            cfg = TrainConfig(epochs=epochs, batch_size=0, optimizer="adam", lr=5e-5, lr_step=0, device="cpu", **change)
+            t = time.perf_counter()
+            _, history = fit_ststnet(
+                lambda: ststnet(num_classes=3), items, y, n_classes=3, input_type="flow", config=cfg, threads=threads
+            )
+            assert history["trainer"] == "kernel"
+            times[name].append((time.perf_counter() - t) / epochs / len(items) * 1e6)
+    return times
+
+
+def kernel_precisions(repeats: int = 3, epochs: int = 100) -> None:
+    """Part 6: the fused kernel in float32 against bfloat16 (same inputs, settings and seed)."""
+    import statistics
 
     print("\n6. fused STSTNet kernel, float32 against bfloat16: 436 inputs, full batch, Adam")
     why = _bf16_missing()
     if why:
         print(f"   bfloat16 not available here: {why}")
         return
-    g = np.random.default_rng(0)
-    items = [torch.from_numpy(g.random((3, 28, 28), dtype=np.float32)) for _ in range(436)]
-    y = g.integers(0, 3, 436)
     for threads in (1, torch.get_num_threads()):
-        times: dict[str, list[float]] = {"fp32": [], "bf16": []}
-        for _ in range(repeats):
-            for precision in times:
-                cfg = TrainConfig(
-                    epochs=epochs, batch_size=0, optimizer="adam", lr=5e-5, lr_step=0, device="cpu", precision=precision
-                )
-                t = time.perf_counter()
-                fit_ststnet(
-                    lambda: ststnet(num_classes=3),
-                    items,
-                    y,
-                    n_classes=3,
-                    input_type="flow",
-                    config=cfg,
-                    threads=threads,
-                )
-                times[precision].append((time.perf_counter() - t) / epochs / len(items) * 1e6)
+        variants = {"fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"}}
+        times = _kernel_times(variants, repeats=repeats, epochs=epochs, threads=threads)
         f32, b16 = statistics.median(times["fp32"]), statistics.median(times["bf16"])
         print(
             f"   {threads} thread(s): float32 {f32:.1f} us, bfloat16 {b16:.1f} us per sample and epoch "
@@ -236,38 +240,25 @@ def kernel_augmentation(repeats: int = 5, epochs: int = 100) -> None:
     """Part 7: the fused kernel with flip and shift augmentation against without (same inputs and seed)."""
     import statistics
 
-    from mextk.models.flownets import ststnet
-    from mextk.models.fused import fit_ststnet, kernel
-    from mextk.models.training import TrainConfig
+    from mextk.models.fused import kernel
 
     print("\n7. fused STSTNet kernel with flow augmentation (flip 0.5, shift 2 px) against without: 436 inputs")
     if kernel() is None:
         print("   no fused kernel here (no C compiler)")
         return
-    g = np.random.default_rng(0)
-    items = [torch.from_numpy(g.random((3, 28, 28), dtype=np.float32)) for _ in range(436)]
-    y = g.integers(0, 3, 436)
     variants = {"plain": {}, "augmented": {"augment_flip": 0.5, "augment_shift": 2}}
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(repeats):  # alternated, so that the machine's drift touches both alike
-        for name, change in variants.items():
-            cfg = TrainConfig(epochs=epochs, batch_size=0, optimizer="adam", lr=5e-5, lr_step=0, device="cpu", **change)
-            t = time.perf_counter()
-            _, history = fit_ststnet(
-                lambda: ststnet(num_classes=3), items, y, n_classes=3, input_type="flow", config=cfg
-            )
-            assert history["trainer"] == "kernel"
-            times[name].append((time.perf_counter() - t) / epochs / len(items) * 1e6)
+    threads = torch.get_num_threads()
+    times = _kernel_times(variants, repeats=repeats, epochs=epochs, threads=threads)
     plain, aug = statistics.median(times["plain"]), statistics.median(times["augmented"])
     print(
-        f"   {torch.get_num_threads()} thread(s): {plain:.1f} us plain, {aug:.1f} us augmented per sample and epoch: "
+        f"   {threads} thread(s): {plain:.1f} us plain, {aug:.1f} us augmented per sample and epoch: "
         f"the augmented kernel keeps {plain / aug:.0%} of the speed "
         f"(runs {', '.join(f'{v:.1f}' for v in times['plain'])} / {', '.join(f'{v:.1f}' for v in times['augmented'])})"
     )
     TABLES.append({
         "title": "7. Fused STSTNet kernel with flip + shift augmentation (436 inputs, median of 5)",
         "columns": ["threads", "us per sample-epoch, plain", "augmented", "speed kept"],
-        "rows": [[torch.get_num_threads(), f"{plain:.1f}", f"{aug:.1f}", f"{plain / aug:.0%}"]],
+        "rows": [[threads, f"{plain:.1f}", f"{aug:.1f}", f"{plain / aug:.0%}"]],
     })  # fmt: skip
 
 
