@@ -10,6 +10,7 @@ import typer
 from mextk.cli.base import EXIT_PARTIAL, fail, out_folder
 from mextk.cli.options import RECOGNITION_TASK, TASK_HELP
 from mextk.cli.tables import metrics_table
+from mextk.evaluate.stacking import INNER_FOLDS
 from mextk.features.kinds import ANALYSES, KIND_DEFAULTS
 
 _KIND_NAMES = ", ".join([*KIND_DEFAULTS, *ANALYSES])
@@ -138,6 +139,14 @@ _ValOpt = Annotated[
     Optional[float], typer.Option(help="Share of training subjects held out to pick the epoch (0: fixed).")
 ]
 _JobsOpt = Annotated[int, typer.Option(help="Parallel folds (process, ray) and feature workers.")]
+_ExecutorOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Where folds run (default: process with --jobs > 1, else local, as in prepare).",
+        metavar="[local|process|ray]",
+    ),
+]
+_RayOpt = Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")]
 _ExcludedOpt = Annotated[
     bool,
     typer.Option(
@@ -206,15 +215,9 @@ def evaluate(
             "protocol), to set its kind of figure beside the honest one; the run is marked leaky.",
         ),
     ] = False,
-    executor: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Where folds run (default: process with --jobs > 1, else local, as in prepare).",
-            metavar="[local|process|ray]",
-        ),
-    ] = None,
+    executor: _ExecutorOpt = None,
     jobs: _JobsOpt = 1,
-    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
+    ray_address: _RayOpt = None,
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URI to log the run to.")] = None,
     checkpoints: Annotated[
         Optional[Path], typer.Option(help="Score this run folder's saved fold models instead of training.")
@@ -393,20 +396,47 @@ def ensemble(
         list[Path], typer.Argument(help="Run folders of mextk evaluate (a --seeds folder counts as its seeds).")
     ],
     out: Annotated[Path, typer.Option(help="Run folder for the ensemble (mextk compare reads it).")],
+    stack: Annotated[
+        bool,
+        typer.Option(
+            "--stack",
+            help="Weigh the members per fold, with weights learned by inner cross-validation on that fold's "
+            "training subjects (trains each member again; resumable).",
+        ),
+    ] = False,
+    inner_folds: Annotated[int, typer.Option(help="Inner folds of each fold's training subjects (--stack).")] = (
+        INNER_FOLDS
+    ),
+    executor: _ExecutorOpt = None,
+    jobs: _JobsOpt = 1,
+    ray_address: _RayOpt = None,
 ) -> None:
-    """Average the class probabilities of runs with the same protocol and folds (models and seeds)."""
+    """Combine the class probabilities of runs with the same protocol and folds (models and seeds): mean or stacked."""
     from mextk.evaluate.ensemble import ensemble_runs
+    from mextk.evaluate.runner import check_executor
+    from mextk.evaluate.stacking import stack_runs
+    from mextk.io.atomic import read_json
 
     out_folder(out)
+    executor = executor or ("process" if jobs > 1 else "local")
     try:
-        metrics = ensemble_runs(runs, out)
-    except (ValueError, FileNotFoundError) as exc:
+        if stack:
+            check_executor(executor)
+            metrics = stack_runs(runs, out, inner_folds=inner_folds, executor=executor, jobs=jobs,
+                                 ray_address=ray_address)  # fmt: skip
+        else:
+            metrics = ensemble_runs(runs, out)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         fail(str(exc))
     leaky = " (LEAKY: a member selected on its test folds)" if metrics.get("leaky") else ""
+    kind = "stacked ensemble" if stack else "ensemble"
     typer.echo(
-        f"ensemble of {len(runs)} runs: UF1 {metrics['uf1']:.4f}, UAR {metrics['uar']:.4f}, "
+        f"{kind} of {len(runs)} runs: UF1 {metrics['uf1']:.4f}, UAR {metrics['uar']:.4f}, "
         f"accuracy {metrics['acc']:.4f} on {metrics['n']} samples{leaky} -> {out}"
     )
+    if stack:
+        weights = read_json(out / "stacking.json", what="stacking record")["mean_weights"]
+        typer.echo("mean weights: " + ", ".join(f"{name} {w:.3f}" for name, w in weights.items()))
 
 
 def models() -> None:

@@ -115,21 +115,51 @@ def _probabilities(member: Member, ids: list[str] | None) -> tuple[pd.DataFrame,
     return table, cols
 
 
-def ensemble_runs(run_dirs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]) -> dict[str, Any]:
-    """Average the class probabilities of several runs (see the module docstring) into the run folder ``out``.
+@dataclass(frozen=True)
+class Pooled:
+    """The members of an ensemble, checked alike, with their probabilities per member folder.
 
-    Returns
-    -------
-    dict
-        The ensemble's metrics (as written to ``out/metrics.json``).
+    Attributes
+    ----------
+    groups : list of list of Member
+        One list per folder given: its runs (the seeds of a multi-seed folder).
+    first : pandas.DataFrame
+        The first run's predictions (index ``sample_id``): the sample order of every array here.
+    columns : list of str
+        The probability columns (``p_0``, ...).
+    probs : numpy.ndarray
+        ``(folders, samples, classes)``: each folder's probabilities, averaged over its seeds.
+    """
+
+    groups: list[list[Member]]
+    first: pd.DataFrame
+    columns: list[str]
+    probs: np.ndarray
+
+    @property
+    def everyone(self) -> list[Member]:
+        """Every run, seeds included."""
+        return [m for g in self.groups for m in g]
+
+    @property
+    def leaky(self) -> bool:
+        """Whether a member was marked leaky (selected on its test folds)."""
+        return any(bool(m.metrics.get("leaky")) for m in self.everyone)
+
+    @property
+    def names(self) -> list[str]:
+        """Each folder's method, with its number of seeds."""
+        return [_name(g) for g in self.groups]
+
+
+def pool_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> Pooled:
+    """Read and check the runs of an ensemble (see the module docstring); each folder's seeds are averaged.
 
     Raises
     ------
     ValueError
         Fewer than two runs, or runs that differ in classes, protocol, folds or samples (named).
     """
-    from mextk.evaluate.run_results import write_run_report
-
     if len(run_dirs) < 2:
         raise ValueError("an ensemble needs at least two runs")
     groups = [members_of(d) for d in run_dirs]
@@ -151,34 +181,67 @@ def ensemble_runs(run_dirs: Sequence[str | os.PathLike[str]], out: str | os.Path
                 raise ValueError(f"{m.folder / 'predictions.csv'}: its true classes differ from the first run's")
             probs.append(table[cols].to_numpy(dtype=float))
         per_group.append(np.mean(probs, axis=0))
-    mean = np.mean(per_group, axis=0)
+    return Pooled(groups, first, cols, np.stack(per_group))
+
+
+def write_ensemble(
+    pooled: Pooled,
+    probs: np.ndarray,
+    out: str | os.PathLike[str],
+    *,
+    kind: str,
+    method: str,
+    record: dict[str, Any],
+) -> dict[str, Any]:
+    """Write an ensemble's run folder from its combined ``(samples, classes)`` probabilities; returns its metrics.
+
+    ``kind`` (``model ensemble``) and ``method`` (the table's Method column) name it; ``record`` goes to
+    ``ensemble.json`` beside ``kind`` and the members.
+    """
+    from mextk.evaluate.run_results import write_run_report
+
+    first, groups = pooled.first, pooled.groups
     keep = [c for c in ("subject", "dataset", "fold", "y_true") if c in first.columns]
     preds = first[keep].copy()
-    for k, c in enumerate(cols):
-        preds[c] = mean[:, k]
-    preds["y_pred"] = mean.argmax(axis=1)
+    for k, c in enumerate(pooled.columns):
+        preds[c] = probs[:, k]
+    preds["y_pred"] = probs.argmax(axis=1)
     preds = preds.reset_index()
-    leaky = any(bool(m.metrics.get("leaky")) for m in everyone)
-    names = [_name(g) for g in groups]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    record = {
-        "kind": "model ensemble",
-        "combine": "mean of class probabilities (seeds first, then runs)",
-        "members": [{"run": str(g[0].given), "method": _name(g), "seeds": len(g), "uf1": _uf1(g)} for g in groups],
-    }
-    write_json_atomic(out / "folds.json", everyone[0].folds)
-    write_json_atomic(out / "ensemble.json", record)
+    members = [{"run": str(g[0].given), "method": _name(g), "seeds": len(g), "uf1": _uf1(g)} for g in groups]
+    write_json_atomic(out / "folds.json", pooled.everyone[0].folds)
+    write_json_atomic(out / "ensemble.json", {"kind": kind, **record, "members": members})
+    lead = pooled.everyone[0].metrics
     extra = {
-        "kind": "model ensemble",
+        "kind": kind,
         "members": [str(g[0].given) for g in groups],
-        "protocol": everyone[0].metrics.get("protocol", everyone[0].folds.get("protocol")),
-        "protocol_detail": everyone[0].metrics.get("protocol_detail", ""),
-        "leaky": leaky,
+        "protocol": lead.get("protocol", pooled.everyone[0].folds.get("protocol")),
+        "protocol_detail": lead.get("protocol_detail", ""),
+        "leaky": pooled.leaky,
     }
     return write_run_report(
-        out, preds, classes=everyone[0].metrics["classes"], method="ensemble", variant=" + ".join(names), extra=extra
+        out, preds, classes=lead["classes"], method=method, variant=" + ".join(pooled.names), extra=extra
     )
+
+
+def ensemble_runs(run_dirs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]) -> dict[str, Any]:
+    """Average the class probabilities of several runs (see the module docstring) into the run folder ``out``.
+
+    Returns
+    -------
+    dict
+        The ensemble's metrics (as written to ``out/metrics.json``).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two runs, or runs that differ in classes, protocol, folds or samples (named).
+    """
+    pooled = pool_runs(run_dirs)
+    record = {"combine": "mean of class probabilities (seeds first, then runs)"}
+    mean = pooled.probs.mean(axis=0)
+    return write_ensemble(pooled, mean, out, kind="model ensemble", method="ensemble", record=record)
 
 
 def _name(group: Sequence[Member]) -> str:

@@ -10,7 +10,9 @@ times one run's compute, with the pool kept busy until the last pair.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mextk.evaluate.fitting import run_fold
 
@@ -25,14 +27,22 @@ def run_folds(
     ray_address: str | None,
     progress: bool,
     n_cached: int = 0,
+    fn: Callable[..., Any] = run_fold,
+    label: str = "folds",
 ) -> None:
+    """Call ``fn(str(run_folder), fold, threads=..., epoch_callback=...)`` for each pair of ``todo``.
+
+    ``fn`` is :func:`~mextk.evaluate.fitting.run_fold` by default; another unit of work with its signature
+    (a module-level function or a :func:`functools.partial` of one, so that workers can unpickle it) runs
+    the same way, under a progress bar named ``label``.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if not todo:
         if progress and n_cached:
             from rich.console import Console
 
-            Console(stderr=True).print(f"folds: {n_cached} cached (finished in an earlier run)", highlight=False)
+            Console(stderr=True).print(f"{label}: {n_cached} cached (finished in an earlier run)", highlight=False)
         return
     several = len({Path(out) for out, _ in todo}) > 1
 
@@ -41,7 +51,7 @@ def run_folds(
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
-        folds_task = bar.add_task("folds" + (f" ({n_cached} cached)" if n_cached else ""), total=len(todo))
+        folds_task = bar.add_task(label + (f" ({n_cached} cached)" if n_cached else ""), total=len(todo))
         if executor == "local":
             epochs_task = bar.add_task("epochs", total=None, visible=False)
             for out, fold in todo:
@@ -56,7 +66,7 @@ def run_folds(
                         description=f"{label} loss {loss:.3f}",
                     )
 
-                run_fold(str(out), fold, epoch_callback=tick)
+                fn(str(out), fold, epoch_callback=tick)
                 bar.advance(folds_task)
             return
         cores = os.cpu_count() or 1
@@ -67,7 +77,7 @@ def run_folds(
             from mextk.workers import worker_pool
 
             with worker_pool(jobs, single_threaded=False) as pool:  # each fold sets its torch threads
-                futures = [pool.submit(run_fold, str(out), fold, threads=threads) for out, fold in todo]
+                futures = [pool.submit(fn, str(out), fold, threads=threads) for out, fold in todo]
                 for fut in as_completed(futures):
                     fut.result()
                     bar.advance(folds_task)
@@ -75,7 +85,7 @@ def run_folds(
         from mextk.raysession import ray_session
 
         with ray_session(ray_address, num_cpus=jobs * threads) as ray:
-            remote = ray.remote(num_cpus=threads)(run_fold)
+            remote = ray.remote(num_cpus=threads)(fn)
             pending = [remote.remote(str(Path(out).resolve()), fold, threads=threads) for out, fold in todo]
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)

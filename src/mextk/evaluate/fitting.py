@@ -10,7 +10,8 @@ subjects (:mod:`mextk.models.training`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,14 +158,22 @@ def run_fold(out_dir: str, fold: int, *, threads: int | None = None, epoch_callb
     PyTorch's threads and the BLAS/OpenMP pools of NumPy and scikit-learn (two workers of two BLAS threads each
     on two cores made a CMED-scale LBP-TOP + SVM LOSO run take 15.3 instead of 11.9 minutes).
     """
-    if threads:
-        import torch
-        from threadpoolctl import threadpool_limits
+    with thread_bound(threads):
+        return _run_fold(out_dir, fold, epoch_callback=epoch_callback)
 
-        torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads):
-            return _run_fold(out_dir, fold, epoch_callback=epoch_callback)
-    return _run_fold(out_dir, fold, epoch_callback=epoch_callback)
+
+@contextmanager
+def thread_bound(threads: int | None) -> Iterator[None]:
+    """Bound PyTorch's threads and NumPy's BLAS/OpenMP pools to ``threads`` (no bound for ``None``)."""
+    if not threads:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        yield
 
 
 def _run_fold(out_dir: str, fold: int, *, epoch_callback: Any = None) -> int:

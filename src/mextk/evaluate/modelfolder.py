@@ -55,6 +55,32 @@ def feature_record(config: RunConfig) -> dict[str, Any]:
 SYNTHETIC_DATASETS: tuple[str, ...] = ("synth", "synth-long", "rendered")
 
 
+def model_record(
+    config: RunConfig, *, trained_on: Sequence[str], datasets: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What ``model.json`` says of a model fitted with ``config`` (:func:`save_model`; also what
+    :func:`predict_with` needs of a model that is used without being saved)."""
+    from mextk import __version__
+    from mextk.labels import get_taxonomy
+    from mextk.models.registry import get_model
+
+    spec = get_model(config.model)
+    return {
+        "format": FORMAT,
+        "mextk_version": __version__,
+        "model": config.model,
+        "family": spec.family,
+        "input_type": spec.input_type,
+        "task": config.task,
+        "classes": list(get_taxonomy(config.task).classes),
+        "feature": feature_record(config),
+        "config": config.to_dict(),
+        "trained_on": list(trained_on),
+        "datasets": {str(k): int(v) for k, v in sorted((datasets or {}).items())},
+        "synthetic_only": bool(datasets) and all(str(k) in SYNTHETIC_DATASETS for k in datasets),
+    }
+
+
 def save_model(
     folder: str | Path,
     model: Any,
@@ -69,15 +95,10 @@ def save_model(
     keeps both, and whether every dataset is one of mextk's synthetic ones, :data:`SYNTHETIC_DATASETS`: such a
     model's classes mean nothing on real faces, which ``mextk analyze``'s report says).
     """
-    from mextk import __version__
-    from mextk.labels import get_taxonomy
-    from mextk.models.registry import get_model
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    spec = get_model(config.model)
-    classes = list(get_taxonomy(config.task).classes)
-    if spec.family == "sklearn":
+    meta = model_record(config, trained_on=trained_on, datasets=datasets)
+    if meta["family"] == "sklearn":
         import joblib
 
         with atomic_path(folder / "model.joblib") as tmp:
@@ -86,21 +107,8 @@ def save_model(
         import torch
 
         with atomic_path(folder / "model.pt") as tmp:
-            torch.save({"model": model.state_dict(), "model_name": config.model, "n_classes": len(classes)}, tmp)
-    meta = {
-        "format": FORMAT,
-        "mextk_version": __version__,
-        "model": config.model,
-        "family": spec.family,
-        "input_type": spec.input_type,
-        "task": config.task,
-        "classes": classes,
-        "feature": feature_record(config),
-        "config": config.to_dict(),
-        "trained_on": list(trained_on),
-        "datasets": {str(k): int(v) for k, v in sorted((datasets or {}).items())},
-        "synthetic_only": bool(datasets) and all(str(k) in SYNTHETIC_DATASETS for k in datasets),
-    }
+            state = {"model": model.state_dict(), "model_name": config.model, "n_classes": len(meta["classes"])}
+            torch.save(state, tmp)
     write_json_atomic(folder / "model.json", meta)
     return meta
 
