@@ -34,6 +34,14 @@ In one run:
 7. the fused kernel with flip and shift augmentation (drawn per sample and epoch) against without, 436
    inputs, runs alternated and repeated (the median of 5).
 
+8. the docs' model table (``--only 8``, or with ``--full``; about 80 minutes on 2 cores): every flow model
+   (STSTNet, STSTNet with shift augmentation, HTNet's CPU configuration) under LOSO on part 4's inputs with
+   ``--seeds`` seeds (5): each seed's UF1, their mean ± sd and range, the seed ensemble, and the wall time
+   with ``--jobs`` workers; then the mean ensemble of all of them and the stacked one (``mextk ensemble
+   --stack``, whose time is its inner training); OFF-ApexNet (hours per seed on a CPU) is timed on
+   ``--offapexnet-folds`` folds and its full cost estimated.  ``--keep DIR`` keeps the run folders, so an
+   interrupted run resumes (its minutes then count only what the rerun did).
+
 Part 5 trains STSTNet with the fused kernel's bfloat16 convolutions (``--train precision=bf16``,
 opt-in in mextk; Intel AMX) where this machine has them, and says so; ``--precision fp32`` times
 mextk's default float32 arithmetic instead.
@@ -546,11 +554,112 @@ def ststnet_seeds(full: bool, jobs: int, n_folds: int, precision: str = "fp32", 
               f"seed ensemble {m.ensemble['uf1']:.3f}")  # fmt: skip
 
 
+#: Part 8's rows: a label, the registered model and its training settings (beside the model's defaults).
+TABLE_MEMBERS = {
+    "ststnet": ("STSTNet", "ststnet", {}),
+    "ststnet_shift": ("STSTNet, shifts of up to 2 px", "ststnet", {"augment_shift": 2}),
+    "htnet": ("HTNet, CPU configuration", "htnet", {}),
+}
+
+
+def model_table(jobs: int, n_seeds: int, members: list[str], keep: Path | None, stack: bool, folds_timed: int) -> None:
+    """Every flow model's LOSO on the synthetic MEGC-like set: seed mean ± sd, seed ensemble, wall time; then the
+    mean and stacked ensembles of all of them.  OFF-ApexNet is timed on ``folds_timed`` folds only."""
+    from mextk.evaluate.ensemble import ensemble_runs
+    from mextk.evaluate.runconfig import RunConfig
+    from mextk.evaluate.stacking import INNER_FOLDS, stack_runs
+
+    root = keep or Path(tempfile.mkdtemp(prefix="mextk-table-"))
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    manifest, _, _ = _megc_like_manifest(root / "data")
+    seeds = list(range(n_seeds))
+    executor = "process" if jobs > 1 else "local"
+    title = (
+        "8. Flow models on the synthetic MEGC-like set (442 inputs, 68 subjects, 3 classes), LOSO, "
+        f"seeds 0-{n_seeds - 1}"
+    )
+    print(f"\n{title}, {jobs} worker(s); run folders in {root}")
+    rows: list[list] = []
+    TABLES.append({"title": title, "columns": ["model", "UF1 mean ± sd", "UF1 range", "seed-ensemble UF1",
+                                               "UAR mean", "minutes (all seeds)", "minutes per seed"],
+                   "rows": rows})  # fmt: skip
+    done = []
+    for key in members:
+        label, model, train = TABLE_MEMBERS[key]
+        cfg = RunConfig(manifest=str(manifest), model=model, task="megc3", input="precomputed", train=train)
+        m, took = _timed_seeds(cfg, root / key, seeds, executor, jobs)
+        u = m.summary["uf1"]
+        rows.append([label, f"{u.mean:.3f} ± {u.sd:.3f}", f"{u.min:.3f}-{u.max:.3f}", f"{m.ensemble['uf1']:.3f}",
+                     f"{m.summary['uar'].mean:.3f}", f"{took:.1f}", f"{took / n_seeds:.1f}"])  # fmt: skip
+        print("   " + " | ".join(rows[-1]), flush=True)
+        done.append(root / key)
+    if len(done) > 1:
+        t = time.perf_counter()
+        mean = ensemble_runs(done, root / "mean_ensemble")
+        rows.append([f"mean ensemble of the {len(done)} above x {n_seeds} seeds", "", "", f"{mean['uf1']:.3f}",
+                     f"{mean['uar']:.3f}", f"{(time.perf_counter() - t) / 60:.1f}", ""])  # fmt: skip
+        print("   " + " | ".join(rows[-1]), flush=True)
+        if stack:
+            t = time.perf_counter()
+            st = stack_runs(done, root / "stacked_ensemble", executor=executor, jobs=jobs, progress=False)
+            weights = json.loads((root / "stacked_ensemble" / "stacking.json").read_text())["mean_weights"]
+            took = (time.perf_counter() - t) / 60
+            rows.append([f"stacked ensemble of the same ({INNER_FOLDS} inner folds; mean weights "
+                         + ", ".join(f"{w:.2f}" for w in weights.values()) + ")", "", "", f"{st['uf1']:.3f}",
+                         f"{st['uar']:.3f}", f"{took:.1f} (inner training)", ""])  # fmt: skip
+            print("   " + " | ".join(rows[-1]), flush=True)
+    if folds_timed:
+        rows.append(offapexnet_estimate(manifest, root, jobs, folds_timed, n_seeds))
+        print("   " + " | ".join(rows[-1]), flush=True)
+    TABLES[-1]["notes"] = (
+        "Each row is `mextk evaluate --seeds` with the model's registered defaults (800 epochs for STSTNet, 200 "
+        "for HTNet's CPU configuration), float32, every fold of every seed run. The set's class cues are faint "
+        "blobs at fixed places moved up to 3 px per subject, so it ranks models on this set only, not on faces."
+    )
+
+
+def _timed_seeds(cfg, out: Path, seeds: list[int], executor: str, jobs: int):  # type: ignore[no-untyped-def]
+    """``evaluate_seeds`` and its wall time in minutes, kept in ``out/timing.json`` by a run that trained every
+    fold, so that a resumed benchmark reports the time of the run that did the work (not of the cache)."""
+    from mextk.evaluate.seeds import evaluate_seeds
+
+    timing = out / "timing.json"
+    fresh = not out.exists()
+    t = time.perf_counter()
+    m = evaluate_seeds(cfg, out, seeds, executor=executor, jobs=jobs, progress=False)
+    took = (time.perf_counter() - t) / 60
+    if fresh:
+        timing.write_text(json.dumps({"minutes": took, "seeds": seeds, "jobs": jobs}))
+    elif timing.exists() and json.loads(timing.read_text())["seeds"] == seeds:
+        took = json.loads(timing.read_text())["minutes"]
+    else:
+        took = float("nan")  # resumed after an interruption: no whole-run time
+    return m, took
+
+
+def offapexnet_estimate(manifest: Path, root: Path, jobs: int, folds_timed: int, n_seeds: int) -> list[str]:
+    """OFF-ApexNet trains 1,024-unit dense layers for 800 full-batch epochs: time a few folds, scale to all."""
+    from mextk.evaluate.executors import run_folds
+    from mextk.evaluate.runconfig import RunConfig
+    from mextk.evaluate.runner import start_run
+
+    cfg = RunConfig(manifest=str(manifest), model="offapexnet", task="megc3", input="precomputed")
+    prep = start_run(cfg, root / "offapexnet_timed", progress=False)
+    n = len(prep["folds"])
+    todo = [(root / "offapexnet_timed", k) for k in range(0, n, max(1, n // folds_timed))][:folds_timed]
+    t = time.perf_counter()
+    run_folds(todo, executor="process" if jobs > 1 else "local", jobs=jobs, ray_address=None, progress=False)
+    per_fold = (time.perf_counter() - t) / len(todo)  # wall time per fold with `jobs` folds at once
+    hours = per_fold * n * n_seeds / 60 / 60
+    return [f"OFF-ApexNet (not run: {len(todo)} folds timed)", "", "", "", "",
+            f"{hours * 60:.0f} (estimated)", f"{hours * 60 / n_seeds:.0f} (estimated)"]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="run the full LOSO runs (hours)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the runner")
-    parser.add_argument("--only", choices=["1", "2", "3", "4", "5", "6", "7"], help="run one part")
+    parser.add_argument("--only", choices=[str(k) for k in range(1, 9)], help="run one part")
     parser.add_argument("--folds", type=int, default=8, help="STSTNet folds timed without --full (part 4)")
     parser.add_argument(
         "--solvers", default="liblinear,primal", help="part 3's SVM solvers, comma-separated (liblinear, primal)"
@@ -559,6 +668,13 @@ def main() -> None:
         "--precision", choices=["fp32", "bf16"], default="bf16",
         help="STSTNet's kernel arithmetic in part 5 (bf16: where the CPU has AMX, else float32, said so)",
     )  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=5, help="part 8: seeds per model")
+    parser.add_argument(
+        "--table-models", default=",".join(TABLE_MEMBERS), help=f"part 8's models ({', '.join(TABLE_MEMBERS)})"
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="part 8: run folders here (a rerun resumes)")
+    parser.add_argument("--no-stack", action="store_true", help="part 8: no stacked ensemble")
+    parser.add_argument("--offapexnet-folds", type=int, default=4, help="part 8: OFF-ApexNet folds timed (0: none)")
     args = parser.parse_args()
     torch.manual_seed(0)
     parts = {
@@ -569,8 +685,13 @@ def main() -> None:
         "5": lambda: ststnet_seeds(args.full, args.jobs, args.folds, args.precision),
         "6": kernel_precisions,
         "7": kernel_augmentation,
+        "8": lambda: model_table(
+            args.jobs, args.seeds, args.table_models.split(","), args.keep, not args.no_stack, args.offapexnet_folds
+        ),  # fmt: skip
     }
     for key, fn in parts.items():
+        if key == "8" and args.only is None and not args.full:  # over an hour: with --full or --only 8
+            continue
         if args.only in (None, key):
             fn()
             sys.stdout.flush()
