@@ -266,3 +266,25 @@ def test_a_failed_sample_is_retried_once_its_row_is_corrected(small_dataset, tmp
     df.to_csv(tmp_path / "good.csv", index=False)
     fixed = extract_features(tmp_path / "good.csv", "lbp_top", tmp_path / "f", progress=False)
     assert fixed["done"] == [df["sample_id"].iloc[0]] and fixed["failed"] == {}
+
+
+def test_flow_keeps_the_onset_landmarks_where_dlib_finds_them_in_the_aligned_crop(small_dataset, tmp_path):
+    """The stored landmarks are moved into the crop; found again by dlib on the crop itself, they agree."""
+    import cv2
+
+    from mextk.faces.crop import aligned_crop_matrix
+    from mextk.faces.landmarks import image_landmarks
+    from mextk.io.video import read_frames_at
+
+    manifest, _ = small_dataset
+    res = extract_features(manifest, "flow", tmp_path / "feat", progress=False)
+    cache = FeatureCache(tmp_path / "feat", "flow", KINDS["flow"][1])
+    rows = pd.read_csv(manifest, dtype={"sample_id": str}).set_index("sample_id")
+    for sid in res["done"][:3]:
+        onset = int(rows.loc[sid, "onset"])
+        frame = read_frames_at(rows.loc[sid, "path"], [onset], gray=True)[onset]
+        matrix = aligned_crop_matrix(image_landmarks(frame), size=128, margin=0.2, kind="affine")
+        again = image_landmarks(cv2.warpAffine(frame, matrix, (128, 128), flags=cv2.INTER_LINEAR))
+        stored = cache.load(sid)["landmarks"]
+        assert stored.shape == (68, 2)
+        assert np.abs((again + 0.5) * 28 / 128 - 0.5 - stored).mean() < 0.3  # pixels of the 28 px input

@@ -15,7 +15,7 @@ def _tiny_batch(input_type: str):
         return torch.randn(2, 3, 32, 32)
     if input_type == "clip":
         return torch.randn(2, 3, 8, 32, 32)
-    if input_type == "flow":
+    if input_type in ("flow", "flow_regions"):  # a region layout is a 28 x 28 flow image too
         return torch.rand(2, 3, 28, 28)
     if input_type == "graph":
         from mextk.faces.reference import ASTRONAUT_LANDMARKS

@@ -214,7 +214,7 @@ def run_inputs(config: RunConfig, samples: pd.DataFrame) -> LazyInputs:
     from mextk.models.registry import get_model
 
     spec = get_model(config.model)
-    preload = spec.input_type in ("vector", "flow", "graph")
+    preload = spec.input_type in ("vector", "flow", "flow_regions", "graph")
     precomputed = config.input == "precomputed"
     return LazyInputs(samples["source"].tolist(), spec.input_type, precomputed=precomputed, preload=preload)
 

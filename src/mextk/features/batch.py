@@ -22,8 +22,9 @@ Kinds (parameters and defaults in :data:`mextk.features.kinds.KIND_DEFAULTS`, li
                 with ``gray``) and ``positions (n,)``.  Only the frames needed are decoded.
 ``flow``        the MEGC 3-channel onset-to-apex input (:func:`mextk.features.flow.megc_flow_input`):
                 onset and apex aligned and cropped to ``size`` (128) first, then TV-L1 flow and strain,
-                array ``x (out_size, out_size, 3)`` (28); ``align=none`` with ``size=0`` uses the frames as
-                they are
+                array ``x (out_size, out_size, 3)`` (28), ``flow_range (4,)`` (the raw flow's extremes) and,
+                when the frames were aligned, ``landmarks (68, 2)``: the onset frame's landmarks in ``x``'s
+                pixels (where HTNet's regions go); ``align=none`` with ``size=0`` uses the frames as they are
 ``motion``      block-averaged Farneback flow from onset to apex (:func:`mextk.features.motion.block_flow_features`),
                 the input of the ``motion_svm`` baseline
 ``graphs``      landmark graphs of the onset, apex and offset frames (:func:`mextk.features.graphs.landmark_graph`),
@@ -133,8 +134,10 @@ def _two_frames(path: Path, row: dict[str, Any], seed: int) -> tuple[np.ndarray,
     return frames[0], frames[-1]
 
 
-def _face_transform(frames: dict[int, np.ndarray], onset: int, params: dict[str, Any], size: int) -> np.ndarray:
-    """The aligned-crop matrix of a clip, from the landmarks of its onset frame.
+def _face_transform(
+    frames: dict[int, np.ndarray], onset: int, params: dict[str, Any], size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The aligned-crop matrix of a clip, from the landmarks of its onset frame, and those landmarks in the crop.
 
     When dlib finds no face in the onset frame, the next frames read (in
     order) are tried, so one blurred onset frame does not lose the sample.
@@ -149,14 +152,26 @@ def _face_transform(frames: dict[int, np.ndarray], onset: int, params: dict[str,
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         lm = image_landmarks(gray)
         if lm is not None:
-            return aligned_crop_matrix(lm, size=size, margin=params["margin"], kind=params["align"])
+            matrix = aligned_crop_matrix(lm, size=size, margin=params["margin"], kind=params["align"])
+            return matrix, lm @ matrix[:, :2].T + matrix[:, 2]
     raise ValueError(f"no face found in the onset frame {onset} or the key frames after it")
 
 
 def _key_frames(
-    path: Path, row: dict[str, Any], params: dict[str, Any], positions: np.ndarray, onset: int, *, gray: bool
+    path: Path,
+    row: dict[str, Any],
+    params: dict[str, Any],
+    positions: np.ndarray,
+    onset: int,
+    *,
+    gray: bool,
+    landmarks: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Frames at (fractional) positions, aligned and cropped to ``params['size']`` when asked."""
+    """Frames at (fractional) positions, aligned and cropped to ``params['size']`` when asked.
+
+    ``landmarks``, a dict, receives ``"landmarks"``: the onset frame's 68 landmarks in the crop's pixels
+    (when the frames are aligned).
+    """
     from mextk.faces.crop import align_crop_clip
     from mextk.features.sampling import sample_frames
     from mextk.io.video import read_frames_at
@@ -171,8 +186,10 @@ def _key_frames(
     stack = np.stack([frames[k] for k in needed])
     if params["align"] != "none" or params["size"]:
         size = params["size"] or max(stack.shape[1:3])
-        matrix = _face_transform(frames, onset, params, size)
+        matrix, in_crop = _face_transform(frames, onset, params, size)
         stack = align_crop_clip(stack, matrix, size=size)
+        if landmarks is not None:
+            landmarks["landmarks"] = in_crop
     # positions in the stack: floor and ceil of a position are both in it, next to each other
     rel = np.array([index[a] + (p - a) for p, a in zip(positions, lo, strict=True)])
     return sample_frames(stack, rel)
@@ -201,9 +218,14 @@ def _flow(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, 
     from mextk.features.flow import megc_flow_input
 
     onset, apex = _onset_apex(row, params["seed"])
-    pair = _key_frames(path, row, params, np.array([float(onset), float(apex)]), onset, gray=True)
+    found: dict[str, np.ndarray] = {}
+    pair = _key_frames(path, row, params, np.array([float(onset), float(apex)]), onset, gray=True, landmarks=found)
     x, flow_range = megc_flow_input(pair[0], pair[1], size=params["out_size"], with_range=True)
-    return {"x": x, "flow_range": flow_range}
+    out = {"x": x, "flow_range": flow_range}
+    if "landmarks" in found:  # where HTNet's regions go (mextk.models.regions), in the output's pixels
+        scale = params["out_size"] / pair.shape[2]
+        out["landmarks"] = ((found["landmarks"] + 0.5) * scale - 0.5).astype(np.float32)
+    return out
 
 
 def _motion(path: Path, row: dict[str, Any], params: dict[str, Any]) -> dict[str, np.ndarray]:

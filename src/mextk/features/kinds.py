@@ -26,7 +26,7 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "version": 2,
     },
-    "flow": {"align": "affine", "size": 128, "margin": 0.2, "out_size": 28, "seed": 0, "version": 3},
+    "flow": {"align": "affine", "size": 128, "margin": 0.2, "out_size": 28, "seed": 0, "version": 4},
     "lbp_top": {
         "temporal": "key_frames",
         "radius": [1, 1, 1],

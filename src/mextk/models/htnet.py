@@ -6,13 +6,14 @@ between onset and apex, and:
 
 1. **Regions.**  Cuts four 14 x 14 regions around the left and right eye and
    the left and right mouth corner and lays them side by side as one 28 x 28
-   image (eyes above, mouth corners below).  The authors place them at
-   landmarks found on the sample's frames, clamped to 7-21 px so that a crop
-   never leaves the image.  The MEGC composite's flow images carry no
-   landmarks, so mextk places them at a fixed template on its aligned 28 x 28
-   input (:data:`REGION_CENTRES`: eye centres at 30% and 70% of the width and
-   38% of the height, as mextk's alignment puts them; mouth corners at 35% and
-   65% of the width and 75% of the height), clamped the same way.
+   image (eyes above, mouth corners below), placed at each sample's landmarks
+   when it has them and at a fixed template otherwise, clamped to 7-21 px as
+   the authors clamp theirs (:mod:`mextk.models.regions`).  The registered
+   model (``--model htnet``) receives the layout already cut: its input type
+   ``flow_regions`` cuts it from each sample's own arrays
+   (:func:`mextk.models.inputs.to_model_input`), so the landmarks never have to
+   travel through the network.  :class:`HTNet` built with ``regions=True``
+   cuts it itself, at the template.
 2. **Patches.**  Embeds each 7 x 7 patch (4 x 4 patches, four per region) with
    a 1 x 1 convolution to ``dim`` channels.
 3. **Hierarchy** (NesT's nested transformer, as in the authors' code).  At
@@ -40,31 +41,13 @@ from typing import Any
 import torch
 from torch import nn
 
-#: Region centres (x, y) in pixels of the aligned 28 x 28 input: right-of-image eye first as the image shows them.
-REGION_CENTRES: tuple[tuple[float, float], ...] = ((8.4, 10.64), (19.6, 10.64), (9.8, 21.0), (18.2, 21.0))
+from mextk.models.regions import region_layout
+
 #: The two configurations: the paper's and the CPU one (``--model-option`` changes any field).
 CONFIGS: dict[str, dict[str, Any]] = {
     "paper": {"dim": 256, "heads": 3, "block_repeats": (2, 2, 10)},
     "cpu": {"dim": 16, "heads": 1, "dim_head": 16, "block_repeats": (1, 1, 2)},
 }
-
-
-def region_crops(x: torch.Tensor, centres: tuple[tuple[float, float], ...] = REGION_CENTRES) -> torch.Tensor:
-    """The four 14 x 14 regions of ``(N, C, 28, 28)`` inputs, laid out 2 x 2 as ``(N, C, 28, 28)``.
-
-    Each crop is centred at its (x, y) centre rounded and clamped to 7-21 px (the authors' clamp), so it
-    always lies inside the image: rows ``cy - 7`` to ``cy + 6``, columns likewise.
-    """
-    if x.shape[-2:] != (28, 28):
-        raise ValueError(f"HTNet takes 28 x 28 inputs, got {tuple(x.shape[-2:])}")
-    tiles = []
-    for cx, cy in centres:
-        px = min(max(round(cx), 7), 21)
-        py = min(max(round(cy), 7), 21)
-        tiles.append(x[..., py - 7 : py + 7, px - 7 : px + 7])
-    top = torch.cat(tiles[:2], dim=-1)
-    bottom = torch.cat(tiles[2:], dim=-1)
-    return torch.cat([top, bottom], dim=-2)
 
 
 class _ChannelNorm(nn.Module):
@@ -170,7 +153,8 @@ class HTNet(nn.Module):
     in_channels : int
         Input channels (3: ``u``, ``v`` and strain).
     regions : bool
-        Cut the four facial regions first (:func:`region_crops`); ``False`` feeds the whole face.
+        Cut the four facial regions at the template first (:func:`mextk.models.regions.region_layout`);
+        ``False`` takes inputs that are already a region layout (or feeds the whole face).
     """
 
     def __init__(
@@ -215,7 +199,7 @@ class HTNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.regions:
-            x = region_crops(x)
+            x = region_layout(x)
         b, c, hh, ww = x.shape
         p = self.patch_size
         # (b, c, h*p, w*p) -> (b, p*p*c, h, w): each patch's pixels as channels, then a 1x1 convolution
@@ -236,3 +220,9 @@ def htnet(num_classes: int = 3, *, config: str = "cpu", **options: Any) -> HTNet
     if isinstance(settings.get("block_repeats"), list):
         settings["block_repeats"] = tuple(settings["block_repeats"])
     return HTNet(num_classes, **settings)
+
+
+def htnet_on_regions(num_classes: int = 3, *, config: str = "cpu", **options: Any) -> HTNet:
+    """The registered HTNet (``--model htnet``): :func:`htnet` over inputs already cut into regions
+    (input type ``flow_regions``, at each sample's landmarks or the template)."""
+    return htnet(num_classes, config=config, **{**options, "regions": False})

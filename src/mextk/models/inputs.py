@@ -6,6 +6,8 @@ An *input type* says how a sample's arrays become a model input:
 ``image``   one frame ``(1, S, S, 3)`` or ``(S, S, 3)`` uint8 -> ``(3, S, S)`` float, ImageNet mean/std
 ``clip``    frames ``(T, S, S, 3)`` uint8 -> ``(3, T, S, S)`` float, Kinetics-400 mean/std
 ``flow``    the MEGC input ``(S, S, 3)`` float in [0, 1] -> ``(3, S, S)``
+``flow_regions``  the same input's four facial regions laid out 2 x 2 (HTNet): cut at the sample's
+            ``regions`` or ``landmarks`` arrays, or at a template (:mod:`mextk.models.regions`)
 ``graph``   ``x``, ``edge_index`` -> a ``torch_geometric.data.Data``
 
 Precomputed inputs (``--input precomputed``): the manifest's ``path`` points at
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-INPUT_TYPES = ("vector", "image", "clip", "flow", "graph")
+INPUT_TYPES = ("vector", "image", "clip", "flow", "flow_regions", "graph")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -70,12 +72,17 @@ def to_model_input(arrays: dict[str, np.ndarray], input_type: str, *, precompute
             x=torch.as_tensor(np.asarray(x, dtype=np.float32)),
             edge_index=torch.as_tensor(np.asarray(arrays["edge_index"], dtype=np.int64)),
         )
-    if input_type == "flow":
+    if input_type in ("flow", "flow_regions"):
         a = np.asarray(x)
         if a.ndim != 3 or a.shape[2] not in (2, 3):
             raise ValueError(f"a flow input must be (S, S, 3) channels last, got {a.shape}")
         a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+        a = a.transpose(2, 0, 1)
+        if input_type == "flow_regions":
+            from mextk.models.regions import region_centres, region_layout
+
+            a = region_layout(a, region_centres(arrays))
+        return torch.from_numpy(np.ascontiguousarray(a))
     if input_type in ("image", "clip"):
         a = np.asarray(x)
         if input_type == "image" and a.ndim == 4:

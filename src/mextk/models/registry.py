@@ -223,9 +223,9 @@ register(
 register(
     ModelSpec(
         "htnet",
-        "mextk.models.htnet:htnet",
+        "mextk.models.htnet:htnet_on_regions",
         "torch",
-        "flow",
+        "flow_regions",
         "flow",
         {},
         {"optimizer": "adam", "lr": 1e-3, "batch_size": 0, "epochs": 200, "lr_step": 0},
