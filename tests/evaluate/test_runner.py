@@ -499,3 +499,28 @@ def test_select_on_test_picks_each_folds_best_epoch_on_its_test_subjects_and_mar
                     train={"select_on_test": True})  # fmt: skip
     with pytest.raises(ValueError, match="trains no epochs"):
         evaluate_run(svm, tmp_path / "svm", progress=False)
+
+
+def test_vector_inputs_are_kept_as_one_matrix_that_every_fold_reads(tmp_path):
+    """A run of a vector model writes vectors-<digest>.npy once; its rows are the inputs, and a changed input
+    file gets a new matrix (its digest names the files' sizes and times)."""
+    from mextk.evaluate.fitting import LazyInputs
+
+    g = np.random.default_rng(0)
+    paths = []
+    for k in range(6):
+        np.save(tmp_path / f"{k}.npy", g.random((3, 4), dtype=np.float32))
+        paths.append(str(tmp_path / f"{k}.npy"))
+    a = LazyInputs(paths, "vector", precomputed=True, preload=True, matrix_dir=tmp_path / "run")
+    files = sorted((tmp_path / "run").glob("vectors-*.npy"))
+    assert len(files) == 1 and isinstance(a.matrix, np.memmap)
+    assert np.array_equal(a.take([4, 1]), np.stack([np.load(paths[4]).ravel(), np.load(paths[1]).ravel()]))
+    assert np.array_equal(a[2], np.load(paths[2]).ravel())
+    np.save(paths[3], np.zeros((3, 4), dtype=np.float32))
+    os.utime(paths[3], ns=(1, 1))  # another time: a new digest
+    b = LazyInputs(paths, "vector", precomputed=True, preload=True, matrix_dir=tmp_path / "run")
+    assert len(list((tmp_path / "run").glob("vectors-*.npy"))) == 2 and not b.take([3]).any()
+    np.save(paths[5], np.zeros(5, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"5.npy: 5 values, but .*0.npy has 12"):
+        LazyInputs(paths, "vector", precomputed=True, preload=True, matrix_dir=tmp_path / "run2")
+    assert not list((tmp_path / "run2").glob("*.npy"))  # nothing half-written is left

@@ -47,7 +47,7 @@ def test_float32_samples_give_the_float64_solution_to_float32_precision():
     assert np.abs(a.coef_ - b.coef_).max() < 1e-4 * np.abs(a.coef_).max()
 
 
-@pytest.mark.skipif(not bf16_matmul_available(), reason="this CPU has no bfloat16 matrix unit (Intel AMX)")
+@pytest.mark.skipif(not bf16_matmul_available(), reason="this CPU has no bfloat16 matrix products (AMX, AVX-512 BF16)")
 def test_bfloat16_hessian_products_change_the_path_not_the_optimum():
     """Only the Newton directions are rounded; the gradient that decides convergence is exact, so the solver still
     reaches LIBLINEAR's optimum (run to tol 1e-10), in a few more steps at most."""

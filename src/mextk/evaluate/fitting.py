@@ -24,14 +24,62 @@ from mextk.io.atomic import atomic_path, write_json_atomic
 
 
 class LazyInputs(Sequence[Any]):
-    """Model inputs read from their files on access (large inputs) or all at once (small ones)."""
+    """Model inputs read from their files on access (large inputs) or all at once (small ones).
 
-    def __init__(self, sources: Sequence[str], input_type: str, *, precomputed: bool, preload: bool) -> None:
+    Vector inputs (feature histograms) read at once can be kept as one float32 matrix in ``matrix_dir``
+    (``vectors-<digest>.npy``, the digest naming the sources, their sizes and modification times): the
+    first fold of a run writes it, atomically, and every fold memory-maps it instead of reading one file per
+    sample (at CMED's scale, 10,924 files a fold).
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[str],
+        input_type: str,
+        *,
+        precomputed: bool,
+        preload: bool,
+        matrix_dir: str | Path | None = None,
+    ) -> None:
         self.sources = list(sources)
         self.input_type = input_type
         self.precomputed = precomputed
         self._ratios: dict[int, float | None] = {}
-        self._cache = [self._load(i) for i in range(len(self.sources))] if preload else None
+        self.matrix: np.ndarray | None = None
+        self._cache: list[Any] | None = None
+        if preload and input_type == "vector" and matrix_dir is not None and self.sources:
+            self.matrix = self._vector_matrix(Path(matrix_dir))
+        elif preload:
+            self._cache = [self._load(i) for i in range(len(self.sources))]
+
+    def _vector_matrix(self, folder: Path) -> np.ndarray:
+        import hashlib
+        import json
+        import os
+
+        stats = [(s, os.stat(s).st_size, os.stat(s).st_mtime_ns) if os.path.exists(s) else (s, -1, -1)
+                 for s in self.sources]  # fmt: skip
+        digest = hashlib.sha256(json.dumps([self.input_type, self.precomputed, stats]).encode()).hexdigest()[:16]
+        path = folder / f"vectors-{digest}.npy"
+        if not path.exists():
+            first = self._load(0)
+            with atomic_path(path) as tmp:
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(self), first.size))
+                for i in range(len(self)):
+                    row = first if i == 0 else self._load(i)
+                    if row.size != first.size:
+                        first_source = self.sources[0]
+                        raise ValueError(f"{self.sources[i]}: {row.size} values, but {first_source} has {first.size}")
+                    out[i] = row
+                out.flush()
+                del out
+        return np.load(path, mmap_mode="r")
+
+    def take(self, idx: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The inputs ``idx`` stacked into one array (one copy out of the matrix when there is one)."""
+        if self.matrix is not None:
+            return np.asarray(self.matrix[np.asarray(idx, dtype=np.int64)])
+        return np.stack([self[int(i)] for i in idx])
 
     def _arrays(self, i: int) -> dict[str, np.ndarray]:
         from mextk.models.inputs import read_precomputed
@@ -66,6 +114,8 @@ class LazyInputs(Sequence[Any]):
     def __getitem__(self, i: Any) -> Any:  # type: ignore[override]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
+        if self.matrix is not None:
+            return self.matrix[int(i)]
         return self._cache[i] if self._cache is not None else self._load(int(i))
 
 
@@ -106,7 +156,7 @@ def fit_model(
     if spec.family == "sklearn":
         if config.train.get("select_on_test"):
             raise ValueError(f"select_on_test picks a training epoch; {config.model} trains no epochs")
-        X = np.stack([inputs[i] for i in train_idx])
+        X = inputs.take(train_idx) if isinstance(inputs, LazyInputs) else np.stack([inputs[i] for i in train_idx])
         train_classes = np.unique(y[train_idx])
         if len(train_classes) == 1:  # nothing to learn: predict the only class seen
             return {"constant": int(train_classes[0])}, history
@@ -130,7 +180,7 @@ def fit_model(
         if test_idx is None or not len(test_idx):
             raise ValueError("select_on_test needs a test fold: it applies to mextk evaluate, not to a final model")
         chooser = {"test_inputs": [inputs[i] for i in test_idx], "test_y": y[test_idx]}
-    preload = isinstance(inputs, LazyInputs) and inputs._cache is not None
+    preload = isinstance(inputs, LazyInputs) and (inputs._cache is not None or inputs.matrix is not None)
     flow_meta: dict[str, Any] = {}
     if train_cfg.augment_rotate and isinstance(inputs, LazyInputs):  # what rotating normalised flow needs
         flow_meta = {
@@ -182,7 +232,7 @@ def _run_fold(out_dir: str, fold: int, *, epoch_callback: Any = None) -> int:
     test_mask = samples["subject"].isin(folds[fold]).to_numpy()
     train_idx, test_idx = np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
     y = samples["y"].to_numpy().astype(np.int64)
-    inputs = run_inputs(config, samples)
+    inputs = run_inputs(config, samples, matrix_dir=out)
     folder = fold_dir(out, fold)
     folder.mkdir(parents=True, exist_ok=True)
     model, history = fit_model(
@@ -209,14 +259,17 @@ def _run_fold(out_dir: str, fold: int, *, epoch_callback: Any = None) -> int:
     return fold
 
 
-def run_inputs(config: RunConfig, samples: pd.DataFrame) -> LazyInputs:
-    """The model inputs of a run's samples (small inputs read at once, large ones on access)."""
+def run_inputs(config: RunConfig, samples: pd.DataFrame, *, matrix_dir: str | Path | None = None) -> LazyInputs:
+    """The model inputs of a run's samples (small inputs read at once, large ones on access; vector inputs kept
+    as one matrix in ``matrix_dir`` when given, see :class:`LazyInputs`)."""
     from mextk.models.registry import get_model
 
     spec = get_model(config.model)
     preload = spec.input_type in ("vector", "flow", "flow_regions", "graph")
     precomputed = config.input == "precomputed"
-    return LazyInputs(samples["source"].tolist(), spec.input_type, precomputed=precomputed, preload=preload)
+    return LazyInputs(
+        samples["source"].tolist(), spec.input_type, precomputed=precomputed, preload=preload, matrix_dir=matrix_dir
+    )
 
 
 def write_fold_predictions(folder: Path, tested: pd.DataFrame, fold: int, probs: np.ndarray) -> None:

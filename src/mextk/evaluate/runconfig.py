@@ -6,6 +6,8 @@ Run folder (``DESIGN.md``)::
     OUT/samples.csv          the samples used: sample_id, subject, dataset, y, source
     OUT/skipped.csv          samples left out, with the reason (excluded label, failed feature)
     OUT/folds.json           the test subjects of every fold
+    OUT/vectors-<digest>.npy vector inputs (histograms) of every sample as one float32 matrix, read by
+                             every fold (a cache: deleting it costs one re-read of the features)
     OUT/folds/K/             a model folder (below), plus predictions.csv, history.json, done.json
     OUT/predictions.csv      all folds pooled, with p_<class> probabilities
     OUT/metrics.json         acc, uf1, uar, per_dataset, per_class

@@ -57,7 +57,7 @@ def lbptop_svm(
 
     * ``"primal"`` (default): :class:`mextk.models.linear_svm.PrimalLinearSVC`,
       Newton's method with dense matrix products over all classes at once
-      (bfloat16 Hessian products where the CPU has AMX), stopped at a gradient
+      (bfloat16 Hessian products where the CPU has AMX or AVX-512 BF16), stopped at a gradient
       norm of ``tol`` (default 0.001) times the starting one.  On CMED-scale LOSO
       folds (9,532 training histograms of 4,425 bins, 7 classes; ``benchmarks/models.py``
       part 3) it took 13.0 s per fold against 117.9 s with LIBLINEAR, with the same

@@ -28,7 +28,7 @@ the margin), conjugate gradients preconditioned by that Hessian's diagonal for
 the Newton step, and a backtracking line search, with all classes at once, so
 each step is a few ``(n, d) x (d, k)`` products.  Inside conjugate gradients
 the Hessian-vector products may run in bfloat16 (``hessian="bf16"``, the default
-where the CPU has Intel AMX, :func:`bf16_matmul_available`): that changes the
+where the CPU has Intel AMX or AVX-512 BF16, :func:`bf16_matmul_available`): that changes the
 Newton direction only, while the objective, the gradient and so the stopping
 test stay in the samples' precision (float32 for mextk's features).  It stops
 when each class's gradient norm is below ``tol`` times its norm at ``w = 0``.
@@ -76,7 +76,8 @@ def _xtv(x: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _hessian_product(x: np.ndarray, precision: str) -> Any:
-    """``(dc, p) -> x.T @ (dc * (x @ p))`` in float32/64 (``x``'s type) or bfloat16 products (torch, AMX)."""
+    """``(dc, p) -> x.T @ (dc * (x @ p))`` in float32/64 (``x``'s type) or bfloat16 products (torch: AMX or
+    AVX-512 BF16)."""
     if precision == "fp32":
         return lambda dc, p: _xtv(x, dc * _xv(x, p))
     if precision != "bf16":
@@ -95,11 +96,12 @@ def _hessian_product(x: np.ndarray, precision: str) -> Any:
 
 
 def bf16_matmul_available() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX tiles), per torch."""
+    """Whether this CPU multiplies bfloat16 matrices in hardware, per torch: Intel AMX tiles, or the AVX-512
+    BF16 dot products of Intel Cooper Lake and later and AMD Zen 4 and later (oneDNN uses either)."""
     try:
         import torch
 
-        return bool(torch.cpu._is_amx_tile_supported())
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     except (ImportError, AttributeError, RuntimeError):
         return False
 
@@ -120,6 +122,7 @@ def fit_squared_hinge_ovr(
     max_newton: int = 100,
     max_cg: int = 500,
     hessian: str = "fp32",
+    cg_forcing: float = 0.1,
 ) -> tuple[np.ndarray, int, bool, int]:
     """Minimise ``0.5 |w_k|^2 + sum_i c_ik max(0, 1 - sy_ik x_i w_k)^2`` for every column ``k``.
 
@@ -136,7 +139,7 @@ def fit_squared_hinge_ovr(
         Stop a class when its gradient norm is at most ``tol`` times its norm at ``w = 0``.
     hessian : {"fp32", "bf16"}
         Arithmetic of the Hessian-vector products inside conjugate gradients: ``"bf16"`` rounds ``x`` and the
-        vectors to bfloat16 and sums in float32 (Intel AMX), which only changes the Newton *direction*; the
+        vectors to bfloat16 and sums in float32 (AMX or AVX-512 BF16), which only changes the Newton *direction*; the
         objective, the gradient and so the stopping test stay in ``x``'s precision.
 
     Returns
@@ -171,7 +174,7 @@ def fit_squared_hinge_ovr(
         p = z.copy()
         rz = (r * z).sum(axis=0)
         gnorm = np.linalg.norm(grad, axis=0)
-        cg_tol = np.minimum(0.1, np.sqrt(gnorm / np.maximum(g0, 1e-300))) * gnorm
+        cg_tol = np.minimum(cg_forcing, np.sqrt(gnorm / np.maximum(g0, 1e-300))) * gnorm
         running = todo & (gnorm > 0)
         for _ in range(max_cg):
             if not running.any():
