@@ -43,13 +43,14 @@ def save(name: str, tables: list[dict], *, notes: str = "", merge: bool = False)
     """Write ``RESULTS/name.json``: ``tables`` is a list of ``{"title", "columns", "rows"}``.
 
     With ``merge`` (a script whose parts run separately, ``--only N``), the file's other tables are kept: each
-    table then carries its own ``date`` and ``command``, which the documentation prints under it.
+    table then carries its own ``date``, ``command`` and ``machine``, which the documentation prints under it
+    (tables kept from before the machine was recorded per table print none).
     """
     RESULTS.mkdir(parents=True, exist_ok=True)
     command = "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if merge:
-        tables = [{**t, "date": now, "command": command} for t in tables]
+        tables = [{**t, "date": now, "command": command, "machine": machine()} for t in tables]
         path = RESULTS / f"{name}.json"
         if path.exists():
             titles = {t["title"] for t in tables}

@@ -26,6 +26,8 @@ def render(payload: dict[str, Any]) -> str:
         "",
         f"`{payload['command']}`, {payload['date']}, on {payload['machine']}.",
     ]
+    if any("date" in t for t in payload["tables"]):  # a file whose parts run separately: that was its last run
+        lines[-1] = f"Last run: {lines[-1]} Each table below names the run that measured it."
     if payload.get("notes"):
         lines += ["", payload["notes"]]
     for table in payload["tables"]:
@@ -35,7 +37,8 @@ def render(payload: dict[str, Any]) -> str:
         if table.get("notes"):
             lines += ["", table["notes"]]
         if "date" in table:  # a table measured by its own run of the script (see benchmarks/results_json.py)
-            lines += ["", f"`{table['command']}`, {table['date']}."]
+            where = f", on {table['machine']}" if table.get("machine") else ""
+            lines += ["", f"`{table['command']}`, {table['date']}{where}."]
     return "\n".join(lines) + "\n"
 
 
