@@ -55,19 +55,14 @@ def feature_record(config: RunConfig) -> dict[str, Any]:
 SYNTHETIC_DATASETS: tuple[str, ...] = ("synth", "synth-long", "rendered")
 
 
-def model_record(
-    config: RunConfig, *, trained_on: Sequence[str], datasets: Mapping[str, int] | None = None
-) -> dict[str, Any]:
-    """What ``model.json`` says of a model fitted with ``config`` (:func:`save_model`; also what
-    :func:`predict_with` needs of a model that is used without being saved)."""
-    from mextk import __version__
+def _description(config: RunConfig) -> dict[str, Any]:
+    """The part of ``model.json`` that the run's configuration alone determines."""
     from mextk.labels import get_taxonomy
     from mextk.models.registry import get_model
 
     spec = get_model(config.model)
     return {
         "format": FORMAT,
-        "mextk_version": __version__,
         "model": config.model,
         "family": spec.family,
         "input_type": spec.input_type,
@@ -75,6 +70,19 @@ def model_record(
         "classes": list(get_taxonomy(config.task).classes),
         "feature": feature_record(config),
         "config": config.to_dict(),
+    }
+
+
+def model_record(
+    config: RunConfig, *, trained_on: Sequence[str], datasets: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What ``model.json`` says of a model fitted with ``config`` (:func:`save_model`; also what
+    :func:`predict_with` needs of a model that is used without being saved)."""
+    from mextk import __version__
+
+    return {
+        **_description(config),
+        "mextk_version": __version__,
         "trained_on": list(trained_on),
         "datasets": {str(k): int(v) for k, v in sorted((datasets or {}).items())},
         "synthetic_only": bool(datasets) and all(str(k) in SYNTHETIC_DATASETS for k in datasets),
@@ -155,20 +163,7 @@ def model_meta(folder: str | Path, *, config: RunConfig | None = None) -> dict[s
     if meta_path.exists():
         meta = read_json(meta_path, what="model description")
     elif config is not None:
-        from mextk.labels import get_taxonomy
-        from mextk.models.registry import get_model
-
-        spec = get_model(config.model)
-        meta = {
-            "format": FORMAT,
-            "model": config.model,
-            "family": spec.family,
-            "input_type": spec.input_type,
-            "task": config.task,
-            "classes": list(get_taxonomy(config.task).classes),
-            "feature": feature_record(config),
-            "config": config.to_dict(),
-        }
+        meta = _description(config)
     else:
         raise FileNotFoundError(f"{folder}: not a model folder (no model.json); give mextk train's output or a fold")
     check_model(meta, str(meta_path))

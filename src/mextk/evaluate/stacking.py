@@ -160,7 +160,7 @@ def inner_predictions(
     probs = np.zeros((len(train_idx), get_taxonomy(config.task).n_classes))
     inner = np.full(len(train_idx), -1)
     with thread_bound(threads):
-        inputs = run_inputs(config, samples)
+        inputs = run_inputs(config, samples, matrix_dir=out)  # the member run's vector matrix, if it has one
         with warnings.catch_warnings():  # rare classes: said once by the outer protocol, not per inner split
             warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
             splits = list(splitter.split(train_idx, y[train_idx], subjects[train_idx]))
